@@ -1,0 +1,25 @@
+import { PrismaClient } from '../shared/database/generated/issuer/client.ts';
+import { MIGRATIONS } from '../shared/database/migrations.ts';
+import { createBaseApp } from '../shared/http/base-app.ts';
+import type { ServiceDefinition } from '../shared/lifecycle/service.ts';
+
+export type IssuerDatabaseClient = PrismaClient;
+
+/** The issuer process: accounts, sign-in and (with oidc-provider) the OAuth/OIDC endpoints. */
+export const issuerService: ServiceDefinition<PrismaClient> = {
+  name: 'issuer',
+  endpoint: (config) => config.issuer,
+  database: (config) => config.issuer.database,
+  migrationsDirectory: MIGRATIONS.issuer,
+  createClient: (adapter) => new PrismaClient({ adapter }),
+  buildApp: ({ config, log, database, cache, isAcceptingTraffic }) =>
+    createBaseApp({
+      config,
+      log,
+      isAcceptingTraffic,
+      probes: [
+        { name: 'database', check: () => database.ping() },
+        { name: 'cache', check: () => cache.ping() },
+      ],
+    }),
+};

@@ -1,0 +1,4 @@
+import { runService } from '../shared/lifecycle/service.ts';
+import { issuerService } from './issuer-service.ts';
+
+await runService(issuerService);

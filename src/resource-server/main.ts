@@ -1,0 +1,4 @@
+import { runService } from '../shared/lifecycle/service.ts';
+import { taskApiService } from './task-api-service.ts';
+
+await runService(taskApiService);

@@ -1,0 +1,21 @@
+/**
+ * The short-lived key-value store: Redis when REDIS_URL is set, an in-process map otherwise (the
+ * single-process embedded mode only). Both implementations pass the same contract tests.
+ * Values are strings; callers serialize. Every TTL is in seconds.
+ */
+export interface Cache {
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlSeconds?: number): Promise<void>;
+  /** Sets only when the key is absent; true when this call set it. The building block for replay detection. */
+  setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /** Reads and deletes in one step: of several concurrent callers, exactly one gets the value. */
+  take(key: string): Promise<string | null>;
+  delete(...keys: string[]): Promise<void>;
+  /** Adds one and returns the new count; the TTL starts with the first increment of a window. */
+  increment(key: string, ttlSeconds: number): Promise<number>;
+  /** Seconds left before the key expires; null when it is absent or has no expiry. */
+  ttl(key: string): Promise<number | null>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,100 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../logging/logger.ts';
+import type { Cache } from './cache.ts';
+
+/** INCR that sets the window's expiry only on the first hit, in one round trip and atomically. */
+const INCREMENT_WITH_WINDOW = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count`;
+
+export interface RedisCacheOptions {
+  url: string;
+  keyPrefix: string;
+  log: Logger;
+}
+
+/**
+ * Creates the ioredis connection with bounded waits: a command never hangs longer than
+ * commandTimeout, reconnection backs off to 2 s and never gives up, and a failover's READONLY
+ * reply triggers a reconnect to the new primary.
+ */
+export function createRedisConnection({ url, keyPrefix, log }: RedisCacheOptions): Redis {
+  const redis = new Redis(url, {
+    keyPrefix,
+    connectTimeout: 5_000,
+    commandTimeout: 2_000,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: true,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
+    reconnectOnError: (error) => error.message.startsWith('READONLY'),
+  });
+  let connected = false;
+  redis.on('ready', () => {
+    if (!connected) log.info('cache connected');
+    connected = true;
+  });
+  // ioredis emits an error per reconnection attempt; say it once per outage.
+  redis.on('error', (error) => {
+    if (connected) log.warn({ errMessage: error.message }, 'cache connection lost; reconnecting');
+    connected = false;
+  });
+  redis.on('end', () => {
+    connected = false;
+  });
+  return redis;
+}
+
+export class RedisCache implements Cache {
+  readonly kind = 'redis' as const;
+  readonly redis: Redis;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
+    redis.defineCommand('latchkeyIncrement', { numberOfKeys: 1, lua: INCREMENT_WITH_WINDOW });
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.redis.get(key);
+  }
+
+  async set(key: string, value: string, ttlSeconds?: number): Promise<void> {
+    if (ttlSeconds === undefined) await this.redis.set(key, value);
+    else await this.redis.set(key, value, 'EX', Math.max(1, Math.ceil(ttlSeconds)));
+  }
+
+  async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    return (await this.redis.set(key, value, 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX')) === 'OK';
+  }
+
+  async take(key: string): Promise<string | null> {
+    return this.redis.getdel(key);
+  }
+
+  async delete(...keys: string[]): Promise<void> {
+    if (keys.length > 0) await this.redis.del(...keys);
+  }
+
+  async increment(key: string, ttlSeconds: number): Promise<number> {
+    const command = (this.redis as unknown as { latchkeyIncrement(key: string, ttl: number): Promise<number> }).latchkeyIncrement;
+    return command.call(this.redis, key, Math.max(1, Math.ceil(ttlSeconds)));
+  }
+
+  async ttl(key: string): Promise<number | null> {
+    const seconds = await this.redis.ttl(key);
+    return seconds >= 0 ? seconds : null;
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.redis.quit();
+    } catch {
+      // Already disconnected: nothing left to flush.
+      this.redis.disconnect();
+    }
+  }
+}

@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting Latchkey reads, validated once at start-up. Secrets may be given as `NAME_FILE`
+ * (a path whose contents are the value), so they never need to sit in the environment itself.
+ */
+
+/** Variables that carry a secret: each may come from `NAME_FILE`, and none has a default. */
+export const SECRET_VARIABLES = ['DATABASE_URL', 'TASKS_DATABASE_URL', 'REDIS_URL'] as const;
+
+const port = z.coerce.number().int().min(1).max(65_535);
+const positiveMs = z.coerce.number().int().min(0).max(600_000);
+
+const postgresUrl = z
+  .string()
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// or postgresql:// URL')
+  .refine((value) => URL.canParse(value), 'is not a valid URL');
+
+const redisUrl = z
+  .string()
+  .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// or rediss:// URL')
+  .refine((value) => URL.canParse(value), 'is not a valid URL');
+
+/** A public base URL: http(s), no query or fragment, no trailing slash (so identifiers compare exactly). */
+const publicUrl = z
+  .string()
+  .refine((value) => URL.canParse(value), 'is not a valid URL')
+  .refine((value) => /^https?:$/.test(new URL(value).protocol), 'must be an http:// or https:// URL')
+  .refine((value) => {
+    const url = new URL(value);
+    return url.search === '' && url.hash === '' && !value.endsWith('/');
+  }, 'must have no query, fragment or trailing slash');
+
+const schemaName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier');
+
+const environmentSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+    DATA_DIR: z.string().min(1).default('./.data'),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    TRUST_PROXY: z.enum(['true', 'false']).default('false'),
+    SHUTDOWN_TIMEOUT_MS: positiveMs.default(10_000),
+    READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1_000),
+
+    DATABASE_URL: postgresUrl.optional(),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    TASKS_DATABASE_URL: postgresUrl.optional(),
+    TASKS_DATABASE_SCHEMA: schemaName.default('tasks'),
+    MIGRATE_ON_START: z.enum(['true', 'false']).default('true'),
+
+    REDIS_URL: redisUrl.optional(),
+    REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{0,64}$/, 'may hold only letters, digits, ":", "_" and "-"').default('latchkey:'),
+
+    ISSUER_URL: publicUrl.default('http://localhost:3000'),
+    ISSUER_PORT: port.default(3000),
+    TASK_API_URL: publicUrl.default('http://localhost:4000'),
+    TASK_API_PORT: port.default(4000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production') {
+      // The embedded stores are single-process and keep no secrets safe; production must say where state lives.
+      if (!env.DATABASE_URL) ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production' });
+      if (!env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required when NODE_ENV=production' });
+    }
+    if (env.TASKS_DATABASE_URL && !env.DATABASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['TASKS_DATABASE_URL'], message: 'needs DATABASE_URL too (the embedded mode has no separate task database)' });
+    }
+  });
+
+type Environment = z.infer<typeof environmentSchema>;
+
+export type DatabaseTarget =
+  | { kind: 'postgres'; url: string; schema: string | undefined; poolSize: number }
+  | { kind: 'pglite'; dataDir: string };
+
+export type CacheTarget = { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'memory' };
+
+export interface Config {
+  env: Environment['NODE_ENV'];
+  log: { level: Environment['LOG_LEVEL']; format: 'json' | 'pretty' };
+  dataDir: string;
+  /** True when no DATABASE_URL is given: PGlite, in-process cache, mail to an outbox. */
+  embedded: boolean;
+  http: { host: string; trustProxy: boolean; shutdownTimeoutMs: number; readinessTimeoutMs: number };
+  migrateOnStart: boolean;
+  issuer: { url: string; port: number; database: DatabaseTarget };
+  taskApi: { url: string; port: number; database: DatabaseTarget };
+  cache: CacheTarget;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Resolves `NAME_FILE` into `NAME` for secrets; giving both is ambiguous and refused. */
+function resolveSecretFiles(env: NodeJS.ProcessEnv, problems: string[]): Record<string, string | undefined> {
+  const resolved: Record<string, string | undefined> = { ...env };
+  for (const name of SECRET_VARIABLES) {
+    const filePath = env[`${name}_FILE`];
+    if (filePath === undefined || filePath === '') continue;
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push(`${name} and ${name}_FILE are both set; set only one`);
+      continue;
+    }
+    try {
+      resolved[name] = readFileSync(filePath, 'utf8').trim();
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      problems.push(`${name}_FILE: cannot read ${filePath} (${reason})`);
+    }
+  }
+  // An empty variable means "not set", as in most shells' `VAR=` idiom.
+  for (const [key, value] of Object.entries(resolved)) if (value === '') delete resolved[key];
+  return resolved;
+}
+
+/** Reads and validates the environment. Throws ConfigError listing every problem, one line each. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const resolved = resolveSecretFiles(env, problems);
+  const parsed = environmentSchema.safeParse(resolved);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = issue.path.join('.') || 'environment';
+      // Never echo the received value: it may be a secret.
+      const message = issue.code === 'invalid_value' || issue.code === 'invalid_type' || issue.code === 'too_small' || issue.code === 'too_big'
+        ? describeIssue(issue)
+        : issue.message;
+      problems.push(`${name} ${message}`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  return toConfig(parsed.data);
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_value':
+      return `must be one of: ${issue.values.map(String).join(', ')}`;
+    case 'invalid_type':
+      return issue.expected === 'number' ? 'must be a number' : `must be a ${issue.expected}`;
+    case 'too_small':
+      return `must be at least ${String(issue.minimum)}`;
+    case 'too_big':
+      return `must be at most ${String(issue.maximum)}`;
+    default:
+      return issue.message;
+  }
+}
+
+function toConfig(env: Environment): Config {
+  const dataDir = path.resolve(env.DATA_DIR);
+  const embedded = env.DATABASE_URL === undefined;
+  const issuerDatabase: DatabaseTarget = env.DATABASE_URL
+    ? { kind: 'postgres', url: env.DATABASE_URL, schema: undefined, poolSize: env.DATABASE_POOL_SIZE }
+    : { kind: 'pglite', dataDir: path.join(dataDir, 'issuer-db') };
+  // The task API owns its tables in a schema of its own, so it can move to another database unchanged.
+  const taskUrl = env.TASKS_DATABASE_URL ?? env.DATABASE_URL;
+  const taskDatabase: DatabaseTarget = taskUrl
+    ? { kind: 'postgres', url: taskUrl, schema: env.TASKS_DATABASE_SCHEMA, poolSize: env.DATABASE_POOL_SIZE }
+    : { kind: 'pglite', dataDir: path.join(dataDir, 'tasks-db') };
+  return {
+    env: env.NODE_ENV,
+    log: { level: env.LOG_LEVEL, format: env.LOG_FORMAT ?? (env.NODE_ENV === 'development' ? 'pretty' : 'json') },
+    dataDir,
+    embedded,
+    http: {
+      host: env.HOST,
+      trustProxy: env.TRUST_PROXY === 'true',
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      readinessTimeoutMs: env.READINESS_TIMEOUT_MS,
+    },
+    migrateOnStart: env.MIGRATE_ON_START === 'true',
+    issuer: { url: env.ISSUER_URL, port: env.ISSUER_PORT, database: issuerDatabase },
+    taskApi: { url: env.TASK_API_URL, port: env.TASK_API_PORT, database: taskDatabase },
+    cache: env.REDIS_URL ? { kind: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : { kind: 'memory' },
+  };
+}
+
+/** The names the configuration module reads; the docker-compose and .env.example tests check against it. */
+export const CONFIG_VARIABLES: readonly string[] = [
+  ...Object.keys(environmentSchema.shape),
+  ...SECRET_VARIABLES.map((name) => `${name}_FILE`),
+];

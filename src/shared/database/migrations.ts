@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { Logger } from '../logging/logger.ts';
+import pg from 'pg';
+import type { Database, PrismaLike } from './connection.ts';
+
+const require = createRequire(import.meta.url);
+const projectRoot = path.resolve(import.meta.dirname, '../../..');
+
+/** The two migration histories Latchkey ships: the issuer's and the task API's. */
+export const MIGRATIONS = {
+  issuer: path.join(projectRoot, 'prisma/migrations'),
+  tasks: path.join(projectRoot, 'prisma/tasks/migrations'),
+} as const;
+
+type SchemaEngineRuntime = typeof import('@prisma/schema-engine-wasm/schema_engine_bg');
+type SchemaEngine = Awaited<ReturnType<SchemaEngineRuntime['SchemaEngine']['new']>>;
+type MigrationList = Parameters<SchemaEngine['applyMigrations']>[0]['migrationsList'];
+
+const NO_EXTERNAL_OBJECTS = { externalTables: [], externalEnums: [] };
+
+/**
+ * Prisma's schema engine compiled to WebAssembly: the same engine as `prisma migrate deploy`, without
+ * the native binary these machines cannot download. Its package entry imports the .wasm as an ES
+ * module, which Node refuses, so it is instantiated by hand. Loaded per call, not kept: it is only
+ * needed at start-up, and 5 MB of wasm should not stay resident.
+ */
+async function loadSchemaEngine(): Promise<SchemaEngineRuntime> {
+  const runtime = (await import('@prisma/schema-engine-wasm/schema_engine_bg')) as SchemaEngineRuntime;
+  const wasmPath = path.join(path.dirname(require.resolve('@prisma/schema-engine-wasm/schema_engine_bg')), 'schema_engine_bg.wasm');
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(await readFile(wasmPath)), { './schema_engine_bg.js': runtime });
+  const exports = instance.exports as unknown as { __wbindgen_start(): void };
+  (runtime as unknown as { __wbg_set_wasm(exports: unknown): void }).__wbg_set_wasm(exports);
+  exports.__wbindgen_start();
+  return runtime;
+}
+
+export async function readMigrationList(directory: string): Promise<MigrationList> {
+  const entries = existsSync(directory) ? await readdir(directory, { withFileTypes: true }) : [];
+  const names = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  const lockPath = path.join(directory, 'migration_lock.toml');
+  return {
+    baseDir: directory,
+    lockfile: { path: 'migration_lock.toml', content: existsSync(lockPath) ? await readFile(lockPath, 'utf8') : null },
+    shadowDbInitScript: '',
+    migrationDirectories: await Promise.all(
+      names.map(async (name) => ({
+        path: name,
+        migrationFile: { path: 'migration.sql', content: { tag: 'ok' as const, value: await readFile(path.join(directory, name, 'migration.sql'), 'utf8') } },
+      })),
+    ),
+  };
+}
+
+async function applyWithSchemaEngine(adapterFactory: SqlMigrationAwareDriverAdapterFactory, migrations: MigrationList): Promise<string[]> {
+  const runtime = await loadSchemaEngine();
+  const engine = await runtime.SchemaEngine.new({ datamodels: undefined }, () => {}, bindMigrationAwareSqlAdapterFactory(adapterFactory));
+  try {
+    const output = await engine.applyMigrations({ migrationsList: migrations, filters: NO_EXTERNAL_OBJECTS });
+    return output.appliedMigrationNames;
+  } finally {
+    engine.free();
+  }
+}
+
+/** A 64-bit advisory-lock key per schema, so the issuer's and the task API's migrations do not wait on each other. */
+function advisoryLockKey(schema: string): string {
+  return createHash('sha256').update(`latchkey:migrate:${schema}`).digest().readBigInt64BE(0).toString();
+}
+
+/** One in-process queue per embedded database: PGlite has one connection, so advisory locks cannot serialize callers. */
+const embeddedQueues = new WeakMap<object, Promise<unknown>>();
+
+/**
+ * Applies every pending migration in `directory`, exactly as `prisma migrate deploy` would, recorded
+ * in `_prisma_migrations`. On PostgreSQL a session advisory lock makes concurrent start-ups take turns:
+ * the first applies, the others find nothing left to do.
+ */
+export async function migrate(database: Database<PrismaLike>, directory: string, log: Logger): Promise<string[]> {
+  const migrations = await readMigrationList(directory);
+  const { target, pool } = database;
+  if (target.kind === 'pglite' || !pool) {
+    const previous = embeddedQueues.get(database) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => applyWithSchemaEngine(database.adapterFactory, migrations));
+    embeddedQueues.set(database, run);
+    return report(await run, log);
+  }
+  const schema = target.schema ?? 'public';
+  // Its own connection, outside the pool, so a pool of one cannot deadlock the engine against the lock.
+  const lockConnection = new pg.Client(pool.options);
+  await lockConnection.connect();
+  try {
+    await lockConnection.query('SELECT pg_advisory_lock($1::bigint)', [advisoryLockKey(schema)]);
+    try {
+      if (target.schema) await lockConnection.query(`CREATE SCHEMA IF NOT EXISTS "${target.schema}"`);
+      return report(await applyWithSchemaEngine(database.adapterFactory, migrations), log);
+    } finally {
+      await lockConnection.query('SELECT pg_advisory_unlock($1::bigint)', [advisoryLockKey(schema)]);
+    }
+  } finally {
+    await lockConnection.end();
+  }
+}
+
+function report(applied: string[], log: Logger): string[] {
+  if (applied.length > 0) log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
+  else log.debug('database schema is up to date');
+  return applied;
+}

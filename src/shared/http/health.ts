@@ -1,0 +1,54 @@
+import Router from '@koa/router';
+import type { RequestState } from './request-context.ts';
+
+/** A dependency the process cannot serve without; `check` rejects when it is unreachable. */
+export interface ReadinessProbe {
+  name: string;
+  check(): Promise<void>;
+}
+
+export interface HealthOptions {
+  probes: ReadinessProbe[];
+  timeoutMs: number;
+  /** False once shutdown starts, so load balancers stop sending traffic while requests drain. */
+  isAcceptingTraffic: () => boolean;
+}
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export type ReadinessReport = { ready: boolean; checks: Record<string, 'ok' | 'unavailable'> };
+
+export async function checkReadiness(options: HealthOptions): Promise<ReadinessReport> {
+  const results = await Promise.allSettled(options.probes.map((probe) => withTimeout(probe.check(), options.timeoutMs)));
+  const checks: ReadinessReport['checks'] = {};
+  options.probes.forEach((probe, index) => {
+    checks[probe.name] = results[index]?.status === 'fulfilled' ? 'ok' : 'unavailable';
+  });
+  const ready = options.isAcceptingTraffic() && Object.values(checks).every((status) => status === 'ok');
+  return { ready, checks };
+}
+
+/** `/healthz`: the process is alive. `/readyz`: it can serve, i.e. every dependency answers. */
+export function healthRoutes(options: HealthOptions): Router<RequestState> {
+  const router = new Router<RequestState>();
+  router.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    const report = await checkReadiness(options);
+    for (const [name, status] of Object.entries(report.checks)) {
+      if (status !== 'ok') ctx.state.log.warn({ dependency: name }, 'readiness check failed');
+    }
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = report.ready ? 200 : 503;
+    ctx.body = { status: report.ready ? 'ready' : 'unavailable', checks: report.checks };
+  });
+  return router;
+}

@@ -1,0 +1,48 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
+
+export interface RunningServer {
+  server: Server;
+  /** The address actually bound (useful when port 0 asked the OS to choose). */
+  port: number;
+  /** Stops accepting connections and resolves when in-flight requests finished or the timeout passed. */
+  close(timeoutMs: number): Promise<{ drained: boolean }>;
+}
+
+export async function listen(app: Koa<never, never> | Koa, port: number, host: string): Promise<RunningServer> {
+  const server = createServer(app.callback());
+  // Slowloris and idle-connection hygiene: bounded header time, keep-alive shorter than typical proxies'.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port: bound,
+    close: (timeoutMs) =>
+      new Promise((resolve) => {
+        let finished = false;
+        const timer = setTimeout(() => {
+          // Requests still running past the deadline are cut off so the process can exit.
+          server.closeAllConnections();
+          if (!finished) resolve({ drained: false });
+          finished = true;
+        }, timeoutMs);
+        server.close(() => {
+          clearTimeout(timer);
+          if (!finished) resolve({ drained: true });
+          finished = true;
+        });
+        // Idle keep-alive sockets would otherwise hold server.close() open until they time out.
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Logger } from '../logging/logger.ts';
+import { classifyError, type ErrorEnvelope } from './errors.ts';
+
+export interface RequestState {
+  requestId: string;
+  log: Logger;
+}
+
+/** An inbound id is echoed only when it is short and plain, so it cannot inject into logs or headers. */
+const WELL_FORMED_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export function requestIdFrom(header: string | string[] | undefined): string {
+  const candidate = Array.isArray(header) ? header[0] : header;
+  return candidate !== undefined && WELL_FORMED_REQUEST_ID.test(candidate) ? candidate : randomUUID();
+}
+
+/**
+ * The outermost middleware of every app: gives the request an id and a child logger, writes one
+ * access-log line (path only: query strings carry codes and tokens), and turns every error into
+ * the one JSON envelope.
+ */
+export function requestContext(log: Logger): Middleware<RequestState> {
+  return async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    const requestId = requestIdFrom(ctx.get('x-request-id') || undefined);
+    ctx.state.requestId = requestId;
+    ctx.state.log = log.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = envelope('not_found', 'Not found.', requestId);
+      }
+    } catch (error) {
+      const classified = classifyError(error);
+      if (classified.unexpected) ctx.state.log.error({ err: error }, 'unhandled error');
+      ctx.status = classified.status;
+      ctx.set(classified.headers);
+      ctx.body = envelope(classified.code, classified.message, requestId);
+    } finally {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      // Probes hit these every few seconds; at info level they would drown the log.
+      const level = ctx.path === '/healthz' || ctx.path === '/readyz' ? 'debug' : 'info';
+      ctx.state.log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
+    }
+  };
+}
+
+export function envelope(code: string, message: string, requestId: string): ErrorEnvelope {
+  return { error: { code, message, requestId } };
+}

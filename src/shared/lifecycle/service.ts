@@ -1,0 +1,104 @@
+import type Koa from 'koa';
+import type { Cache } from '../cache/cache.ts';
+import { describeCache, openCache } from '../cache/open-cache.ts';
+import { loadConfig, type Config, type DatabaseTarget } from '../config/config.ts';
+import { exitOnStartupError } from '../config/startup-errors.ts';
+import { describeTarget, openDatabase, type ClientFactory, type Database, type PrismaLike } from '../database/connection.ts';
+import { migrate } from '../database/migrations.ts';
+import { listen } from '../http/http-server.ts';
+import { createLogger, type Logger } from '../logging/logger.ts';
+import type { DestinationStream } from 'pino';
+import { closeInOrder, onTerminationSignal } from './shutdown.ts';
+
+export interface ServiceDependencies<Client extends PrismaLike> {
+  config: Config;
+  log: Logger;
+  database: Database<Client>;
+  cache: Cache;
+  /** False from the moment shutdown begins; readiness reports 503 from then on. */
+  isAcceptingTraffic: () => boolean;
+}
+
+/** What differs between Latchkey's processes; everything else about starting and stopping is shared. */
+export interface ServiceDefinition<Client extends PrismaLike> {
+  name: string;
+  endpoint(config: Config): { url: string; port: number };
+  database(config: Config): DatabaseTarget;
+  migrationsDirectory: string;
+  createClient: ClientFactory<Client>;
+  buildApp(dependencies: ServiceDependencies<Client>): Koa | Promise<Koa>;
+}
+
+export interface RunningService<Client extends PrismaLike> extends ServiceDependencies<Client> {
+  port: number;
+  /** Stops accepting, drains in-flight requests (up to SHUTDOWN_TIMEOUT_MS), then closes the stores. */
+  stop(): Promise<boolean>;
+}
+
+export interface StartOptions {
+  /** Overrides the configured port (tests pass 0 for any free port). */
+  port?: number;
+  logDestination?: DestinationStream;
+}
+
+export async function startService<Client extends PrismaLike>(
+  definition: ServiceDefinition<Client>,
+  config: Config,
+  options: StartOptions = {},
+): Promise<RunningService<Client>> {
+  const started = performance.now();
+  const log = createLogger({ level: config.log.level, format: config.log.format, name: definition.name }, options.logDestination);
+  const target = definition.database(config);
+  const database = await openDatabase(target, definition.createClient, log);
+  let cache: Cache | undefined;
+  try {
+    if (config.migrateOnStart) await migrate(database, definition.migrationsDirectory, log);
+    cache = openCache(config.cache, log);
+    let accepting = true;
+    const dependencies: ServiceDependencies<Client> = { config, log, database, cache, isAcceptingTraffic: () => accepting };
+    const app = await definition.buildApp(dependencies);
+    const endpoint = definition.endpoint(config);
+    const server = await listen(app, options.port ?? endpoint.port, config.http.host);
+    log.info(
+      { url: endpoint.url, listen: `${config.http.host}:${server.port}`, database: describeTarget(target), cache: describeCache(config.cache), startupMs: Math.round(performance.now() - started) },
+      `${definition.name} listening on ${endpoint.url}`,
+    );
+    const openCacheHandle = cache;
+    return {
+      ...dependencies,
+      port: server.port,
+      stop: async () => {
+        accepting = false;
+        const clean = await closeInOrder(
+          [
+            { name: 'http', close: () => server.close(config.http.shutdownTimeoutMs).then(({ drained }) => { if (!drained) log.warn('shutdown timeout: cut off requests still running'); }) },
+            { name: 'database', close: () => database.close() },
+            { name: 'cache', close: () => openCacheHandle.close() },
+          ],
+          log,
+        );
+        log.info(`${definition.name} stopped`);
+        return clean;
+      },
+    };
+  } catch (error) {
+    await cache?.close().catch(() => undefined);
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A process's main: configuration, start, and a graceful stop on SIGTERM/SIGINT. Never prints a stack trace. */
+export async function runService<Client extends PrismaLike>(definition: ServiceDefinition<Client>): Promise<void> {
+  let service: RunningService<Client>;
+  try {
+    service = await startService(definition, loadConfig());
+  } catch (error) {
+    exitOnStartupError(definition.name, error);
+  }
+  onTerminationSignal(async (signal) => {
+    service.log.info({ signal }, 'shutting down');
+    const clean = await service.stop();
+    process.exit(clean ? 0 : 1);
+  });
+}
