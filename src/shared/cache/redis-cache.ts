@@ -76,8 +76,8 @@ export class RedisCache implements Cache {
   }
 
   async increment(key: string, ttlSeconds: number): Promise<number> {
-    const command = (this.redis as unknown as { latchkeyIncrement(key: string, ttl: number): Promise<number> }).latchkeyIncrement;
-    return command.call(this.redis, key, Math.max(1, Math.ceil(ttlSeconds)));
+    const scripted = this.redis as unknown as { latchkeyIncrement: (key: string, ttl: number) => Promise<number> };
+    return scripted.latchkeyIncrement(key, Math.max(1, Math.ceil(ttlSeconds)));
   }
 
   async ttl(key: string): Promise<number | null> {

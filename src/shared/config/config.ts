@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 
 /** Variables that carry a secret: each may come from `NAME_FILE`, and none has a default. */
-export const SECRET_VARIABLES = ['DATABASE_URL', 'TASKS_DATABASE_URL', 'REDIS_URL'] as const;
+export const SECRET_VARIABLES = ['DATABASE_URL', 'TASKS_DATABASE_URL', 'REDIS_URL', 'SMTP_URL'] as const;
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveMs = z.coerce.number().int().min(0).max(600_000);
@@ -55,6 +55,12 @@ const environmentSchema = z
     REDIS_URL: redisUrl.optional(),
     REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{0,64}$/, 'may hold only letters, digits, ":", "_" and "-"').default('latchkey:'),
 
+    SMTP_URL: z
+      .string()
+      .refine((value) => /^smtps?:\/\//.test(value) && URL.canParse(value), 'must be an smtp:// or smtps:// URL')
+      .optional(),
+    MAIL_FROM: z.string().min(3).default('Latchkey <no-reply@localhost>'),
+
     ISSUER_URL: publicUrl.default('http://localhost:3000'),
     ISSUER_PORT: port.default(3000),
     TASK_API_URL: publicUrl.default('http://localhost:4000'),
@@ -65,6 +71,9 @@ const environmentSchema = z
       // The embedded stores are single-process and keep no secrets safe; production must say where state lives.
       if (!env.DATABASE_URL) ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production' });
       if (!env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required when NODE_ENV=production' });
+    }
+    if (env.NODE_ENV === 'production' && !env.SMTP_URL) {
+      ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required when NODE_ENV=production (mail would only reach the outbox folder)' });
     }
     if (env.TASKS_DATABASE_URL && !env.DATABASE_URL) {
       ctx.addIssue({ code: 'custom', path: ['TASKS_DATABASE_URL'], message: 'needs DATABASE_URL too (the embedded mode has no separate task database)' });
@@ -90,6 +99,8 @@ export interface Config {
   issuer: { url: string; port: number; database: DatabaseTarget };
   taskApi: { url: string; port: number; database: DatabaseTarget };
   cache: CacheTarget;
+  /** SMTP when SMTP_URL is set; otherwise each message is written to the outbox folder. */
+  mail: { from: string; transport: { kind: 'smtp'; url: string } | { kind: 'outbox'; directory: string } };
 }
 
 export class ConfigError extends Error {
@@ -183,6 +194,10 @@ function toConfig(env: Environment): Config {
     issuer: { url: env.ISSUER_URL, port: env.ISSUER_PORT, database: issuerDatabase },
     taskApi: { url: env.TASK_API_URL, port: env.TASK_API_PORT, database: taskDatabase },
     cache: env.REDIS_URL ? { kind: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : { kind: 'memory' },
+    mail: {
+      from: env.MAIL_FROM,
+      transport: env.SMTP_URL ? { kind: 'smtp', url: env.SMTP_URL } : { kind: 'outbox', directory: path.join(dataDir, 'outbox') },
+    },
   };
 }
 

@@ -26,11 +26,17 @@ const NO_EXTERNAL_OBJECTS = { externalTables: [], externalEnums: [] };
 /**
  * Prisma's schema engine compiled to WebAssembly: the same engine as `prisma migrate deploy`, without
  * the native binary these machines cannot download. Its package entry imports the .wasm as an ES
- * module, which Node refuses, so it is instantiated by hand. Loaded per call, not kept: it is only
- * needed at start-up, and 5 MB of wasm should not stay resident.
+ * module, which Node refuses, so it is instantiated by hand, once per process: its JavaScript glue
+ * is a singleton module, and starting a second instance through it breaks the first.
  */
-async function loadSchemaEngine(): Promise<SchemaEngineRuntime> {
-  const runtime = (await import('@prisma/schema-engine-wasm/schema_engine_bg')) as SchemaEngineRuntime;
+let schemaEngine: Promise<SchemaEngineRuntime> | undefined;
+function loadSchemaEngine(): Promise<SchemaEngineRuntime> {
+  schemaEngine ??= instantiateSchemaEngine();
+  return schemaEngine;
+}
+
+async function instantiateSchemaEngine(): Promise<SchemaEngineRuntime> {
+  const runtime = await import('@prisma/schema-engine-wasm/schema_engine_bg');
   const wasmPath = path.join(path.dirname(require.resolve('@prisma/schema-engine-wasm/schema_engine_bg')), 'schema_engine_bg.wasm');
   const instance = new WebAssembly.Instance(new WebAssembly.Module(await readFile(wasmPath)), { './schema_engine_bg.js': runtime });
   const exports = instance.exports as unknown as { __wbindgen_start(): void };
@@ -77,12 +83,15 @@ const embeddedQueues = new WeakMap<object, Promise<unknown>>();
 
 /**
  * Applies every pending migration in `directory`, exactly as `prisma migrate deploy` would, recorded
- * in `_prisma_migrations`. On PostgreSQL a session advisory lock makes concurrent start-ups take turns:
+ * in `_prisma_migrations`. On PostgreSQL a session advisory lock makes concurrent start-ups take turns
+ * (the engine locks too, but our lock also covers CREATE SCHEMA, which races on its own):
  * the first applies, the others find nothing left to do.
  */
 export async function migrate(database: Database<PrismaLike>, directory: string, log: Logger): Promise<string[]> {
   const migrations = await readMigrationList(directory);
   const { target, pool } = database;
+  // The usual start-up has nothing to apply: one query instead of starting the schema engine.
+  if (await allApplied(database, migrations)) return report([], log);
   if (target.kind === 'pglite' || !pool) {
     const previous = embeddedQueues.get(database) ?? Promise.resolve();
     const run = previous.catch(() => undefined).then(() => applyWithSchemaEngine(database.adapterFactory, migrations));
@@ -103,6 +112,19 @@ export async function migrate(database: Database<PrismaLike>, directory: string,
     }
   } finally {
     await lockConnection.end();
+  }
+}
+
+async function allApplied(database: Database<PrismaLike>, migrations: MigrationList): Promise<boolean> {
+  try {
+    const rows = (await database.client.$queryRawUnsafe(
+      'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    )) as Array<{ migration_name: string }>;
+    const applied = new Set(rows.map((row) => row.migration_name));
+    return migrations.migrationDirectories.every((migration) => applied.has(migration.path));
+  } catch {
+    // No history table yet: a new database.
+    return false;
   }
 }
 

@@ -11,7 +11,10 @@ export interface RunningServer {
 }
 
 export async function listen(app: Koa<never, never> | Koa, port: number, host: string): Promise<RunningServer> {
-  const server = createServer(app.callback());
+  const handle = app.callback();
+  const server = createServer((request, response) => {
+    void handle(request, response);
+  });
   // Slowloris and idle-connection hygiene: bounded header time, keep-alive shorter than typical proxies'.
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;

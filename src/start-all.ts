@@ -1,0 +1,49 @@
+/**
+ * `npm start`: runs the issuer and the task API as two processes (as they run in production), with
+ * their logs on this terminal. Ctrl-C or SIGTERM stops both gracefully; if either exits on its own,
+ * the other is stopped and this exits with its code.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const here = import.meta.dirname;
+const processes: Array<{ name: string; entry: string }> = [
+  { name: 'issuer', entry: path.join(here, 'issuer/main.ts') },
+  { name: 'task-api', entry: path.join(here, 'resource-server/main.ts') },
+];
+
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+let exitCode = 0;
+
+function stopAll(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  exitCode = code;
+  for (const child of children.values()) if (child.exitCode === null) child.kill('SIGTERM');
+}
+
+for (const { name, entry } of processes) {
+  // Ctrl-C reaches every process in the terminal's group; children handle it themselves, so they
+  // run in their own group and hear only what this launcher forwards.
+  const child = spawn(process.execPath, [entry], { stdio: 'inherit', detached: true, env: process.env });
+  children.set(name, child);
+  child.on('exit', (code, signal) => {
+    children.delete(name);
+    if (!stopping) {
+      process.stderr.write(`latchkey: ${name} exited (${signal ?? `code ${code}`}); stopping the others\n`);
+      stopAll(code === 0 ? 1 : (code ?? 1));
+    }
+    if (children.size === 0) process.exit(exitCode);
+  });
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) {
+      for (const child of children.values()) child.kill('SIGKILL');
+      return;
+    }
+    stopAll(0);
+  });
+}

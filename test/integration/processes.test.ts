@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { REAL_POSTGRES_URL, REAL_REDIS_URL, temporaryDirectory } from '../support/environment.ts';
+import { waitForStatus } from '../support/http.ts';
+import { freePort, spawnEntry } from '../support/processes.ts';
+
+describe('processes', () => {
+  it('npm start runs the issuer and the task API, both ready, and stops both on Ctrl-C', async () => {
+    const dir = await temporaryDirectory();
+    const [issuerPort, apiPort] = [await freePort(), await freePort()];
+    const all = spawnEntry('src/start-all.ts', {
+      NODE_ENV: 'development',
+      LOG_FORMAT: 'json',
+      DATA_DIR: dir.path,
+      ISSUER_PORT: String(issuerPort),
+      TASK_API_PORT: String(apiPort),
+      DATABASE_URL: REAL_POSTGRES_URL,
+      REDIS_URL: REAL_REDIS_URL,
+    });
+    try {
+      await waitForStatus(`http://127.0.0.1:${issuerPort}/readyz`, 200, 30_000);
+      await waitForStatus(`http://127.0.0.1:${apiPort}/readyz`, 200, 30_000);
+      assert.equal((await fetch(`http://127.0.0.1:${issuerPort}/healthz`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${apiPort}/healthz`)).status, 200);
+      all.child.kill('SIGINT');
+      assert.deepEqual(await all.exited, { code: 0, signal: null });
+      assert.match(all.output(), /"msg":"issuer stopped"/);
+      assert.match(all.output(), /"msg":"task-api stopped"/);
+    } finally {
+      all.child.kill('SIGKILL');
+      await dir.remove();
+    }
+  });
+
+  it('refuses to start on bad configuration with one line per problem and no stack trace', async () => {
+    const issuer = spawnEntry('src/issuer/main.ts', { DATABASE_URL: 'mysql://root:hunter2@db/latchkey', ISSUER_PORT: 'http' });
+    const { code } = await issuer.exited;
+    assert.equal(code, 1);
+    assert.deepEqual(issuer.output().trim().split('\n').sort(), [
+      'issuer: configuration error: DATABASE_URL must be a postgres:// or postgresql:// URL',
+      'issuer: configuration error: ISSUER_PORT must be a number',
+    ]);
+    assert.ok(!issuer.output().includes('hunter2'));
+  });
+
+  it('says in one line why it cannot start when the database is unreachable', async () => {
+    const closedPort = await freePort();
+    const api = spawnEntry('src/resource-server/main.ts', {
+      NODE_ENV: 'test',
+      DATABASE_URL: `postgresql://postgres@127.0.0.1:${closedPort}/latchkey`,
+      TASK_API_PORT: String(await freePort()),
+    });
+    const { code } = await api.exited;
+    assert.equal(code, 1);
+    const lines = api.output().trim().split('\n');
+    assert.equal(lines.length, 1, api.output());
+    assert.match(lines[0]!, /^task-api: could not start: /);
+  });
+});

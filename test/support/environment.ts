@@ -1,0 +1,55 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { loadConfig, type Config } from '../../src/shared/config/config.ts';
+
+/** Set in CI (and by anyone who wants the suite on real services); unset, the suite runs on PGlite and the in-process store. */
+export const REAL_POSTGRES_URL = process.env.DATABASE_URL || undefined;
+export const REAL_REDIS_URL = process.env.REDIS_URL || undefined;
+
+export const needsPostgres = REAL_POSTGRES_URL ? false : 'needs DATABASE_URL (real PostgreSQL); CI always sets it';
+export const needsRedis = REAL_REDIS_URL ? false : 'needs REDIS_URL (real Redis); CI always sets it';
+
+export async function temporaryDirectory(prefix = 'latchkey-test-'): Promise<{ path: string; remove(): Promise<void> }> {
+  const directory = await mkdtemp(path.join(tmpdir(), prefix));
+  return { path: directory, remove: () => rm(directory, { recursive: true, force: true }) };
+}
+
+/**
+ * The configuration a test process runs with: the real services when the suite was given them,
+ * the embedded defaults in a throwaway data folder otherwise. `overrides` are environment variables.
+ */
+export function testConfig(dataDir: string, overrides: Record<string, string | undefined> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATA_DIR: dataDir,
+    DATABASE_URL: REAL_POSTGRES_URL,
+    REDIS_URL: REAL_REDIS_URL,
+    REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:`,
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    ...overrides,
+  });
+}
+
+/** A new, empty PostgreSQL database on the server the suite was given, dropped afterwards. */
+export async function freshPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!REAL_POSTGRES_URL) throw new Error('freshPostgresDatabase needs DATABASE_URL');
+  const name = `latchkey_t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: REAL_POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = new URL(REAL_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const dropper = new pg.Client({ connectionString: REAL_POSTGRES_URL });
+      await dropper.connect();
+      await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await dropper.end();
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/shared/config/config.ts';
+import { temporaryDirectory } from '../support/environment.ts';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('runs on the embedded defaults when no DATABASE_URL or REDIS_URL is set', () => {
+    const config = loadConfig({});
+    assert.equal(config.embedded, true);
+    assert.equal(config.issuer.database.kind, 'pglite');
+    assert.equal(config.taskApi.database.kind, 'pglite');
+    assert.equal(config.cache.kind, 'memory');
+    assert.equal(config.issuer.port, 3000);
+    assert.equal(config.taskApi.port, 4000);
+    assert.equal(config.issuer.url, 'http://localhost:3000');
+  });
+
+  it('uses PostgreSQL for both processes, the task API in its own schema, when DATABASE_URL is set', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://app@db:5432/latchkey', REDIS_URL: 'redis://cache:6379' });
+    assert.deepEqual(config.issuer.database, { kind: 'postgres', url: 'postgres://app@db:5432/latchkey', schema: undefined, poolSize: 10 });
+    assert.deepEqual(config.taskApi.database, { kind: 'postgres', url: 'postgres://app@db:5432/latchkey', schema: 'tasks', poolSize: 10 });
+    assert.equal(config.cache.kind, 'redis');
+  });
+
+  it('names a malformed DATABASE_URL without echoing its value', () => {
+    const problems = problemsOf({ DATABASE_URL: 'mysql://root:hunter2@db/x' });
+    assert.deepEqual(problems, ['DATABASE_URL must be a postgres:// or postgresql:// URL']);
+    assert.ok(!problems.join('').includes('hunter2'));
+  });
+
+  it('reports every problem, one line each', () => {
+    const problems = problemsOf({ ISSUER_PORT: 'eighty', LOG_LEVEL: 'loud', REDIS_URL: 'http://x', ISSUER_URL: 'http://localhost:3000/' });
+    assert.equal(problems.length, 4);
+    assert.ok(problems.includes('ISSUER_PORT must be a number'));
+    assert.ok(problems.some((p) => p.startsWith('LOG_LEVEL must be one of: fatal, error')));
+    assert.ok(problems.includes('REDIS_URL must be a redis:// or rediss:// URL'));
+    assert.ok(problems.includes('ISSUER_URL must have no query, fragment or trailing slash'));
+    for (const problem of problems) assert.ok(!problem.includes('\n'));
+  });
+
+  it('refuses a port outside 1-65535', () => {
+    assert.deepEqual(problemsOf({ TASK_API_PORT: '70000' }), ['TASK_API_PORT must be at most 65535']);
+  });
+
+  it('requires DATABASE_URL and REDIS_URL in production', () => {
+    assert.deepEqual(problemsOf({ NODE_ENV: 'production' }), [
+      'DATABASE_URL is required when NODE_ENV=production',
+      'REDIS_URL is required when NODE_ENV=production',
+      'SMTP_URL is required when NODE_ENV=production (mail would only reach the outbox folder)',
+    ]);
+  });
+
+  it('reads a secret from NAME_FILE', async () => {
+    const dir = await temporaryDirectory();
+    try {
+      const file = path.join(dir.path, 'database-url');
+      writeFileSync(file, 'postgresql://app:s3cret@db/latchkey\n');
+      const config = loadConfig({ DATABASE_URL_FILE: file });
+      assert.equal(config.issuer.database.kind === 'postgres' && config.issuer.database.url, 'postgresql://app:s3cret@db/latchkey');
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('refuses a secret given both as NAME and NAME_FILE', () => {
+    assert.deepEqual(problemsOf({ REDIS_URL: 'redis://a', REDIS_URL_FILE: '/etc/hostname' }), ['REDIS_URL and REDIS_URL_FILE are both set; set only one']);
+  });
+
+  it('names an unreadable NAME_FILE', () => {
+    assert.deepEqual(problemsOf({ REDIS_URL_FILE: '/nonexistent/redis-url' }), ['REDIS_URL_FILE: cannot read /nonexistent/redis-url (ENOENT)']);
+  });
+
+  it('treats an empty variable as unset', () => {
+    assert.equal(loadConfig({ DATABASE_URL: '', ISSUER_PORT: '' }).issuer.port, 3000);
+  });
+
+  it('logs JSON outside development and readable lines in development', () => {
+    assert.equal(loadConfig({}).log.format, 'pretty');
+    assert.equal(loadConfig({ NODE_ENV: 'test' }).log.format, 'json');
+    assert.equal(loadConfig({ NODE_ENV: 'development', LOG_FORMAT: 'json' }).log.format, 'json');
+  });
+});
