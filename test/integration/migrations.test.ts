@@ -20,7 +20,7 @@ async function migrationNames(directory: string): Promise<string[]> {
 async function appliedNames(target: DatabaseTarget, table = '_prisma_migrations'): Promise<string[]> {
   const database = await openDatabase(target, (adapter) => new IssuerClient({ adapter }), log);
   try {
-    const rows = (await database.client.$queryRawUnsafe(`SELECT migration_name FROM ${table} WHERE finished_at IS NOT NULL ORDER BY migration_name`)) as Array<{ migration_name: string }>;
+    const rows = await database.client.$queryRawUnsafe<Array<{ migration_name: string }>>(`SELECT migration_name FROM ${table} WHERE finished_at IS NOT NULL ORDER BY migration_name`);
     return rows.map((row) => row.migration_name);
   } finally {
     await database.close();
@@ -67,7 +67,7 @@ describe('migrations on PGlite', () => {
       try {
         const [first, second] = await Promise.all([migrate(database, MIGRATIONS.tasks, log), migrate(database, MIGRATIONS.tasks, log)]);
         assert.deepEqual([...first, ...second], await migrationNames(MIGRATIONS.tasks));
-        const rows = (await database.client.$queryRawUnsafe('SELECT count(*)::int AS n FROM _prisma_migrations')) as Array<{ n: number }>;
+        const rows = await database.client.$queryRawUnsafe<Array<{ n: number }>>('SELECT count(*)::int AS n FROM _prisma_migrations');
         assert.equal(rows[0]?.n, (await migrationNames(MIGRATIONS.tasks)).length);
       } finally {
         await database.close();
