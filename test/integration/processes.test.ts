@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { REAL_POSTGRES_URL, REAL_REDIS_URL, temporaryDirectory } from '../support/environment.ts';
+import { freshPostgresDatabase, REAL_POSTGRES_URL, REAL_REDIS_URL, temporaryDirectory } from '../support/environment.ts';
 import { waitForStatus } from '../support/http.ts';
 import { freePort, spawnEntry } from '../support/processes.ts';
 
 describe('processes', () => {
-  it('npm start runs the issuer and the task API, both ready, and stops both on Ctrl-C', async () => {
+  it('npm start runs the issuer and the task API, both migrating one new database and becoming ready, and stops both on Ctrl-C', async () => {
     const dir = await temporaryDirectory();
+    // A new database, so both processes find migrations to apply and start at the same moment.
+    const database = REAL_POSTGRES_URL ? await freshPostgresDatabase() : undefined;
     const [issuerPort, apiPort] = [await freePort(), await freePort()];
     const all = spawnEntry('src/start-all.ts', {
       NODE_ENV: 'development',
@@ -14,7 +16,7 @@ describe('processes', () => {
       DATA_DIR: dir.path,
       ISSUER_PORT: String(issuerPort),
       TASK_API_PORT: String(apiPort),
-      DATABASE_URL: REAL_POSTGRES_URL,
+      DATABASE_URL: database?.url,
       REDIS_URL: REAL_REDIS_URL,
     });
     try {
@@ -29,6 +31,7 @@ describe('processes', () => {
     } finally {
       all.child.kill('SIGKILL');
       await dir.remove();
+      await database?.drop();
     }
   });
 

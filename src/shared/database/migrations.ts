@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import type { Logger } from '../logging/logger.ts';
+import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import type { Database, PrismaLike } from './connection.ts';
 
@@ -104,10 +105,15 @@ export async function migrate(database: Database<PrismaLike>, directory: string,
   await lockConnection.connect();
   try {
     await lockConnection.query('SELECT pg_advisory_lock($1::bigint)', [advisoryLockKey(schema)]);
+    // The engine takes session-level advisory locks of its own; through a shared pool its unlock can
+    // land on another connection and leave the lock held for good. One connection, closed after, keeps
+    // its session whole.
+    const enginePool = new pg.Pool({ ...pool.options, max: 1 });
     try {
       if (target.schema) await lockConnection.query(`CREATE SCHEMA IF NOT EXISTS "${target.schema}"`);
-      return report(await applyWithSchemaEngine(database.adapterFactory, migrations), log);
+      return report(await applyWithSchemaEngine(new PrismaPg(enginePool, target.schema ? { schema: target.schema } : undefined), migrations), log);
     } finally {
+      await enginePool.end();
       await lockConnection.query('SELECT pg_advisory_unlock($1::bigint)', [advisoryLockKey(schema)]);
     }
   } finally {

@@ -90,15 +90,21 @@ export async function startService<Client extends PrismaLike>(
 
 /** A process's main: configuration, start, and a graceful stop on SIGTERM/SIGINT. Never prints a stack trace. */
 export async function runService<Client extends PrismaLike>(definition: ServiceDefinition<Client>): Promise<void> {
-  let service: RunningService<Client>;
+  // Installed before start-up, so a signal that arrives while migrating still ends in a clean stop.
+  let service: RunningService<Client> | undefined;
+  let stopRequested: NodeJS.Signals | undefined;
+  const stop = async (signal: NodeJS.Signals, running: RunningService<Client>) => {
+    running.log.info({ signal }, 'shutting down');
+    process.exit((await running.stop()) ? 0 : 1);
+  };
+  onTerminationSignal(async (signal) => {
+    if (service) await stop(signal, service);
+    else stopRequested = signal;
+  });
   try {
     service = await startService(definition, loadConfig());
   } catch (error) {
     exitOnStartupError(definition.name, error);
   }
-  onTerminationSignal(async (signal) => {
-    service.log.info({ signal }, 'shutting down');
-    const clean = await service.stop();
-    process.exit(clean ? 0 : 1);
-  });
+  if (stopRequested) await stop(stopRequested, service);
 }
