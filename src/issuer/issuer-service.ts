@@ -1,6 +1,6 @@
 import { PrismaClient } from '../shared/database/generated/issuer/client.ts';
 import { MIGRATIONS } from '../shared/database/migrations.ts';
-import { createBaseApp } from '../shared/http/base-app.ts';
+import { buildIssuerApp } from './issuer-app.ts';
 import type { ServiceDefinition } from '../shared/lifecycle/service.ts';
 
 export type IssuerDatabaseClient = PrismaClient;
@@ -12,14 +12,5 @@ export const issuerService: ServiceDefinition<PrismaClient> = {
   database: (config) => config.issuer.database,
   migrationsDirectory: MIGRATIONS.issuer,
   createClient: (adapter) => new PrismaClient({ adapter }),
-  buildApp: ({ config, log, database, cache, isAcceptingTraffic }) =>
-    createBaseApp({
-      config,
-      log,
-      isAcceptingTraffic,
-      probes: [
-        { name: 'database', check: () => database.ping() },
-        { name: 'cache', check: () => cache.ping() },
-      ],
-    }),
+  buildApp: async (dependencies) => (await buildIssuerApp(dependencies)).app,
 };

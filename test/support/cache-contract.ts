@@ -61,6 +61,14 @@ export function describeCacheContract(name: string, open: () => Cache, skip: str
       assert.deepEqual([await cache!.get(a), await cache!.get(b)], [null, null]);
     });
 
+    it('collects set members and forgets the set with its TTL', async () => {
+      const k = key();
+      await Promise.all(['a', 'b', 'a', 'c'].map((member) => cache!.addToSet(k, member, 1)));
+      assert.deepEqual((await cache!.setMembers(k)).sort(), ['a', 'b', 'c']);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      assert.deepEqual(await cache!.setMembers(k), []);
+    });
+
     it('answers a ping', async () => {
       await cache!.ping();
     });

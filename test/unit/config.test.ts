@@ -58,6 +58,7 @@ describe('configuration', () => {
     assert.deepEqual(problemsOf({ NODE_ENV: 'production' }), [
       'DATABASE_URL is required when NODE_ENV=production',
       'REDIS_URL is required when NODE_ENV=production',
+      'KEY_ENCRYPTION_KEY is required when NODE_ENV=production (generate one with: openssl rand -hex 32)',
       'SMTP_URL is required when NODE_ENV=production (mail would only reach the outbox folder)',
     ]);
   });

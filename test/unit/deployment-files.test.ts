@@ -40,7 +40,7 @@ describe('docker-compose.yml', () => {
       for (const variable of Object.keys(environment)) assert.ok(CONFIG_VARIABLES.includes(variable), `${name}: ${variable} is not a Latchkey variable`);
       // Secrets arrive as files; substitute readable stand-ins for the mounted paths.
       const resolved = Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, key.endsWith('_FILE') ? '/dev/null' : value]));
-      const withSecrets = { ...resolved, DATABASE_URL_FILE: undefined, DATABASE_URL: 'postgresql://latchkey@postgres/latchkey' };
+      const withSecrets = { ...resolved, DATABASE_URL_FILE: undefined, DATABASE_URL: 'postgresql://latchkey@postgres/latchkey', KEY_ENCRYPTION_KEY_FILE: undefined, KEY_ENCRYPTION_KEY: 'ab'.repeat(32) };
       assert.equal(loadConfig(withSecrets).env, 'production');
     }
   });

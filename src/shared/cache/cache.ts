@@ -16,6 +16,9 @@ export interface Cache {
   increment(key: string, ttlSeconds: number): Promise<number>;
   /** Seconds left before the key expires; null when it is absent or has no expiry. */
   ttl(key: string): Promise<number | null>;
+  /** Adds a member to a set and (re)starts the set's TTL; used to index records by their grant. */
+  addToSet(key: string, member: string, ttlSeconds: number): Promise<void>;
+  setMembers(key: string): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import type { Cache } from './cache.ts';
 
 interface Entry {
   value: string;
+  members?: Set<string>;
   expiresAt: number | undefined;
 }
 
@@ -75,6 +76,16 @@ export class MemoryCache implements Cache {
     const entry = this.#live(key);
     if (!entry || entry.expiresAt === undefined) return null;
     return Math.ceil((entry.expiresAt - this.#now()) / 1000);
+  }
+
+  async addToSet(key: string, member: string, ttlSeconds: number): Promise<void> {
+    const members = this.#live(key)?.members ?? new Set<string>();
+    members.add(member);
+    this.#entries.set(key, { value: '', members, expiresAt: this.#expiry(ttlSeconds) });
+  }
+
+  async setMembers(key: string): Promise<string[]> {
+    return [...(this.#live(key)?.members ?? [])];
   }
 
   async ping(): Promise<void> {}

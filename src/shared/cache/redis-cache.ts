@@ -85,6 +85,14 @@ export class RedisCache implements Cache {
     return seconds >= 0 ? seconds : null;
   }
 
+  async addToSet(key: string, member: string, ttlSeconds: number): Promise<void> {
+    await this.redis.multi().sadd(key, member).expire(key, Math.max(1, Math.ceil(ttlSeconds))).exec();
+  }
+
+  async setMembers(key: string): Promise<string[]> {
+    return this.redis.smembers(key);
+  }
+
   async ping(): Promise<void> {
     await this.redis.ping();
   }

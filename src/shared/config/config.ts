@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 
 /** Variables that carry a secret: each may come from `NAME_FILE`, and none has a default. */
-export const SECRET_VARIABLES = ['DATABASE_URL', 'TASKS_DATABASE_URL', 'REDIS_URL', 'SMTP_URL'] as const;
+export const SECRET_VARIABLES = ['DATABASE_URL', 'TASKS_DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'KEY_ENCRYPTION_KEY'] as const;
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveMs = z.coerce.number().int().min(0).max(600_000);
@@ -63,6 +63,20 @@ const environmentSchema = z
 
     ISSUER_URL: publicUrl.default('http://localhost:3000'),
     ISSUER_PORT: port.default(3000),
+    KEY_ENCRYPTION_KEY: z
+      .string()
+      .refine((value) => /^[A-Za-z0-9_-]{43}$/.test(value) || /^[0-9a-fA-F]{64}$/.test(value), 'must be 32 bytes as 64 hex digits or 43 base64url characters')
+      .optional(),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(600),
+    ID_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
+    REFRESH_TOKEN_IDLE_TTL_SECONDS: z.coerce.number().int().min(60).default(14 * 86_400),
+    REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS: z.coerce.number().int().min(60).default(30 * 86_400),
+    REFRESH_REUSE_GRACE_SECONDS: z.coerce.number().int().min(0).max(60).default(10),
+    SESSION_TTL_SECONDS: z.coerce.number().int().min(60).default(14 * 86_400),
+    KEY_ROTATION_INTERVAL_DAYS: z.coerce.number().min(0).max(3_650).default(30),
+    KEY_PUBLISH_LEAD_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
+    KEY_RELOAD_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
+    DEVICE_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
     TASK_API_URL: publicUrl.default('http://localhost:4000'),
     TASK_API_PORT: port.default(4000),
   })
@@ -71,6 +85,12 @@ const environmentSchema = z
       // The embedded stores are single-process and keep no secrets safe; production must say where state lives.
       if (!env.DATABASE_URL) ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production' });
       if (!env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required when NODE_ENV=production' });
+    }
+    if (env.NODE_ENV === 'production' && !env.KEY_ENCRYPTION_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['KEY_ENCRYPTION_KEY'], message: 'is required when NODE_ENV=production (generate one with: openssl rand -hex 32)' });
+    }
+    if (env.REFRESH_TOKEN_IDLE_TTL_SECONDS > env.REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['REFRESH_TOKEN_IDLE_TTL_SECONDS'], message: 'must not exceed REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS' });
     }
     if (env.NODE_ENV === 'production' && !env.SMTP_URL) {
       ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required when NODE_ENV=production (mail would only reach the outbox folder)' });
@@ -96,7 +116,17 @@ export interface Config {
   embedded: boolean;
   http: { host: string; trustProxy: boolean; shutdownTimeoutMs: number; readinessTimeoutMs: number };
   migrateOnStart: boolean;
-  issuer: { url: string; port: number; database: DatabaseTarget };
+  issuer: {
+    url: string;
+    port: number;
+    database: DatabaseTarget;
+    /** 32 bytes; undefined in the embedded mode, where one is generated into the data folder. */
+    keyEncryptionKey: Buffer | undefined;
+    ttl: { accessToken: number; idToken: number; refreshIdle: number; refreshAbsolute: number; session: number };
+    refreshReuseGraceSeconds: number;
+    keys: { rotationIntervalDays: number; publishLeadSeconds: number; reloadIntervalSeconds: number };
+    devicePollIntervalSeconds: number;
+  };
   taskApi: { url: string; port: number; database: DatabaseTarget };
   cache: CacheTarget;
   /** SMTP when SMTP_URL is set; otherwise each message is written to the outbox folder. */
@@ -191,7 +221,28 @@ function toConfig(env: Environment): Config {
       readinessTimeoutMs: env.READINESS_TIMEOUT_MS,
     },
     migrateOnStart: env.MIGRATE_ON_START === 'true',
-    issuer: { url: env.ISSUER_URL, port: env.ISSUER_PORT, database: issuerDatabase },
+    issuer: {
+      url: env.ISSUER_URL,
+      port: env.ISSUER_PORT,
+      database: issuerDatabase,
+      keyEncryptionKey: env.KEY_ENCRYPTION_KEY
+        ? Buffer.from(env.KEY_ENCRYPTION_KEY, /^[0-9a-fA-F]{64}$/.test(env.KEY_ENCRYPTION_KEY) ? 'hex' : 'base64url')
+        : undefined,
+      ttl: {
+        accessToken: env.ACCESS_TOKEN_TTL_SECONDS,
+        idToken: env.ID_TOKEN_TTL_SECONDS,
+        refreshIdle: env.REFRESH_TOKEN_IDLE_TTL_SECONDS,
+        refreshAbsolute: env.REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS,
+        session: env.SESSION_TTL_SECONDS,
+      },
+      refreshReuseGraceSeconds: env.REFRESH_REUSE_GRACE_SECONDS,
+      keys: {
+        rotationIntervalDays: env.KEY_ROTATION_INTERVAL_DAYS,
+        publishLeadSeconds: env.KEY_PUBLISH_LEAD_SECONDS,
+        reloadIntervalSeconds: env.KEY_RELOAD_INTERVAL_SECONDS,
+      },
+      devicePollIntervalSeconds: env.DEVICE_POLL_INTERVAL_SECONDS,
+    },
     taskApi: { url: env.TASK_API_URL, port: env.TASK_API_PORT, database: taskDatabase },
     cache: env.REDIS_URL ? { kind: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : { kind: 'memory' },
     mail: {

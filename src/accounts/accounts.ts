@@ -1,0 +1,23 @@
+import type { UserRepository, UserRow } from './user-repository.ts';
+
+/** What oidc-provider and our token claims need to know of a signed-in person. */
+export interface Account {
+  accountId: string;
+  roles: string[];
+  claims(): { sub: string; email: string; email_verified: boolean };
+}
+
+export function toAccount(user: UserRow): Account {
+  return {
+    accountId: user.id,
+    roles: [user.role],
+    claims: () => ({ sub: user.id, email: user.email, email_verified: user.emailVerified }),
+  };
+}
+
+/** A disabled account is not found: its sessions, refresh tokens and device approvals stop at once. */
+export async function findActiveAccount(users: UserRepository, id: string): Promise<Account | undefined> {
+  const user = await users.findById(id).catch(() => null);
+  if (!user || user.disabledAt) return undefined;
+  return toAccount(user);
+}

@@ -1,0 +1,110 @@
+import Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import type { PasswordHasher } from '../../accounts/passwords.ts';
+import type { UserRepository } from '../../accounts/user-repository.ts';
+import { badRequest } from '../../shared/http/errors.ts';
+import { readForm } from '../../shared/http/form-body.ts';
+import type { RequestState } from '../../shared/http/request-context.ts';
+import { escapeHtml } from '../oidc/html.ts';
+
+export interface InteractionDependencies {
+  provider: () => Provider;
+  users: UserRepository;
+  passwords: PasswordHasher;
+}
+
+const GENERIC_FAILURE = 'That email and password do not match an active account.';
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)} · Latchkey</title></head><body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`;
+}
+
+function loginPage(uid: string, clientName: string, error?: string): string {
+  return page(
+    'Sign in',
+    `<p>to continue to <strong>${escapeHtml(clientName)}</strong></p>${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(uid)}/login">
+<label>Email <input type="email" name="email" autocomplete="username" required autofocus></label>
+<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form>`,
+  );
+}
+
+/**
+ * The sign-in steps oidc-provider hands over to us: email and password, then consent for
+ * third-party clients (first-party ones were granted in loadExistingGrant). Every response is
+ * no-store; every POST answers with a 303 back into the provider.
+ */
+export function interactionRoutes({ provider, users, passwords }: InteractionDependencies): Router<RequestState> {
+  const router = new Router<RequestState>();
+
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    ctx.set('Referrer-Policy', 'no-referrer');
+    ctx.set('X-Frame-Options', 'DENY');
+    await next();
+  });
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const details = await provider().interactionDetails(ctx.req, ctx.res);
+    const client = await provider().Client.find(String(details.params.client_id));
+    const clientName = client?.clientName ?? 'an application';
+    ctx.type = 'html';
+    if (details.prompt.name === 'login') {
+      ctx.body = loginPage(details.uid, clientName);
+      return;
+    }
+    const scopes = [...new Set([...(details.prompt.details.missingOIDCScope as string[] | undefined ?? []), ...Object.values((details.prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {}).flat()])];
+    ctx.body = page(
+      'Allow access?',
+      `<p><strong>${escapeHtml(clientName)}</strong> asks to:</p><ul>${scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('')}</ul>
+<form method="post" action="/interaction/${escapeHtml(details.uid)}/consent"><button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny">Deny</button></form>`,
+    );
+  });
+
+  router.post('/interaction/:uid/login', async (ctx) => {
+    const details = await provider().interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== 'login') throw badRequest('This step of the sign-in is already done.');
+    const form = await readForm(ctx);
+    const user = await users.findByEmail(form.get('email') ?? '');
+    const valid = await passwords.verify(user?.passwordHash, form.get('password') ?? '');
+    if (!user || !valid || user.disabledAt) {
+      const client = await provider().Client.find(String(details.params.client_id));
+      ctx.status = 401;
+      ctx.type = 'html';
+      ctx.body = loginPage(details.uid, client?.clientName ?? 'an application', GENERIC_FAILURE);
+      return;
+    }
+    const redirectTo = await provider().interactionResult(ctx.req, ctx.res, { login: { accountId: user.id, amr: ['pwd'], acr: 'urn:latchkey:pwd' } }, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  });
+
+  router.post('/interaction/:uid/consent', async (ctx) => {
+    const oidc = provider();
+    const details = await oidc.interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== 'consent') throw badRequest('This step of the sign-in is already done.');
+    const form = await readForm(ctx);
+    let result;
+    if (form.get('decision') !== 'allow') {
+      result = { error: 'access_denied', error_description: 'the user denied the request' };
+    } else {
+      const { session, params, prompt, grantId } = details;
+      const grant = grantId ? await oidc.Grant.find(grantId) : new oidc.Grant({ accountId: session!.accountId, clientId: String(params.client_id) });
+      if (!grant) throw badRequest('This sign-in has expired; start again from the application.');
+      const missingOIDCScope = prompt.details.missingOIDCScope as string[] | undefined;
+      if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
+      const missingOIDCClaims = prompt.details.missingOIDCClaims as string[] | undefined;
+      if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
+      const missingResourceScopes = prompt.details.missingResourceScopes as Record<string, string[]> | undefined;
+      for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+      result = { consent: { grantId: await grant.save() } };
+    }
+    const redirectTo = await oidc.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  });
+
+  return router;
+}

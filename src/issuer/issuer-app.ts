@@ -1,0 +1,89 @@
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import type Provider from 'oidc-provider';
+import { findActiveAccount } from '../accounts/accounts.ts';
+import { passwordHasher } from '../accounts/passwords.ts';
+import { userRepository } from '../accounts/user-repository.ts';
+import type { PrismaClient } from '../shared/database/generated/issuer/client.ts';
+import { createBaseApp } from '../shared/http/base-app.ts';
+import type { RequestState } from '../shared/http/request-context.ts';
+import type { ServiceDependencies } from '../shared/lifecycle/service.ts';
+import { clientRepository } from './clients/client-repository.ts';
+import { clientService } from './clients/client-service.ts';
+import { interactionRoutes } from './interactions/interaction-routes.ts';
+import { keyEncryption, resolveKeyEncryptionKey } from './keys/key-encryption.ts';
+import { keyRing } from './keys/key-ring.ts';
+import { signingKeyRepository } from './keys/signing-key-repository.ts';
+import { grantRevoker, adapterFactory } from './oidc/adapter.ts';
+import { oidcRecordRepository } from './oidc/oidc-record-repository.ts';
+import { ProviderHost } from './oidc/provider-host.ts';
+import { tokenRequestPolicy } from './oidc/token-request-policy.ts';
+
+export interface IssuerAppOptions {
+  /** Extra routes mounted before the provider; tests use this for their own interaction helper. */
+  extraRoutes?: (provider: () => Provider) => Router<RequestState>;
+}
+
+export interface IssuerApp {
+  app: Koa<RequestState>;
+  host: ProviderHost;
+}
+
+/** The issuer's composition root: builds every part from the process's dependencies and wires them. */
+export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaClient>, options: IssuerAppOptions = {}): Promise<IssuerApp> {
+  const { config, log, database, cache, isAcceptingTraffic } = dependencies;
+  const db = database.client;
+  const users = userRepository(db);
+  const clients = clientService(clientRepository(db), { taskApi: config.taskApi.url });
+  const records = oidcRecordRepository(db);
+  const kek = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
+  const ttl = config.issuer.ttl;
+  const keys = keyRing(signingKeyRepository(db), keyEncryption(kek), {
+    publishLeadSeconds: config.issuer.keys.publishLeadSeconds,
+    tokenRetentionSeconds: Math.max(ttl.accessToken, ttl.idToken) + 60,
+    cookieRetentionSeconds: ttl.session,
+  });
+
+  const revokeGrant = grantRevoker({ records, cache });
+  const tokenPolicy = tokenRequestPolicy({ cache, graceSeconds: config.issuer.refreshReuseGraceSeconds, devicePollIntervalSeconds: config.issuer.devicePollIntervalSeconds, revokeGrant });
+  const adapter = adapterFactory({ records, cache, clients, onRefreshTokenRotated: tokenPolicy.recordRotation, revokeGrant });
+
+  const host = await ProviderHost.start({
+    keyRing: keys,
+    log,
+    trustProxy: config.http.trustProxy,
+    reloadIntervalSeconds: config.issuer.keys.reloadIntervalSeconds,
+    rotationIntervalDays: config.issuer.keys.rotationIntervalDays,
+    dependencies: {
+      adapter,
+      findAccount: (id) => findActiveAccount(users, id),
+      settings: { issuerUrl: config.issuer.url, taskApiUrl: config.taskApi.url, ttl, devicePollIntervalSeconds: config.issuer.devicePollIntervalSeconds },
+    },
+  });
+
+  const app = createBaseApp({
+    config,
+    log,
+    isAcceptingTraffic,
+    probes: [
+      { name: 'database', check: () => database.ping() },
+      { name: 'cache', check: () => cache.ping() },
+    ],
+  });
+  const provider = () => host.provider;
+  if (options.extraRoutes) app.use(options.extraRoutes(provider).routes());
+  app.use(interactionRoutes({ provider, users, passwords: passwordHasher() }).routes());
+
+  // Everything else is the provider's: discovery, JWKS, authorize, token, device, userinfo, ...
+  app.use(async (ctx) => {
+    ctx.respond = false;
+    let req = ctx.req;
+    if (ctx.method === 'POST' && ctx.path === '/token') {
+      const applied = await tokenPolicy.apply(ctx.req, ctx.res);
+      if (!applied) return;
+      req = applied;
+    }
+    await host.handle(req, ctx.res);
+  });
+  return { app, host };
+}

@@ -1,0 +1,215 @@
+import { createHash } from 'node:crypto';
+import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { Cache } from '../../shared/cache/cache.ts';
+import type { OidcRecordRepository } from './oidc-record-repository.ts';
+
+/**
+ * Where each oidc-provider model lives. Durable records (a user must not be signed out of every app
+ * because Redis restarted) go to PostgreSQL; short-lived ones, whose loss only interrupts a login in
+ * progress, go to the cache with a TTL.
+ */
+export const DURABLE_MODELS = new Set(['Grant', 'RefreshToken']);
+
+/** Every id is stored hashed: a copy of the tables or of Redis holds no usable code or token. */
+export const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
+
+export interface ClientSource {
+  findMetadata: (clientId: string) => Promise<AdapterPayload | undefined>;
+}
+
+export interface AdapterDependencies {
+  records: OidcRecordRepository;
+  cache: Cache;
+  clients: ClientSource;
+  /** Told of every rotation: the old refresh token, its successor, and whose they are. */
+  onRefreshTokenRotated: (oldToken: string, successor: string, clientId: string, grantId: string) => Promise<void>;
+  revokeGrant: (grantId: string) => Promise<void>;
+}
+
+/** The models whose records carry a grantId: what revoking a grant must remove, in both stores. */
+const GRANT_BOUND_MODELS = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'ClientCredentials', 'BackchannelAuthenticationRequest', 'Grant'];
+
+/** Removes a grant and every token issued from it, wherever each lives. */
+export function grantRevoker({ records, cache }: Pick<AdapterDependencies, 'records' | 'cache'>): (grantId: string) => Promise<void> {
+  return async (grantId) => {
+    await Promise.all(
+      GRANT_BOUND_MODELS.map((kind) => (DURABLE_MODELS.has(kind) ? new DurableAdapter(kind, records) : new CacheAdapter(kind, cache)).revokeByGrantId(grantId)),
+    );
+    await records.destroy('Grant', hashId(grantId));
+  };
+}
+
+const alreadyUsed = () => new errors.InvalidGrant('grant request is invalid (already used)');
+
+function expiryOf(expiresIn: number | undefined): Date | null {
+  return expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+}
+
+interface DurableHooks {
+  onRefreshTokenRotated?: AdapterDependencies['onRefreshTokenRotated'];
+  revokeGrant?: AdapterDependencies['revokeGrant'];
+}
+
+class DurableAdapter implements Adapter {
+  readonly #kind: string;
+  readonly #records: OidcRecordRepository;
+  readonly #hooks: DurableHooks;
+
+  constructor(kind: string, records: OidcRecordRepository, hooks: DurableHooks = {}) {
+    this.#kind = kind;
+    this.#records = records;
+    this.#hooks = hooks;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    await this.#records.upsert(this.#kind, hashId(id), payload, expiryOf(expiresIn));
+    // A refresh token saved while another is being rotated in this request is that one's successor.
+    const rotated = this.#kind === 'RefreshToken' ? (Provider.ctx?.oidc.entities.RotatedRefreshToken as { jti?: string } | undefined) : undefined;
+    if (rotated?.jti && payload.clientId && payload.grantId) await this.#hooks.onRefreshTokenRotated?.(rotated.jti, id, payload.clientId, payload.grantId);
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const record = await this.#records.find(this.#kind, hashId(id));
+    if (!record) return undefined;
+    // A used refresh token presented by a client it was not issued to is reuse too; oidc-provider
+    // would only answer "client mismatch", so the grant is revoked here.
+    const presenter = Provider.ctx?.oidc.client?.clientId;
+    if (this.#kind === 'RefreshToken' && record.consumedAt && presenter && presenter !== record.payload.clientId && typeof record.payload.grantId === 'string') {
+      await this.#hooks.revokeGrant?.(record.payload.grantId);
+    }
+    return { ...record.payload, ...(record.consumedAt ? { consumed: Math.floor(record.consumedAt.getTime() / 1000) } : {}) };
+  }
+
+  async consume(id: string): Promise<void> {
+    if (!(await this.#records.consume(this.#kind, hashId(id)))) throw alreadyUsed();
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#records.destroy(this.#kind, hashId(id));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.#records.revokeByGrantId(this.#kind, grantId);
+  }
+
+  findByUid(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  findByUserCode(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+}
+
+/**
+ * Short-lived models in the cache: `oidc:<Model>:<hash>` holds the payload, a sibling `:consumed` key
+ * is set only if absent (atomic on Redis and in-process alike), and sets index records by grant, uid
+ * and user code.
+ */
+class CacheAdapter implements Adapter {
+  readonly #kind: string;
+  readonly #cache: Cache;
+
+  constructor(kind: string, cache: Cache) {
+    this.#kind = kind;
+    this.#cache = cache;
+  }
+
+  #key(hash: string): string {
+    return `oidc:${this.#kind}:${hash}`;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const hash = hashId(id);
+    const ttl = expiresIn ?? 3_600;
+    await this.#cache.set(this.#key(hash), JSON.stringify(payload), ttl);
+    const writes: Array<Promise<void>> = [];
+    if (payload.grantId) writes.push(this.#cache.addToSet(`oidc:grant:${this.#kind}:${payload.grantId}`, hash, ttl));
+    if (payload.uid) writes.push(this.#cache.set(`oidc:${this.#kind}:uid:${payload.uid}`, hash, ttl));
+    if (payload.userCode) writes.push(this.#cache.set(`oidc:${this.#kind}:userCode:${payload.userCode}`, hash, ttl));
+    await Promise.all(writes);
+  }
+
+  async #findByHash(hash: string): Promise<AdapterPayload | undefined> {
+    const [payload, consumed] = await Promise.all([this.#cache.get(this.#key(hash)), this.#cache.get(`${this.#key(hash)}:consumed`)]);
+    if (payload === null) return undefined;
+    const parsed = JSON.parse(payload) as AdapterPayload;
+    return consumed === null ? parsed : { ...parsed, consumed: Number(consumed) };
+  }
+
+  find(id: string): Promise<AdapterPayload | undefined> {
+    return this.#findByHash(hashId(id));
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    const hash = await this.#cache.get(`oidc:${this.#kind}:uid:${uid}`);
+    return hash === null ? undefined : this.#findByHash(hash);
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    const hash = await this.#cache.get(`oidc:${this.#kind}:userCode:${userCode}`);
+    return hash === null ? undefined : this.#findByHash(hash);
+  }
+
+  async consume(id: string): Promise<void> {
+    const key = `${this.#key(hashId(id))}:consumed`;
+    const remaining = (await this.#cache.ttl(this.#key(hashId(id)))) ?? 3_600;
+    if (!(await this.#cache.setIfAbsent(key, String(Math.floor(Date.now() / 1000)), Math.max(1, remaining)))) throw alreadyUsed();
+  }
+
+  async destroy(id: string): Promise<void> {
+    const hash = hashId(id);
+    await this.#cache.delete(this.#key(hash), `${this.#key(hash)}:consumed`);
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    const index = `oidc:grant:${this.#kind}:${grantId}`;
+    const hashes = await this.#cache.setMembers(index);
+    await this.#cache.delete(index, ...hashes.flatMap((hash) => [this.#key(hash), `${this.#key(hash)}:consumed`]));
+  }
+}
+
+/** Clients live in our own table, managed by `latchkey client ...`; oidc-provider only reads them. */
+class ClientAdapter implements Adapter {
+  readonly #clients: ClientSource;
+
+  constructor(clients: ClientSource) {
+    this.#clients = clients;
+  }
+
+  find(id: string): Promise<AdapterPayload | undefined> {
+    return this.#clients.findMetadata(id);
+  }
+
+  upsert(): Promise<void> {
+    return Promise.reject(new Error('clients are managed with `latchkey client`, not through the provider'));
+  }
+
+  destroy(): Promise<void> {
+    return this.upsert();
+  }
+  consume(): Promise<void> {
+    return this.upsert();
+  }
+  revokeByGrantId(): Promise<void> {
+    return Promise.resolve();
+  }
+  findByUid(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+  findByUserCode(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+}
+
+export function adapterFactory({ records, cache, clients, onRefreshTokenRotated, revokeGrant }: AdapterDependencies): (name: string) => Adapter {
+  const adapters = new Map<string, Adapter>();
+  return (name) => {
+    let adapter = adapters.get(name);
+    if (!adapter) {
+      adapter = name === 'Client' ? new ClientAdapter(clients) : DURABLE_MODELS.has(name) ? new DurableAdapter(name, records, { onRefreshTokenRotated, revokeGrant }) : new CacheAdapter(name, cache);
+      adapters.set(name, adapter);
+    }
+    return adapter;
+  };
+}

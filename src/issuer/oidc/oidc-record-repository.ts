@@ -1,0 +1,52 @@
+import type { PrismaClient } from '../../shared/database/generated/issuer/client.ts';
+import { Prisma } from '../../shared/database/generated/issuer/client.ts';
+
+export interface StoredRecord {
+  payload: Record<string, unknown>;
+  consumedAt: Date | null;
+}
+
+/** oidc-provider's durable records in PostgreSQL. Ids arrive already hashed. */
+export function oidcRecordRepository(db: PrismaClient) {
+  return {
+    async upsert(kind: string, idHash: string, payload: Record<string, unknown>, expiresAt: Date | null): Promise<void> {
+      const grantId = typeof payload.grantId === 'string' ? payload.grantId : kind === 'Grant' ? (payload.jti as string) : null;
+      const accountId = typeof payload.accountId === 'string' ? payload.accountId : null;
+      const data = { payload: payload as Prisma.InputJsonObject, expiresAt, grantId, accountId };
+      await db.oidcRecord.upsert({ where: { kind_idHash: { kind, idHash } }, create: { kind, idHash, ...data }, update: data });
+    },
+
+    async find(kind: string, idHash: string): Promise<StoredRecord | undefined> {
+      const row = await db.oidcRecord.findUnique({ where: { kind_idHash: { kind, idHash } }, select: { payload: true, consumedAt: true } });
+      return row ? { payload: row.payload as Record<string, unknown>, consumedAt: row.consumedAt } : undefined;
+    },
+
+    /** Marks the record used only if it was unused; false when another request got there first. */
+    async consume(kind: string, idHash: string): Promise<boolean> {
+      const { count } = await db.oidcRecord.updateMany({ where: { kind, idHash, consumedAt: null }, data: { consumedAt: new Date() } });
+      return count === 1;
+    },
+
+    async destroy(kind: string, idHash: string): Promise<void> {
+      await db.oidcRecord.deleteMany({ where: { kind, idHash } });
+    },
+
+    async revokeByGrantId(kind: string, grantId: string): Promise<void> {
+      await db.oidcRecord.deleteMany({ where: { kind, grantId } });
+    },
+
+    /** Ends everything an account holds: used when a user is disabled or resets the password. */
+    async revokeByAccountId(accountId: string): Promise<string[]> {
+      const grants = await db.oidcRecord.findMany({ where: { accountId, kind: 'Grant' }, select: { grantId: true } });
+      await db.oidcRecord.deleteMany({ where: { accountId } });
+      return grants.map((grant) => grant.grantId).filter((id): id is string => id !== null);
+    },
+
+    async deleteExpired(before: Date): Promise<number> {
+      const { count } = await db.oidcRecord.deleteMany({ where: { expiresAt: { lt: before } } });
+      return count;
+    },
+  };
+}
+
+export type OidcRecordRepository = ReturnType<typeof oidcRecordRepository>;

@@ -1,0 +1,175 @@
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { Account } from '../../accounts/accounts.ts';
+import type { KeySet } from '../keys/key-ring.ts';
+import { escapeHtml } from './html.ts';
+import { resourceServers } from './resource-servers.ts';
+import { isGraceReplay } from './token-request-policy.ts';
+
+export interface ProviderSettings {
+  issuerUrl: string;
+  taskApiUrl: string;
+  ttl: { accessToken: number; idToken: number; refreshIdle: number; refreshAbsolute: number; session: number };
+  devicePollIntervalSeconds: number;
+}
+
+export interface ProviderDependencies {
+  adapter: NonNullable<Configuration['adapter']>;
+  findAccount: (id: string) => Promise<Account | undefined>;
+  keys: KeySet;
+  settings: ProviderSettings;
+  /** Pages the issuer renders for the device flow (from the accounts UI, or plain defaults). */
+  deviceFlowPages?: Pick<NonNullable<NonNullable<Configuration['features']>['deviceFlow']>, 'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'>;
+}
+
+interface ClientExtras {
+  first_party?: boolean;
+  allowed_resources?: string[];
+  redirectUris?: string[];
+}
+
+const clientExtras = (ctx: KoaContextWithOIDC) => ctx.oidc.client as unknown as ClientExtras | undefined;
+const now = () => Math.floor(Date.now() / 1000);
+
+export function requestedScopes(ctx: KoaContextWithOIDC): string[] {
+  const scope = ctx.oidc.params?.scope;
+  return typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
+}
+
+/** The scopes that belong to OpenID Connect itself; the rest are resource scopes. */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'];
+
+/**
+ * Everything Latchkey decides about the protocol, in one place. Departures from oidc-provider's
+ * defaults, and why:
+ * - `code` is the only response type (no implicit, no hybrid); PKCE (S256 only) for every client.
+ * - access tokens for the task API are JWTs (RFC 9068) carrying the account's roles from our database;
+ *   a client asking for no resource gets the task API when it is the client's only one.
+ * - refresh tokens rotate on every use, with a short grace window for a replayed predecessor
+ *   (see token-request-policy.ts); an idle and an absolute lifetime bound them.
+ * - first-party clients skip consent: their grant is made from the request.
+ * - symmetric algorithms are off: client secrets are stored hashed and cannot be HMAC keys.
+ */
+export function providerConfiguration({ adapter, findAccount, keys, settings, deviceFlowPages }: ProviderDependencies): Configuration {
+  const resources = resourceServers({ identifier: settings.taskApiUrl, accessTokenTtl: settings.ttl.accessToken });
+  const secure = settings.issuerUrl.startsWith('https://');
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true };
+
+  return {
+    adapter,
+    async findAccount(_ctx, id) {
+      return (await findAccount(id)) as (Account & Record<string, unknown>) | undefined;
+    },
+    jwks: keys.jwks,
+    cookies: {
+      keys: keys.cookieKeys,
+      long: cookie,
+      short: cookie,
+      names: { session: 'latchkey.session', interaction: 'latchkey.interaction', resume: 'latchkey.resume' },
+    },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: [] },
+    scopes: OIDC_SCOPES,
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'RS256', token_endpoint_auth_method: 'client_secret_basic' },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+      userinfoSigningAlgValues: ['RS256', 'ES256'],
+      introspectionSigningAlgValues: ['RS256', 'ES256'],
+      clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+    },
+    extraClientMetadata: { properties: ['allowed_resources', 'first_party', 'client_type'] },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Only confidential clients may introspect; a public client has no business reading other tokens.
+        allowedPolicy: (_ctx, client) => client.clientAuthMethod !== 'none',
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource: logoutPage },
+      dPoP: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        ...deviceFlowPages,
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: resources.defaultResource,
+        getResourceServerInfo: resources.getResourceServerInfo,
+        useGrantedResource: () => true,
+      },
+    },
+    async extraTokenClaims(ctx, token) {
+      if (token.kind !== 'AccessToken' || !('accountId' in token) || typeof token.accountId !== 'string') return undefined;
+      const account = (ctx.oidc.entities.Account as Account | undefined) ?? (await findAccount(token.accountId));
+      const { AuthorizationCode, RefreshToken, DeviceCode } = ctx.oidc.entities as Record<string, { authTime?: number; acr?: string; amr?: string[] } | undefined>;
+      const origin = AuthorizationCode ?? RefreshToken ?? DeviceCode;
+      return {
+        roles: account?.roles ?? [],
+        ...(origin?.authTime ? { auth_time: origin.authTime } : {}),
+        ...(origin?.acr ? { acr: origin.acr } : {}),
+        ...(origin?.amr ? { amr: origin.amr } : {}),
+      };
+    },
+    ttl: {
+      AccessToken: settings.ttl.accessToken,
+      AuthorizationCode: 60,
+      ClientCredentials: settings.ttl.accessToken,
+      DeviceCode: 600,
+      Grant: settings.ttl.refreshAbsolute,
+      IdToken: settings.ttl.idToken,
+      Interaction: 3_600,
+      Session: settings.ttl.session,
+      // Idle lifetime, never past the absolute lifetime counted from the grant's first refresh token.
+      RefreshToken: (_ctx, token) => {
+        const initial = (token as unknown as { iiat?: number }).iiat ?? now();
+        const absoluteLeft = initial + settings.ttl.refreshAbsolute - now();
+        return Math.max(1, Math.min(settings.ttl.refreshIdle, absoluteLeft));
+      },
+    },
+    rotateRefreshToken: (ctx) => !isGraceReplay(ctx),
+    // Refresh tokens for clients allowed the grant that asked for offline_access, and for our own
+    // first-party apps, which should not need prompt=consent (OIDC's price for offline_access) to stay signed in.
+    async issueRefreshToken(ctx, client, code) {
+      if (!client.grantTypeAllowed('refresh_token')) return false;
+      return code.scopes.has('offline_access') || clientExtras(ctx)?.first_party === true;
+    },
+    async loadExistingGrant(ctx) {
+      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
+      const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      if (!clientExtras(ctx)?.first_party || !ctx.oidc.session?.accountId) return existing;
+      // First-party: grant what was asked (oidc-provider has already cut it to the client's scopes).
+      const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session.accountId });
+      const requested = requestedScopes(ctx);
+      const oidcScopes = requested.filter((scope) => OIDC_SCOPES.includes(scope));
+      if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
+      for (const [resource, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+        const serverScopes = new Set(server.scopes);
+        const granted = requested.filter((scope) => serverScopes.has(scope));
+        if (granted.length) grant.addResourceScope(resource, granted.join(' '));
+      }
+      await grant.save();
+      return grant;
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    clientBasedCORS(_ctx, origin, client) {
+      // A browser app may call the token, userinfo and revocation endpoints from the origins it redirects to.
+      return client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false;
+    },
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head><body><main><h1>Something went wrong</h1><p>${escapeHtml(String(out.error_description ?? out.error))}</p><p>Go back to the application and try again.</p></main></body></html>`;
+    },
+  };
+}
+
+async function logoutPage(ctx: KoaContextWithOIDC, form: string): Promise<void> {
+  ctx.type = 'html';
+  ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head><body><main><h1>Sign out?</h1>${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button><button type="submit" form="op.logoutForm">Stay signed in</button></main></body></html>`;
+}

@@ -1,0 +1,54 @@
+import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+
+export const TASK_API_USER_SCOPES = ['tasks:read', 'tasks:write', 'tasks:admin'] as const;
+export const TASK_API_SERVICE_SCOPES = ['tasks:work'] as const;
+
+interface ClientExtras {
+  allowed_resources?: string[];
+  client_type?: string;
+}
+
+/**
+ * The APIs Latchkey issues tokens for (RFC 8707). Today one: the task API, with JWT access tokens
+ * (RFC 9068) signed ES256. A client may only get tokens for resources it was registered for.
+ */
+export function resourceServers(taskApi: { identifier: string; accessTokenTtl: number }) {
+  const servers = new Map<string, ResourceServer>([
+    [
+      taskApi.identifier,
+      {
+        scope: [...TASK_API_USER_SCOPES, ...TASK_API_SERVICE_SCOPES].join(' '),
+        audience: taskApi.identifier,
+        accessTokenTTL: taskApi.accessTokenTtl,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'ES256' } },
+      },
+    ],
+  ]);
+
+  const allowedFor = (client: KoaContextWithOIDC['oidc']['client']) => ((client as unknown as ClientExtras | undefined)?.allowed_resources ?? []);
+
+  return {
+    getResourceServerInfo: (_ctx: KoaContextWithOIDC, resource: string, client: KoaContextWithOIDC['oidc']['client']): ResourceServer => {
+      const server = servers.get(resource);
+      if (!server || !allowedFor(client).includes(resource)) throw new errors.InvalidTarget(`resource ${resource} is not available to this client`);
+      return server;
+    },
+
+    /**
+     * With no `resource` parameter, a client whose only resource is the task API gets a token for it:
+     * clients should not need to know RFC 8707 to get a usable JWT.
+     */
+    defaultResource: (ctx: KoaContextWithOIDC, client: KoaContextWithOIDC['oidc']['client'], oneOf?: readonly string[]): string | readonly string[] | undefined => {
+      if (oneOf) return oneOf.length === 1 ? oneOf[0] : oneOf;
+      const allowed = allowedFor(client);
+      if (allowed.length !== 1) return undefined;
+      // Scopes that belong to no resource (openid alone) still get the resource if the client asked for any of its scopes.
+      const scopeParam = ctx.oidc.params?.scope;
+      const requested = typeof scopeParam === 'string' ? scopeParam.split(' ') : [''];
+      const server = servers.get(allowed[0]!);
+      const serverScopes = new Set(server?.scope.split(' '));
+      return requested.some((scope) => serverScopes.has(scope)) || requested.every((scope) => scope === '') ? allowed[0] : undefined;
+    },
+  };
+}
