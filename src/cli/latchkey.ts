@@ -1,33 +1,82 @@
 #!/usr/bin/env node
 /**
- * `latchkey`: the administrator's command line, working against the configured database.
- * Every command accepts --json for scripts.
+ * `latchkey`: the administrator's command line, working against the configured database (and cache,
+ * to end sessions). Every command accepts --json for scripts. Secrets (a client secret) are printed
+ * once, at creation or rotation; passwords are read from standard input, never from arguments.
  */
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../shared/config/config.ts';
+import { passwordHasher } from '../accounts/passwords.ts';
+import { passwordProblem } from '../accounts/password-policy.ts';
+import { userRepository, type UserRow } from '../accounts/user-repository.ts';
+import { clientRepository, type ClientRow } from '../issuer/clients/client-repository.ts';
+import { ClientValidationError, clientService } from '../issuer/clients/client-service.ts';
+import { keyEncryption, resolveKeyEncryptionKey } from '../issuer/keys/key-encryption.ts';
+import { keyRing } from '../issuer/keys/key-ring.ts';
+import { signingKeyRepository } from '../issuer/keys/signing-key-repository.ts';
+import { accountRevoker } from '../issuer/oidc/adapter.ts';
+import { oidcRecordRepository } from '../issuer/oidc/oidc-record-repository.ts';
+import { openCache } from '../shared/cache/open-cache.ts';
+import { loadConfig, type Config } from '../shared/config/config.ts';
 import { exitOnStartupError } from '../shared/config/startup-errors.ts';
-import { PrismaClient as IssuerClient } from '../shared/database/generated/issuer/client.ts';
-import { PrismaClient as TasksClient } from '../shared/database/generated/tasks/client.ts';
 import { describeTarget, openDatabase, type ClientFactory, type PrismaLike } from '../shared/database/connection.ts';
+import { PrismaClient as IssuerClient, type ClientType, type Role } from '../shared/database/generated/issuer/client.ts';
+import { PrismaClient as TasksClient } from '../shared/database/generated/tasks/client.ts';
 import { migrate, MIGRATIONS } from '../shared/database/migrations.ts';
 import type { DatabaseTarget } from '../shared/config/config.ts';
 import { createLogger } from '../shared/logging/logger.ts';
 
-const USAGE = `usage: latchkey <command> [--json]
+const USAGE = `usage: latchkey <command> [options] [--json]
 
-commands:
-  migrate      apply pending migrations to the issuer's and the task API's databases
+  client create --name N --type web|spa|cli|service [--redirect-uri U]... [--post-logout-redirect-uri U]...
+                [--scope S]... [--first-party] [--jwks-file F]
+  client list | show ID | delete ID | rotate-secret ID
+  user create --email E [--role user|admin] [--verified]     (password on standard input)
+  user list | show ID|EMAIL | disable ID|EMAIL | enable ID|EMAIL
+  keys list | rotate
+  migrate
+
+Exit codes: 0 done, 1 usage or invalid input, 2 not found, 3 could not reach the database.
 `;
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+class UsageError extends Error {}
+class NotFoundError extends Error {}
 
-function output(json: unknown, text: string): void {
-  process.stdout.write(values.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+    name: { type: 'string' },
+    type: { type: 'string' },
+    'redirect-uri': { type: 'string', multiple: true },
+    'post-logout-redirect-uri': { type: 'string', multiple: true },
+    scope: { type: 'string', multiple: true },
+    'first-party': { type: 'boolean', default: false },
+    'jwks-file': { type: 'string' },
+    email: { type: 'string' },
+    role: { type: 'string', default: 'user' },
+    verified: { type: 'boolean', default: false },
+  },
+});
+
+interface Output {
+  json: unknown;
+  text: string;
+}
+
+const log = createLogger({ level: 'warn', format: 'json', name: 'latchkey' });
+
+async function withIssuerDatabase<T>(config: Config, work: (db: IssuerClient) => Promise<T>): Promise<T> {
+  const database = await openDatabase(config.issuer.database, (adapter) => new IssuerClient({ adapter }), log);
+  try {
+    return await work(database.client);
+  } finally {
+    await database.close();
+  }
 }
 
 async function migrateOne<Client extends PrismaLike>(target: DatabaseTarget, createClient: ClientFactory<Client>, directory: string): Promise<string[]> {
-  const config = loadConfig();
-  const log = createLogger({ level: 'warn', format: config.log.format, name: 'latchkey' });
   const database = await openDatabase(target, createClient, log);
   try {
     return await migrate(database, directory, log);
@@ -36,41 +85,223 @@ async function migrateOne<Client extends PrismaLike>(target: DatabaseTarget, cre
   }
 }
 
+function presentClient(client: ClientRow) {
+  return {
+    id: client.id,
+    name: client.name,
+    type: client.type,
+    redirectUris: client.redirectUris,
+    postLogoutRedirectUris: client.postLogoutRedirectUris,
+    grantTypes: client.grantTypes,
+    scopes: client.scopes,
+    resources: client.resources,
+    firstParty: client.firstParty,
+    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+    createdAt: client.createdAt.toISOString(),
+  };
+}
+
+function presentUser(user: UserRow) {
+  return { id: user.id, email: user.email, role: user.role, emailVerified: user.emailVerified, disabled: user.disabledAt !== null, createdAt: user.createdAt.toISOString() };
+}
+
+function table(rows: Array<Record<string, unknown>>, columns: string[]): string {
+  if (rows.length === 0) return '(none)';
+  const text = (value: unknown) => (Array.isArray(value) ? value.join(',') : typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value));
+  const cells = rows.map((row) => columns.map((column) => text(row[column])));
+  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((cell) => cell[i]!.length)));
+  const line = (values: string[]) => values.map((value, i) => value.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(columns), ...cells.map(line)].join('\n');
+}
+
+async function readPasswordFromStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('Password (then Enter, Ctrl-D): ');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function findUser(users: ReturnType<typeof userRepository>, idOrEmail: string | undefined): Promise<UserRow> {
+  if (!idOrEmail) throw new UsageError('name a user by id or email');
+  const user = idOrEmail.includes('@') ? await users.findByEmail(idOrEmail) : /^[0-9a-f-]{36}$/i.test(idOrEmail) ? await users.findById(idOrEmail) : null;
+  if (!user) throw new NotFoundError(`no user ${idOrEmail}`);
+  return user;
+}
+
+async function clientCommand(config: Config, action: string | undefined, id: string | undefined): Promise<Output> {
+  return withIssuerDatabase(config, async (db) => {
+    const clients = clientService(clientRepository(db), { taskApi: config.taskApi.url });
+    switch (action) {
+      case 'create': {
+        const type = values.type as ClientType | undefined;
+        if (!values.name || !type || !['web', 'spa', 'cli', 'service'].includes(type)) throw new UsageError('client create needs --name and --type web|spa|cli|service');
+        const jwks = values['jwks-file'] ? (JSON.parse(await readFile(values['jwks-file'], 'utf8')) as { keys: object[] }) : undefined;
+        const { client, secret } = await clients.create({
+          name: values.name,
+          type,
+          redirectUris: values['redirect-uri'] ?? [],
+          postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
+          scopes: values.scope ?? [],
+          firstParty: values['first-party'],
+          ...(jwks ? { jwks } : {}),
+        });
+        return {
+          json: { ...presentClient(client), ...(secret ? { clientSecret: secret } : {}) },
+          text: `created ${client.type} client "${client.name}"\nclient_id:     ${client.id}${secret ? `\nclient_secret: ${secret}\n(shown once: store it now; only a hash is kept)` : ''}`,
+        };
+      }
+      case 'list': {
+        const rows = (await clients.list()).map(presentClient);
+        return { json: rows, text: table(rows, ['id', 'name', 'type', 'firstParty', 'scopes']) };
+      }
+      case 'show': {
+        const client = id ? await clients.find(id) : null;
+        if (!client) throw new NotFoundError(`no client ${id ?? ''}`);
+        const shown = presentClient(client);
+        return { json: shown, text: Object.entries(shown).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : String(value)}`).join('\n') };
+      }
+      case 'delete': {
+        if (!id || !(await clients.delete(id))) throw new NotFoundError(`no client ${id ?? ''}`);
+        return { json: { deleted: id }, text: `deleted client ${id}` };
+      }
+      case 'rotate-secret': {
+        const client = id ? await clients.find(id) : null;
+        if (!client) throw new NotFoundError(`no client ${id ?? ''}`);
+        const secret = await clients.rotateSecret(client.id);
+        if (!secret) throw new UsageError(`client ${client.id} is public or uses private_key_jwt: it has no secret`);
+        return { json: { id: client.id, clientSecret: secret }, text: `new client_secret for ${client.id}: ${secret}\n(shown once; the old secret no longer works)` };
+      }
+      default:
+        throw new UsageError(`unknown client command "${action ?? ''}"`);
+    }
+  });
+}
+
+async function userCommand(config: Config, action: string | undefined, target: string | undefined): Promise<Output> {
+  return withIssuerDatabase(config, async (db) => {
+    const users = userRepository(db);
+    switch (action) {
+      case 'create': {
+        const role = values.role as Role;
+        if (!values.email || !['user', 'admin'].includes(role)) throw new UsageError('user create needs --email and --role user|admin');
+        const password = await readPasswordFromStdin();
+        const problem = passwordProblem(password, values.email);
+        if (problem) throw new UsageError(`password refused: ${problem}`);
+        if (await users.findByEmail(values.email)) throw new UsageError(`a user with email ${values.email.toLowerCase()} already exists`);
+        const user = await users.create({ email: values.email, passwordHash: await passwordHasher().hash(password), role, emailVerified: values.verified });
+        return { json: presentUser(user), text: `created ${user.role} ${user.email} (${user.id})` };
+      }
+      case 'list': {
+        const rows = (await users.list()).map(presentUser);
+        return { json: rows, text: table(rows, ['id', 'email', 'role', 'emailVerified', 'disabled']) };
+      }
+      case 'show': {
+        const shown = presentUser(await findUser(users, target));
+        return { json: shown, text: Object.entries(shown).map(([key, value]) => `${key}: ${String(value)}`).join('\n') };
+      }
+      case 'disable': {
+        const user = await findUser(users, target);
+        await users.setDisabled(user.id, new Date());
+        const cache = openCache(config.cache, log);
+        try {
+          const grants = await accountRevoker({ records: oidcRecordRepository(db), cache })(user.id);
+          return { json: { id: user.id, disabled: true, revokedGrants: grants }, text: `disabled ${user.email}; ended ${grants} grant(s) and every session` };
+        } finally {
+          await cache.close();
+        }
+      }
+      case 'enable': {
+        const user = await findUser(users, target);
+        await users.setDisabled(user.id, null);
+        return { json: { id: user.id, disabled: false }, text: `enabled ${user.email}` };
+      }
+      default:
+        throw new UsageError(`unknown user command "${action ?? ''}"`);
+    }
+  });
+}
+
+async function keysCommand(config: Config, action: string | undefined): Promise<Output> {
+  return withIssuerDatabase(config, async (db) => {
+    const kek = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
+    const ttl = config.issuer.ttl;
+    const ring = keyRing(signingKeyRepository(db), keyEncryption(kek), {
+      publishLeadSeconds: config.issuer.keys.publishLeadSeconds,
+      tokenRetentionSeconds: Math.max(ttl.accessToken, ttl.idToken) + 60,
+      cookieRetentionSeconds: ttl.session,
+    });
+    switch (action) {
+      case 'list': {
+        const now = new Date();
+        const rows = (await ring.list()).map((key) => ({
+          kid: key.kid,
+          purpose: key.purpose,
+          alg: key.alg,
+          state: key.removesAt && key.removesAt <= now ? 'removed' : key.activatesAt > now ? 'published' : key.retiresAt && key.retiresAt <= now ? 'retired' : 'signing',
+          activatesAt: key.activatesAt.toISOString(),
+          retiresAt: key.retiresAt?.toISOString() ?? '',
+          removesAt: key.removesAt?.toISOString() ?? '',
+        }));
+        return { json: rows, text: table(rows, ['kid', 'purpose', 'alg', 'state', 'activatesAt', 'retiresAt', 'removesAt']) };
+      }
+      case 'rotate': {
+        await ring.ensureKeys();
+        const created = await ring.rotate();
+        const lead = config.issuer.keys.publishLeadSeconds;
+        return { json: { created, signsFrom: new Date(Date.now() + lead * 1000).toISOString() }, text: `created ${created.length} key(s), published now, signing in ${lead} s:\n${created.join('\n')}` };
+      }
+      default:
+        throw new UsageError(`unknown keys command "${action ?? ''}"`);
+    }
+  });
+}
+
+async function migrateCommand(config: Config): Promise<Output> {
+  const issuer = await migrateOne(config.issuer.database, (adapter) => new IssuerClient({ adapter }), MIGRATIONS.issuer);
+  const tasks = await migrateOne(config.taskApi.database, (adapter) => new TasksClient({ adapter }), MIGRATIONS.tasks);
+  return {
+    json: { issuer: { database: describeTarget(config.issuer.database), applied: issuer }, tasks: { database: describeTarget(config.taskApi.database), applied: tasks } },
+    text: [
+      `issuer (${describeTarget(config.issuer.database)}): ${issuer.length ? `applied ${issuer.join(', ')}` : 'up to date'}`,
+      `tasks (${describeTarget(config.taskApi.database)}): ${tasks.length ? `applied ${tasks.join(', ')}` : 'up to date'}`,
+    ].join('\n'),
+  };
+}
+
 async function main(): Promise<number> {
-  const [command] = positionals;
+  const [command, action, target] = positionals;
   if (values.help || command === undefined) {
     process.stdout.write(USAGE);
-    return command === undefined && !values.help ? 1 : 0;
+    return values.help ? 0 : 1;
   }
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
     exitOnStartupError('latchkey', error);
   }
-  switch (command) {
-    case 'migrate': {
-      const issuer = await migrateOne(config.issuer.database, (adapter) => new IssuerClient({ adapter }), MIGRATIONS.issuer);
-      const tasks = await migrateOne(config.taskApi.database, (adapter) => new TasksClient({ adapter }), MIGRATIONS.tasks);
-      output(
-        { issuer: { database: describeTarget(config.issuer.database), applied: issuer }, tasks: { database: describeTarget(config.taskApi.database), applied: tasks } },
-        [
-          `issuer (${describeTarget(config.issuer.database)}): ${issuer.length ? `applied ${issuer.join(', ')}` : 'up to date'}`,
-          `tasks (${describeTarget(config.taskApi.database)}): ${tasks.length ? `applied ${tasks.join(', ')}` : 'up to date'}`,
-        ].join('\n'),
-      );
-      return 0;
-    }
-    default:
-      process.stderr.write(`latchkey: unknown command "${command}"\n${USAGE}`);
+  try {
+    const output =
+      command === 'client' ? await clientCommand(config, action, target)
+      : command === 'user' ? await userCommand(config, action, target)
+      : command === 'keys' ? await keysCommand(config, action)
+      : command === 'migrate' ? await migrateCommand(config)
+      : undefined;
+    if (!output) throw new UsageError(`unknown command "${command}"`);
+    process.stdout.write(values.json ? `${JSON.stringify(output.json)}\n` : `${output.text}\n`);
+    return 0;
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    if (values.json) process.stdout.write(`${JSON.stringify({ error: message })}\n`);
+    process.stderr.write(`latchkey: ${message}\n`);
+    if (error instanceof UsageError || error instanceof ClientValidationError) {
+      if (error instanceof UsageError && !values.json) process.stderr.write(USAGE);
       return 1;
+    }
+    if (error instanceof NotFoundError) return 2;
+    return 3;
   }
 }
 
 // Exit explicitly: Prisma's schema engine leaves a timer behind that would hold the process for 10 s.
-try {
-  process.exit(await main());
-} catch (error) {
-  process.stderr.write(`latchkey: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
-  process.exit(1);
-}
+process.exit(await main());

@@ -84,7 +84,7 @@ describe('migrations on PGlite', () => {
       const database = await openDatabase(target, (adapter) => new IssuerClient({ adapter }), log);
       try {
         const result = await runMigrateCommand({ DATA_DIR: dir.path });
-        assert.equal(result.code, 1);
+        assert.equal(result.code, 3);
         assert.equal(result.stderr.trim(), `latchkey: the embedded database in ${target.dataDir} is in use by process ${process.pid}; stop it, or set DATA_DIR to another folder`);
       } finally {
         await database.close();

@@ -81,6 +81,8 @@ export function clientService(repository: ClientRepository, resources: { taskApi
   };
 }
 
+const OIDC_SCOPE_NAMES = new Set(['openid', 'offline_access', 'profile', 'email']);
+
 export function toProviderMetadata(client: ClientRow): AdapterPayload {
   const kind = CLIENT_TYPES[client.type];
   return {
@@ -92,7 +94,9 @@ export function toProviderMetadata(client: ClientRow): AdapterPayload {
     redirect_uris: client.redirectUris,
     post_logout_redirect_uris: client.postLogoutRedirectUris,
     token_endpoint_auth_method: client.tokenEndpointAuthMethod as AdapterPayload['token_endpoint_auth_method'],
-    scope: client.scopes.join(' '),
+    // oidc-provider checks `scope` against OpenID scopes; resource scopes are enforced per resource server.
+    ...(client.scopes.some((scope) => OIDC_SCOPE_NAMES.has(scope)) ? { scope: client.scopes.filter((scope) => OIDC_SCOPE_NAMES.has(scope)).join(' ') } : {}),
+    resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_NAMES.has(scope)),
     ...(client.secretHash ? { client_secret: client.secretHash } : {}),
     ...(client.jwks ? { jwks: client.jwks as unknown as AdapterPayload['jwks'] } : {}),
     allowed_resources: client.resources,

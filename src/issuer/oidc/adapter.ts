@@ -29,6 +29,20 @@ export interface AdapterDependencies {
 /** The models whose records carry a grantId: what revoking a grant must remove, in both stores. */
 const GRANT_BOUND_MODELS = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'ClientCredentials', 'BackchannelAuthenticationRequest', 'Grant'];
 
+const accountSessionsKey = (accountId: string) => `oidc:account-sessions:${accountId}`;
+
+/** Ends everything an account holds: grants and their tokens in both stores, and its browser sessions. */
+export function accountRevoker({ records, cache }: Pick<AdapterDependencies, 'records' | 'cache'>): (accountId: string) => Promise<number> {
+  const revokeGrant = grantRevoker({ records, cache });
+  return async (accountId) => {
+    const grantIds = await records.revokeByAccountId(accountId);
+    await Promise.all(grantIds.map(revokeGrant));
+    const sessions = await cache.setMembers(accountSessionsKey(accountId));
+    await cache.delete(accountSessionsKey(accountId), ...sessions.map((hash) => `oidc:Session:${hash}`));
+    return grantIds.length;
+  };
+}
+
 /** Removes a grant and every token issued from it, wherever each lives. */
 export function grantRevoker({ records, cache }: Pick<AdapterDependencies, 'records' | 'cache'>): (grantId: string) => Promise<void> {
   return async (grantId) => {
@@ -127,6 +141,8 @@ class CacheAdapter implements Adapter {
     if (payload.grantId) writes.push(this.#cache.addToSet(`oidc:grant:${this.#kind}:${payload.grantId}`, hash, ttl));
     if (payload.uid) writes.push(this.#cache.set(`oidc:${this.#kind}:uid:${payload.uid}`, hash, ttl));
     if (payload.userCode) writes.push(this.#cache.set(`oidc:${this.#kind}:userCode:${payload.userCode}`, hash, ttl));
+    // Sessions are indexed by account, so disabling a user can end every browser session at once.
+    if (this.#kind === 'Session' && payload.accountId) writes.push(this.#cache.addToSet(accountSessionsKey(payload.accountId), hash, ttl));
     await Promise.all(writes);
   }
 

@@ -79,7 +79,7 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
     },
-    extraClientMetadata: { properties: ['allowed_resources', 'first_party', 'client_type'] },
+    extraClientMetadata: { properties: ['allowed_resources', 'resource_scopes', 'first_party', 'client_type'] },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -116,6 +116,15 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
         ...(origin?.acr ? { acr: origin.acr } : {}),
         ...(origin?.amr ? { amr: origin.amr } : {}),
       };
+    },
+    formats: {
+      customizers: {
+        // RFC 9068 wants a `sub` even without a user; oidc-provider uses the bare client_id. Namespacing it
+        // ("client:<id>", never a user's UUID) means no resource server can mistake a service for a person.
+        jwt(_ctx, token, jwt) {
+          if (!('accountId' in token) || !token.accountId) jwt.payload.sub = `client:${String(jwt.payload.client_id)}`;
+        },
+      },
     },
     ttl: {
       AccessToken: settings.ttl.accessToken,

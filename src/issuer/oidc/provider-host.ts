@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider from 'oidc-provider';
 import type { Logger } from '../../shared/logging/logger.ts';
+import { clientSecretMatches } from '../clients/client-secrets.ts';
 import type { KeyRing, KeySet } from '../keys/key-ring.ts';
 import { providerConfiguration, type ProviderDependencies } from './provider-configuration.ts';
 
@@ -52,6 +53,10 @@ export class ProviderHost {
   #install(keys: KeySet): void {
     const provider = new Provider(this.#options.dependencies.settings.issuerUrl, providerConfiguration({ ...this.#options.dependencies, keys }));
     provider.proxy = this.#options.trustProxy;
+    // Secrets are stored as SHA-256 hashes: compare the hash of what was presented, in constant time.
+    provider.Client.prototype.compareClientSecret = function compareHashedSecret(this: { clientSecret?: string }, presented: string) {
+      return Promise.resolve(typeof this.clientSecret === 'string' && clientSecretMatches(presented, this.clientSecret));
+    };
     provider.on('server_error', (_ctx, error) => this.#options.log.error({ err: error }, 'oidc-provider server error'));
     this.#provider = provider;
     this.#handler = provider.callback();

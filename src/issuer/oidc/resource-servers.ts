@@ -5,7 +5,7 @@ export const TASK_API_SERVICE_SCOPES = ['tasks:work'] as const;
 
 interface ClientExtras {
   allowed_resources?: string[];
-  client_type?: string;
+  resource_scopes?: string[];
 }
 
 /**
@@ -26,13 +26,24 @@ export function resourceServers(taskApi: { identifier: string; accessTokenTtl: n
     ],
   ]);
 
-  const allowedFor = (client: KoaContextWithOIDC['oidc']['client']) => ((client as unknown as ClientExtras | undefined)?.allowed_resources ?? []);
+  const extras = (client: KoaContextWithOIDC['oidc']['client']) => client as unknown as ClientExtras | undefined;
+  const allowedFor = (client: KoaContextWithOIDC['oidc']['client']) => extras(client)?.allowed_resources ?? [];
 
   return {
-    getResourceServerInfo: (_ctx: KoaContextWithOIDC, resource: string, client: KoaContextWithOIDC['oidc']['client']): ResourceServer => {
+    /**
+     * The resource server as this client may use it: only the scopes it was registered with. Asking
+     * for one of the resource's other scopes is an error that names it, not a silent drop.
+     */
+    getResourceServerInfo: (ctx: KoaContextWithOIDC, resource: string, client: KoaContextWithOIDC['oidc']['client']): ResourceServer => {
       const server = servers.get(resource);
       if (!server || !allowedFor(client).includes(resource)) throw new errors.InvalidTarget(`resource ${resource} is not available to this client`);
-      return server;
+      const clientScopes = new Set(extras(client)?.resource_scopes ?? []);
+      const serverScopes = server.scope.split(' ');
+      const scopeParam = ctx.oidc.params?.scope;
+      const requested = typeof scopeParam === 'string' ? scopeParam.split(' ') : [];
+      const refused = requested.filter((scope) => serverScopes.includes(scope) && !clientScopes.has(scope));
+      if (refused.length) throw new errors.InvalidScope(`scope ${refused.join(' ')} is not allowed for this client`, refused.join(' '));
+      return { ...server, scope: serverScopes.filter((scope) => clientScopes.has(scope)).join(' ') };
     },
 
     /**

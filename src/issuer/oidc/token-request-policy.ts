@@ -89,6 +89,8 @@ function replayRequest(original: IncomingMessage, body: Buffer): IncomingMessage
   replay.rawHeaders = original.rawHeaders;
   replay.push(body);
   replay.push(null);
+  // Normally set by the HTTP parser; without it, finishing the stream counts as an abort and closes the socket.
+  replay.complete = true;
   return replay;
 }
 
