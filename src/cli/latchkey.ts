@@ -14,8 +14,7 @@ import { ClientValidationError, clientService } from '../issuer/clients/client-s
 import { keyEncryption, resolveKeyEncryptionKey } from '../issuer/keys/key-encryption.ts';
 import { keyRing } from '../issuer/keys/key-ring.ts';
 import { signingKeyRepository } from '../issuer/keys/signing-key-repository.ts';
-import { accountRevoker } from '../issuer/oidc/adapter.ts';
-import { oidcRecordRepository } from '../issuer/oidc/oidc-record-repository.ts';
+import { disableAccount } from '../issuer/account-lifecycle.ts';
 import { openCache } from '../shared/cache/open-cache.ts';
 import { loadConfig, type Config } from '../shared/config/config.ts';
 import { exitOnStartupError } from '../shared/config/startup-errors.ts';
@@ -201,10 +200,9 @@ async function userCommand(config: Config, action: string | undefined, target: s
       }
       case 'disable': {
         const user = await findUser(users, target);
-        await users.setDisabled(user.id, new Date());
         const cache = openCache(config.cache, log);
         try {
-          const grants = await accountRevoker({ records: oidcRecordRepository(db), cache })(user.id);
+          const { revokedGrants: grants } = await disableAccount(db, cache, user.id);
           return { json: { id: user.id, disabled: true, revokedGrants: grants }, text: `disabled ${user.email}; ended ${grants} grant(s) and every session` };
         } finally {
           await cache.close();
