@@ -19,6 +19,9 @@ import { oidcRecordRepository } from './oidc/oidc-record-repository.ts';
 import { ProviderHost } from './oidc/provider-host.ts';
 import { tokenRequestPolicy } from './oidc/token-request-policy.ts';
 
+/** oidc-provider's routes (its defaults): discovery, authorize, token and its siblings, JWKS, userinfo, logout, device, PAR. */
+const PROVIDER_PATHS = /^\/(?:\.well-known\/(?:openid-configuration|oauth-authorization-server)|auth(?:\/[^/]+)*|token(?:\/introspection|\/revocation)?|jwks|me|session\/end(?:\/[^/]+)*|device(?:\/[^/]+)*|request)$/;
+
 export interface IssuerAppOptions {
   /** Extra routes mounted before the provider; tests use this for their own interaction helper. */
   extraRoutes?: (provider: () => Provider) => Router<RequestState>;
@@ -46,7 +49,14 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
 
   const revokeGrant = grantRevoker({ records, cache });
   const tokenPolicy = tokenRequestPolicy({ cache, graceSeconds: config.issuer.refreshReuseGraceSeconds, devicePollIntervalSeconds: config.issuer.devicePollIntervalSeconds, revokeGrant });
-  const adapter = adapterFactory({ records, cache, clients, onRefreshTokenRotated: tokenPolicy.recordRotation, revokeGrant });
+  const adapter = adapterFactory({
+    records,
+    cache,
+    clients,
+    revokeGrant,
+    onRefreshTokenRotated: tokenPolicy.recordRotation,
+    judgeConsumedRefreshToken: tokenPolicy.judgeConsumedRefreshToken,
+  });
 
   const host = await ProviderHost.start({
     keyRing: keys,
@@ -74,8 +84,12 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   if (options.extraRoutes) app.use(options.extraRoutes(provider).routes());
   app.use(interactionRoutes({ provider, users, passwords: passwordHasher() }).routes());
 
-  // Everything else is the provider's: discovery, JWKS, authorize, token, device, userinfo, ...
-  app.use(async (ctx) => {
+  // The provider's own endpoints; any other path stays ours (and unknown ones get our 404 envelope).
+  app.use(async (ctx, next) => {
+    if (!PROVIDER_PATHS.test(ctx.path)) {
+      await next();
+      return;
+    }
     ctx.respond = false;
     let req = ctx.req;
     if (ctx.method === 'POST' && ctx.path === '/token') {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { issuerService } from '../../src/issuer/issuer-service.ts';
 import { startService } from '../../src/shared/lifecycle/service.ts';
-import { REAL_POSTGRES_URL, REAL_REDIS_URL, temporaryDirectory, testConfig } from '../support/environment.ts';
+import { REAL_POSTGRES_URL, REAL_REDIS_URL, TEST_KEY_ENCRYPTION_KEY, temporaryDirectory, testConfig } from '../support/environment.ts';
 import { captureLog } from '../support/log-capture.ts';
 import { freePort, spawnEntry } from '../support/processes.ts';
 
@@ -44,7 +44,7 @@ describe('graceful shutdown', () => {
   it('stops the issuer process on SIGTERM with exit code 0', async () => {
     const dir = await temporaryDirectory();
     const port = await freePort();
-    const issuer = spawnEntry('src/issuer/main.ts', { NODE_ENV: 'test', DATA_DIR: dir.path, ISSUER_PORT: String(port), DATABASE_URL: REAL_POSTGRES_URL, REDIS_URL: REAL_REDIS_URL });
+    const issuer = spawnEntry('src/issuer/main.ts', { NODE_ENV: 'test', DATA_DIR: dir.path, ISSUER_PORT: String(port), DATABASE_URL: REAL_POSTGRES_URL, REDIS_URL: REAL_REDIS_URL, KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY });
     try {
       await issuer.waitForOutput(/issuer listening on/);
       issuer.child.kill('SIGTERM');

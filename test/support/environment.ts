@@ -8,6 +8,9 @@ import { loadConfig, type Config } from '../../src/shared/config/config.ts';
 export const REAL_POSTGRES_URL = process.env.DATABASE_URL || undefined;
 export const REAL_REDIS_URL = process.env.REDIS_URL || undefined;
 
+/** Every test process shares the suite's database, and with it the signing keys sealed under this key. */
+export const TEST_KEY_ENCRYPTION_KEY = 'a0'.repeat(32);
+
 export const needsPostgres = REAL_POSTGRES_URL ? false : 'needs DATABASE_URL (real PostgreSQL); CI always sets it';
 export const needsRedis = REAL_REDIS_URL ? false : 'needs REDIS_URL (real Redis); CI always sets it';
 
@@ -28,6 +31,7 @@ export function testConfig(dataDir: string, overrides: Record<string, string | u
     DATABASE_URL: REAL_POSTGRES_URL,
     REDIS_URL: REAL_REDIS_URL,
     REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:`,
+    KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY,
     SHUTDOWN_TIMEOUT_MS: '5000',
     ...overrides,
   });

@@ -104,7 +104,12 @@ export function keyRing(repository: SigningKeyRepository, encryption: KeyEncrypt
       const ordered = [...live.filter((key) => isSigning(key, now)), ...live.filter((key) => !isSigning(key, now))];
       for (const key of ordered) {
         for (const moment of [key.activatesAt, key.retiresAt, key.removesAt]) if (moment && moment > now) transitions.push(moment.getTime());
-        const secret = encryption.open(key.privateKeyEncrypted, key.kid);
+        let secret: string;
+        try {
+          secret = encryption.open(key.privateKeyEncrypted, key.kid);
+        } catch (error) {
+          throw new Error(`cannot decrypt signing key ${key.kid}: KEY_ENCRYPTION_KEY is not the key it was stored with`, { cause: error });
+        }
         if (key.purpose === 'cookie') cookieKeys.push(secret);
         else jwks.push({ ...(JSON.parse(secret) as JWK), kid: key.kid, alg: key.alg, use: 'sig' });
       }

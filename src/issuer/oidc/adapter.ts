@@ -24,7 +24,17 @@ export interface AdapterDependencies {
   /** Told of every rotation: the old refresh token, its successor, and whose they are. */
   onRefreshTokenRotated: (oldToken: string, successor: string, clientId: string, grantId: string) => Promise<void>;
   revokeGrant: (grantId: string) => Promise<void>;
+  /** Decides what a used refresh token, presented again, means (see token-request-policy.ts). */
+  judgeConsumedRefreshToken: (payload: Record<string, unknown>, consumedAt: Date) => ConsumedRefreshTokenVerdict;
 }
+
+/**
+ * - `reuse`: show it as used; oidc-provider revokes the grant.
+ * - `reuse-by-other-client`: revoke here (oidc-provider would only say "client mismatch").
+ * - `race`: used a moment ago by this same client, in a request still finishing; hide the mark so the
+ *   atomic consume refuses this request without revoking the family.
+ */
+export type ConsumedRefreshTokenVerdict = 'reuse' | 'reuse-by-other-client' | 'race';
 
 /** The models whose records carry a grantId: what revoking a grant must remove, in both stores. */
 const GRANT_BOUND_MODELS = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'ClientCredentials', 'BackchannelAuthenticationRequest', 'Grant'];
@@ -59,10 +69,7 @@ function expiryOf(expiresIn: number | undefined): Date | null {
   return expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
 }
 
-interface DurableHooks {
-  onRefreshTokenRotated?: AdapterDependencies['onRefreshTokenRotated'];
-  revokeGrant?: AdapterDependencies['revokeGrant'];
-}
+type DurableHooks = Partial<Pick<AdapterDependencies, 'onRefreshTokenRotated' | 'revokeGrant' | 'judgeConsumedRefreshToken'>>;
 
 class DurableAdapter implements Adapter {
   readonly #kind: string;
@@ -85,13 +92,13 @@ class DurableAdapter implements Adapter {
   async find(id: string): Promise<AdapterPayload | undefined> {
     const record = await this.#records.find(this.#kind, hashId(id));
     if (!record) return undefined;
-    // A used refresh token presented by a client it was not issued to is reuse too; oidc-provider
-    // would only answer "client mismatch", so the grant is revoked here.
-    const presenter = Provider.ctx?.oidc.client?.clientId;
-    if (this.#kind === 'RefreshToken' && record.consumedAt && presenter && presenter !== record.payload.clientId && typeof record.payload.grantId === 'string') {
-      await this.#hooks.revokeGrant?.(record.payload.grantId);
+    let consumedAt = record.consumedAt;
+    if (this.#kind === 'RefreshToken' && consumedAt && this.#hooks.judgeConsumedRefreshToken) {
+      const verdict = this.#hooks.judgeConsumedRefreshToken(record.payload, consumedAt);
+      if (verdict === 'race') consumedAt = null;
+      if (verdict === 'reuse-by-other-client' && typeof record.payload.grantId === 'string') await this.#hooks.revokeGrant?.(record.payload.grantId);
     }
-    return { ...record.payload, ...(record.consumedAt ? { consumed: Math.floor(record.consumedAt.getTime() / 1000) } : {}) };
+    return { ...record.payload, ...(consumedAt ? { consumed: Math.floor(consumedAt.getTime() / 1000) } : {}) };
   }
 
   async consume(id: string): Promise<void> {
@@ -173,15 +180,16 @@ class CacheAdapter implements Adapter {
     if (!(await this.#cache.setIfAbsent(key, String(Math.floor(Date.now() / 1000)), Math.max(1, remaining)))) throw alreadyUsed();
   }
 
+  // The `:consumed` marker outlives the record it marks (it expires with it): deleting it would let a
+  // request that read the record just before the delete consume it a second time.
   async destroy(id: string): Promise<void> {
-    const hash = hashId(id);
-    await this.#cache.delete(this.#key(hash), `${this.#key(hash)}:consumed`);
+    await this.#cache.delete(this.#key(hashId(id)));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
     const index = `oidc:grant:${this.#kind}:${grantId}`;
     const hashes = await this.#cache.setMembers(index);
-    await this.#cache.delete(index, ...hashes.flatMap((hash) => [this.#key(hash), `${this.#key(hash)}:consumed`]));
+    await this.#cache.delete(index, ...hashes.map((hash) => this.#key(hash)));
   }
 }
 
@@ -218,12 +226,12 @@ class ClientAdapter implements Adapter {
   }
 }
 
-export function adapterFactory({ records, cache, clients, onRefreshTokenRotated, revokeGrant }: AdapterDependencies): (name: string) => Adapter {
+export function adapterFactory({ records, cache, clients, onRefreshTokenRotated, revokeGrant, judgeConsumedRefreshToken }: AdapterDependencies): (name: string) => Adapter {
   const adapters = new Map<string, Adapter>();
   return (name) => {
     let adapter = adapters.get(name);
     if (!adapter) {
-      adapter = name === 'Client' ? new ClientAdapter(clients) : DURABLE_MODELS.has(name) ? new DurableAdapter(name, records, { onRefreshTokenRotated, revokeGrant }) : new CacheAdapter(name, cache);
+      adapter = name === 'Client' ? new ClientAdapter(clients) : DURABLE_MODELS.has(name) ? new DurableAdapter(name, records, { onRefreshTokenRotated, revokeGrant, judgeConsumedRefreshToken }) : new CacheAdapter(name, cache);
       adapters.set(name, adapter);
     }
     return adapter;

@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { IncomingMessage, type ServerResponse } from 'node:http';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import type { Cache } from '../../shared/cache/cache.ts';
-import { hashId } from './adapter.ts';
+import { hashId, type ConsumedRefreshTokenVerdict } from './adapter.ts';
 
 /**
  * Policies oidc-provider leaves to the application, applied to a token request before the provider
@@ -112,6 +112,19 @@ export function tokenRequestPolicy({ cache, graceSeconds, devicePollIntervalSeco
   const graceCacheKey = (token: string) => `oidc:refresh-grace:${hashId(token)}`;
 
   return {
+    /**
+     * A used refresh token was found. Presented by another client: reuse, revoke. By its own client
+     * within the grace window and not as a rewritten grace replay: a parallel request that lost the race
+     * (the winner has not yet recorded its successor); refuse it without killing the family.
+     */
+    judgeConsumedRefreshToken: (payload: Record<string, unknown>, consumedAt: Date): ConsumedRefreshTokenVerdict => {
+      const ctx = Provider.ctx;
+      const presenter = ctx?.oidc.client?.clientId;
+      if (presenter && presenter !== payload.clientId) return 'reuse-by-other-client';
+      const recent = Date.now() - consumedAt.getTime() < graceSeconds * 1000;
+      return recent && ctx && !isGraceReplay(ctx) ? 'race' : 'reuse';
+    },
+
     /** Called when a refresh token is rotated: remembers, for the grace window, which successor it got. */
     recordRotation: async (oldToken: string, successor: string, clientId: string, grantId: string): Promise<void> => {
       if (graceSeconds <= 0) return;
