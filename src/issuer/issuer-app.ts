@@ -15,6 +15,7 @@ import { keyEncryption, resolveKeyEncryptionKey } from './keys/key-encryption.ts
 import { keyRing } from './keys/key-ring.ts';
 import { signingKeyRepository } from './keys/signing-key-repository.ts';
 import { grantRevoker, adapterFactory } from './oidc/adapter.ts';
+import { deviceFlowPages, userCodeGuard } from './oidc/device-flow.ts';
 import { oidcRecordRepository } from './oidc/oidc-record-repository.ts';
 import { ProviderHost } from './oidc/provider-host.ts';
 import { tokenRequestPolicy } from './oidc/token-request-policy.ts';
@@ -58,6 +59,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
     judgeConsumedRefreshToken: tokenPolicy.judgeConsumedRefreshToken,
   });
 
+  const guard = userCodeGuard(cache);
   const host = await ProviderHost.start({
     keyRing: keys,
     log,
@@ -67,6 +69,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
     dependencies: {
       adapter,
       findAccount: (id) => findActiveAccount(users, id),
+      deviceFlowPages: deviceFlowPages(guard),
       settings: { issuerUrl: config.issuer.url, taskApiUrl: config.taskApi.url, ttl, devicePollIntervalSeconds: config.issuer.devicePollIntervalSeconds },
     },
   });
@@ -92,6 +95,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
     }
     ctx.respond = false;
     let req = ctx.req;
+    if (ctx.method === 'POST' && ctx.path === '/device' && (await guard.refuseIfLimited(ctx.req, ctx.res, ctx.ip))) return;
     if (ctx.method === 'POST' && ctx.path === '/token') {
       const applied = await tokenPolicy.apply(ctx.req, ctx.res);
       if (!applied) return;

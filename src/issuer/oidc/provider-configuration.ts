@@ -2,6 +2,7 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { Account } from '../../accounts/accounts.ts';
 import type { KeySet } from '../keys/key-ring.ts';
 import { escapeHtml } from './html.ts';
+import { latchkeyInteractionPolicy } from './interaction-policy.ts';
 import { resourceServers } from './resource-servers.ts';
 import { isGraceReplay } from './token-request-policy.ts';
 
@@ -166,7 +167,7 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       await grant.save();
       return grant;
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: latchkeyInteractionPolicy() },
     clientBasedCORS(_ctx, origin, client) {
       // A browser app may call the token, userinfo and revocation endpoints from the origins it redirects to.
       return client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false;

@@ -3,6 +3,7 @@ import Provider from 'oidc-provider';
 import type { Logger } from '../../shared/logging/logger.ts';
 import { clientSecretMatches } from '../clients/client-secrets.ts';
 import type { KeyRing, KeySet } from '../keys/key-ring.ts';
+import { advertisePollInterval } from './device-flow.ts';
 import { providerConfiguration, type ProviderDependencies } from './provider-configuration.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -57,6 +58,7 @@ export class ProviderHost {
     provider.Client.prototype.compareClientSecret = function compareHashedSecret(this: { clientSecret?: string }, presented: string) {
       return Promise.resolve(typeof this.clientSecret === 'string' && clientSecretMatches(presented, this.clientSecret));
     };
+    provider.use(advertisePollInterval(this.#options.dependencies.settings.devicePollIntervalSeconds));
     provider.on('server_error', (_ctx, error) => this.#options.log.error({ err: error }, 'oidc-provider server error'));
     this.#provider = provider;
     this.#handler = provider.callback();
