@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import * as client from 'openid-client';
+import { keyEncryption } from '../../src/issuer/keys/key-encryption.ts';
+import { keyRing } from '../../src/issuer/keys/key-ring.ts';
+import { signingKeyRepository } from '../../src/issuer/keys/signing-key-repository.ts';
+import { needsPostgres, TEST_KEY_ENCRYPTION_KEY } from '../support/environment.ts';
+import { startIssuer, type IssuerHarness } from '../support/issuer-harness.ts';
+
+const LEAD_SECONDS = 2;
+
+/** Rotation as operators run it (`latchkey keys rotate`), against a running issuer. */
+describe('signing key rotation', () => {
+  let issuer: IssuerHarness;
+  let config: client.Configuration;
+
+  before(async () => {
+    issuer = await startIssuer({ KEY_PUBLISH_LEAD_SECONDS: String(LEAD_SECONDS), KEY_RELOAD_INTERVAL_SECONDS: '0.2' });
+    const service = await issuer.createClient({ type: 'service' });
+    config = await issuer.discover(service.id, service.secret);
+  });
+  after(() => issuer.stop());
+
+  const ring = () =>
+    keyRing(signingKeyRepository(issuer.service.database.client), keyEncryption(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')), {
+      publishLeadSeconds: LEAD_SECONDS,
+      tokenRetentionSeconds: 660,
+      cookieRetentionSeconds: 3_600,
+    });
+  const jwks = async (url = issuer.url) => (await (await fetch(`${url}/jwks`)).json()) as JSONWebKeySet;
+  const token = async () => (await client.clientCredentialsGrant(config, { scope: 'tasks:work' })).access_token;
+  const verifies = async (accessToken: string) => {
+    try {
+      await jwtVerify(accessToken, createLocalJWKSet(await jwks()), { issuer: issuer.url, typ: 'at+jwt' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const waitFor = async (condition: () => Promise<boolean>, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error('condition not met in time');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  it('publishes a new key before it signs, then signs with it, and keeps verifying tokens signed just before', async () => {
+    const before = await token();
+    const oldKid = decodeProtectedHeader(before).kid!;
+    const [newEs256] = await ring().rotate();
+    // Published at once (this instance polls every 0.2 s), but not yet signing.
+    await waitFor(async () => (await jwks()).keys.some((key) => key.kid === newEs256));
+    assert.equal(decodeProtectedHeader(await token()).kid, oldKid, 'the old key signs during the publish lead');
+    // After the lead, the new key signs; the old one stays published for the tokens it signed.
+    await waitFor(async () => decodeProtectedHeader(await token()).kid === newEs256);
+    assert.ok(await verifies(before), 'a token signed just before the rotation verifies after it');
+    assert.ok((await jwks()).keys.some((key) => key.kid === oldKid));
+  });
+
+  it('stops verifying tokens of a key once it has been removed after its retirement', async () => {
+    const signed = await token();
+    const kid = decodeProtectedHeader(signed).kid!;
+    await ring().rotate();
+    await waitFor(async () => decodeProtectedHeader(await token()).kid !== kid);
+    // Fast-forward the retention: every token this key signed has expired by now.
+    await issuer.service.database.client.signingKey.update({ where: { kid }, data: { removesAt: new Date(Date.now() - 1_000) } });
+    await waitFor(async () => !(await jwks()).keys.some((key) => key.kid === kid));
+    assert.equal(await verifies(signed), false);
+  });
+
+  it('lets every instance pick up a rotation made on another', { skip: needsPostgres }, async () => {
+    const second = await startIssuer({ KEY_PUBLISH_LEAD_SECONDS: String(LEAD_SECONDS), KEY_RELOAD_INTERVAL_SECONDS: '0.2' });
+    try {
+      const [created] = await ring().rotate();
+      await waitFor(async () => (await jwks(second.url)).keys.some((key) => key.kid === created));
+    } finally {
+      await second.stop();
+    }
+  });
+});
