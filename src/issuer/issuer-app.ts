@@ -74,6 +74,12 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
     },
   });
 
+  // Durable records expire in place; sweep them hourly (a day late, so a just-expired token still reads as expired, not unknown).
+  const sweeper = setInterval(() => {
+    records.deleteExpired(new Date(Date.now() - 86_400_000)).catch((error: unknown) => log.warn({ errMessage: (error as Error).message }, 'could not sweep expired grants and tokens'));
+  }, 3_600_000);
+  sweeper.unref();
+
   const app = createBaseApp({
     config,
     log,

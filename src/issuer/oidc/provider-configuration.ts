@@ -144,6 +144,9 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       },
     },
     rotateRefreshToken: (ctx) => !isGraceReplay(ctx),
+    // Tokens are not tied to the browser session (kept in Redis): losing Redis must not sign people out
+    // of their apps. Logout still revokes the grants of the clients in the session.
+    expiresWithSession: () => false,
     // Refresh tokens for clients allowed the grant that asked for offline_access, and for our own
     // first-party apps, which should not need prompt=consent (OIDC's price for offline_access) to stay signed in.
     async issueRefreshToken(ctx, client, code) {
