@@ -66,6 +66,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
     trustProxy: config.http.trustProxy,
     reloadIntervalSeconds: config.issuer.keys.reloadIntervalSeconds,
     rotationIntervalDays: config.issuer.keys.rotationIntervalDays,
+    revokeGrant,
     dependencies: {
       adapter,
       findAccount: (id) => findActiveAccount(users, id),

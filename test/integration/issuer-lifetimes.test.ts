@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { needsRedis } from '../support/environment.ts';
 import { startIssuer, type IssuerHarness } from '../support/issuer-harness.ts';
-import { UserAgent, parseForm } from '../support/user-agent.ts';
+import { parseForm } from '../support/user-agent.ts';
 
 const REDIRECT = 'http://127.0.0.1:5173/callback';
 const LOGOUT_REDIRECT = 'http://127.0.0.1:5173/signed-out';

@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/logging/logger.ts';
 import { clientSecretMatches } from '../clients/client-secrets.ts';
 import type { KeyRing, KeySet } from '../keys/key-ring.ts';
 import { advertisePollInterval } from './device-flow.ts';
+import { revokeGrantsOnLogout } from './logout-revocation.ts';
 import { providerConfiguration, type ProviderDependencies } from './provider-configuration.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -15,6 +16,7 @@ export interface ProviderHostOptions {
   log: Logger;
   reloadIntervalSeconds: number;
   rotationIntervalDays: number;
+  revokeGrant: (grantId: string) => Promise<void>;
 }
 
 /**
@@ -59,6 +61,7 @@ export class ProviderHost {
       return Promise.resolve(typeof this.clientSecret === 'string' && clientSecretMatches(presented, this.clientSecret));
     };
     provider.use(advertisePollInterval(this.#options.dependencies.settings.devicePollIntervalSeconds));
+    provider.use(revokeGrantsOnLogout(this.#options.revokeGrant));
     provider.on('server_error', (_ctx, error) => this.#options.log.error({ err: error }, 'oidc-provider server error'));
     this.#provider = provider;
     this.#handler = provider.callback();
