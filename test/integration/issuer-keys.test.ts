@@ -70,6 +70,20 @@ describe('signing key rotation', () => {
     assert.equal(await verifies(signed), false);
   });
 
+  it('rotates on its schedule without a command, and publishes the new key', async () => {
+    // A rotation interval of one second stands in for thirty days.
+    const scheduled = await startIssuer({ KEY_PUBLISH_LEAD_SECONDS: String(LEAD_SECONDS), KEY_RELOAD_INTERVAL_SECONDS: '0.2', KEY_ROTATION_INTERVAL_DAYS: String(1 / 86_400) });
+    try {
+      const newest = async () => (await scheduled.service.database.client.signingKey.findFirst({ where: { purpose: 'token', alg: 'ES256' }, orderBy: { createdAt: 'desc' } }))!.kid;
+      const initial = await newest();
+      await waitFor(async () => (await newest()) !== initial, 5_000);
+      const rotated = await newest();
+      await waitFor(async () => (await jwks(scheduled.url)).keys.some((key) => key.kid === rotated), 5_000);
+    } finally {
+      await scheduled.stop();
+    }
+  });
+
   it('lets every instance pick up a rotation made on another', { skip: needsPostgres }, async () => {
     const second = await startIssuer({ KEY_PUBLISH_LEAD_SECONDS: String(LEAD_SECONDS), KEY_RELOAD_INTERVAL_SECONDS: '0.2' });
     try {

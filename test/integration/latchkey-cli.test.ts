@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freshPostgresDatabase, REAL_POSTGRES_URL, TEST_KEY_ENCRYPTION_KEY, temporaryDirectory } from '../support/environment.ts';
+import { projectRoot } from '../support/processes.ts';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json: () => Record<string, unknown>;
+}
+
+/** The administrator's command line, run as a process against its own database. */
+describe('latchkey command line', () => {
+  let env: Record<string, string | undefined>;
+  let cleanup: () => Promise<void>;
+
+  before(async () => {
+    const dir = await temporaryDirectory();
+    const database = REAL_POSTGRES_URL ? await freshPostgresDatabase() : undefined;
+    env = { PATH: process.env.PATH, NODE_ENV: 'test', DATA_DIR: dir.path, DATABASE_URL: database?.url, KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY };
+    cleanup = async () => {
+      await database?.drop();
+      await dir.remove();
+    };
+    assert.equal((await latchkey(['migrate'])).code, 0);
+  });
+  after(() => cleanup());
+
+  function latchkey(args: string[], stdin?: string): Promise<Run> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/latchkey.ts'), ...args], { env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdin.end(stdin ?? '');
+      child.on('exit', (code) => resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) as Record<string, unknown> }));
+    });
+  }
+
+  it('creates a service client, shows its secret once, and rotates it', async () => {
+    const created = await latchkey(['client', 'create', '--name', 'Nightly worker', '--type', 'service', '--json']);
+    assert.equal(created.code, 0, created.stderr);
+    const client = created.json();
+    assert.equal(client.type, 'service');
+    assert.deepEqual(client.grantTypes, ['client_credentials']);
+    assert.deepEqual(client.scopes, ['tasks:work']);
+    assert.match(String(client.clientSecret), /^[A-Za-z0-9_-]{43}$/, '256 random bits');
+    const shown = await latchkey(['client', 'show', String(client.id), '--json']);
+    assert.equal(shown.json().clientSecret, undefined);
+    assert.ok(!shown.stdout.includes(String(client.clientSecret)));
+    const rotated = await latchkey(['client', 'rotate-secret', String(client.id), '--json']);
+    assert.notEqual(rotated.json().clientSecret, client.clientSecret);
+  });
+
+  it('creates a first-party browser app and lists it, then deletes it', async () => {
+    const created = await latchkey(['client', 'create', '--name', 'Tasks SPA', '--type', 'spa', '--redirect-uri', 'http://localhost:5173/callback', '--first-party', '--json']);
+    assert.equal(created.code, 0, created.stderr);
+    const client = created.json();
+    assert.equal(client.clientSecret, undefined, 'a public client has no secret');
+    assert.equal(client.tokenEndpointAuthMethod, 'none');
+    const listed = (await latchkey(['client', 'list', '--json'])).json() as unknown as Array<{ id: string }>;
+    assert.ok(listed.some((entry) => entry.id === client.id));
+    assert.equal((await latchkey(['client', 'delete', String(client.id)])).code, 0);
+    const gone = await latchkey(['client', 'show', String(client.id)]);
+    assert.equal(gone.code, 2);
+  });
+
+  it('refuses a wildcard redirect URI and a browser app without one, with exit code 1', async () => {
+    const wildcard = await latchkey(['client', 'create', '--name', 'x', '--type', 'web', '--redirect-uri', 'https://*.example.com/cb']);
+    assert.equal(wildcard.code, 1);
+    assert.match(wildcard.stderr, /wildcards/);
+    const none = await latchkey(['client', 'create', '--name', 'x', '--type', 'spa']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /redirect-uri/);
+  });
+
+  it('creates a user from a password on standard input, refuses a short one, disables and enables', async () => {
+    const short = await latchkey(['user', 'create', '--email', 'short@example.com'], 'too short\n');
+    assert.equal(short.code, 1);
+    assert.match(short.stderr, /at least 12 characters/);
+    const created = await latchkey(['user', 'create', '--email', 'Ada@Example.com', '--role', 'admin', '--verified', '--json'], 'a long enough passphrase\n');
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.json().email, 'ada@example.com');
+    assert.equal(created.json().role, 'admin');
+    assert.ok(!created.stdout.includes('passphrase'));
+    assert.equal((await latchkey(['user', 'disable', 'ada@example.com', '--json'])).json().disabled, true);
+    assert.equal((await latchkey(['user', 'show', 'ada@example.com', '--json'])).json().disabled, true);
+    assert.equal((await latchkey(['user', 'enable', 'ada@example.com', '--json'])).json().disabled, false);
+  });
+
+  it('rotates keys on command and lists them with their state', async () => {
+    const rotated = await latchkey(['keys', 'rotate', '--json']);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.equal((rotated.json().created as string[]).length, 3, 'ES256, RS256 and a cookie key');
+    const keys = (await latchkey(['keys', 'list', '--json'])).json() as unknown as Array<{ alg: string; state: string }>;
+    assert.deepEqual(keys.filter((key) => key.alg === 'ES256').map((key) => key.state).sort(), ['published', 'signing']);
+  });
+});
