@@ -1,6 +1,6 @@
 import { PrismaClient } from '../shared/database/generated/tasks/client.ts';
 import { MIGRATIONS } from '../shared/database/migrations.ts';
-import { createBaseApp } from '../shared/http/base-app.ts';
+import { buildTaskApiApp } from './task-api-app.ts';
 import type { ServiceDefinition } from '../shared/lifecycle/service.ts';
 
 /** The task API: a resource server that knows callers only through the issuer's access tokens. */
@@ -10,14 +10,5 @@ export const taskApiService: ServiceDefinition<PrismaClient> = {
   database: (config) => config.taskApi.database,
   migrationsDirectory: MIGRATIONS.tasks,
   createClient: (adapter) => new PrismaClient({ adapter }),
-  buildApp: ({ config, log, database, cache, isAcceptingTraffic }) =>
-    createBaseApp({
-      config,
-      log,
-      isAcceptingTraffic,
-      probes: [
-        { name: 'database', check: () => database.ping() },
-        { name: 'cache', check: () => cache.ping() },
-      ],
-    }),
+  buildApp: (dependencies) => buildTaskApiApp(dependencies),
 };

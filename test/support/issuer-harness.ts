@@ -1,4 +1,8 @@
+import Router from '@koa/router';
+import type Provider from 'oidc-provider';
 import * as client from 'openid-client';
+import { readForm } from '../../src/shared/http/form-body.ts';
+import type { RequestState } from '../../src/shared/http/request-context.ts';
 import { passwordHasher } from '../../src/accounts/passwords.ts';
 import { userRepository } from '../../src/accounts/user-repository.ts';
 import { clientRepository } from '../../src/issuer/clients/client-repository.ts';
@@ -22,8 +26,23 @@ export interface IssuerHarness {
   createUser(options?: { role?: 'user' | 'admin'; email?: string }): Promise<{ id: string; email: string }>;
   discover(clientId: string, secret?: string): Promise<client.Configuration>;
   /** Runs the browser part of Authorization Code + PKCE and returns the URL the issuer redirected to. */
-  authorize(config: client.Configuration, user: { email: string }, parameters: Record<string, string> & { redirect_uri: string }): Promise<{ callbackUrl: URL; verifier: string; state: string; agent: UserAgent }>;
+  authorize(config: client.Configuration, user: { email: string; id?: string; secondFactor?: boolean }, parameters: Record<string, string> & { redirect_uri: string }): Promise<{ callbackUrl: URL; verifier: string; state: string; agent: UserAgent }>;
   stop(): Promise<void>;
+}
+
+/**
+ * TEST ONLY, mounted by this harness and never by the issuer's own composition: finishes a login as
+ * if the person had also passed a second factor. Stands in for the TOTP step until it exists.
+ */
+function testOnlyRoutes(provider: () => Provider): Router<RequestState> {
+  const router = new Router<RequestState>();
+  router.post('/test-only/interaction/:uid/second-factor-login', async (ctx) => {
+    const { accountId } = Object.fromEntries(await readForm(ctx)) as { accountId: string };
+    const redirectTo = await provider().interactionResult(ctx.req, ctx.res, { login: { accountId, amr: ['pwd', 'otp'], acr: 'urn:latchkey:mfa' } }, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  });
+  return router;
 }
 
 let counter = 0;
@@ -33,14 +52,14 @@ export async function startIssuer(overrides: Record<string, string> = {}): Promi
   const dir = await temporaryDirectory();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const taskApi = 'http://127.0.0.1:4999';
+  const taskApi = overrides.TASK_API_URL ?? 'http://127.0.0.1:4999';
   const config = testConfig(dir.path, { ISSUER_URL: url, ISSUER_PORT: String(port), TASK_API_URL: taskApi, LOG_LEVEL: 'warn', ...overrides });
   let issuer!: IssuerApp;
   const service = await startService(
     {
       ...issuerService,
       buildApp: async (dependencies) => {
-        issuer = await buildIssuerApp(dependencies);
+        issuer = await buildIssuerApp(dependencies, { extraRoutes: testOnlyRoutes });
         return issuer.app;
       },
     },
@@ -85,7 +104,9 @@ export async function startIssuer(overrides: Record<string, string> = {}): Promi
       let { response, url: at } = await agent.follow(authorizationUrl, url);
       if (at.origin === url && at.pathname.startsWith('/interaction/')) {
         await response.body?.cancel();
-        ({ response, url: at } = await agent.submitForm(new URL(`${at.pathname}/login`, url), { email: user.email, password: TEST_PASSWORD }, url));
+        ({ response, url: at } = user.secondFactor
+          ? await agent.submitForm(new URL(`/test-only${at.pathname}/second-factor-login`, url), { accountId: user.id! }, url)
+          : await agent.submitForm(new URL(`${at.pathname}/login`, url), { email: user.email, password: TEST_PASSWORD }, url));
       }
       await response.body?.cancel();
       if (at.origin !== redirectOrigin) throw new Error(`authorization did not reach the client (stopped at ${at.href} with ${response.status})`);

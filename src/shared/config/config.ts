@@ -79,6 +79,9 @@ const environmentSchema = z
     DEVICE_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
     TASK_API_URL: publicUrl.default('http://localhost:4000'),
     TASK_API_PORT: port.default(4000),
+    ISSUER_INTERNAL_URL: publicUrl.optional(),
+    TASK_API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+    STEP_UP_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production') {
@@ -127,7 +130,15 @@ export interface Config {
     keys: { rotationIntervalDays: number; publishLeadSeconds: number; reloadIntervalSeconds: number };
     devicePollIntervalSeconds: number;
   };
-  taskApi: { url: string; port: number; database: DatabaseTarget };
+  taskApi: {
+    url: string;
+    port: number;
+    database: DatabaseTarget;
+    /** Where this process reaches the issuer, when that differs from its public URL (containers). */
+    issuerInternalUrl: string | undefined;
+    rateLimitPerMinute: number;
+    stepUpMaxAgeSeconds: number;
+  };
   cache: CacheTarget;
   /** SMTP when SMTP_URL is set; otherwise each message is written to the outbox folder. */
   mail: { from: string; transport: { kind: 'smtp'; url: string } | { kind: 'outbox'; directory: string } };
@@ -243,7 +254,14 @@ function toConfig(env: Environment): Config {
       },
       devicePollIntervalSeconds: env.DEVICE_POLL_INTERVAL_SECONDS,
     },
-    taskApi: { url: env.TASK_API_URL, port: env.TASK_API_PORT, database: taskDatabase },
+    taskApi: {
+      url: env.TASK_API_URL,
+      port: env.TASK_API_PORT,
+      database: taskDatabase,
+      issuerInternalUrl: env.ISSUER_INTERNAL_URL,
+      rateLimitPerMinute: env.TASK_API_RATE_LIMIT_PER_MINUTE,
+      stepUpMaxAgeSeconds: env.STEP_UP_MAX_AGE_SECONDS,
+    },
     cache: env.REDIS_URL ? { kind: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : { kind: 'memory' },
     mail: {
       from: env.MAIL_FROM,

@@ -1,0 +1,23 @@
+import type { JWTPayload } from 'jose';
+
+/**
+ * Who is calling, built from a verified access token and nothing else: never from a body, a query or
+ * a header the client sets. A user acts for themselves with their roles; a service (client
+ * credentials) acts as itself and has no roles.
+ */
+export type Actor =
+  | { kind: 'user'; sub: string; clientId: string; roles: ReadonlySet<string>; scopes: ReadonlySet<string>; authTime: number | undefined; amr: readonly string[] }
+  | { kind: 'service'; clientId: string; scopes: ReadonlySet<string> };
+
+/** The issuer marks service subjects `client:<client_id>`; user subjects are UUIDs. */
+export function actorFromClaims(claims: JWTPayload & Record<string, unknown>): Actor | undefined {
+  const clientId = typeof claims.client_id === 'string' ? claims.client_id : undefined;
+  const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
+  if (!clientId || !sub) return undefined;
+  const scopes = new Set(typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : []);
+  if (sub === `client:${clientId}`) return { kind: 'service', clientId, scopes };
+  if (sub.startsWith('client:')) return undefined;
+  const roles = new Set(Array.isArray(claims.roles) ? claims.roles.filter((role): role is string => typeof role === 'string') : []);
+  const amr = Array.isArray(claims.amr) ? claims.amr.filter((method): method is string => typeof method === 'string') : [];
+  return { kind: 'user', sub, clientId, roles, scopes, authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined, amr };
+}

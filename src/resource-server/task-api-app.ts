@@ -1,0 +1,67 @@
+import Router from '@koa/router';
+import type Koa from 'koa';
+import type { PrismaClient } from '../shared/database/generated/tasks/client.ts';
+import { createBaseApp } from '../shared/http/base-app.ts';
+import type { RequestState } from '../shared/http/request-context.ts';
+import type { ServiceDependencies } from '../shared/lifecycle/service.ts';
+import { authenticate } from './auth/authenticate.ts';
+import { DPOP_ALGORITHMS } from './auth/dpop.ts';
+import { issuerKeys } from './auth/issuer-keys.ts';
+import { openApiDocument } from './http/openapi.ts';
+import { rateLimitPerActor } from './http/rate-limit.ts';
+import { taskRepository } from './tasks/task-repository.ts';
+import { taskRoutes } from './tasks/task-routes.ts';
+
+export const TASK_API_SCOPES = ['tasks:read', 'tasks:write', 'tasks:admin', 'tasks:work'];
+
+export interface TaskApiOptions {
+  /** Overrides the JWKS cooldown (tests of key rotation use a short one). */
+  jwksCooldownMs?: number;
+}
+
+/** The task API's composition root. Public: health, metadata, OpenAPI. Everything else: a verified token first. */
+export function buildTaskApiApp(dependencies: ServiceDependencies<PrismaClient>, options: TaskApiOptions = {}): Koa<RequestState> {
+  const { config, log, database, cache, isAcceptingTraffic } = dependencies;
+  const audience = config.taskApi.url;
+  const issuer = config.issuer.url;
+  const app = createBaseApp({
+    config,
+    log,
+    isAcceptingTraffic,
+    probes: [
+      { name: 'database', check: () => database.ping() },
+      { name: 'cache', check: () => cache.ping() },
+    ],
+  });
+
+  const open = new Router<RequestState>();
+  open.get('/.well-known/oauth-protected-resource', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = {
+      resource: audience,
+      authorization_servers: [issuer],
+      scopes_supported: TASK_API_SCOPES,
+      bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
+      resource_name: 'Latchkey task API',
+      resource_documentation: `${audience}/openapi.json`,
+    };
+  });
+  const document = openApiDocument({ serverUrl: audience, issuer });
+  open.get('/openapi.json', (ctx) => {
+    ctx.body = document;
+  });
+  app.use(open.routes());
+
+  const keys = issuerKeys({ issuer, internalUrl: config.taskApi.issuerInternalUrl, ...(options.jwksCooldownMs !== undefined ? { cooldownMs: options.jwksCooldownMs } : {}) });
+  const api = taskRoutes({
+    tasks: taskRepository(database.client),
+    audience,
+    stepUpMaxAgeSeconds: config.taskApi.stepUpMaxAgeSeconds,
+    // Runs for matched routes only: an unknown path is a plain 404, not a 401.
+    guard: [authenticate({ issuer, audience, keys, replayCache: cache }), rateLimitPerActor(cache, config.taskApi.rateLimitPerMinute)],
+  });
+  app.use(api.routes() as unknown as Koa.Middleware<RequestState>);
+  app.use(api.allowedMethods() as unknown as Koa.Middleware<RequestState>);
+  return app;
+}

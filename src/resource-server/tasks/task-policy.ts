@@ -1,0 +1,36 @@
+import type { Actor } from '../auth/actor.ts';
+import type { TaskRow } from './task-repository.ts';
+
+type UserActor = Extract<Actor, { kind: 'user' }>;
+type ServiceActor = Extract<Actor, { kind: 'service' }>;
+
+const isAdmin = (actor: UserActor) => actor.roles.has('admin');
+const owns = (actor: UserActor, task: TaskRow) => task.ownerSub === actor.sub;
+const isAssigned = (actor: UserActor, task: TaskRow) => task.assigneeSub === actor.sub;
+
+/** Methods (RFC 8176) that show a second factor was used at sign-in. */
+export const SECOND_FACTOR_METHODS = new Set(['otp', 'mfa', 'hwk', 'swk', 'sms', 'fido']);
+
+/**
+ * Who may do what, in one table. Each action names the scope the token must carry, the kind of
+ * caller, and (for actions on one task) who may do it to which task. Whoever may not `read` a task
+ * is told it does not exist (404); whoever may read it but not do this gets 403.
+ */
+export const TASK_POLICY = {
+  create: { scope: 'tasks:write', actor: 'user' },
+  listMine: { scope: 'tasks:read', actor: 'user' },
+  read: { scope: 'tasks:read', actor: 'user', allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAssigned(actor, task) || isAdmin(actor) },
+  update: { scope: 'tasks:write', actor: 'user', allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAdmin(actor) },
+  assign: { scope: 'tasks:write', actor: 'user', allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAdmin(actor) },
+  /** Destructive: admins only, and only soon after a sign-in with a second factor. */
+  delete: { scope: 'tasks:admin', actor: 'user', allow: (actor: UserActor) => isAdmin(actor), stepUp: true },
+  claim: { scope: 'tasks:work', actor: 'service' },
+  complete: { scope: 'tasks:work', actor: 'service', allowService: (actor: ServiceActor, task: TaskRow) => task.claimedBy === actor.clientId },
+} as const;
+
+export type TaskAction = keyof typeof TASK_POLICY;
+
+/** True when the token shows a second factor no older than `maxAgeSeconds`. */
+export function hasRecentSecondFactor(actor: UserActor, maxAgeSeconds: number, now = Math.floor(Date.now() / 1000)): boolean {
+  return actor.amr.some((method) => SECOND_FACTOR_METHODS.has(method)) && actor.authTime !== undefined && now - actor.authTime <= maxAgeSeconds;
+}

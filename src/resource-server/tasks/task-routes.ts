@@ -1,0 +1,101 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import { badRequest } from '../../shared/http/errors.ts';
+import { readJson, validate } from '../../shared/http/json-body.ts';
+import type { AuthenticatedState } from '../auth/authenticate.ts';
+import { authorizeCompletion, authorizeTask, requireCaller } from './authorize.ts';
+import { presentTask } from './task-presenter.ts';
+import { decodeCursor, encodeCursor, type TaskRepository } from './task-repository.ts';
+import { AssignBody, CreateTaskBody, ListQuery, TaskId, TaskPage, UpdateTaskBody } from './task-schemas.ts';
+
+export interface TaskRouteOptions {
+  tasks: TaskRepository;
+  audience: string;
+  stepUpMaxAgeSeconds: number;
+  /** Authentication and rate limiting, run before every handler here. */
+  guard: Array<Middleware<AuthenticatedState>>;
+}
+
+/** Every handler: gate the caller, load the task, ask the policy, then act. */
+export function taskRoutes({ tasks, audience, stepUpMaxAgeSeconds, guard }: TaskRouteOptions): Router<AuthenticatedState> {
+  const router = new Router<AuthenticatedState>();
+  router.use(...guard);
+  const policy = { audience, stepUpMaxAgeSeconds };
+  const taskId = (raw: string | undefined) => (TaskId.safeParse(raw).success ? raw! : undefined);
+  const load = async (raw: string | undefined) => {
+    const id = taskId(raw);
+    return id ? tasks.findById(id) : null;
+  };
+
+  router.post('/tasks', async (ctx) => {
+    const actor = requireCaller<'user'>(ctx.state.actor, 'create', audience);
+    const body = await readJson(ctx, CreateTaskBody);
+    const task = await tasks.create({ title: body.title, description: body.description ?? null, dueAt: body.dueAt ? new Date(body.dueAt) : null, ownerSub: actor.sub });
+    ctx.status = 201;
+    ctx.set('Location', `/tasks/${task.id}`);
+    ctx.body = presentTask(task);
+  });
+
+  router.get('/tasks/mine', async (ctx) => {
+    const actor = requireCaller<'user'>(ctx.state.actor, 'listMine', audience);
+    const query = validate(ListQuery, ctx.query, 'query');
+    const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+    if (query.cursor && !cursor) throw badRequest('query.cursor is not a cursor this API issued.');
+    const rows = await tasks.listFor(actor.sub, query.limit, cursor);
+    const page = rows.slice(0, query.limit);
+    ctx.body = TaskPage.parse({ items: page.map(presentTask), nextCursor: rows.length > query.limit ? encodeCursor(page.at(-1)!) : null });
+  });
+
+  router.get('/tasks/:id', async (ctx) => {
+    const actor = requireCaller<'user'>(ctx.state.actor, 'read', audience);
+    ctx.body = presentTask(authorizeTask(actor, 'read', await load(ctx.params.id), policy));
+  });
+
+  router.patch('/tasks/:id', async (ctx) => {
+    const actor = requireCaller<'user'>(ctx.state.actor, 'update', audience);
+    const task = authorizeTask(actor, 'update', await load(ctx.params.id), policy);
+    const body = await readJson(ctx, UpdateTaskBody);
+    const completedAt = body.status === undefined ? undefined : body.status === 'done' ? (task.completedAt ?? new Date()) : null;
+    const updated = await tasks.update(task.id, {
+      ...(body.title !== undefined ? { title: body.title } : {}),
+      ...(body.description !== undefined ? { description: body.description } : {}),
+      ...(body.status !== undefined ? { status: body.status } : {}),
+      ...(body.dueAt !== undefined ? { dueAt: body.dueAt ? new Date(body.dueAt) : null } : {}),
+      ...(completedAt !== undefined ? { completedAt } : {}),
+    });
+    ctx.body = presentTask(updated);
+  });
+
+  router.put('/tasks/:id/assignee', async (ctx) => {
+    const actor = requireCaller<'user'>(ctx.state.actor, 'assign', audience);
+    const task = authorizeTask(actor, 'assign', await load(ctx.params.id), policy);
+    const body = await readJson(ctx, AssignBody);
+    ctx.body = presentTask(await tasks.setAssignee(task.id, body.assignee));
+  });
+
+  router.delete('/tasks/:id', async (ctx) => {
+    const actor = requireCaller<'user'>(ctx.state.actor, 'delete', audience);
+    const task = authorizeTask(actor, 'delete', await load(ctx.params.id), policy);
+    await tasks.delete(task.id);
+    ctx.status = 204;
+  });
+
+  router.get('/worker/tasks/next', async (ctx) => {
+    const actor = requireCaller<'service'>(ctx.state.actor, 'claim', audience);
+    const claimed = await tasks.claimNextOpen(actor.clientId);
+    if (!claimed) {
+      ctx.status = 204;
+      return;
+    }
+    ctx.body = presentTask(claimed);
+  });
+
+  router.post('/worker/tasks/:id/complete', async (ctx) => {
+    const actor = requireCaller<'service'>(ctx.state.actor, 'complete', audience);
+    const task = authorizeCompletion(actor, await load(ctx.params.id));
+    const completed = task.status === 'done' ? task : await tasks.completeClaimed(task.id, actor.clientId);
+    ctx.body = presentTask(authorizeCompletion(actor, completed ?? null));
+  });
+
+  return router;
+}
