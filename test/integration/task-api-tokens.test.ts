@@ -77,7 +77,7 @@ describe('task API token verification', () => {
 
   describe('DPoP-bound tokens', () => {
     let bound: { token: string; config: client.Configuration };
-    let keyPair: CryptoKeyPair;
+    let keyPair: client.CryptoKeyPair;
 
     before(async () => {
       const service = await stack.serviceToken();
@@ -86,7 +86,7 @@ describe('task API token verification', () => {
       bound = { token: tokens.access_token, config: service.config };
     });
 
-    async function proof(keys: CryptoKeyPair, overrides: Record<string, unknown> = {}) {
+    async function proof(keys: client.CryptoKeyPair, overrides: Record<string, unknown> = {}) {
       return new SignJWT({ htm: 'GET', htu: `${stack.apiUrl}/worker/tasks/next`, iat: now(), jti: `p-${Math.random().toString(36).slice(2)}`, ath: createHash('sha256').update(bound.token).digest('base64url'), ...overrides })
         .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) })
         .sign(keys.privateKey);

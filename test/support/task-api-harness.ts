@@ -12,6 +12,13 @@ import { TEST_KEY_ENCRYPTION_KEY, temporaryDirectory, testConfig } from './envir
 import { startIssuer, type IssuerHarness } from './issuer-harness.ts';
 import { freePort } from './processes.ts';
 
+/** A response as a test reads it: the parsed JSON body (a task, a page, or the error envelope). */
+export interface ApiResponse {
+  status: number;
+  body: { error: { code: string; message: string; requestId: string } } & Record<string, unknown> & { items?: Array<Record<string, unknown>>; nextCursor?: string | null; id?: string };
+  headers: Headers;
+}
+
 export const APP_REDIRECT = 'http://127.0.0.1:5173/callback';
 
 export interface Stack {
@@ -23,7 +30,7 @@ export interface Stack {
   serviceToken(scopes?: string): Promise<{ token: string; clientId: string; config: client.Configuration }>;
   /** Signs claims with the issuer's current access-token key: for tokens the issuer would never issue. */
   signAsIssuer(claims: JWTPayload, header?: Record<string, unknown>): Promise<string>;
-  call(method: string, path: string, token?: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  call(method: string, path: string, token?: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
   stop(): Promise<void>;
 }
 
@@ -68,7 +75,7 @@ export async function startStack(options: { jwksCooldownMs?: number; issuerOverr
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+      return { status: response.status, body: (text ? JSON.parse(text) : undefined) as ApiResponse['body'], headers: response.headers };
     },
     async stop() {
       await api.stop();
