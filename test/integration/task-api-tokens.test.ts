@@ -38,7 +38,9 @@ describe('task API token verification', () => {
     assert.match(response.headers.get('www-authenticate')!, /DPoP realm="task-api", algs="ES256/);
   });
 
-  it('refuses a malformed token', () => refused('not-a-jwt'));
+  it('refuses a malformed token', async () => {
+    await refused('not-a-jwt');
+  });
 
   it('refuses a token whose signature does not match', async () => {
     const [header, payload] = valid.token.split('.');
@@ -47,7 +49,9 @@ describe('task API token verification', () => {
     await refused(`${header}.${Buffer.from(JSON.stringify(tampered)).toString('base64url')}.${valid.token.split('.')[2]}`);
   });
 
-  it('refuses alg none', () => refused(new UnsecuredJWT(claims()).encode()));
+  it('refuses alg none', async () => {
+    await refused(new UnsecuredJWT(claims()).encode());
+  });
 
   it('refuses HS256 signed with the issuer public key as the secret', async () => {
     const jwks = (await (await fetch(`${stack.issuer.url}/jwks`)).json()) as { keys: Array<{ alg: string }> };
@@ -55,15 +59,25 @@ describe('task API token verification', () => {
     await refused(await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' }).sign(Buffer.from(publicPem)));
   });
 
-  it('refuses an expired token', async () => refused(await stack.signAsIssuer({ ...claims(), iat: now() - 700, exp: now() - 60 })));
+  it('refuses an expired token', async () => {
+    await refused(await stack.signAsIssuer({ ...claims(), iat: now() - 700, exp: now() - 60 }));
+  });
 
-  it('refuses a token not yet valid', async () => refused(await stack.signAsIssuer({ ...claims(), nbf: now() + 120 })));
+  it('refuses a token not yet valid', async () => {
+    await refused(await stack.signAsIssuer({ ...claims(), nbf: now() + 120 }));
+  });
 
-  it('refuses a token from another issuer', async () => refused(await stack.signAsIssuer({ ...claims(), iss: 'https://evil.example' })));
+  it('refuses a token from another issuer', async () => {
+    await refused(await stack.signAsIssuer({ ...claims(), iss: 'https://evil.example' }));
+  });
 
-  it('refuses a token for another audience', async () => refused(await stack.signAsIssuer({ ...claims(), aud: 'https://other-api.example' })));
+  it('refuses a token for another audience', async () => {
+    await refused(await stack.signAsIssuer({ ...claims(), aud: 'https://other-api.example' }));
+  });
 
-  it('refuses an ID token presented as an access token', () => refused(valid.idToken));
+  it('refuses an ID token presented as an access token', async () => {
+    await refused(valid.idToken);
+  });
 
   it('refuses a token signed with a key the issuer never published', async () => {
     const { privateKey } = await generateKeyPair('ES256');
