@@ -11,9 +11,7 @@ import { passwordProblem } from '../accounts/password-policy.ts';
 import { userRepository, type UserRow } from '../accounts/user-repository.ts';
 import { clientRepository, type ClientRow } from '../issuer/clients/client-repository.ts';
 import { ClientValidationError, clientService } from '../issuer/clients/client-service.ts';
-import { keyEncryption, resolveKeyEncryptionKey } from '../issuer/keys/key-encryption.ts';
-import { keyRing } from '../issuer/keys/key-ring.ts';
-import { signingKeyRepository } from '../issuer/keys/signing-key-repository.ts';
+import { configuredKeyRing } from '../issuer/keys/key-ring.ts';
 import { disableAccount } from '../issuer/account-lifecycle.ts';
 import { openCache } from '../shared/cache/open-cache.ts';
 import { loadConfig, type Config } from '../shared/config/config.ts';
@@ -221,13 +219,7 @@ async function userCommand(config: Config, action: string | undefined, target: s
 
 async function keysCommand(config: Config, action: string | undefined): Promise<Output> {
   return withIssuerDatabase(config, async (db) => {
-    const kek = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
-    const ttl = config.issuer.ttl;
-    const ring = keyRing(signingKeyRepository(db), keyEncryption(kek), {
-      publishLeadSeconds: config.issuer.keys.publishLeadSeconds,
-      tokenRetentionSeconds: Math.max(ttl.accessToken, ttl.idToken) + 60,
-      cookieRetentionSeconds: ttl.session,
-    });
+    const ring = await configuredKeyRing(db, config, log);
     switch (action) {
       case 'list': {
         const now = new Date();

@@ -11,9 +11,7 @@ import type { ServiceDependencies } from '../shared/lifecycle/service.ts';
 import { clientRepository } from './clients/client-repository.ts';
 import { clientService } from './clients/client-service.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
-import { keyEncryption, resolveKeyEncryptionKey } from './keys/key-encryption.ts';
-import { keyRing } from './keys/key-ring.ts';
-import { signingKeyRepository } from './keys/signing-key-repository.ts';
+import { configuredKeyRing } from './keys/key-ring.ts';
 import { grantRevoker, adapterFactory } from './oidc/adapter.ts';
 import { deviceFlowPages, userCodeGuard } from './oidc/device-flow.ts';
 import { oidcRecordRepository } from './oidc/oidc-record-repository.ts';
@@ -40,13 +38,8 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   const users = userRepository(db);
   const clients = clientService(clientRepository(db), { taskApi: config.taskApi.url });
   const records = oidcRecordRepository(db);
-  const kek = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
+  const keys = await configuredKeyRing(db, config, log);
   const ttl = config.issuer.ttl;
-  const keys = keyRing(signingKeyRepository(db), keyEncryption(kek), {
-    publishLeadSeconds: config.issuer.keys.publishLeadSeconds,
-    tokenRetentionSeconds: Math.max(ttl.accessToken, ttl.idToken) + 60,
-    cookieRetentionSeconds: ttl.session,
-  });
 
   const revokeGrant = grantRevoker({ records, cache });
   const tokenPolicy = tokenRequestPolicy({ cache, graceSeconds: config.issuer.refreshReuseGraceSeconds, devicePollIntervalSeconds: config.issuer.devicePollIntervalSeconds, revokeGrant });
@@ -81,15 +74,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   }, 3_600_000);
   sweeper.unref();
 
-  const app = createBaseApp({
-    config,
-    log,
-    isAcceptingTraffic,
-    probes: [
-      { name: 'database', check: () => database.ping() },
-      { name: 'cache', check: () => cache.ping() },
-    ],
-  });
+  const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic });
   const provider = () => host.provider;
   if (options.extraRoutes) app.use(options.extraRoutes(provider).routes());
   app.use(interactionRoutes({ provider, users, passwords: passwordHasher() }).routes());

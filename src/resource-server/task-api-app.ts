@@ -24,15 +24,7 @@ export function buildTaskApiApp(dependencies: ServiceDependencies<PrismaClient>,
   const { config, log, database, cache, isAcceptingTraffic } = dependencies;
   const audience = config.taskApi.url;
   const issuer = config.issuer.url;
-  const app = createBaseApp({
-    config,
-    log,
-    isAcceptingTraffic,
-    probes: [
-      { name: 'database', check: () => database.ping() },
-      { name: 'cache', check: () => cache.ping() },
-    ],
-  });
+  const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic });
 
   const open = new Router<RequestState>();
   open.get('/.well-known/oauth-protected-resource', (ctx) => {

@@ -1,7 +1,11 @@
 import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import type { KeyEncryption } from './key-encryption.ts';
-import type { SigningKeyRepository, SigningKeyRow } from './signing-key-repository.ts';
+import type { Config } from '../../shared/config/config.ts';
+import type { Logger } from '../../shared/logging/logger.ts';
+import { keyEncryption, resolveKeyEncryptionKey, type KeyEncryption } from './key-encryption.ts';
+import { signingKeyRepository, type SigningKeyRepository, type SigningKeyRow } from './signing-key-repository.ts';
+
+type SigningKeyRepositoryDatabase = Parameters<typeof signingKeyRepository>[0];
 
 /** Access tokens are ES256 (small, fast); ID tokens default to RS256, which every client supports. */
 export const TOKEN_ALGORITHMS = ['ES256', 'RS256'] as const;
@@ -122,3 +126,18 @@ export function keyRing(repository: SigningKeyRepository, encryption: KeyEncrypt
 }
 
 export type KeyRing = ReturnType<typeof keyRing>;
+
+/**
+ * The issuer's key ring as configured: retention long enough for the longest-lived JWT a key signs
+ * (plus a minute of skew), cookie keys kept for a session's lifetime. The issuer and `latchkey keys`
+ * build it the same way.
+ */
+export async function configuredKeyRing(db: SigningKeyRepositoryDatabase, config: Config, log: Logger): Promise<KeyRing> {
+  const kek = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
+  const { ttl, keys } = config.issuer;
+  return keyRing(signingKeyRepository(db), keyEncryption(kek), {
+    publishLeadSeconds: keys.publishLeadSeconds,
+    tokenRetentionSeconds: Math.max(ttl.accessToken, ttl.idToken) + 60,
+    cookieRetentionSeconds: ttl.session,
+  });
+}

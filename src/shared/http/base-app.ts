@@ -7,12 +7,20 @@ import { requestContext, type RequestState } from './request-context.ts';
 export interface BaseAppOptions {
   config: Config;
   log: Logger;
-  probes: ReadinessProbe[];
+  database: { ping(): Promise<void> };
+  cache: { ping(): Promise<void> };
   isAcceptingTraffic: () => boolean;
 }
 
-/** The koa app every Latchkey process starts from: request context, error envelope, health routes. */
-export function createBaseApp({ config, log, probes, isAcceptingTraffic }: BaseAppOptions): Koa<RequestState> {
+/**
+ * The koa app every Latchkey process starts from: request context, error envelope, and health routes
+ * whose readiness asks the process's database and cache.
+ */
+export function createBaseApp({ config, log, database, cache, isAcceptingTraffic }: BaseAppOptions): Koa<RequestState> {
+  const probes: ReadinessProbe[] = [
+    { name: 'database', check: () => database.ping() },
+    { name: 'cache', check: () => cache.ping() },
+  ];
   const app = new Koa<RequestState>({ proxy: config.http.trustProxy });
   // koa would print errors to stderr on its own; requestContext has already logged what matters.
   app.silent = true;
