@@ -1,0 +1,48 @@
+import type { Prisma, PrismaClient } from '../shared/database/generated/issuer/client.ts';
+import type { Logger } from '../shared/logging/logger.ts';
+
+export type SecurityEventType =
+  | 'sign_in.succeeded'
+  | 'sign_in.failed'
+  | 'account.locked'
+  | 'account.unlocked'
+  | 'refresh_token.reuse_detected'
+  | 'admin.user_created'
+  | 'admin.user_disabled'
+  | 'admin.user_enabled'
+  | 'admin.client_created'
+  | 'admin.client_deleted'
+  | 'admin.client_secret_rotated'
+  | 'admin.keys_rotated';
+
+export interface SecurityEvent {
+  type: SecurityEventType;
+  userId?: string | undefined;
+  actor: string;
+  ip?: string | undefined;
+  /** Non-secret facts only: reasons, client ids, counts. */
+  detail?: Record<string, string | number | boolean | null>;
+}
+
+/**
+ * The append-only security log. Writing never fails the request that caused it: a lost audit line is
+ * logged loudly, a refused sign-in because the log was slow would be worse.
+ */
+export function securityEvents(db: PrismaClient, log: Logger) {
+  return {
+    async record(event: SecurityEvent): Promise<void> {
+      try {
+        await db.securityEvent.create({
+          data: { type: event.type, userId: event.userId ?? null, actor: event.actor, ip: event.ip ?? null, ...(event.detail ? { detail: event.detail as Prisma.InputJsonObject } : {}) },
+        });
+      } catch (error) {
+        log.error({ errMessage: (error as Error).message, eventType: event.type }, 'could not write a security event');
+      }
+    },
+
+    list: (filter: { userId?: string; limit?: number } = {}) =>
+      db.securityEvent.findMany({ where: filter.userId ? { userId: filter.userId } : {}, orderBy: { id: 'desc' }, take: filter.limit ?? 100 }),
+  };
+}
+
+export type SecurityEvents = ReturnType<typeof securityEvents>;
