@@ -1,4 +1,4 @@
-import type { Prisma, PrismaClient } from '../shared/database/generated/issuer/client.ts';
+import type { PrismaClient } from '../shared/database/generated/issuer/client.ts';
 import type { Logger } from '../shared/logging/logger.ts';
 
 export type SecurityEventType =
@@ -33,7 +33,7 @@ export function securityEvents(db: PrismaClient, log: Logger) {
     async record(event: SecurityEvent): Promise<void> {
       try {
         await db.securityEvent.create({
-          data: { type: event.type, userId: event.userId ?? null, actor: event.actor, ip: event.ip ?? null, ...(event.detail ? { detail: event.detail as Prisma.InputJsonObject } : {}) },
+          data: { type: event.type, userId: event.userId ?? null, actor: event.actor, ip: event.ip ?? null, ...(event.detail ? { detail: event.detail } : {}) },
         });
       } catch (error) {
         log.error({ errMessage: (error as Error).message, eventType: event.type }, 'could not write a security event');

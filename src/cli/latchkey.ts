@@ -6,7 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { lockout } from '../accounts/lockout.ts';
 import { passwordHasher } from '../accounts/passwords.ts';
+import { securityEvents, type SecurityEvent } from '../accounts/security-events.ts';
 import { passwordProblem } from '../accounts/password-policy.ts';
 import { userRepository, type UserRow } from '../accounts/user-repository.ts';
 import { clientRepository, type ClientRow } from '../issuer/clients/client-repository.ts';
@@ -29,8 +31,9 @@ const USAGE = `usage: latchkey <command> [options] [--json]
                 [--scope S]... [--first-party] [--jwks-file F]
   client list | show ID | delete ID | rotate-secret ID
   user create --email E [--role user|admin] [--verified]     (password on standard input)
-  user list | show ID|EMAIL | disable ID|EMAIL | enable ID|EMAIL
+  user list | show ID|EMAIL | disable ID|EMAIL | enable ID|EMAIL | unlock ID|EMAIL
   keys list | rotate
+  audit list [--user ID|EMAIL]
   migrate
 
 Exit codes: 0 done, 1 usage or invalid input, 2 not found, 3 could not reach the database.
@@ -52,6 +55,7 @@ const { positionals, values } = parseArgs({
     'first-party': { type: 'boolean', default: false },
     'jwks-file': { type: 'string' },
     email: { type: 'string' },
+    user: { type: 'string' },
     role: { type: 'string', default: 'user' },
     verified: { type: 'boolean', default: false },
   },
@@ -142,6 +146,7 @@ async function clientCommand(config: Config, action: string | undefined, id: str
           firstParty: values['first-party'],
           ...(jwks ? { jwks } : {}),
         });
+        await audit(db, { type: 'admin.client_created', detail: { clientId: client.id, type: client.type } });
         return {
           json: { ...presentClient(client), ...(secret ? { clientSecret: secret } : {}) },
           text: `created ${client.type} client "${client.name}"\nclient_id:     ${client.id}${secret ? `\nclient_secret: ${secret}\n(shown once: store it now; only a hash is kept)` : ''}`,
@@ -159,6 +164,7 @@ async function clientCommand(config: Config, action: string | undefined, id: str
       }
       case 'delete': {
         if (!id || !(await clients.delete(id))) throw new NotFoundError(`no client ${id ?? ''}`);
+        await audit(db, { type: 'admin.client_deleted', detail: { clientId: id } });
         return { json: { deleted: id }, text: `deleted client ${id}` };
       }
       case 'rotate-secret': {
@@ -166,6 +172,7 @@ async function clientCommand(config: Config, action: string | undefined, id: str
         if (!client) throw new NotFoundError(`no client ${id ?? ''}`);
         const secret = await clients.rotateSecret(client.id);
         if (!secret) throw new UsageError(`client ${client.id} is public or uses private_key_jwt: it has no secret`);
+        await audit(db, { type: 'admin.client_secret_rotated', detail: { clientId: client.id } });
         return { json: { id: client.id, clientSecret: secret }, text: `new client_secret for ${client.id}: ${secret}\n(shown once; the old secret no longer works)` };
       }
       default:
@@ -186,6 +193,7 @@ async function userCommand(config: Config, action: string | undefined, target: s
         if (problem) throw new UsageError(`password refused: ${problem}`);
         if (await users.findByEmail(values.email)) throw new UsageError(`a user with email ${values.email.toLowerCase()} already exists`);
         const user = await users.create({ email: values.email, passwordHash: await passwordHasher().hash(password), role, emailVerified: values.verified });
+        await audit(db, { type: 'admin.user_created', userId: user.id, detail: { role } });
         return { json: presentUser(user), text: `created ${user.role} ${user.email} (${user.id})` };
       }
       case 'list': {
@@ -201,6 +209,7 @@ async function userCommand(config: Config, action: string | undefined, target: s
         const cache = openCache(config.cache, log);
         try {
           const { revokedGrants: grants } = await disableAccount(db, cache, user.id);
+          await audit(db, { type: 'admin.user_disabled', userId: user.id, detail: { revokedGrants: grants } });
           return { json: { id: user.id, disabled: true, revokedGrants: grants }, text: `disabled ${user.email}; ended ${grants} grant(s) and every session` };
         } finally {
           await cache.close();
@@ -209,7 +218,19 @@ async function userCommand(config: Config, action: string | undefined, target: s
       case 'enable': {
         const user = await findUser(users, target);
         await users.setDisabled(user.id, null);
+        await audit(db, { type: 'admin.user_enabled', userId: user.id });
         return { json: { id: user.id, disabled: false }, text: `enabled ${user.email}` };
+      }
+      case 'unlock': {
+        const user = await findUser(users, target);
+        const cache = openCache(config.cache, log);
+        try {
+          await lockout(cache, config.issuer.lockout).unlock(user.id);
+        } finally {
+          await cache.close();
+        }
+        await audit(db, { type: 'account.unlocked', userId: user.id });
+        return { json: { id: user.id, unlocked: true }, text: `unlocked ${user.email}` };
       }
       default:
         throw new UsageError(`unknown user command "${action ?? ''}"`);
@@ -237,6 +258,7 @@ async function keysCommand(config: Config, action: string | undefined): Promise<
       case 'rotate': {
         await ring.ensureKeys();
         const created = await ring.rotate();
+        await audit(db, { type: 'admin.keys_rotated', detail: { created: created.length } });
         const lead = config.issuer.keys.publishLeadSeconds;
         return { json: { created, signsFrom: new Date(Date.now() + lead * 1000).toISOString() }, text: `created ${created.length} key(s), published now, signing in ${lead} s:\n${created.join('\n')}` };
       }
@@ -244,6 +266,26 @@ async function keysCommand(config: Config, action: string | undefined): Promise<
         throw new UsageError(`unknown keys command "${action ?? ''}"`);
     }
   });
+}
+
+async function auditCommand(config: Config, action: string | undefined): Promise<Output> {
+  if (action !== 'list') throw new UsageError(`unknown audit command "${action ?? ''}"`);
+  return withIssuerDatabase(config, async (db) => {
+    const userId = values.user ? (await findUser(userRepository(db), values.user)).id : undefined;
+    const rows = (await securityEvents(db, log).list(userId ? { userId } : {})).map((event) => ({
+      at: event.at.toISOString(),
+      type: event.type,
+      userId: event.userId ?? '',
+      actor: event.actor,
+      ip: event.ip ?? '',
+      detail: event.detail ?? {},
+    }));
+    return { json: rows, text: table(rows, ['at', 'type', 'userId', 'actor', 'ip', 'detail']) };
+  });
+}
+
+function audit(db: IssuerClient, event: Omit<SecurityEvent, 'actor'>): Promise<void> {
+  return securityEvents(db, log).record({ ...event, actor: 'admin-cli' });
 }
 
 async function migrateCommand(config: Config): Promise<Output> {
@@ -275,6 +317,7 @@ async function main(): Promise<number> {
       command === 'client' ? await clientCommand(config, action, target)
       : command === 'user' ? await userCommand(config, action, target)
       : command === 'keys' ? await keysCommand(config, action)
+      : command === 'audit' ? await auditCommand(config, action)
       : command === 'migrate' ? await migrateCommand(config)
       : undefined;
     if (!output) throw new UsageError(`unknown command "${command}"`);

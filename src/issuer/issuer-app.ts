@@ -2,7 +2,11 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import { findActiveAccount } from '../accounts/accounts.ts';
+import { deviceCookies } from '../accounts/device-cookie.ts';
+import { lockout } from '../accounts/lockout.ts';
+import { createMailer, type Mailer } from '../accounts/mail/mailer.ts';
 import { passwordHasher } from '../accounts/passwords.ts';
+import { securityEvents, type SecurityEvents } from '../accounts/security-events.ts';
 import { userRepository } from '../accounts/user-repository.ts';
 import type { PrismaClient } from '../shared/database/generated/issuer/client.ts';
 import { createBaseApp } from '../shared/http/base-app.ts';
@@ -11,6 +15,7 @@ import type { ServiceDependencies } from '../shared/lifecycle/service.ts';
 import { clientRepository } from './clients/client-repository.ts';
 import { clientService } from './clients/client-service.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
+import { resolveKeyEncryptionKey } from './keys/key-encryption.ts';
 import { configuredKeyRing } from './keys/key-ring.ts';
 import { grantRevoker, adapterFactory } from './oidc/adapter.ts';
 import { deviceFlowPages, userCodeGuard } from './oidc/device-flow.ts';
@@ -22,6 +27,8 @@ import { tokenRequestPolicy } from './oidc/token-request-policy.ts';
 const PROVIDER_PATHS = /^\/(?:\.well-known\/(?:openid-configuration|oauth-authorization-server)|auth(?:\/[^/]+)*|token(?:\/introspection|\/revocation)?|jwks|me|session\/end(?:\/[^/]+)*|device(?:\/[^/]+)*|request)$/;
 
 export interface IssuerAppOptions {
+  /** Replaces the configured mailer (tests count what would be sent). */
+  mailer?: Mailer;
   /** Extra routes mounted before the provider; tests use this for their own interaction helper. */
   extraRoutes?: (provider: () => Provider) => Router<RequestState>;
 }
@@ -29,6 +36,8 @@ export interface IssuerAppOptions {
 export interface IssuerApp {
   app: Koa<RequestState>;
   host: ProviderHost;
+  mailer: Mailer;
+  events: SecurityEvents;
 }
 
 /** The issuer's composition root: builds every part from the process's dependencies and wires them. */
@@ -39,10 +48,26 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   const clients = clientService(clientRepository(db), { taskApi: config.taskApi.url });
   const records = oidcRecordRepository(db);
   const keys = await configuredKeyRing(db, config, log);
+  const kek = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
+  const events = securityEvents(db, log);
+  const mailer = options.mailer ?? createMailer(config, log);
   const ttl = config.issuer.ttl;
 
   const revokeGrant = grantRevoker({ records, cache });
-  const tokenPolicy = tokenRequestPolicy({ cache, graceSeconds: config.issuer.refreshReuseGraceSeconds, devicePollIntervalSeconds: config.issuer.devicePollIntervalSeconds, revokeGrant });
+  const tokenPolicy = tokenRequestPolicy({
+    cache,
+    graceSeconds: config.issuer.refreshReuseGraceSeconds,
+    devicePollIntervalSeconds: config.issuer.devicePollIntervalSeconds,
+    revokeGrant,
+    onReuseDetected: (payload, presentedBy) => {
+      void events.record({
+        type: 'refresh_token.reuse_detected',
+        userId: typeof payload.accountId === 'string' ? payload.accountId : undefined,
+        actor: 'system',
+        detail: { clientId: String(payload.clientId), presentedBy: presentedBy ?? null },
+      });
+    },
+  });
   const adapter = adapterFactory({
     records,
     cache,
@@ -77,7 +102,18 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic });
   const provider = () => host.provider;
   if (options.extraRoutes) app.use(options.extraRoutes(provider).routes());
-  app.use(interactionRoutes({ provider, users, passwords: passwordHasher() }).routes());
+  app.use(
+    interactionRoutes({
+      provider,
+      users,
+      passwords: passwordHasher(),
+      lockout: lockout(cache, config.issuer.lockout),
+      devices: deviceCookies(kek, config.issuer.url.startsWith('https://')),
+      mailer,
+      events,
+      issuerUrl: config.issuer.url,
+    }).routes(),
+  );
 
   // The provider's own endpoints; any other path stays ours (and unknown ones get our 404 envelope).
   app.use(async (ctx, next) => {
@@ -95,5 +131,5 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
     }
     await host.handle(req, ctx.res);
   });
-  return { app, host };
+  return { app, host, mailer, events };
 }

@@ -1,6 +1,10 @@
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
+import type { DeviceCookies } from '../../accounts/device-cookie.ts';
+import type { Lockout } from '../../accounts/lockout.ts';
+import type { Mailer } from '../../accounts/mail/mailer.ts';
 import type { PasswordHasher } from '../../accounts/passwords.ts';
+import type { SecurityEvents } from '../../accounts/security-events.ts';
 import type { UserRepository } from '../../accounts/user-repository.ts';
 import { badRequest } from '../../shared/http/errors.ts';
 import { readForm } from '../../shared/http/form-body.ts';
@@ -11,9 +15,24 @@ export interface InteractionDependencies {
   provider: () => Provider;
   users: UserRepository;
   passwords: PasswordHasher;
+  lockout: Lockout;
+  devices: DeviceCookies;
+  mailer: Mailer;
+  events: SecurityEvents;
+  issuerUrl: string;
 }
 
 const GENERIC_FAILURE = 'That email and password do not match an active account.';
+
+function lockNotice(seconds: number, issuerUrl: string): string {
+  const minutes = Math.ceil(seconds / 60);
+  return `Someone tried to sign in to your Latchkey account with a wrong password several times, so sign-in is paused for ${minutes} minute(s).
+
+Was this you? Then wait and try again. Browsers you have signed in with before can still sign in.
+Was this not you? Your password was not accepted, and your account is safe. If your password may be known to someone else, change it: ${issuerUrl}/account
+
+This is an automatic message.`;
+}
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)} · Latchkey</title></head><body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`;
@@ -35,7 +54,7 @@ function loginPage(uid: string, clientName: string, error?: string): string {
  * third-party clients (first-party ones were granted in loadExistingGrant). Every response is
  * no-store; every POST answers with a 303 back into the provider.
  */
-export function interactionRoutes({ provider, users, passwords }: InteractionDependencies): Router<RequestState> {
+export function interactionRoutes({ provider, users, passwords, lockout, devices, mailer, events, issuerUrl }: InteractionDependencies): Router<RequestState> {
   const router = new Router<RequestState>();
 
   router.use(async (ctx, next) => {
@@ -67,15 +86,35 @@ export function interactionRoutes({ provider, users, passwords }: InteractionDep
     const details = await provider().interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'login') throw badRequest('This step of the sign-in is already done.');
     const form = await readForm(ctx);
-    const user = await users.findByEmail(form.get('email') ?? '');
-    const valid = await passwords.verify(user?.passwordHash, form.get('password') ?? '');
-    if (!user || !valid || user.disabledAt) {
+    const email = (form.get('email') ?? '').trim().toLowerCase();
+    const user = await users.findByEmail(email);
+    const attempt = { userId: user?.id, email, ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, user?.id) };
+    const refuse = async (reason: string) => {
+      await events.record({ type: 'sign_in.failed', userId: user?.id, actor: user?.id ?? 'anonymous', ip: ctx.ip, detail: { reason, trustedDevice: attempt.trustedDeviceId !== undefined } });
       const client = await provider().Client.find(String(details.params.client_id));
       ctx.status = 401;
       ctx.type = 'html';
       ctx.body = loginPage(details.uid, client?.clientName ?? 'an application', GENERIC_FAILURE);
+    };
+
+    const admission = await lockout.admit(attempt);
+    if (!admission.admitted) {
+      await refuse(admission.reason);
       return;
     }
+    const valid = await passwords.verify(user?.passwordHash, form.get('password') ?? '');
+    if (!user || !valid || user.disabledAt) {
+      const { lockedForSeconds } = await lockout.failed(attempt, admission.ticket);
+      if (lockedForSeconds !== undefined && user) {
+        await events.record({ type: 'account.locked', userId: user.id, actor: 'system', ip: ctx.ip, detail: { seconds: lockedForSeconds } });
+        mailer.send({ kind: 'account_locked', to: user.email, subject: 'Your Latchkey account was locked', text: lockNotice(lockedForSeconds, issuerUrl) });
+      }
+      await refuse(!user ? 'unknown_email' : user.disabledAt ? 'disabled' : 'wrong_password');
+      return;
+    }
+    await lockout.succeeded(admission.ticket);
+    devices.remember(ctx, user.id);
+    await events.record({ type: 'sign_in.succeeded', userId: user.id, actor: user.id, ip: ctx.ip, detail: { method: 'password' } });
     const redirectTo = await provider().interactionResult(ctx.req, ctx.res, { login: { accountId: user.id, amr: ['pwd'], acr: 'urn:latchkey:pwd' } }, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(redirectTo);

@@ -106,9 +106,11 @@ export interface TokenRequestPolicyOptions {
   devicePollIntervalSeconds: number;
   /** Ends a grant everywhere (both stores); called when a refresh token is replayed by another client. */
   revokeGrant: (grantId: string) => Promise<void>;
+  /** Told when a used refresh token comes back (for the security log). */
+  onReuseDetected?: (payload: Record<string, unknown>, presentedBy: string | undefined) => void;
 }
 
-export function tokenRequestPolicy({ cache, graceSeconds, devicePollIntervalSeconds, revokeGrant }: TokenRequestPolicyOptions) {
+export function tokenRequestPolicy({ cache, graceSeconds, devicePollIntervalSeconds, revokeGrant, onReuseDetected }: TokenRequestPolicyOptions) {
   const graceCacheKey = (token: string) => `oidc:refresh-grace:${hashId(token)}`;
 
   return {
@@ -120,9 +122,10 @@ export function tokenRequestPolicy({ cache, graceSeconds, devicePollIntervalSeco
     judgeConsumedRefreshToken: (payload: Record<string, unknown>, consumedAt: Date): ConsumedRefreshTokenVerdict => {
       const ctx = Provider.ctx;
       const presenter = ctx?.oidc.client?.clientId;
-      if (presenter && presenter !== payload.clientId) return 'reuse-by-other-client';
       const recent = Date.now() - consumedAt.getTime() < graceSeconds * 1000;
-      return recent && ctx && !isGraceReplay(ctx) ? 'race' : 'reuse';
+      const verdict: ConsumedRefreshTokenVerdict = presenter && presenter !== payload.clientId ? 'reuse-by-other-client' : recent && ctx && !isGraceReplay(ctx) ? 'race' : 'reuse';
+      if (verdict !== 'race') onReuseDetected?.(payload, presenter);
+      return verdict;
     },
 
     /** Called when a refresh token is rotated: remembers, for the grace window, which successor it got. */

@@ -77,6 +77,11 @@ const environmentSchema = z
     KEY_PUBLISH_LEAD_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
     KEY_RELOAD_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
     DEVICE_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
+    LOCKOUT_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+    LOCKOUT_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
+    LOCKOUT_BASE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+    LOCKOUT_MAX_SECONDS: z.coerce.number().int().min(1).max(7 * 86_400).default(86_400),
+    LOCKOUT_IP_MAX_FAILURES: z.coerce.number().int().min(1).max(10_000).default(30),
     TASK_API_URL: publicUrl.default('http://localhost:4000'),
     TASK_API_PORT: port.default(4000),
     ISSUER_INTERNAL_URL: publicUrl.optional(),
@@ -129,6 +134,7 @@ export interface Config {
     refreshReuseGraceSeconds: number;
     keys: { rotationIntervalDays: number; publishLeadSeconds: number; reloadIntervalSeconds: number };
     devicePollIntervalSeconds: number;
+    lockout: { maxFailures: number; windowSeconds: number; baseLockSeconds: number; maxLockSeconds: number; ipMaxFailures: number };
   };
   taskApi: {
     url: string;
@@ -253,6 +259,13 @@ function toConfig(env: Environment): Config {
         reloadIntervalSeconds: env.KEY_RELOAD_INTERVAL_SECONDS,
       },
       devicePollIntervalSeconds: env.DEVICE_POLL_INTERVAL_SECONDS,
+      lockout: {
+        maxFailures: env.LOCKOUT_MAX_FAILURES,
+        windowSeconds: env.LOCKOUT_WINDOW_SECONDS,
+        baseLockSeconds: env.LOCKOUT_BASE_SECONDS,
+        maxLockSeconds: env.LOCKOUT_MAX_SECONDS,
+        ipMaxFailures: env.LOCKOUT_IP_MAX_FAILURES,
+      },
     },
     taskApi: {
       url: env.TASK_API_URL,
