@@ -21,7 +21,9 @@ export interface Attempt {
   trustedDeviceId: string | undefined;
 }
 
-export type Admission = { admitted: true; ticket: Ticket } | { admitted: false; reason: 'locked' | 'throttled' | 'ip_limited' };
+export type Admission =
+  | { admitted: true; ticket: Ticket }
+  | { admitted: false; reason: 'locked' | 'throttled' | 'ip_limited'; /** Set when this refusal is what locked the account. */ lockedForSeconds?: number };
 
 /** What an admitted attempt reserved: its place in the count, which decides whether its failure locks. */
 export interface Ticket {
@@ -37,7 +39,7 @@ const hash = (value: string) => createHash('sha256').update(value).digest('base6
  * - each attempt first takes a numbered place (INCR); only the first `maxFailures` places in a window
  *   are checked at all, so twenty parallel guesses check five passwords and lock once;
  * - each failure makes the next attempt wait longer (1, 2, 4... up to 30 s); attempts during the wait
- *   are refused without being checked;
+ *   are refused without being checked, and count as failures;
  * - the lock lasts `baseLockSeconds`, doubling for each further lock within a day, capped;
  * - a browser that signed in to this account before (a valid device cookie) is counted apart: an
  *   attacker's failures cannot lock it out, and its own failures throttle only itself;
@@ -50,35 +52,38 @@ export function lockout(cache: Cache, settings: LockoutSettings) {
   const keys = (scope: string) => ({ count: `lockout:count:${scope}`, lock: `lockout:lock:${scope}`, wait: `lockout:wait:${scope}`, level: `lockout:level:${scope}` });
   const ipKey = (ip: string) => `lockout:ip:${ip}`;
 
+  /** Locks a scope; only the caller that sets the lock gets its length back (so one notice per lock). */
+  async function lock(scope: string): Promise<number | undefined> {
+    const k = keys(scope);
+    const level = await cache.increment(k.level, 86_400);
+    const seconds = Math.min(settings.maxLockSeconds, settings.baseLockSeconds * 2 ** (level - 1));
+    if (!(await cache.setIfAbsent(k.lock, String(Date.now()), seconds))) return undefined;
+    // Counting starts afresh when the lock ends; while it holds, the lock itself refuses.
+    await cache.delete(k.count, k.wait);
+    return seconds;
+  }
+
   return {
     async admit(attempt: Attempt): Promise<Admission> {
       if (Number((await cache.get(ipKey(attempt.ip))) ?? 0) >= settings.ipMaxFailures) return { admitted: false, reason: 'ip_limited' };
       const scope = scopeOf(attempt);
       const k = keys(scope);
-      const [locked, waiting] = await Promise.all([cache.get(k.lock), cache.get(k.wait)]);
-      if (locked !== null) return { admitted: false, reason: 'locked' };
-      if (waiting !== null) return { admitted: false, reason: 'throttled' };
+      if ((await cache.get(k.lock)) !== null) return { admitted: false, reason: 'locked' };
       const count = await cache.increment(k.count, settings.windowSeconds);
       if (count > settings.maxFailures) return { admitted: false, reason: 'locked' };
+      if ((await cache.get(k.wait)) !== null) {
+        await cache.increment(ipKey(attempt.ip), settings.windowSeconds);
+        const lockedForSeconds = count === settings.maxFailures ? await lock(scope) : undefined;
+        return lockedForSeconds === undefined ? { admitted: false, reason: 'throttled' } : { admitted: false, reason: 'throttled', lockedForSeconds };
+      }
       return { admitted: true, ticket: { scope, count } };
     },
 
     /** Records a failed check. Returns the lock's length in seconds when this failure locked the account. */
     async failed(attempt: Attempt, ticket: Ticket): Promise<{ lockedForSeconds: number | undefined }> {
-      const k = keys(ticket.scope);
       await cache.increment(ipKey(attempt.ip), settings.windowSeconds);
-      if (ticket.count >= settings.maxFailures) {
-        const level = await cache.increment(k.level, 86_400);
-        const seconds = Math.min(settings.maxLockSeconds, settings.baseLockSeconds * 2 ** (level - 1));
-        // Only the attempt holding the last place locks; the lock is set once.
-        if (await cache.setIfAbsent(k.lock, String(Date.now()), seconds)) {
-          // Counting starts afresh when the lock ends; while it holds, the lock itself refuses.
-          await cache.delete(k.count, k.wait);
-          return { lockedForSeconds: seconds };
-        }
-        return { lockedForSeconds: undefined };
-      }
-      if (ticket.count >= 2) await cache.set(k.wait, '1', Math.min(30, 2 ** (ticket.count - 2)));
+      if (ticket.count >= settings.maxFailures) return { lockedForSeconds: await lock(ticket.scope) };
+      if (ticket.count >= 2) await cache.set(keys(ticket.scope).wait, '1', Math.min(30, 2 ** (ticket.count - 2)));
       return { lockedForSeconds: undefined };
     },
 

@@ -18,12 +18,6 @@ CREATE INDEX "security_events_user_id_at_idx" ON "security_events"("user_id", "a
 CREATE INDEX "security_events_at_idx" ON "security_events"("at");
 
 -- Append-only: the security log can be added to, never changed or pruned through the application.
-CREATE FUNCTION security_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'security_events is append-only';
-END;
-$$;
-
-CREATE TRIGGER security_events_no_update_or_delete
-  BEFORE UPDATE OR DELETE ON "security_events"
-  FOR EACH ROW EXECUTE FUNCTION security_events_append_only();
+-- (Rules rather than a PL/pgSQL trigger: the migration runner splits scripts on semicolons.)
+CREATE RULE "security_events_no_update" AS ON UPDATE TO "security_events" DO INSTEAD NOTHING;
+CREATE RULE "security_events_no_delete" AS ON DELETE TO "security_events" DO INSTEAD NOTHING;

@@ -97,18 +97,21 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
       ctx.body = loginPage(details.uid, client?.clientName ?? 'an application', GENERIC_FAILURE);
     };
 
+    const notifyLock = async (lockedForSeconds: number | undefined) => {
+      if (lockedForSeconds === undefined || !user) return;
+      await events.record({ type: 'account.locked', userId: user.id, actor: 'system', ip: ctx.ip, detail: { seconds: lockedForSeconds } });
+      mailer.send({ kind: 'account_locked', to: user.email, subject: 'Your Latchkey account was locked', text: lockNotice(lockedForSeconds, issuerUrl) });
+    };
+
     const admission = await lockout.admit(attempt);
     if (!admission.admitted) {
+      await notifyLock(admission.lockedForSeconds);
       await refuse(admission.reason);
       return;
     }
     const valid = await passwords.verify(user?.passwordHash, form.get('password') ?? '');
     if (!user || !valid || user.disabledAt) {
-      const { lockedForSeconds } = await lockout.failed(attempt, admission.ticket);
-      if (lockedForSeconds !== undefined && user) {
-        await events.record({ type: 'account.locked', userId: user.id, actor: 'system', ip: ctx.ip, detail: { seconds: lockedForSeconds } });
-        mailer.send({ kind: 'account_locked', to: user.email, subject: 'Your Latchkey account was locked', text: lockNotice(lockedForSeconds, issuerUrl) });
-      }
+      await notifyLock((await lockout.failed(attempt, admission.ticket)).lockedForSeconds);
       await refuse(!user ? 'unknown_email' : user.disabledAt ? 'disabled' : 'wrong_password');
       return;
     }
