@@ -6,6 +6,7 @@ import { deviceCookies } from '../accounts/device-cookie.ts';
 import { lockout } from '../accounts/lockout.ts';
 import { createMailer, type Mailer } from '../accounts/mail/mailer.ts';
 import { passwordHasher } from '../accounts/passwords.ts';
+import { secondFactor } from '../accounts/second-factor.ts';
 import { securityEvents, type SecurityEvents } from '../accounts/security-events.ts';
 import { userRepository } from '../accounts/user-repository.ts';
 import type { PrismaClient } from '../shared/database/generated/issuer/client.ts';
@@ -15,7 +16,7 @@ import type { ServiceDependencies } from '../shared/lifecycle/service.ts';
 import { clientRepository } from './clients/client-repository.ts';
 import { clientService } from './clients/client-service.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
-import { resolveKeyEncryptionKey } from './keys/key-encryption.ts';
+import { keyEncryption, resolveKeyEncryptionKey } from './keys/key-encryption.ts';
 import { configuredKeyRing } from './keys/key-ring.ts';
 import { grantRevoker, adapterFactory } from './oidc/adapter.ts';
 import { deviceFlowPages, userCodeGuard } from './oidc/device-flow.ts';
@@ -111,6 +112,8 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
       devices: deviceCookies(kek, config.issuer.url.startsWith('https://')),
       mailer,
       events,
+      secondFactor: secondFactor(db, keyEncryption(kek), kek),
+      cache,
       issuerUrl: config.issuer.url,
     }).routes(),
   );

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { disableAccount } from '../../src/issuer/account-lifecycle.ts';
-import { startIssuer, type IssuerHarness } from '../support/issuer-harness.ts';
+import { startIssuer, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
 
 const REDIRECT = 'http://127.0.0.1:5173/callback';
 const isInvalidGrant = (error: client.ResponseBodyError) => error.error === 'invalid_grant';
@@ -20,7 +20,7 @@ describe('refresh tokens', () => {
   });
   after(() => issuer.stop());
 
-  async function signIn(user?: { email: string }) {
+  async function signIn(user?: TestUser) {
     const who = user ?? (await issuer.createUser());
     const { callbackUrl, verifier, state } = await issuer.authorize(config, who, { redirect_uri: REDIRECT });
     return client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });

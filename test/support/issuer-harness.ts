@@ -1,8 +1,7 @@
-import Router from '@koa/router';
-import type Provider from 'oidc-provider';
+import { generate } from 'otplib';
 import * as client from 'openid-client';
-import { readForm } from '../../src/shared/http/form-body.ts';
-import type { RequestState } from '../../src/shared/http/request-context.ts';
+import { secondFactor } from '../../src/accounts/second-factor.ts';
+import { keyEncryption } from '../../src/issuer/keys/key-encryption.ts';
 import { passwordHasher } from '../../src/accounts/passwords.ts';
 import { userRepository } from '../../src/accounts/user-repository.ts';
 import { clientRepository } from '../../src/issuer/clients/client-repository.ts';
@@ -11,11 +10,22 @@ import { buildIssuerApp, type IssuerApp } from '../../src/issuer/issuer-app.ts';
 import { issuerService } from '../../src/issuer/issuer-service.ts';
 import type { PrismaClient } from '../../src/shared/database/generated/issuer/client.ts';
 import { startService, type RunningService } from '../../src/shared/lifecycle/service.ts';
-import { temporaryDirectory, testConfig } from './environment.ts';
+import { TEST_KEY_ENCRYPTION_KEY, temporaryDirectory, testConfig } from './environment.ts';
 import { freePort } from './processes.ts';
 import { UserAgent } from './user-agent.ts';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
+
+export interface TestUser {
+  id: string;
+  email: string;
+  /** The TOTP secret, when enrolled. */
+  totpSecret?: string;
+  recoveryCodes?: string[];
+}
+
+/** The current code for a TOTP secret, as an authenticator app shows it. */
+export const totpCode = (secret: string) => generate({ secret });
 
 export interface IssuerHarness {
   url: string;
@@ -23,26 +33,13 @@ export interface IssuerHarness {
   service: RunningService<PrismaClient>;
   issuer: IssuerApp;
   createClient(input: Omit<NewClient, 'name'> & { name?: string }): Promise<{ id: string; secret: string | undefined }>;
-  createUser(options?: { role?: 'user' | 'admin'; email?: string }): Promise<{ id: string; email: string }>;
+  /** A user with TEST_PASSWORD; with `totp`, enrolled in TOTP (its secret returned for making codes). */
+  createUser(options?: { role?: 'user' | 'admin'; email?: string; totp?: boolean }): Promise<TestUser>;
+  secondFactor: ReturnType<typeof secondFactor>;
   discover(clientId: string, secret?: string): Promise<client.Configuration>;
   /** Runs the browser part of Authorization Code + PKCE and returns the URL the issuer redirected to. */
-  authorize(config: client.Configuration, user: { email: string; id?: string; secondFactor?: boolean }, parameters: Record<string, string> & { redirect_uri: string }): Promise<{ callbackUrl: URL; verifier: string; state: string; agent: UserAgent }>;
+  authorize(config: client.Configuration, user: TestUser, parameters: Record<string, string> & { redirect_uri: string }): Promise<{ callbackUrl: URL; verifier: string; state: string; agent: UserAgent }>;
   stop(): Promise<void>;
-}
-
-/**
- * TEST ONLY, mounted by this harness and never by the issuer's own composition: finishes a login as
- * if the person had also passed a second factor. Stands in for the TOTP step until it exists.
- */
-function testOnlyRoutes(provider: () => Provider): Router<RequestState> {
-  const router = new Router<RequestState>();
-  router.post('/test-only/interaction/:uid/second-factor-login', async (ctx) => {
-    const { accountId } = Object.fromEntries(await readForm(ctx)) as { accountId: string };
-    const redirectTo = await provider().interactionResult(ctx.req, ctx.res, { login: { accountId, amr: ['pwd', 'otp'], acr: 'urn:latchkey:mfa' } }, { mergeWithLastSubmission: false });
-    ctx.status = 303;
-    ctx.redirect(redirectTo);
-  });
-  return router;
 }
 
 let counter = 0;
@@ -59,7 +56,7 @@ export async function startIssuer(overrides: Record<string, string> = {}): Promi
     {
       ...issuerService,
       buildApp: async (dependencies) => {
-        issuer = await buildIssuerApp(dependencies, { extraRoutes: testOnlyRoutes });
+        issuer = await buildIssuerApp(dependencies);
         return issuer.app;
       },
     },
@@ -69,6 +66,8 @@ export async function startIssuer(overrides: Record<string, string> = {}): Promi
   const clients = clientService(clientRepository(db), { taskApi });
   const users = userRepository(db);
   const passwords = passwordHasher();
+  const kek = Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex');
+  const factors = secondFactor(db, keyEncryption(kek), kek);
 
   return {
     url,
@@ -79,10 +78,16 @@ export async function startIssuer(overrides: Record<string, string> = {}): Promi
       const { client: created, secret } = await clients.create({ name: `test client ${unique()}`, ...input });
       return { id: created.id, secret };
     },
+    secondFactor: factors,
     async createUser(options = {}) {
       const email = options.email ?? `user-${unique()}@example.com`;
       const user = await users.create({ email, passwordHash: await passwords.hash(TEST_PASSWORD), role: options.role ?? 'user', emailVerified: true });
-      return { id: user.id, email: user.email };
+      if (!options.totp) return { id: user.id, email: user.email };
+      const { secret } = await factors.beginEnrollment(user.id, user.email);
+      const recoveryCodes = await factors.confirmEnrollment(user.id, await totpCode(secret));
+      // Enrollment used this time step's code; sign-ins in the same 30 s must not collide with it.
+      await db.user.update({ where: { id: user.id }, data: { totpLastStep: null } });
+      return { id: user.id, email: user.email, totpSecret: secret, recoveryCodes: recoveryCodes! };
     },
     async discover(clientId, secret) {
       const config = await client.discovery(new URL(url), clientId, undefined, secret ? client.ClientSecretBasic(secret) : client.None(), { execute: [client.allowInsecureRequests] });
@@ -104,9 +109,12 @@ export async function startIssuer(overrides: Record<string, string> = {}): Promi
       let { response, url: at } = await agent.follow(authorizationUrl, url);
       if (at.origin === url && at.pathname.startsWith('/interaction/')) {
         await response.body?.cancel();
-        ({ response, url: at } = user.secondFactor
-          ? await agent.submitForm(new URL(`/test-only${at.pathname}/second-factor-login`, url), { accountId: user.id! }, url)
-          : await agent.submitForm(new URL(`${at.pathname}/login`, url), { email: user.email, password: TEST_PASSWORD }, url));
+        const interaction = at.pathname;
+        ({ response, url: at } = await agent.submitForm(new URL(`${interaction}/login`, url), { email: user.email, password: TEST_PASSWORD }, url));
+        if (user.totpSecret && at.pathname === `${interaction}/login`) {
+          await response.body?.cancel();
+          ({ response, url: at } = await agent.submitForm(new URL(`${interaction}/second-factor`, url), { code: await totpCode(user.totpSecret) }, url));
+        }
       }
       await response.body?.cancel();
       if (at.origin !== redirectOrigin) throw new Error(`authorization did not reach the client (stopped at ${at.href} with ${response.status})`);

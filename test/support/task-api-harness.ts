@@ -53,8 +53,8 @@ export async function startStack(options: { jwksCooldownMs?: number; issuerOverr
     api,
     apiUrl,
     async userToken({ role = 'user', scopes = 'openid tasks:read tasks:write', secondFactor = false } = {}) {
-      const user = await issuer.createUser({ role });
-      const { callbackUrl, verifier, state } = await issuer.authorize(appConfig, { ...user, secondFactor }, { redirect_uri: APP_REDIRECT, scope: scopes });
+      const user = await issuer.createUser({ role, totp: secondFactor });
+      const { callbackUrl, verifier, state } = await issuer.authorize(appConfig, user, { redirect_uri: APP_REDIRECT, scope: scopes });
       const tokens = await client.authorizationCodeGrant(appConfig, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
       return { token: tokens.access_token, sub: user.id, idToken: tokens.id_token! };
     },

@@ -4,7 +4,9 @@ import type { DeviceCookies } from '../../accounts/device-cookie.ts';
 import type { Lockout } from '../../accounts/lockout.ts';
 import type { Mailer } from '../../accounts/mail/mailer.ts';
 import type { PasswordHasher } from '../../accounts/passwords.ts';
+import type { SecondFactor } from '../../accounts/second-factor.ts';
 import type { SecurityEvents } from '../../accounts/security-events.ts';
+import type { Cache } from '../../shared/cache/cache.ts';
 import type { UserRepository } from '../../accounts/user-repository.ts';
 import { badRequest } from '../../shared/http/errors.ts';
 import { readForm } from '../../shared/http/form-body.ts';
@@ -19,7 +21,26 @@ export interface InteractionDependencies {
   devices: DeviceCookies;
   mailer: Mailer;
   events: SecurityEvents;
+  secondFactor: SecondFactor;
+  /** Holds "password accepted, second factor pending" for an interaction, for ten minutes. */
+  cache: Cache;
   issuerUrl: string;
+}
+
+interface PendingSecondFactor {
+  userId: string;
+}
+
+function secondFactorPage(uid: string, clientName: string, error?: string): string {
+  return page(
+    'Two-step verification',
+    `<p>Enter the 6-digit code from your authenticator app to continue to <strong>${escapeHtml(clientName)}</strong>.</p>${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(uid)}/second-factor">
+<label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" autofocus></label>
+<button type="submit">Verify</button>
+<details><summary>Use a recovery code instead</summary><label>Recovery code <input name="recovery_code" autocomplete="off"></label><button type="submit">Use recovery code</button></details>
+</form>`,
+  );
 }
 
 const GENERIC_FAILURE = 'That email and password do not match an active account.';
@@ -54,8 +75,16 @@ function loginPage(uid: string, clientName: string, error?: string): string {
  * third-party clients (first-party ones were granted in loadExistingGrant). Every response is
  * no-store; every POST answers with a 303 back into the provider.
  */
-export function interactionRoutes({ provider, users, passwords, lockout, devices, mailer, events, issuerUrl }: InteractionDependencies): Router<RequestState> {
+export function interactionRoutes({ provider, users, passwords, lockout, devices, mailer, events, secondFactor, cache, issuerUrl }: InteractionDependencies): Router<RequestState> {
   const router = new Router<RequestState>();
+  const pendingKey = (uid: string) => `interaction-2fa:${uid}`;
+  const clientNameOf = async (clientId: unknown) => (await provider().Client.find(String(clientId)))?.clientName ?? 'an application';
+
+  const notifyLock = async (user: { id: string; email: string } | null | undefined, ip: string, lockedForSeconds: number | undefined) => {
+    if (lockedForSeconds === undefined || !user) return;
+    await events.record({ type: 'account.locked', userId: user.id, actor: 'system', ip, detail: { seconds: lockedForSeconds } });
+    mailer.send({ kind: 'account_locked', to: user.email, subject: 'Your Latchkey account was locked', text: lockNotice(lockedForSeconds, issuerUrl) });
+  };
 
   router.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
@@ -71,7 +100,8 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
     const clientName = client?.clientName ?? 'an application';
     ctx.type = 'html';
     if (details.prompt.name === 'login') {
-      ctx.body = loginPage(details.uid, clientName);
+      const pending = await cache.get(pendingKey(details.uid));
+      ctx.body = pending ? secondFactorPage(details.uid, clientName) : loginPage(details.uid, clientName);
       return;
     }
     const scopes = [...new Set([...(details.prompt.details.missingOIDCScope as string[] | undefined ?? []), ...Object.values((details.prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {}).flat()])];
@@ -97,28 +127,70 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
       ctx.body = loginPage(details.uid, client?.clientName ?? 'an application', GENERIC_FAILURE);
     };
 
-    const notifyLock = async (lockedForSeconds: number | undefined) => {
-      if (lockedForSeconds === undefined || !user) return;
-      await events.record({ type: 'account.locked', userId: user.id, actor: 'system', ip: ctx.ip, detail: { seconds: lockedForSeconds } });
-      mailer.send({ kind: 'account_locked', to: user.email, subject: 'Your Latchkey account was locked', text: lockNotice(lockedForSeconds, issuerUrl) });
-    };
-
     const admission = await lockout.admit(attempt);
     if (!admission.admitted) {
-      await notifyLock(admission.lockedForSeconds);
+      await notifyLock(user, ctx.ip, admission.lockedForSeconds);
       await refuse(admission.reason);
       return;
     }
     const valid = await passwords.verify(user?.passwordHash, form.get('password') ?? '');
     if (!user || !valid || user.disabledAt) {
-      await notifyLock((await lockout.failed(attempt, admission.ticket)).lockedForSeconds);
+      await notifyLock(user, ctx.ip, (await lockout.failed(attempt, admission.ticket)).lockedForSeconds);
       await refuse(!user ? 'unknown_email' : user.disabledAt ? 'disabled' : 'wrong_password');
+      return;
+    }
+    // Every path to a session passes here: with TOTP on, the password alone finishes nothing.
+    if (await secondFactor.isEnabled(user.id)) {
+      const pending: PendingSecondFactor = { userId: user.id };
+      await cache.set(pendingKey(details.uid), JSON.stringify(pending), 600);
+      ctx.type = 'html';
+      ctx.body = secondFactorPage(details.uid, await clientNameOf(details.params.client_id));
       return;
     }
     await lockout.succeeded(admission.ticket);
     devices.remember(ctx, user.id);
     await events.record({ type: 'sign_in.succeeded', userId: user.id, actor: user.id, ip: ctx.ip, detail: { method: 'password' } });
     const redirectTo = await provider().interactionResult(ctx.req, ctx.res, { login: { accountId: user.id, amr: ['pwd'], acr: 'urn:latchkey:pwd' } }, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  });
+
+  router.post('/interaction/:uid/second-factor', async (ctx) => {
+    const details = await provider().interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== 'login') throw badRequest('This step of the sign-in is already done.');
+    const stored = await cache.get(pendingKey(details.uid));
+    if (!stored) throw badRequest('This sign-in has expired; start again from the application.');
+    const { userId } = JSON.parse(stored) as PendingSecondFactor;
+    const user = await users.findById(userId);
+    const form = await readForm(ctx);
+    const attempt = { userId, email: user?.email ?? '', ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, userId) };
+    const fail = async (reason: string) => {
+      await events.record({ type: 'sign_in.failed', userId, actor: userId, ip: ctx.ip, detail: { reason } });
+      ctx.status = 401;
+      ctx.type = 'html';
+      ctx.body = secondFactorPage(details.uid, await clientNameOf(details.params.client_id), 'That code was not accepted. Try the current code, or a recovery code.');
+    };
+    const admission = await lockout.admit(attempt);
+    if (!admission.admitted) {
+      await notifyLock(user, ctx.ip, admission.lockedForSeconds);
+      await fail(admission.reason);
+      return;
+    }
+    const recoveryCode = form.get('recovery_code')?.trim();
+    const method = recoveryCode ? 'recovery_code' : 'totp';
+    const accepted = recoveryCode ? await secondFactor.useRecoveryCode(userId, recoveryCode) : await secondFactor.verifyCode(userId, form.get('code') ?? '');
+    if (!accepted || !user || user.disabledAt) {
+      await notifyLock(user, ctx.ip, (await lockout.failed(attempt, admission.ticket)).lockedForSeconds);
+      await fail(`wrong_${method}`);
+      return;
+    }
+    await cache.delete(pendingKey(details.uid));
+    await lockout.succeeded(admission.ticket);
+    devices.remember(ctx, userId);
+    if (recoveryCode) await events.record({ type: 'recovery_code.used', userId, actor: userId, ip: ctx.ip });
+    await events.record({ type: 'sign_in.succeeded', userId, actor: userId, ip: ctx.ip, detail: { method: `password+${method}` } });
+    const amr = recoveryCode ? ['pwd', 'mfa'] : ['pwd', 'otp'];
+    const redirectTo = await provider().interactionResult(ctx.req, ctx.res, { login: { accountId: userId, amr, acr: 'urn:latchkey:mfa' } }, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(redirectTo);
   });
