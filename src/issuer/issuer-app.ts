@@ -15,6 +15,7 @@ import type { RequestState } from '../shared/http/request-context.ts';
 import type { ServiceDependencies } from '../shared/lifecycle/service.ts';
 import { clientRepository } from './clients/client-repository.ts';
 import { clientService } from './clients/client-service.ts';
+import { formGuard } from './interactions/form-guard.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
 import { keyEncryption, resolveKeyEncryptionKey } from './keys/key-encryption.ts';
 import { configuredKeyRing } from './keys/key-ring.ts';
@@ -114,8 +115,9 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
       events,
       secondFactor: secondFactor(db, keyEncryption(kek), kek),
       cache,
+      guard: formGuard(kek, config.issuer.url),
       issuerUrl: config.issuer.url,
-    }).routes(),
+    }).routes() as unknown as Koa.Middleware<RequestState>,
   );
 
   // The provider's own endpoints; any other path stays ours (and unknown ones get our 404 envelope).

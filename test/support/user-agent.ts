@@ -4,6 +4,8 @@
  */
 export class UserAgent {
   readonly #cookies = new Map<string, string>();
+  /** The form token of the last sign-in page shown, sent back with the next form, as a browser would. */
+  #csrf: string | undefined;
 
   #remember(response: Response): void {
     for (const header of response.headers.getSetCookie()) {
@@ -21,6 +23,10 @@ export class UserAgent {
     if (this.#cookies.size) headers.set('cookie', [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; '));
     const response = await fetch(url, { ...init, headers, redirect: 'manual' });
     this.#remember(response);
+    if (response.headers.get('content-type')?.includes('text/html')) {
+      const token = /name="csrf" value="([^"]+)"/.exec(await response.clone().text())?.[1];
+      if (token) this.#csrf = token;
+    }
     return response;
   }
 
@@ -41,7 +47,7 @@ export class UserAgent {
     return this.follow(action, origin, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin },
-      body: new URLSearchParams(fields).toString(),
+      body: new URLSearchParams({ ...(this.#csrf && !('csrf' in fields) ? { csrf: this.#csrf } : {}), ...fields }).toString(),
     });
   }
 }

@@ -9,9 +9,9 @@ import type { SecurityEvents } from '../../accounts/security-events.ts';
 import type { Cache } from '../../shared/cache/cache.ts';
 import type { UserRepository } from '../../accounts/user-repository.ts';
 import { badRequest } from '../../shared/http/errors.ts';
-import { readForm } from '../../shared/http/form-body.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
 import { escapeHtml } from '../oidc/html.ts';
+import { newNonce, type FormGuard } from './form-guard.ts';
 
 export interface InteractionDependencies {
   provider: () => Provider;
@@ -24,22 +24,28 @@ export interface InteractionDependencies {
   secondFactor: SecondFactor;
   /** Holds "password accepted, second factor pending" for an interaction, for ten minutes. */
   cache: Cache;
+  guard: FormGuard;
   issuerUrl: string;
+}
+
+interface InteractionState extends RequestState {
+  nonce?: string;
 }
 
 interface PendingSecondFactor {
   userId: string;
 }
 
-function secondFactorPage(uid: string, clientName: string, error?: string): string {
+function secondFactorPage(context: PageContext, uid: string, clientName: string, error?: string): string {
   return page(
     'Two-step verification',
     `<p>Enter the 6-digit code from your authenticator app to continue to <strong>${escapeHtml(clientName)}</strong>.</p>${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="/interaction/${escapeHtml(uid)}/second-factor">
+<form method="post" action="/interaction/${escapeHtml(uid)}/second-factor">${csrfField(context)}
 <label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" autofocus></label>
 <button type="submit">Verify</button>
 <details><summary>Use a recovery code instead</summary><label>Recovery code <input name="recovery_code" autocomplete="off"></label><button type="submit">Use recovery code</button></details>
 </form>`,
+    context,
   );
 }
 
@@ -55,18 +61,29 @@ Was this not you? Your password was not accepted, and your account is safe. If y
 This is an automatic message.`;
 }
 
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)} · Latchkey</title></head><body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`;
+/** What every page needs from its request: the CSP nonce and the interaction's form token. */
+interface PageContext {
+  nonce: string;
+  csrf: string;
 }
 
-function loginPage(uid: string, clientName: string, error?: string): string {
+const STYLES = 'body{font-family:system-ui,sans-serif;margin:0;padding:1.5rem;background:#f6f7f9;color:#1b1f24}main{max-width:26rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 3px #0002}label{display:block;margin:.8rem 0}input{display:block;width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;margin-top:.3rem}button{padding:.6rem 1.2rem;font-size:1rem;margin:.8rem .4rem 0 0}[role=alert]{color:#a40000}';
+
+function page(title: string, body: string, context: PageContext): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)} · Latchkey</title><style nonce="${context.nonce}">${STYLES}</style></head><body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`;
+}
+
+const csrfField = (context: PageContext) => `<input type="hidden" name="csrf" value="${escapeHtml(context.csrf)}">`;
+
+function loginPage(context: PageContext, uid: string, clientName: string, error?: string): string {
   return page(
     'Sign in',
     `<p>to continue to <strong>${escapeHtml(clientName)}</strong></p>${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="/interaction/${escapeHtml(uid)}/login">
+<form method="post" action="/interaction/${escapeHtml(uid)}/login">${csrfField(context)}
 <label>Email <input type="email" name="email" autocomplete="username" required autofocus></label>
 <label>Password <input type="password" name="password" autocomplete="current-password" required></label>
 <button type="submit">Sign in</button></form>`,
+    context,
   );
 }
 
@@ -75,9 +92,10 @@ function loginPage(uid: string, clientName: string, error?: string): string {
  * third-party clients (first-party ones were granted in loadExistingGrant). Every response is
  * no-store; every POST answers with a 303 back into the provider.
  */
-export function interactionRoutes({ provider, users, passwords, lockout, devices, mailer, events, secondFactor, cache, issuerUrl }: InteractionDependencies): Router<RequestState> {
-  const router = new Router<RequestState>();
+export function interactionRoutes({ provider, users, passwords, lockout, devices, mailer, events, secondFactor, cache, guard, issuerUrl }: InteractionDependencies): Router<InteractionState> {
+  const router = new Router<InteractionState>();
   const pendingKey = (uid: string) => `interaction-2fa:${uid}`;
+  const pageContext = (ctx: { state: { nonce?: string } }, uid: string): PageContext => ({ nonce: ctx.state.nonce ?? '', csrf: guard.tokenFor(uid) });
   const clientNameOf = async (clientId: unknown) => (await provider().Client.find(String(clientId)))?.clientName ?? 'an application';
 
   const notifyLock = async (user: { id: string; email: string } | null | undefined, ip: string, lockedForSeconds: number | undefined) => {
@@ -87,8 +105,11 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
   };
 
   router.use(async (ctx, next) => {
+    const nonce = newNonce();
+    ctx.state.nonce = nonce;
     ctx.set('Cache-Control', 'no-store');
-    ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    // No form-action: Chromium applies it to the redirects after a POST, which end at the client's redirect URI.
+    ctx.set('Content-Security-Policy', `default-src 'none'; style-src 'nonce-${nonce}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'`);
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('X-Frame-Options', 'DENY');
     await next();
@@ -98,24 +119,26 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
     const details = await provider().interactionDetails(ctx.req, ctx.res);
     const client = await provider().Client.find(String(details.params.client_id));
     const clientName = client?.clientName ?? 'an application';
+    const context = pageContext(ctx, details.uid);
     ctx.type = 'html';
     if (details.prompt.name === 'login') {
       const pending = await cache.get(pendingKey(details.uid));
-      ctx.body = pending ? secondFactorPage(details.uid, clientName) : loginPage(details.uid, clientName);
+      ctx.body = pending ? secondFactorPage(context, details.uid, clientName) : loginPage(context, details.uid, clientName);
       return;
     }
     const scopes = [...new Set([...(details.prompt.details.missingOIDCScope as string[] | undefined ?? []), ...Object.values((details.prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {}).flat()])];
     ctx.body = page(
       'Allow access?',
       `<p><strong>${escapeHtml(clientName)}</strong> asks to:</p><ul>${scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('')}</ul>
-<form method="post" action="/interaction/${escapeHtml(details.uid)}/consent"><button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny">Deny</button></form>`,
+<form method="post" action="/interaction/${escapeHtml(details.uid)}/consent">${csrfField(context)}<button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny">Deny</button></form>`,
+      context,
     );
   });
 
   router.post('/interaction/:uid/login', async (ctx) => {
     const details = await provider().interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'login') throw badRequest('This step of the sign-in is already done.');
-    const form = await readForm(ctx);
+    const form = await guard.readForm(ctx, details.uid);
     const email = (form.get('email') ?? '').trim().toLowerCase();
     const user = await users.findByEmail(email);
     const attempt = { userId: user?.id, email, ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, user?.id) };
@@ -124,7 +147,7 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
       const client = await provider().Client.find(String(details.params.client_id));
       ctx.status = 401;
       ctx.type = 'html';
-      ctx.body = loginPage(details.uid, client?.clientName ?? 'an application', GENERIC_FAILURE);
+      ctx.body = loginPage(pageContext(ctx, details.uid), details.uid, client?.clientName ?? 'an application', GENERIC_FAILURE);
     };
 
     const admission = await lockout.admit(attempt);
@@ -144,7 +167,7 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
       const pending: PendingSecondFactor = { userId: user.id };
       await cache.set(pendingKey(details.uid), JSON.stringify(pending), 600);
       ctx.type = 'html';
-      ctx.body = secondFactorPage(details.uid, await clientNameOf(details.params.client_id));
+      ctx.body = secondFactorPage(pageContext(ctx, details.uid), details.uid, await clientNameOf(details.params.client_id));
       return;
     }
     await lockout.succeeded(admission.ticket);
@@ -162,13 +185,13 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
     if (!stored) throw badRequest('This sign-in has expired; start again from the application.');
     const { userId } = JSON.parse(stored) as PendingSecondFactor;
     const user = await users.findById(userId);
-    const form = await readForm(ctx);
+    const form = await guard.readForm(ctx, details.uid);
     const attempt = { userId, email: user?.email ?? '', ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, userId) };
     const fail = async (reason: string) => {
       await events.record({ type: 'sign_in.failed', userId, actor: userId, ip: ctx.ip, detail: { reason } });
       ctx.status = 401;
       ctx.type = 'html';
-      ctx.body = secondFactorPage(details.uid, await clientNameOf(details.params.client_id), 'That code was not accepted. Try the current code, or a recovery code.');
+      ctx.body = secondFactorPage(pageContext(ctx, details.uid), details.uid, await clientNameOf(details.params.client_id), 'That code was not accepted. Try the current code, or a recovery code.');
     };
     const admission = await lockout.admit(attempt);
     if (!admission.admitted) {
@@ -199,7 +222,7 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
     const oidc = provider();
     const details = await oidc.interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'consent') throw badRequest('This step of the sign-in is already done.');
-    const form = await readForm(ctx);
+    const form = await guard.readForm(ctx, details.uid);
     let result;
     if (form.get('decision') !== 'allow') {
       result = { error: 'access_denied', error_description: 'the user denied the request' };

@@ -1,0 +1,35 @@
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+import { AppError } from '../../shared/http/errors.ts';
+import { readForm } from '../../shared/http/form-body.ts';
+
+/**
+ * Protects our sign-in forms against cross-site submission twice over: the browser must say the
+ * form came from the issuer's own origin (Origin, or Referer where Origin is absent), and the form
+ * must carry a token bound to this interaction (an HMAC of its id, so nothing is stored).
+ */
+export function formGuard(keyEncryptionKey: Buffer, issuerUrl: string) {
+  const key = Buffer.from(hkdfSync('sha256', keyEncryptionKey, Buffer.alloc(0), 'latchkey form token', 32));
+  const origin = new URL(issuerUrl).origin;
+  const tokenFor = (uid: string) => createHmac('sha256', key).update(`form:${uid}`).digest('base64url');
+
+  return {
+    tokenFor,
+
+    /** Reads a POSTed form after checking where it came from and its token; 403 otherwise. */
+    async readForm(ctx: Context, uid: string): Promise<URLSearchParams> {
+      const sentFrom = ctx.get('origin') || (URL.canParse(ctx.get('referer')) ? new URL(ctx.get('referer')).origin : '');
+      if (sentFrom !== origin) throw new AppError(403, 'forbidden', 'This form must be sent from the sign-in page.');
+      const form = await readForm(ctx);
+      const expected = Buffer.from(tokenFor(uid));
+      const given = Buffer.from(form.get('csrf') ?? '');
+      if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new AppError(403, 'forbidden', 'This form has expired; go back and try again.');
+      return form;
+    },
+  };
+}
+
+export type FormGuard = ReturnType<typeof formGuard>;
+
+/** A fresh nonce per response, for the page's one inline stylesheet. */
+export const newNonce = () => randomBytes(16).toString('base64');

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import { startIssuer, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
+import { UserAgent } from '../support/user-agent.ts';
+
+const REDIRECT = 'http://127.0.0.1:5173/callback';
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+
+/** The sign-in pages' own defences: form tokens, origin checks, and the headers every page sends. */
+describe('sign-in forms', () => {
+  let issuer: IssuerHarness;
+  let config: client.Configuration;
+
+  before(async () => {
+    issuer = await startIssuer();
+    const spa = await issuer.createClient({ type: 'spa', redirectUris: [REDIRECT], firstParty: true });
+    config = await issuer.discover(spa.id);
+  });
+  after(() => issuer.stop());
+
+  async function openSignIn() {
+    const agent = new UserAgent();
+    const { response, url } = await agent.follow(client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: CHALLENGE, code_challenge_method: 'S256' }), issuer.url);
+    return { agent, response, action: `${url.href}/login` };
+  }
+  const post = (agent: UserAgent, action: string, fields: Record<string, string>, origin?: string) =>
+    agent.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin ? { origin } : {}) }, body: new URLSearchParams(fields).toString() });
+
+  it('sends no-store, a nonce-based CSP without framing, and no referrer on the sign-in page', async () => {
+    const { response } = await openSignIn();
+    const csp = response.headers.get('content-security-policy')!;
+    const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+    assert.ok(nonce);
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.ok((await response.text()).includes(`<style nonce="${nonce}">`));
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    assert.equal(response.headers.get('referrer-policy'), 'no-referrer');
+  });
+
+  it('refuses a sign-in form without its token', async () => {
+    const user = await issuer.createUser();
+    const { agent, response, action } = await openSignIn();
+    await response.body?.cancel();
+    const result = await post(agent, action, { email: user.email, password: TEST_PASSWORD, csrf: '' }, new URL(issuer.url).origin);
+    assert.equal(result.status, 403);
+  });
+
+  it('refuses a sign-in form sent from another origin, even with its token', async () => {
+    const user = await issuer.createUser();
+    const { agent, response, action } = await openSignIn();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await response.text())![1]!;
+    const crossSite = await post(agent, action, { email: user.email, password: TEST_PASSWORD, csrf }, 'https://evil.example');
+    assert.equal(crossSite.status, 403);
+    const noOrigin = await post(agent, action, { email: user.email, password: TEST_PASSWORD, csrf });
+    assert.equal(noOrigin.status, 403);
+  });
+
+  it('answers a successful sign-in with 303 See Other', async () => {
+    const user = await issuer.createUser();
+    const { agent, response, action } = await openSignIn();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await response.text())![1]!;
+    const result = await post(agent, action, { email: user.email, password: TEST_PASSWORD, csrf }, new URL(issuer.url).origin);
+    assert.equal(result.status, 303);
+  });
+});
