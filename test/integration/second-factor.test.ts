@@ -2,30 +2,23 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
-import { startIssuer, TEST_PASSWORD, totpCode, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
-import { UserAgent } from '../support/user-agent.ts';
-
-const REDIRECT = 'http://127.0.0.1:5173/callback';
-const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+import { APP_REDIRECT_URI as REDIRECT, openSignIn, startIssuerWithApp, TEST_PASSWORD, totpCode, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
+import type { UserAgent } from '../support/user-agent.ts';
 
 describe('second factor: TOTP and recovery codes', () => {
   let issuer: IssuerHarness;
   let config: client.Configuration;
 
   before(async () => {
-    issuer = await startIssuer({ LOCKOUT_IP_MAX_FAILURES: '1000' });
-    const spa = await issuer.createClient({ type: 'spa', redirectUris: [REDIRECT], firstParty: true });
-    config = await issuer.discover(spa.id);
+    ({ issuer, config } = await startIssuerWithApp({ LOCKOUT_IP_MAX_FAILURES: '1000' }));
   });
   after(() => issuer.stop());
 
   /** Signs in with the password and returns where that left the browser: the code page, for TOTP users. */
   async function passwordStep(user: TestUser) {
-    const agent = new UserAgent();
-    const start = await agent.follow(client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid tasks:read', code_challenge: CHALLENGE, code_challenge_method: 'S256', prompt: 'login' }), issuer.url);
-    await start.response.body?.cancel();
-    const interaction = start.url.pathname;
-    const afterPassword = await agent.submitForm(new URL(`${interaction}/login`, issuer.url), { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    const { agent, response, interaction, action } = await openSignIn(issuer, config);
+    await response.body?.cancel();
+    const afterPassword = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
     return { agent, interaction, afterPassword };
   }
   const secondStep = (agent: UserAgent, interaction: string, fields: Record<string, string>) => agent.submitForm(new URL(`${interaction}/second-factor`, issuer.url), fields, issuer.url);

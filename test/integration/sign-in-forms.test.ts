@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import * as client from 'openid-client';
-import { startIssuer, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
-import { UserAgent } from '../support/user-agent.ts';
-
-const REDIRECT = 'http://127.0.0.1:5173/callback';
-const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+import type * as client from 'openid-client';
+import { openSignIn as open, startIssuerWithApp, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
+import type { UserAgent } from '../support/user-agent.ts';
 
 /** The sign-in pages' own defences: form tokens, origin checks, and the headers every page sends. */
 describe('sign-in forms', () => {
@@ -13,17 +10,11 @@ describe('sign-in forms', () => {
   let config: client.Configuration;
 
   before(async () => {
-    issuer = await startIssuer();
-    const spa = await issuer.createClient({ type: 'spa', redirectUris: [REDIRECT], firstParty: true });
-    config = await issuer.discover(spa.id);
+    ({ issuer, config } = await startIssuerWithApp());
   });
   after(() => issuer.stop());
 
-  async function openSignIn() {
-    const agent = new UserAgent();
-    const { response, url } = await agent.follow(client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: CHALLENGE, code_challenge_method: 'S256' }), issuer.url);
-    return { agent, response, action: `${url.href}/login` };
-  }
+  const openSignIn = () => open(issuer, config);
   const post = (agent: UserAgent, action: string, fields: Record<string, string>, origin?: string) =>
     agent.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin ? { origin } : {}) }, body: new URLSearchParams(fields).toString() });
 

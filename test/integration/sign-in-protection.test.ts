@@ -2,12 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { lockout } from '../../src/accounts/lockout.ts';
-import { startIssuer, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
+import { APP_REDIRECT_URI as REDIRECT, openSignIn, startIssuer, startIssuerWithApp, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
 import { startSmtpPeer } from '../support/smtp-peer.ts';
 import { UserAgent } from '../support/user-agent.ts';
-
-const REDIRECT = 'http://127.0.0.1:5173/callback';
-const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
 describe('sign-in protection', () => {
   let issuer: IssuerHarness;
@@ -16,9 +13,7 @@ describe('sign-in protection', () => {
 
   before(async () => {
     smtp = await startSmtpPeer();
-    issuer = await startIssuer({ SMTP_URL: smtp.url, LOCKOUT_IP_MAX_FAILURES: '1000' });
-    const spa = await issuer.createClient({ type: 'spa', redirectUris: [REDIRECT], firstParty: true });
-    config = await issuer.discover(spa.id);
+    ({ issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url, LOCKOUT_IP_MAX_FAILURES: '1000' }));
   });
   after(async () => {
     await issuer.stop();
@@ -27,10 +22,9 @@ describe('sign-in protection', () => {
 
   /** Opens a sign-in in `agent` and returns the URL its login form posts to. */
   async function loginForm(agent: UserAgent): Promise<string> {
-    // prompt=login: a fresh sign-in even where the browser still has a session, as after it expired.
-    const { response, url } = await agent.follow(client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: CHALLENGE, code_challenge_method: 'S256', prompt: 'login' }), issuer.url);
+    const { response, action } = await openSignIn(issuer, config, agent);
     await response.body?.cancel();
-    return `${url.href}/login`;
+    return action;
   }
   const submit = async (agent: UserAgent, action: string, email: string, password: string) => {
     const result = await agent.submitForm(action, { email, password }, issuer.url);
@@ -114,17 +108,13 @@ describe('sign-in timing', () => {
   let config: client.Configuration;
 
   before(async () => {
-    issuer = await startIssuer({ LOCKOUT_IP_MAX_FAILURES: '1000' });
-    const spa = await issuer.createClient({ type: 'spa', redirectUris: [REDIRECT], firstParty: true });
-    config = await issuer.discover(spa.id);
+    ({ issuer, config } = await startIssuerWithApp({ LOCKOUT_IP_MAX_FAILURES: '1000' }));
   });
   after(() => issuer.stop());
 
   it('takes as long for an unknown email as for a wrong password (medians within 20% over 30 tries)', async () => {
-    const agent = new UserAgent();
-    const { response, url } = await agent.follow(client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: CHALLENGE, code_challenge_method: 'S256' }), issuer.url);
+    const { agent, response, action } = await openSignIn(issuer, config);
     await response.body?.cancel();
-    const action = `${url.href}/login`;
     const users = await Promise.all(Array.from({ length: 30 }, () => issuer.createUser()));
     const time = async (email: string) => {
       const started = performance.now();

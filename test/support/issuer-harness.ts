@@ -42,6 +42,28 @@ export interface IssuerHarness {
   stop(): Promise<void>;
 }
 
+export const APP_REDIRECT_URI = 'http://127.0.0.1:5173/callback';
+const FIXED_CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+
+/** An issuer with one first-party browser app registered, ready for sign-in tests. */
+export async function startIssuerWithApp(overrides: Record<string, string> = {}): Promise<{ issuer: IssuerHarness; config: client.Configuration; appId: string }> {
+  const issuer = await startIssuer(overrides);
+  const app = await issuer.createClient({ type: 'spa', redirectUris: [APP_REDIRECT_URI], firstParty: true });
+  return { issuer, config: await issuer.discover(app.id), appId: app.id };
+}
+
+/**
+ * Opens a fresh sign-in (prompt=login, so even a browser with a session sees the form) and returns
+ * the page's response and where its login form posts.
+ */
+export async function openSignIn(issuer: IssuerHarness, config: client.Configuration, agent = new UserAgent()) {
+  const { response, url } = await agent.follow(
+    client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT_URI, scope: 'openid tasks:read', code_challenge: FIXED_CHALLENGE, code_challenge_method: 'S256', prompt: 'login' }),
+    issuer.url,
+  );
+  return { agent, response, interaction: url.pathname, action: `${url.href}/login` };
+}
+
 let counter = 0;
 const unique = () => `${process.pid}-${Date.now().toString(36)}-${(counter += 1)}`;
 
