@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { lockout } from '../accounts/lockout.ts';
 import { passwordHasher } from '../accounts/passwords.ts';
 import { securityEvents, type SecurityEvent } from '../accounts/security-events.ts';
-import { passwordProblem } from '../accounts/password-policy.ts';
+import { DEFAULT_PASSWORD_POLICY, passwordProblem } from '../accounts/password-policy.ts';
 import { userRepository, type UserRow } from '../accounts/user-repository.ts';
 import { clientRepository, type ClientRow } from '../issuer/clients/client-repository.ts';
 import { ClientValidationError, clientService } from '../issuer/clients/client-service.ts';
@@ -189,10 +189,10 @@ async function userCommand(config: Config, action: string | undefined, target: s
         const role = values.role as Role;
         if (!values.email || !['user', 'admin'].includes(role)) throw new UsageError('user create needs --email and --role user|admin');
         const password = await readPasswordFromStdin();
-        const problem = passwordProblem(password, values.email);
+        const problem = passwordProblem(password, values.email, { ...DEFAULT_PASSWORD_POLICY, minLength: config.issuer.passwords.minLength });
         if (problem) throw new UsageError(`password refused: ${problem}`);
         if (await users.findByEmail(values.email)) throw new UsageError(`a user with email ${values.email.toLowerCase()} already exists`);
-        const user = await users.create({ email: values.email, passwordHash: await passwordHasher().hash(password), role, emailVerified: values.verified });
+        const user = await users.create({ email: values.email, passwordHash: await passwordHasher(config.issuer.passwords).hash(password), role, emailVerified: values.verified });
         await audit(db, { type: 'admin.user_created', userId: user.id, detail: { role } });
         return { json: presentUser(user), text: `created ${user.role} ${user.email} (${user.id})` };
       }

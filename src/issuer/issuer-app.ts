@@ -108,7 +108,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
     interactionRoutes({
       provider,
       users,
-      passwords: passwordHasher(),
+      passwords: passwordHasher(config.issuer.passwords),
       lockout: lockout(cache, config.issuer.lockout),
       devices: deviceCookies(kek, config.issuer.url.startsWith('https://')),
       mailer,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import argon2 from 'argon2';
 import type * as client from 'openid-client';
 import { openSignIn as open, startIssuerWithApp, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
 import type { UserAgent } from '../support/user-agent.ts';
@@ -54,5 +55,25 @@ describe('sign-in forms', () => {
     const csrf = /name="csrf" value="([^"]+)"/.exec(await response.text())![1]!;
     const result = await post(agent, action, { email: user.email, password: TEST_PASSWORD, csrf }, new URL(issuer.url).origin);
     assert.equal(result.status, 303);
+  });
+});
+
+describe('password hashes', () => {
+  it('upgrades a hash made with weaker parameters at the next successful sign-in', async () => {
+    const { issuer, config } = await startIssuerWithApp();
+    try {
+      const weak = await argon2.hash(TEST_PASSWORD, { type: argon2.argon2id, memoryCost: 8_192, timeCost: 1, parallelism: 1 });
+      const user = await issuer.service.database.client.user.create({ data: { email: `legacy-${Date.now()}@example.com`, passwordHash: weak, emailVerified: true } });
+      const { agent, response, action } = await open(issuer, config);
+      await response.body?.cancel();
+      const result = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+      await result.response.body?.cancel();
+      const upgraded = (await issuer.service.database.client.user.findUnique({ where: { id: user.id } }))!.passwordHash!;
+      assert.notEqual(upgraded, weak);
+      assert.match(upgraded, /^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+      assert.ok(await argon2.verify(upgraded, TEST_PASSWORD));
+    } finally {
+      await issuer.stop();
+    }
   });
 });

@@ -162,6 +162,8 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
       await refuse(!user ? 'unknown_email' : user.disabledAt ? 'disabled' : 'wrong_password');
       return;
     }
+    // A hash made with weaker parameters than today's is upgraded now, while we hold the password.
+    if (user.passwordHash && passwords.needsRehash(user.passwordHash)) await users.setPasswordHash(user.id, await passwords.hash(form.get('password') ?? ''));
     // Every path to a session passes here: with TOTP on, the password alone finishes nothing.
     if (await secondFactor.isEnabled(user.id)) {
       const pending: PendingSecondFactor = { userId: user.id };

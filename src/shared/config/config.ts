@@ -77,6 +77,10 @@ const environmentSchema = z
     KEY_PUBLISH_LEAD_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
     KEY_RELOAD_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
     DEVICE_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
+    PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(64).default(12),
+    PASSWORD_HASH_MEMORY_KIB: z.coerce.number().int().min(19_456, 'must be at least 19456 (OWASP argon2id minimum)').max(4_194_304).default(19_456),
+    PASSWORD_HASH_TIME_COST: z.coerce.number().int().min(2).max(20).default(2),
+    PASSWORD_HASH_PARALLELISM: z.coerce.number().int().min(1).max(16).default(1),
     LOCKOUT_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
     LOCKOUT_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
     LOCKOUT_BASE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
@@ -135,6 +139,7 @@ export interface Config {
     keys: { rotationIntervalDays: number; publishLeadSeconds: number; reloadIntervalSeconds: number };
     devicePollIntervalSeconds: number;
     lockout: { maxFailures: number; windowSeconds: number; baseLockSeconds: number; maxLockSeconds: number; ipMaxFailures: number };
+    passwords: { minLength: number; memoryCost: number; timeCost: number; parallelism: number };
   };
   taskApi: {
     url: string;
@@ -266,6 +271,7 @@ function toConfig(env: Environment): Config {
         maxLockSeconds: env.LOCKOUT_MAX_SECONDS,
         ipMaxFailures: env.LOCKOUT_IP_MAX_FAILURES,
       },
+      passwords: { minLength: env.PASSWORD_MIN_LENGTH, memoryCost: env.PASSWORD_HASH_MEMORY_KIB, timeCost: env.PASSWORD_HASH_TIME_COST, parallelism: env.PASSWORD_HASH_PARALLELISM },
     },
     taskApi: {
       url: env.TASK_API_URL,
