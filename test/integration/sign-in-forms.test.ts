@@ -47,6 +47,8 @@ describe('sign-in forms', () => {
     assert.equal(crossSite.status, 403);
     const noOrigin = await post(agent, action, { email: user.email, password: TEST_PASSWORD, csrf });
     assert.equal(noOrigin.status, 403);
+    const nullOriginCrossSite = await agent.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null', 'sec-fetch-site': 'cross-site' }, body: new URLSearchParams({ email: user.email, password: TEST_PASSWORD, csrf }).toString() });
+    assert.equal(nullOriginCrossSite.status, 403);
   });
 
   it('answers a successful sign-in with 303 See Other', async () => {

@@ -5,8 +5,10 @@ import { readForm } from '../../shared/http/form-body.ts';
 
 /**
  * Protects our sign-in forms against cross-site submission twice over: the browser must say the
- * form came from the issuer's own origin (Origin, or Referer where Origin is absent), and the form
- * must carry a token bound to this interaction (an HMAC of its id, so nothing is stored).
+ * form came from the issuer's own origin, and the form must carry a token bound to this interaction
+ * (an HMAC of its id, so nothing is stored). Our pages send `Referrer-Policy: no-referrer`, under
+ * which Chromium sends `Origin: null` even for a same-origin form; then the browser's own
+ * `Sec-Fetch-Site: same-origin` is the proof (a cross-site form gets `cross-site`).
  */
 export function formGuard(keyEncryptionKey: Buffer, issuerUrl: string) {
   const key = Buffer.from(hkdfSync('sha256', keyEncryptionKey, Buffer.alloc(0), 'latchkey form token', 32));
@@ -18,8 +20,9 @@ export function formGuard(keyEncryptionKey: Buffer, issuerUrl: string) {
 
     /** Reads a POSTed form after checking where it came from and its token; 403 otherwise. */
     async readForm(ctx: Context, uid: string): Promise<URLSearchParams> {
-      const sentFrom = ctx.get('origin') || (URL.canParse(ctx.get('referer')) ? new URL(ctx.get('referer')).origin : '');
-      if (sentFrom !== origin) throw new AppError(403, 'forbidden', 'This form must be sent from the sign-in page.');
+      const declared = ctx.get('origin');
+      const sameOrigin = declared && declared !== 'null' ? declared === origin : ctx.get('sec-fetch-site') === 'same-origin';
+      if (!sameOrigin) throw new AppError(403, 'forbidden', 'This form must be sent from the sign-in page.');
       const form = await readForm(ctx);
       const expected = Buffer.from(tokenFor(uid));
       const given = Buffer.from(form.get('csrf') ?? '');

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import type { Browser } from 'playwright-core';
+import { artifactPath, launchBrowser, needsChromium } from '../support/browser.ts';
+import { APP_REDIRECT_URI, startIssuerWithApp, TEST_PASSWORD, totpCode, type IssuerHarness } from '../support/issuer-harness.ts';
+
+/** A real browser (Chromium) through the sign-in pages, with screenshots kept in test-results/screenshots. */
+describe('sign-in in a real browser', { skip: needsChromium }, () => {
+  let issuer: IssuerHarness;
+  let config: client.Configuration;
+  let browser: Browser;
+
+  before(async () => {
+    ({ issuer, config } = await startIssuerWithApp());
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await issuer?.stop();
+  });
+
+  it('signs in with password and TOTP and reaches the app with a code', async () => {
+    const user = await issuer.createUser({ totp: true });
+    const verifier = client.randomPKCECodeVerifier();
+    const authorizationUrl = client.buildAuthorizationUrl(config, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid tasks:read',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'browser-state',
+    });
+    const page = await browser.newPage({ viewport: { width: 420, height: 760 } });
+    // The app itself is not running here: answer its redirect URI so the browser has somewhere to land.
+    await page.route(`${APP_REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' }));
+    await page.goto(authorizationUrl.href);
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill(TEST_PASSWORD);
+    await page.screenshot({ path: await artifactPath('sign-in-password.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+    await page.getByLabel('Code', { exact: true }).fill(await totpCode(user.totpSecret!));
+    await page.screenshot({ path: await artifactPath('sign-in-totp.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.waitForURL(`${APP_REDIRECT_URI}**`);
+    const landed = new URL(page.url());
+    assert.equal(landed.searchParams.get('state'), 'browser-state');
+    const tokens = await client.authorizationCodeGrant(config, landed, { pkceCodeVerifier: verifier, expectedState: 'browser-state' });
+    assert.ok(tokens.access_token);
+    const cookies = await page.context().cookies(issuer.url);
+    const session = cookies.find((cookie) => cookie.name === 'latchkey.session');
+    assert.ok(session?.httpOnly, 'the session cookie is HttpOnly');
+    assert.equal(session?.sameSite, 'Lax');
+    await page.close();
+  });
+});

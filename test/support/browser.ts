@@ -1,0 +1,24 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { projectRoot } from './processes.ts';
+
+/** Debian's Chromium (apt-get install chromium); `.ci/run` installs it. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const needsChromium = existsSync(CHROMIUM_PATH) ? false : `needs Chromium at ${CHROMIUM_PATH} (apt-get install chromium); CI installs it`;
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Where screenshots are kept as test artifacts. */
+export async function artifactPath(name: string): Promise<string> {
+  const directory = path.join(projectRoot, 'test-results', 'screenshots');
+  await mkdir(directory, { recursive: true });
+  return path.join(directory, name);
+}
