@@ -65,10 +65,11 @@ export function lockout(cache: Cache, settings: LockoutSettings) {
 
   return {
     async admit(attempt: Attempt): Promise<Admission> {
-      if (Number((await cache.get(ipKey(attempt.ip))) ?? 0) >= settings.ipMaxFailures) return { admitted: false, reason: 'ip_limited' };
       const scope = scopeOf(attempt);
       const k = keys(scope);
-      if ((await cache.get(k.lock)) !== null) return { admitted: false, reason: 'locked' };
+      const [ipFailures, locked] = await Promise.all([cache.get(ipKey(attempt.ip)), cache.get(k.lock)]);
+      if (Number(ipFailures ?? 0) >= settings.ipMaxFailures) return { admitted: false, reason: 'ip_limited' };
+      if (locked !== null) return { admitted: false, reason: 'locked' };
       const count = await cache.increment(k.count, settings.windowSeconds);
       if (count > settings.maxFailures) return { admitted: false, reason: 'locked' };
       if ((await cache.get(k.wait)) !== null) {

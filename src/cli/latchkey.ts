@@ -13,6 +13,7 @@ import { DEFAULT_PASSWORD_POLICY, passwordProblem } from '../accounts/password-p
 import { userRepository, type UserRow } from '../accounts/user-repository.ts';
 import { clientRepository, type ClientRow } from '../issuer/clients/client-repository.ts';
 import { ClientValidationError, clientService } from '../issuer/clients/client-service.ts';
+import { resolveKeyEncryptionKey } from '../issuer/keys/key-encryption.ts';
 import { configuredKeyRing } from '../issuer/keys/key-ring.ts';
 import { disableAccount } from '../issuer/account-lifecycle.ts';
 import { openCache } from '../shared/cache/open-cache.ts';
@@ -240,7 +241,7 @@ async function userCommand(config: Config, action: string | undefined, target: s
 
 async function keysCommand(config: Config, action: string | undefined): Promise<Output> {
   return withIssuerDatabase(config, async (db) => {
-    const ring = await configuredKeyRing(db, config, log);
+    const ring = configuredKeyRing(db, config, await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log));
     switch (action) {
       case 'list': {
         const now = new Date();

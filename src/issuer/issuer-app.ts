@@ -1,6 +1,4 @@
-import type Router from '@koa/router';
 import type Koa from 'koa';
-import type Provider from 'oidc-provider';
 import { findActiveAccount } from '../accounts/accounts.ts';
 import { deviceCookies } from '../accounts/device-cookie.ts';
 import { lockout } from '../accounts/lockout.ts';
@@ -28,13 +26,6 @@ import { tokenRequestPolicy } from './oidc/token-request-policy.ts';
 /** oidc-provider's routes (its defaults): discovery, authorize, token and its siblings, JWKS, userinfo, logout, device, PAR. */
 const PROVIDER_PATHS = /^\/(?:\.well-known\/(?:openid-configuration|oauth-authorization-server)|auth(?:\/[^/]+)*|token(?:\/introspection|\/revocation)?|jwks|me|session\/end(?:\/[^/]+)*|device(?:\/[^/]+)*|request)$/;
 
-export interface IssuerAppOptions {
-  /** Replaces the configured mailer (tests count what would be sent). */
-  mailer?: Mailer;
-  /** Extra routes mounted before the provider; tests use this for their own interaction helper. */
-  extraRoutes?: (provider: () => Provider) => Router<RequestState>;
-}
-
 export interface IssuerApp {
   app: Koa<RequestState>;
   host: ProviderHost;
@@ -43,16 +34,16 @@ export interface IssuerApp {
 }
 
 /** The issuer's composition root: builds every part from the process's dependencies and wires them. */
-export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaClient>, options: IssuerAppOptions = {}): Promise<IssuerApp> {
+export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaClient>): Promise<IssuerApp> {
   const { config, log, database, cache, isAcceptingTraffic } = dependencies;
   const db = database.client;
   const users = userRepository(db);
   const clients = clientService(clientRepository(db), { taskApi: config.taskApi.url });
   const records = oidcRecordRepository(db);
-  const keys = await configuredKeyRing(db, config, log);
   const kek = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
+  const keys = configuredKeyRing(db, config, kek);
   const events = securityEvents(db, log);
-  const mailer = options.mailer ?? createMailer(config, log);
+  const mailer = createMailer(config, log);
   const ttl = config.issuer.ttl;
 
   const revokeGrant = grantRevoker({ records, cache });
@@ -103,7 +94,6 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
 
   const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic });
   const provider = () => host.provider;
-  if (options.extraRoutes) app.use(options.extraRoutes(provider).routes());
   app.use(
     interactionRoutes({
       provider,

@@ -117,8 +117,7 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
 
   router.get('/interaction/:uid', async (ctx) => {
     const details = await provider().interactionDetails(ctx.req, ctx.res);
-    const client = await provider().Client.find(String(details.params.client_id));
-    const clientName = client?.clientName ?? 'an application';
+    const clientName = await clientNameOf(details.params.client_id);
     const context = pageContext(ctx, details.uid);
     ctx.type = 'html';
     if (details.prompt.name === 'login') {
@@ -144,10 +143,9 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
     const attempt = { userId: user?.id, email, ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, user?.id) };
     const refuse = async (reason: string) => {
       await events.record({ type: 'sign_in.failed', userId: user?.id, actor: user?.id ?? 'anonymous', ip: ctx.ip, detail: { reason, trustedDevice: attempt.trustedDeviceId !== undefined } });
-      const client = await provider().Client.find(String(details.params.client_id));
       ctx.status = 401;
       ctx.type = 'html';
-      ctx.body = loginPage(pageContext(ctx, details.uid), details.uid, client?.clientName ?? 'an application', GENERIC_FAILURE);
+      ctx.body = loginPage(pageContext(ctx, details.uid), details.uid, await clientNameOf(details.params.client_id), GENERIC_FAILURE);
     };
 
     const admission = await lockout.admit(attempt);
@@ -165,7 +163,7 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
     // A hash made with weaker parameters than today's is upgraded now, while we hold the password.
     if (user.passwordHash && passwords.needsRehash(user.passwordHash)) await users.setPasswordHash(user.id, await passwords.hash(form.get('password') ?? ''));
     // Every path to a session passes here: with TOTP on, the password alone finishes nothing.
-    if (await secondFactor.isEnabled(user.id)) {
+    if (user.totpEnabledAt) {
       const pending: PendingSecondFactor = { userId: user.id };
       await cache.set(pendingKey(details.uid), JSON.stringify(pending), 600);
       ctx.type = 'html';

@@ -1,8 +1,7 @@
 import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Config } from '../../shared/config/config.ts';
-import type { Logger } from '../../shared/logging/logger.ts';
-import { keyEncryption, resolveKeyEncryptionKey, type KeyEncryption } from './key-encryption.ts';
+import { keyEncryption, type KeyEncryption } from './key-encryption.ts';
 import { signingKeyRepository, type SigningKeyRepository, type SigningKeyRow } from './signing-key-repository.ts';
 
 type SigningKeyRepositoryDatabase = Parameters<typeof signingKeyRepository>[0];
@@ -130,10 +129,9 @@ export type KeyRing = ReturnType<typeof keyRing>;
 /**
  * The issuer's key ring as configured: retention long enough for the longest-lived JWT a key signs
  * (plus a minute of skew), cookie keys kept for a session's lifetime. The issuer and `latchkey keys`
- * build it the same way.
+ * build it the same way, each with the key-encryption key it resolved once.
  */
-export async function configuredKeyRing(db: SigningKeyRepositoryDatabase, config: Config, log: Logger): Promise<KeyRing> {
-  const kek = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
+export function configuredKeyRing(db: SigningKeyRepositoryDatabase, config: Config, kek: Buffer): KeyRing {
   const { ttl, keys } = config.issuer;
   return keyRing(signingKeyRepository(db), keyEncryption(kek), {
     publishLeadSeconds: keys.publishLeadSeconds,

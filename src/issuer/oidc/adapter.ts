@@ -53,13 +53,12 @@ export function accountRevoker({ records, cache }: Pick<AdapterDependencies, 're
   };
 }
 
-/** Removes a grant and every token issued from it, wherever each lives. */
+/** Removes a grant and every token issued from it, wherever each lives (a Grant row carries its own id as grantId). */
 export function grantRevoker({ records, cache }: Pick<AdapterDependencies, 'records' | 'cache'>): (grantId: string) => Promise<void> {
   return async (grantId) => {
     await Promise.all(
       GRANT_BOUND_MODELS.map((kind) => (DURABLE_MODELS.has(kind) ? new DurableAdapter(kind, records) : new CacheAdapter(kind, cache)).revokeByGrantId(grantId)),
     );
-    await records.destroy('Grant', hashId(grantId));
   };
 }
 
