@@ -38,6 +38,18 @@ export function secondFactor(db: PrismaClient, encryption: KeyEncryption, keyEnc
       return { secret, uri: generateURI({ issuer: issuerName, label: email, secret }) };
     },
 
+    /** The enrollment begun but not yet confirmed, to show its QR code again after a wrong code. */
+    async pendingEnrollment(userId: string, email: string): Promise<{ secret: string; uri: string } | undefined> {
+      const user = await db.user.findUnique({ where: { id: userId }, select: { totpSecretEncrypted: true, totpEnabledAt: true } });
+      if (!user?.totpSecretEncrypted || user.totpEnabledAt) return undefined;
+      const secret = encryption.open(user.totpSecretEncrypted, `totp:${userId}`);
+      return { secret, uri: generateURI({ issuer: issuerName, label: email, secret }) };
+    },
+
+    async recoveryCodesLeft(userId: string): Promise<number> {
+      return db.recoveryCode.count({ where: { userId, usedAt: null } });
+    },
+
     /** Turns TOTP on after one correct code; returns the ten recovery codes, shown once. */
     async confirmEnrollment(userId: string, code: string): Promise<string[] | undefined> {
       if (!(await this.verifyCode(userId, code, { pending: true }))) return undefined;

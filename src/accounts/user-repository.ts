@@ -10,6 +10,7 @@ export function userRepository(db: PrismaClient) {
     create: (data: { email: string; passwordHash: string | null; role: Role; emailVerified: boolean }) =>
       db.user.create({ data: { ...data, email: data.email.trim().toLowerCase() } }),
     setDisabled: (id: string, disabledAt: Date | null) => db.user.update({ where: { id }, data: { disabledAt } }),
+    setEmailVerified: (id: string) => db.user.update({ where: { id }, data: { emailVerified: true } }),
     setPasswordHash: (id: string, passwordHash: string) => db.user.update({ where: { id }, data: { passwordHash } }),
   };
 }

@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import { findActiveAccount } from '../accounts/accounts.ts';
 import { deviceCookies } from '../accounts/device-cookie.ts';
 import { lockout } from '../accounts/lockout.ts';
+import { mailTokens, sendBudget } from '../accounts/mail-tokens.ts';
 import { createMailer, type Mailer } from '../accounts/mail/mailer.ts';
 import { passwordHasher } from '../accounts/passwords.ts';
 import { secondFactor } from '../accounts/second-factor.ts';
@@ -11,17 +12,25 @@ import type { PrismaClient } from '../shared/database/generated/issuer/client.ts
 import { createBaseApp } from '../shared/http/base-app.ts';
 import type { RequestState } from '../shared/http/request-context.ts';
 import type { ServiceDependencies } from '../shared/lifecycle/service.ts';
+import { accountAccess } from './account/account-access.ts';
+import { accountConsoleClient, ACCOUNT_CONSOLE_CLIENT_ID } from './account/account-console-client.ts';
+import { accountRoutes } from './account/account-routes.ts';
+import { selfServiceRoutes } from './account/self-service-routes.ts';
 import { clientRepository } from './clients/client-repository.ts';
+import { cachedClientSource } from './clients/client-cache.ts';
 import { clientService } from './clients/client-service.ts';
+import { ensureDemoClients } from './clients/demo-clients.ts';
 import { formGuard } from './interactions/form-guard.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
 import { keyEncryption, resolveKeyEncryptionKey } from './keys/key-encryption.ts';
 import { configuredKeyRing } from './keys/key-ring.ts';
-import { grantRevoker, adapterFactory } from './oidc/adapter.ts';
+import { accountRevoker, grantRevoker, adapterFactory } from './oidc/adapter.ts';
+import { browserContext } from './oidc/browser-context.ts';
 import { deviceFlowPages, userCodeGuard } from './oidc/device-flow.ts';
 import { oidcRecordRepository } from './oidc/oidc-record-repository.ts';
 import { ProviderHost } from './oidc/provider-host.ts';
 import { tokenRequestPolicy } from './oidc/token-request-policy.ts';
+import { pageRenderer } from './pages/page-renderer.ts';
 
 /** oidc-provider's routes (its defaults): discovery, authorize, token and its siblings, JWKS, userinfo, logout, device, PAR. */
 const PROVIDER_PATHS = /^\/(?:\.well-known\/(?:openid-configuration|oauth-authorization-server)|auth(?:\/[^/]+)*|token(?:\/introspection|\/revocation)?|jwks|me|session\/end(?:\/[^/]+)*|device(?:\/[^/]+)*|request)$/;
@@ -40,6 +49,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   const users = userRepository(db);
   const clients = clientService(clientRepository(db), { taskApi: config.taskApi.url });
   const records = oidcRecordRepository(db);
+  if (config.demoClients) await ensureDemoClients(clients, { spaUrl: config.spa.url, dataDir: config.dataDir }, log);
   const kek = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
   const keys = configuredKeyRing(db, config, kek);
   const events = securityEvents(db, log);
@@ -64,13 +74,14 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   const adapter = adapterFactory({
     records,
     cache,
-    clients,
+    clients: cachedClientSource(clients, config.issuer.clientCacheTtlSeconds),
     revokeGrant,
     onRefreshTokenRotated: tokenPolicy.recordRotation,
     judgeConsumedRefreshToken: tokenPolicy.judgeConsumedRefreshToken,
   });
 
   const guard = userCodeGuard(cache);
+  const pages = pageRenderer();
   const host = await ProviderHost.start({
     keyRing: keys,
     log,
@@ -81,7 +92,9 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
     dependencies: {
       adapter,
       findAccount: (id) => findActiveAccount(users, id),
-      deviceFlowPages: deviceFlowPages(guard),
+      deviceFlowPages: deviceFlowPages(guard, pages),
+      pages,
+      staticClients: [accountConsoleClient(config.issuer.url)],
       settings: { issuerUrl: config.issuer.url, taskApiUrl: config.taskApi.url, ttl, devicePollIntervalSeconds: config.issuer.devicePollIntervalSeconds },
     },
   });
@@ -93,22 +106,39 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   sweeper.unref();
 
   const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic });
+  app.use(browserContext());
   const provider = () => host.provider;
-  app.use(
+  const passwords = passwordHasher(config.issuer.passwords);
+  const failures = lockout(cache, config.issuer.lockout);
+  const secondFactors = secondFactor(db, keyEncryption(kek), kek);
+  const forms = formGuard(kek, config.issuer.url);
+  const tokens = mailTokens(cache);
+  const budget = sendBudget(cache, { perAddress: 5, perIp: 30, windowSeconds: 900 });
+  const policy = { minLength: config.issuer.passwords.minLength, maxLength: 1024 };
+  const shared = { provider, users, passwords, mailer, events, guard: forms, pages, issuerUrl: config.issuer.url };
+  const routers = [
     interactionRoutes({
-      provider,
-      users,
-      passwords: passwordHasher(config.issuer.passwords),
-      lockout: lockout(cache, config.issuer.lockout),
+      ...shared,
+      lockout: failures,
       devices: deviceCookies(kek, config.issuer.url.startsWith('https://')),
-      mailer,
-      events,
-      secondFactor: secondFactor(db, keyEncryption(kek), kek),
+      secondFactor: secondFactors,
       cache,
-      guard: formGuard(kek, config.issuer.url),
-      issuerUrl: config.issuer.url,
-    }).routes() as unknown as Koa.Middleware<RequestState>,
-  );
+      tokens,
+      budget,
+      signUpEnabled: config.issuer.signUpEnabled,
+      magicLinkTtlSeconds: config.issuer.magicLinkTtlSeconds,
+    }),
+    selfServiceRoutes({ ...shared, policy, lockout: failures, tokens, budget, endEverything: accountRevoker({ records, cache }), signUpEnabled: config.issuer.signUpEnabled, resetTtlSeconds: config.issuer.passwordResetTtlSeconds }),
+    accountRoutes({
+      ...shared,
+      policy,
+      lockout: failures,
+      secondFactor: secondFactors,
+      access: accountAccess({ cache, records, revokeGrant, hiddenClients: [ACCOUNT_CONSOLE_CLIENT_ID] }),
+      recentSignInSeconds: config.issuer.recentSignInSeconds,
+    }),
+  ];
+  for (const router of routers) app.use(router.routes() as unknown as Koa.Middleware<RequestState>);
 
   // The provider's own endpoints; any other path stays ours (and unknown ones get our 404 envelope).
   app.use(async (ctx, next) => {

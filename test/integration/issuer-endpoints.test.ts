@@ -22,9 +22,9 @@ describe('issuer endpoints', () => {
     return { config, user, tokens: await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }) };
   }
 
-  it('advertises only the code response type and S256 in discovery', async () => {
+  it('advertises only the code response type (and none, for the account pages) and S256 in discovery', async () => {
     const metadata = (await (await fetch(`${issuer.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
-    assert.deepEqual(metadata.response_types_supported, ['code']);
+    assert.deepEqual(metadata.response_types_supported, ['code', 'none']);
     assert.deepEqual(metadata.code_challenge_methods_supported, ['S256']);
     assert.ok(metadata.device_authorization_endpoint);
     assert.ok(metadata.introspection_endpoint && metadata.revocation_endpoint && metadata.end_session_endpoint);

@@ -4,20 +4,24 @@ import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
 import { artifactPath, launchBrowser, needsChromium } from '../support/browser.ts';
 import { APP_REDIRECT_URI, startIssuerWithApp, TEST_PASSWORD, totpCode, type IssuerHarness } from '../support/issuer-harness.ts';
+import { linkIn, startSmtpPeer } from '../support/smtp-peer.ts';
 
 /** A real browser (Chromium) through the sign-in pages, with screenshots kept in test-results/screenshots. */
 describe('sign-in in a real browser', { skip: needsChromium }, () => {
   let issuer: IssuerHarness;
   let config: client.Configuration;
   let browser: Browser;
+  let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
 
   before(async () => {
-    ({ issuer, config } = await startIssuerWithApp());
+    smtp = await startSmtpPeer();
+    ({ issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url }));
     browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();
     await issuer?.stop();
+    await smtp?.close();
   });
 
   it('signs in with password and TOTP and reaches the app with a code', async () => {
@@ -34,7 +38,7 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     // The app itself is not running here: answer its redirect URI so the browser has somewhere to land.
     await page.route(`${APP_REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' }));
     await page.goto(authorizationUrl.href);
-    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Email', { exact: true }).fill(user.email);
     await page.getByLabel('Password').fill(TEST_PASSWORD);
     await page.screenshot({ path: await artifactPath('sign-in-password.png'), fullPage: true });
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -51,6 +55,45 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     const session = cookies.find((cookie) => cookie.name === 'latchkey.session');
     assert.ok(session?.httpOnly, 'the session cookie is HttpOnly');
     assert.equal(session?.sameSite, 'Lax');
+    await page.close();
+  });
+
+  it('signs in with an emailed link: the link page asks for a click, then the app gets a code', async () => {
+    const user = await issuer.createUser();
+    const verifier = client.randomPKCECodeVerifier();
+    const authorizationUrl = client.buildAuthorizationUrl(config, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid tasks:read',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'magic-state',
+    });
+    const page = await browser.newPage({ viewport: { width: 420, height: 760 } });
+    await page.route(`${APP_REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' }));
+    await page.goto(authorizationUrl.href);
+    await page.getByText('Email me a sign-in link instead').click();
+    await page.getByLabel('Email address').fill(user.email);
+    await page.screenshot({ path: await artifactPath('magic-link-request.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Email me a link' }).click();
+    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+    await page.screenshot({ path: await artifactPath('magic-link-sent.png'), fullPage: true });
+    const link = linkIn(await smtp.waitFor((mail) => mail.to.includes(user.email)), /\/magic\//);
+
+    // The same link opened in another browser (a phone, say) shows a code instead of signing that browser in.
+    const phone = await browser.newContext({ viewport: { width: 390, height: 700 } });
+    const phonePage = await phone.newPage();
+    await phonePage.goto(link.href);
+    await phonePage.getByRole('heading', { name: 'Sign in on your other device' }).waitFor();
+    await phonePage.screenshot({ path: await artifactPath('magic-link-other-device.png'), fullPage: true });
+    await phone.close();
+
+    await page.goto(link.href);
+    await page.screenshot({ path: await artifactPath('magic-link-open.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${APP_REDIRECT_URI}**`);
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'magic-state' });
+    const accessClaims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString('utf8')) as { amr?: string[] };
+    assert.deepEqual(accessClaims.amr, ['email'], 'the access token says how the person signed in');
     await page.close();
   });
 });

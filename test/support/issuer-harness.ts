@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { generate } from 'otplib';
 import * as client from 'openid-client';
 import { secondFactor } from '../../src/accounts/second-factor.ts';
@@ -46,8 +47,8 @@ export const APP_REDIRECT_URI = 'http://127.0.0.1:5173/callback';
 const FIXED_CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
 /** An issuer with one first-party browser app registered, ready for sign-in tests. */
-export async function startIssuerWithApp(overrides: Record<string, string> = {}): Promise<{ issuer: IssuerHarness; config: client.Configuration; appId: string }> {
-  const issuer = await startIssuer(overrides);
+export async function startIssuerWithApp(overrides: Record<string, string> = {}, options: HarnessOptions = {}): Promise<{ issuer: IssuerHarness; config: client.Configuration; appId: string }> {
+  const issuer = await startIssuer(overrides, options);
   const app = await issuer.createClient({ type: 'spa', redirectUris: [APP_REDIRECT_URI], firstParty: true });
   return { issuer, config: await issuer.discover(app.id), appId: app.id };
 }
@@ -67,12 +68,17 @@ export async function openSignIn(issuer: IssuerHarness, config: client.Configura
 let counter = 0;
 const unique = () => `${process.pid}-${Date.now().toString(36)}-${(counter += 1)}`;
 
-export async function startIssuer(overrides: Record<string, string> = {}): Promise<IssuerHarness> {
+export interface HarnessOptions {
+  /** Where the issuer's log goes (a capture, for tests that read it); LOG_LEVEL=info with it. */
+  logDestination?: Writable;
+}
+
+export async function startIssuer(overrides: Record<string, string> = {}, options: HarnessOptions = {}): Promise<IssuerHarness> {
   const dir = await temporaryDirectory();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const taskApi = overrides.TASK_API_URL ?? 'http://127.0.0.1:4999';
-  const config = testConfig(dir.path, { ISSUER_URL: url, ISSUER_PORT: String(port), TASK_API_URL: taskApi, LOG_LEVEL: 'warn', ...overrides });
+  const config = testConfig(dir.path, { ISSUER_URL: url, ISSUER_PORT: String(port), TASK_API_URL: taskApi, LOG_LEVEL: options.logDestination ? 'info' : 'warn', ...overrides });
   let issuer!: IssuerApp;
   const service = await startService(
     {
@@ -83,6 +89,7 @@ export async function startIssuer(overrides: Record<string, string> = {}): Promi
       },
     },
     config,
+    { logDestination: options.logDestination },
   );
   const db = service.database.client;
   const clients = clientService(clientRepository(db), { taskApi });

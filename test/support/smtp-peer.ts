@@ -39,3 +39,16 @@ export async function startSmtpPeer(): Promise<{ url: string; messages: Received
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** The readable text of a received message: headers dropped, quoted-printable soft breaks and escapes undone. */
+export function mailText(mail: ReceivedMail): string {
+  const body = mail.raw.split(/\r?\n\r?\n/).slice(1).join('\n\n');
+  return body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** The first link in a message whose path matches `path`. */
+export function linkIn(mail: ReceivedMail, path: RegExp): URL {
+  const link = [...mailText(mail).matchAll(/https?:\/\/\S+/g)].map((match) => new URL(match[0])).find((url) => path.test(url.pathname));
+  if (!link) throw new Error(`no link matching ${String(path)} in the message`);
+  return link;
+}

@@ -35,14 +35,14 @@ export interface Stack {
 }
 
 /** An issuer and a task API, both in this process, on the suite's database and cache. */
-export async function startStack(options: { jwksCooldownMs?: number; issuerOverrides?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(options: { jwksCooldownMs?: number; issuerOverrides?: Record<string, string>; apiOverrides?: Record<string, string> } = {}): Promise<Stack> {
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const issuer = await startIssuer({ TASK_API_URL: apiUrl, ...options.issuerOverrides });
   const dir = await temporaryDirectory();
   const api = await startService(
     { ...taskApiService, buildApp: (dependencies) => buildTaskApiApp(dependencies, options.jwksCooldownMs !== undefined ? { jwksCooldownMs: options.jwksCooldownMs } : {}) },
-    testConfig(dir.path, { ISSUER_URL: issuer.url, TASK_API_URL: apiUrl, TASK_API_PORT: String(apiPort), LOG_LEVEL: 'warn' }),
+    testConfig(dir.path, { ISSUER_URL: issuer.url, TASK_API_URL: apiUrl, TASK_API_PORT: String(apiPort), LOG_LEVEL: 'warn', ...options.apiOverrides }),
     { port: apiPort },
   );
   const app = await issuer.createClient({ type: 'spa', redirectUris: [APP_REDIRECT], firstParty: true, scopes: ['openid', 'offline_access', 'email', 'tasks:read', 'tasks:write', 'tasks:admin'] });

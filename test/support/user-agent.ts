@@ -4,11 +4,13 @@
  */
 export class UserAgent {
   readonly #cookies = new Map<string, string>();
+  readonly #setCookieHeaders: string[] = [];
   /** The form token of the last sign-in page shown, sent back with the next form, as a browser would. */
   #csrf: string | undefined;
 
   #remember(response: Response): void {
     for (const header of response.headers.getSetCookie()) {
+      this.#setCookieHeaders.push(header);
       const [pair] = header.split(';');
       const separator = pair!.indexOf('=');
       const name = pair!.slice(0, separator).trim();
@@ -16,6 +18,16 @@ export class UserAgent {
       if (/expires=Thu, 01 Jan 1970/i.test(header) || value === '') this.#cookies.delete(name);
       else this.#cookies.set(name, value);
     }
+  }
+
+  /** The current value of a cookie this browser holds. */
+  cookie(name: string): string | undefined {
+    return this.#cookies.get(name);
+  }
+
+  /** Every Set-Cookie header received, to check cookie attributes. */
+  setCookieHeaders(): string[] {
+    return [...this.#setCookieHeaders];
   }
 
   async request(url: string | URL, init: RequestInit = {}): Promise<Response> {

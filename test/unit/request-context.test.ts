@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError, classifyError } from '../../src/shared/http/errors.ts';
-import { requestIdFrom } from '../../src/shared/http/request-context.ts';
+import { loggablePath, requestIdFrom } from '../../src/shared/http/request-context.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -38,5 +38,18 @@ describe('error classification', () => {
   it('maps an exposed HTTP client error (a too-large body) to a fixed message', () => {
     const error = Object.assign(new Error('request entity too large: limit 1mb, got 5mb'), { status: 413, expose: true });
     assert.deepEqual(classifyError(error), { status: 413, code: 'payload_too_large', message: 'The request body is too large.', headers: {}, unexpected: false });
+  });
+});
+
+describe('loggablePath', () => {
+  it('drops the mailed token from magic-link, reset and verification paths', () => {
+    assert.equal(loggablePath('/interaction/abc/magic/SECRETTOKEN'), '/interaction/abc/magic/[redacted]');
+    assert.equal(loggablePath('/reset/SECRETTOKEN'), '/reset/[redacted]');
+    assert.equal(loggablePath('/verify-email/SECRETTOKEN'), '/verify-email/[redacted]');
+  });
+
+  it('leaves other paths as they are', () => {
+    assert.equal(loggablePath('/interaction/abc/login'), '/interaction/abc/login');
+    assert.equal(loggablePath('/reset'), '/reset');
   });
 });

@@ -66,7 +66,11 @@ export function createMailer(config: Config, log: Logger, options: { retryDelays
 
   return {
     send(message) {
-      const job = attempt(message).finally(() => pending.delete(job));
+      // Delivery starts after this turn of the event loop: the response goes out first, and composing a
+      // message adds nothing to it (which would tell a known address from an unknown one by timing).
+      const job: Promise<void> = new Promise((resolve) => setImmediate(resolve))
+        .then(() => attempt(message))
+        .finally(() => pending.delete(job));
       pending.add(job);
     },
     async idle() {

@@ -13,24 +13,51 @@ import { readForm } from '../../shared/http/form-body.ts';
 export function formGuard(keyEncryptionKey: Buffer, issuerUrl: string) {
   const key = Buffer.from(hkdfSync('sha256', keyEncryptionKey, Buffer.alloc(0), 'latchkey form token', 32));
   const origin = new URL(issuerUrl).origin;
+  const secure = issuerUrl.startsWith('https://');
   const tokenFor = (uid: string) => createHmac('sha256', key).update(`form:${uid}`).digest('base64url');
+  const browserCookie = (ctx: Context) => {
+    const value = ctx.cookies.get(BROWSER_COOKIE);
+    return value && /^[A-Za-z0-9_-]{22}$/.test(value) ? value : undefined;
+  };
+
+  async function checkedForm(ctx: Context, expectedToken: string | undefined): Promise<URLSearchParams> {
+    const declared = ctx.get('origin');
+    const sameOrigin = declared && declared !== 'null' ? declared === origin : ctx.get('sec-fetch-site') === 'same-origin';
+    if (!sameOrigin) throw new AppError(403, 'forbidden', 'This form must be sent from the sign-in page.');
+    const form = await readForm(ctx);
+    const expected = Buffer.from(expectedToken ?? '');
+    const given = Buffer.from(form.get('csrf') ?? '');
+    if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) throw new AppError(403, 'forbidden', 'This form has expired; go back and try again.');
+    return form;
+  }
 
   return {
     tokenFor,
 
-    /** Reads a POSTed form after checking where it came from and its token; 403 otherwise. */
-    async readForm(ctx: Context, uid: string): Promise<URLSearchParams> {
-      const declared = ctx.get('origin');
-      const sameOrigin = declared && declared !== 'null' ? declared === origin : ctx.get('sec-fetch-site') === 'same-origin';
-      if (!sameOrigin) throw new AppError(403, 'forbidden', 'This form must be sent from the sign-in page.');
-      const form = await readForm(ctx);
-      const expected = Buffer.from(tokenFor(uid));
-      const given = Buffer.from(form.get('csrf') ?? '');
-      if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new AppError(403, 'forbidden', 'This form has expired; go back and try again.');
-      return form;
+    /** Reads a POSTed sign-in form after checking where it came from and its token (bound to the interaction); 403 otherwise. */
+    readForm: (ctx: Context, uid: string): Promise<URLSearchParams> => checkedForm(ctx, tokenFor(uid)),
+
+    /**
+     * The form token of pages outside a sign-in (reset, sign-up, account): bound to a random
+     * per-browser cookie, set here when the browser has none yet.
+     */
+    browserToken(ctx: Context): string {
+      let value = browserCookie(ctx);
+      if (!value) {
+        value = randomBytes(16).toString('base64url');
+        ctx.cookies.set(BROWSER_COOKIE, value, { httpOnly: true, sameSite: 'lax', secure, path: '/', overwrite: true, signed: false });
+      }
+      return tokenFor(`browser:${value}`);
+    },
+
+    readBrowserForm(ctx: Context): Promise<URLSearchParams> {
+      const value = browserCookie(ctx);
+      return checkedForm(ctx, value ? tokenFor(`browser:${value}`) : undefined);
     },
   };
 }
+
+const BROWSER_COOKIE = 'latchkey.form';
 
 export type FormGuard = ReturnType<typeof formGuard>;
 

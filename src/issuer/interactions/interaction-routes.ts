@@ -1,17 +1,22 @@
+import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
 import type { DeviceCookies } from '../../accounts/device-cookie.ts';
 import type { Lockout } from '../../accounts/lockout.ts';
+import type { MailTokens, SendBudget } from '../../accounts/mail-tokens.ts';
 import type { Mailer } from '../../accounts/mail/mailer.ts';
 import type { PasswordHasher } from '../../accounts/passwords.ts';
 import type { SecondFactor } from '../../accounts/second-factor.ts';
 import type { SecurityEvents } from '../../accounts/security-events.ts';
+import type { UserRepository, UserRow } from '../../accounts/user-repository.ts';
 import type { Cache } from '../../shared/cache/cache.ts';
-import type { UserRepository } from '../../accounts/user-repository.ts';
 import { badRequest } from '../../shared/http/errors.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
-import { escapeHtml } from '../oidc/html.ts';
-import { newNonce, type FormGuard } from './form-guard.ts';
+import type { PageData, PageRenderer } from '../pages/page-renderer.ts';
+import { describeScopes } from '../pages/scope-words.ts';
+import type { FormGuard } from './form-guard.ts';
 
 export interface InteractionDependencies {
   provider: () => Provider;
@@ -22,81 +27,94 @@ export interface InteractionDependencies {
   mailer: Mailer;
   events: SecurityEvents;
   secondFactor: SecondFactor;
-  /** Holds "password accepted, second factor pending" for an interaction, for ten minutes. */
+  /** Holds "first factor accepted, second pending" and magic-link codes, per interaction. */
   cache: Cache;
   guard: FormGuard;
+  pages: PageRenderer;
+  tokens: MailTokens;
+  budget: SendBudget;
   issuerUrl: string;
+  signUpEnabled: boolean;
+  magicLinkTtlSeconds: number;
 }
 
-interface InteractionState extends RequestState {
-  nonce?: string;
-}
+type FirstFactor = 'pwd' | 'email';
 
 interface PendingSecondFactor {
   userId: string;
+  firstFactor: FirstFactor;
 }
 
-function secondFactorPage(context: PageContext, uid: string, clientName: string, error?: string): string {
-  return page(
-    'Two-step verification',
-    `<p>Enter the 6-digit code from your authenticator app to continue to <strong>${escapeHtml(clientName)}</strong>.</p>${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="/interaction/${escapeHtml(uid)}/second-factor">${csrfField(context)}
-<label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" autofocus></label>
-<button type="submit">Verify</button>
-<details><summary>Use a recovery code instead</summary><label>Recovery code <input name="recovery_code" autocomplete="off"></label><button type="submit">Use recovery code</button></details>
-</form>`,
-    context,
-  );
+interface MagicLinkData {
+  uid: string;
+  userId: string | null;
+}
+
+interface MagicCode {
+  codeHash: string;
+  tokenHash: string;
 }
 
 const GENERIC_FAILURE = 'That email and password do not match an active account.';
+const LINK_GONE = 'This sign-in link has expired or was already used. Ask for a new one on the sign-in page.';
+const MAGIC_CODE_ATTEMPTS = 5;
+/** Letters that cannot be mistaken for one another when read off one screen and typed on another. */
+const CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+const normalizeCode = (code: string) => code.toUpperCase().replace(/[^A-Z]/g, '');
+const newShortCode = () => {
+  const raw = Array.from({ length: 8 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
+  return `${raw.slice(0, 4)}-${raw.slice(4)}`;
+};
 
 function lockNotice(seconds: number, issuerUrl: string): string {
   const minutes = Math.ceil(seconds / 60);
   return `Someone tried to sign in to your Latchkey account with a wrong password several times, so sign-in is paused for ${minutes} minute(s).
 
-Was this you? Then wait and try again. Browsers you have signed in with before can still sign in.
+Was this you? Then wait and try again. Browsers you have signed in with before can still sign in, and you can reset your password: ${issuerUrl}/reset
 Was this not you? Your password was not accepted, and your account is safe. If your password may be known to someone else, change it: ${issuerUrl}/account
 
 This is an automatic message.`;
 }
 
-/** What every page needs from its request: the CSP nonce and the interaction's form token. */
-interface PageContext {
-  nonce: string;
-  csrf: string;
-}
+function magicLinkMail(link: string, clientName: string): string {
+  return `Someone (hopefully you) asked to sign in to ${clientName} with this email address.
 
-const STYLES = 'body{font-family:system-ui,sans-serif;margin:0;padding:1.5rem;background:#f6f7f9;color:#1b1f24}main{max-width:26rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 3px #0002}label{display:block;margin:.8rem 0}input{display:block;width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;margin-top:.3rem}button{padding:.6rem 1.2rem;font-size:1rem;margin:.8rem .4rem 0 0}[role=alert]{color:#a40000}';
+Open this link in the same browser to sign in. It works once, for 10 minutes:
+${link}
 
-function page(title: string, body: string, context: PageContext): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)} · Latchkey</title><style nonce="${context.nonce}">${STYLES}</style></head><body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`;
-}
-
-const csrfField = (context: PageContext) => `<input type="hidden" name="csrf" value="${escapeHtml(context.csrf)}">`;
-
-function loginPage(context: PageContext, uid: string, clientName: string, error?: string): string {
-  return page(
-    'Sign in',
-    `<p>to continue to <strong>${escapeHtml(clientName)}</strong></p>${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
-<form method="post" action="/interaction/${escapeHtml(uid)}/login">${csrfField(context)}
-<label>Email <input type="email" name="email" autocomplete="username" required autofocus></label>
-<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in</button></form>`,
-    context,
-  );
+If you open it on another device, it shows a code to type into the browser that asked.
+If you did not ask to sign in, ignore this message; nothing happens without the link.`;
 }
 
 /**
- * The sign-in steps oidc-provider hands over to us: email and password, then consent for
- * third-party clients (first-party ones were granted in loadExistingGrant). Every response is
- * no-store; every POST answers with a 303 back into the provider.
+ * The sign-in steps oidc-provider hands over to us: email and password or an emailed link, then the
+ * second factor when the account has one (every first factor goes through it), then consent for
+ * third-party clients (first-party ones were granted in loadExistingGrant). Every POST checks its
+ * origin and form token and answers with a page or a 303 back into the provider.
  */
-export function interactionRoutes({ provider, users, passwords, lockout, devices, mailer, events, secondFactor, cache, guard, issuerUrl }: InteractionDependencies): Router<InteractionState> {
-  const router = new Router<InteractionState>();
+export function interactionRoutes(dependencies: InteractionDependencies): Router<RequestState> {
+  const { provider, users, passwords, lockout, devices, mailer, events, secondFactor, cache, guard, pages, tokens, budget, issuerUrl, signUpEnabled, magicLinkTtlSeconds } = dependencies;
+  const router = new Router<RequestState>();
   const pendingKey = (uid: string) => `interaction-2fa:${uid}`;
-  const pageContext = (ctx: { state: { nonce?: string } }, uid: string): PageContext => ({ nonce: ctx.state.nonce ?? '', csrf: guard.tokenFor(uid) });
+  const magicCodeKey = (uid: string) => `interaction-magic-code:${uid}`;
   const clientNameOf = async (clientId: unknown) => (await provider().Client.find(String(clientId)))?.clientName ?? 'an application';
+
+  const render = (ctx: Context, view: string, data: PageData, status = 200) => pages.render(ctx, view, data, status);
+  const loginPage = async (ctx: Context, uid: string, clientId: unknown, error?: string, status = 200) =>
+    render(ctx, 'login', { title: 'Sign in', uid, csrf: guard.tokenFor(uid), clientName: await clientNameOf(clientId), signUpEnabled, error }, status);
+  const secondFactorPage = async (ctx: Context, uid: string, clientId: unknown, error?: string, status = 200) =>
+    render(ctx, 'second-factor', { title: 'Two-step verification', uid, csrf: guard.tokenFor(uid), clientName: await clientNameOf(clientId), error }, status);
+  const magicSentPage = (ctx: Context, uid: string, error?: string, status = 200) =>
+    render(ctx, 'magic-link-sent', { title: 'Check your email', uid, csrf: guard.tokenFor(uid), error }, status);
+  const messagePage = (ctx: Context, title: string, paragraphs: string[], status = 200) => render(ctx, 'message', { title, paragraphs }, status);
+
+  const interactionAt = async (ctx: Context, prompt = 'login') => {
+    const details = await provider().interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== prompt) throw badRequest('This step of the sign-in is already done.');
+    return details;
+  };
 
   const notifyLock = async (user: { id: string; email: string } | null | undefined, ip: string, lockedForSeconds: number | undefined) => {
     if (lockedForSeconds === undefined || !user) return;
@@ -104,48 +122,48 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
     mailer.send({ kind: 'account_locked', to: user.email, subject: 'Your Latchkey account was locked', text: lockNotice(lockedForSeconds, issuerUrl) });
   };
 
-  router.use(async (ctx, next) => {
-    const nonce = newNonce();
-    ctx.state.nonce = nonce;
-    ctx.set('Cache-Control', 'no-store');
-    // No form-action: Chromium applies it to the redirects after a POST, which end at the client's redirect URI.
-    ctx.set('Content-Security-Policy', `default-src 'none'; style-src 'nonce-${nonce}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'`);
-    ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.set('X-Frame-Options', 'DENY');
-    await next();
-  });
+  async function finishSignIn(ctx: Context, userId: string, amr: string[], method: string): Promise<void> {
+    devices.remember(ctx, userId);
+    await events.record({ type: 'sign_in.succeeded', userId, actor: userId, ip: ctx.ip, detail: { method } });
+    const acr = amr.length > 1 ? 'urn:latchkey:mfa' : `urn:latchkey:${amr[0]}`;
+    const result: InteractionResults = { login: { accountId: userId, amr, acr } };
+    const redirectTo = await provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  }
+
+  /** Where every first factor (password, emailed link) ends: the second factor if enrolled, else a session. */
+  async function afterFirstFactor(ctx: Context, uid: string, clientId: unknown, user: UserRow, firstFactor: FirstFactor): Promise<void> {
+    if (user.totpEnabledAt) {
+      const pending: PendingSecondFactor = { userId: user.id, firstFactor };
+      await cache.set(pendingKey(uid), JSON.stringify(pending), 600);
+      await secondFactorPage(ctx, uid, clientId);
+      return;
+    }
+    await finishSignIn(ctx, user.id, [firstFactor], firstFactor === 'pwd' ? 'password' : 'magic_link');
+  }
 
   router.get('/interaction/:uid', async (ctx) => {
     const details = await provider().interactionDetails(ctx.req, ctx.res);
-    const clientName = await clientNameOf(details.params.client_id);
-    const context = pageContext(ctx, details.uid);
-    ctx.type = 'html';
     if (details.prompt.name === 'login') {
       const pending = await cache.get(pendingKey(details.uid));
-      ctx.body = pending ? secondFactorPage(context, details.uid, clientName) : loginPage(context, details.uid, clientName);
+      await (pending ? secondFactorPage(ctx, details.uid, details.params.client_id) : loginPage(ctx, details.uid, details.params.client_id));
       return;
     }
-    const scopes = [...new Set([...(details.prompt.details.missingOIDCScope as string[] | undefined ?? []), ...Object.values((details.prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {}).flat()])];
-    ctx.body = page(
-      'Allow access?',
-      `<p><strong>${escapeHtml(clientName)}</strong> asks to:</p><ul>${scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('')}</ul>
-<form method="post" action="/interaction/${escapeHtml(details.uid)}/consent">${csrfField(context)}<button type="submit" name="decision" value="allow">Allow</button> <button type="submit" name="decision" value="deny">Deny</button></form>`,
-      context,
-    );
+    const missingResourceScopes = (details.prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {};
+    const scopes = [...((details.prompt.details.missingOIDCScope as string[] | undefined) ?? []), ...Object.values(missingResourceScopes).flat()];
+    render(ctx, 'consent', { title: 'Allow access?', uid: details.uid, csrf: guard.tokenFor(details.uid), clientName: await clientNameOf(details.params.client_id), scopes: describeScopes(scopes) });
   });
 
   router.post('/interaction/:uid/login', async (ctx) => {
-    const details = await provider().interactionDetails(ctx.req, ctx.res);
-    if (details.prompt.name !== 'login') throw badRequest('This step of the sign-in is already done.');
+    const details = await interactionAt(ctx);
     const form = await guard.readForm(ctx, details.uid);
     const email = (form.get('email') ?? '').trim().toLowerCase();
     const user = await users.findByEmail(email);
     const attempt = { userId: user?.id, email, ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, user?.id) };
     const refuse = async (reason: string) => {
       await events.record({ type: 'sign_in.failed', userId: user?.id, actor: user?.id ?? 'anonymous', ip: ctx.ip, detail: { reason, trustedDevice: attempt.trustedDeviceId !== undefined } });
-      ctx.status = 401;
-      ctx.type = 'html';
-      ctx.body = loginPage(pageContext(ctx, details.uid), details.uid, await clientNameOf(details.params.client_id), GENERIC_FAILURE);
+      await loginPage(ctx, details.uid, details.params.client_id, GENERIC_FAILURE, 401);
     };
 
     const admission = await lockout.admit(attempt);
@@ -162,36 +180,23 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
     }
     // A hash made with weaker parameters than today's is upgraded now, while we hold the password.
     if (user.passwordHash && passwords.needsRehash(user.passwordHash)) await users.setPasswordHash(user.id, await passwords.hash(form.get('password') ?? ''));
-    // Every path to a session passes here: with TOTP on, the password alone finishes nothing.
-    if (user.totpEnabledAt) {
-      const pending: PendingSecondFactor = { userId: user.id };
-      await cache.set(pendingKey(details.uid), JSON.stringify(pending), 600);
-      ctx.type = 'html';
-      ctx.body = secondFactorPage(pageContext(ctx, details.uid), details.uid, await clientNameOf(details.params.client_id));
-      return;
-    }
-    await lockout.succeeded(admission.ticket);
-    devices.remember(ctx, user.id);
-    await events.record({ type: 'sign_in.succeeded', userId: user.id, actor: user.id, ip: ctx.ip, detail: { method: 'password' } });
-    const redirectTo = await provider().interactionResult(ctx.req, ctx.res, { login: { accountId: user.id, amr: ['pwd'], acr: 'urn:latchkey:pwd' } }, { mergeWithLastSubmission: false });
-    ctx.status = 303;
-    ctx.redirect(redirectTo);
+    // The password counted as a success only once the whole sign-in does: a right password with a
+    // wrong second factor leaves the failure count where the second step puts it.
+    if (!user.totpEnabledAt) await lockout.succeeded(admission.ticket);
+    await afterFirstFactor(ctx, details.uid, details.params.client_id, user, 'pwd');
   });
 
   router.post('/interaction/:uid/second-factor', async (ctx) => {
-    const details = await provider().interactionDetails(ctx.req, ctx.res);
-    if (details.prompt.name !== 'login') throw badRequest('This step of the sign-in is already done.');
+    const details = await interactionAt(ctx);
     const stored = await cache.get(pendingKey(details.uid));
     if (!stored) throw badRequest('This sign-in has expired; start again from the application.');
-    const { userId } = JSON.parse(stored) as PendingSecondFactor;
+    const { userId, firstFactor } = JSON.parse(stored) as PendingSecondFactor;
     const user = await users.findById(userId);
     const form = await guard.readForm(ctx, details.uid);
     const attempt = { userId, email: user?.email ?? '', ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, userId) };
     const fail = async (reason: string) => {
       await events.record({ type: 'sign_in.failed', userId, actor: userId, ip: ctx.ip, detail: { reason } });
-      ctx.status = 401;
-      ctx.type = 'html';
-      ctx.body = secondFactorPage(pageContext(ctx, details.uid), details.uid, await clientNameOf(details.params.client_id), 'That code was not accepted. Try the current code, or a recovery code.');
+      await secondFactorPage(ctx, details.uid, details.params.client_id, 'That code was not accepted. Try the current code, or a recovery code.', 401);
     };
     const admission = await lockout.admit(attempt);
     if (!admission.admitted) {
@@ -209,21 +214,100 @@ export function interactionRoutes({ provider, users, passwords, lockout, devices
     }
     await cache.delete(pendingKey(details.uid));
     await lockout.succeeded(admission.ticket);
-    devices.remember(ctx, userId);
     if (recoveryCode) await events.record({ type: 'recovery_code.used', userId, actor: userId, ip: ctx.ip });
-    await events.record({ type: 'sign_in.succeeded', userId, actor: userId, ip: ctx.ip, detail: { method: `password+${method}` } });
-    const amr = recoveryCode ? ['pwd', 'mfa'] : ['pwd', 'otp'];
-    const redirectTo = await provider().interactionResult(ctx.req, ctx.res, { login: { accountId: userId, amr, acr: 'urn:latchkey:mfa' } }, { mergeWithLastSubmission: false });
-    ctx.status = 303;
-    ctx.redirect(redirectTo);
+    const firstName = firstFactor === 'pwd' ? 'password' : 'magic_link';
+    await finishSignIn(ctx, userId, [firstFactor, recoveryCode ? 'mfa' : 'otp'], `${firstName}+${method}`);
+  });
+
+  // An emailed sign-in link. The same page answers whether or not the address has an account, and
+  // the same work is done either way (a token is made and stored), so neither words nor timing tell.
+  router.post('/interaction/:uid/magic-link', async (ctx) => {
+    const details = await interactionAt(ctx);
+    const form = await guard.readForm(ctx, details.uid);
+    const email = (form.get('email') ?? '').trim().toLowerCase().slice(0, 320);
+    const user = email ? await users.findByEmail(email) : null;
+    const allowed = email !== '' && (await budget.allow('magic_link', email, ctx.ip));
+    const recipient = user && !user.disabledAt && allowed ? user : undefined;
+    const data: MagicLinkData = { uid: details.uid, userId: recipient?.id ?? null };
+    const [token, clientName] = await Promise.all([tokens.issue('magic_link', recipient?.id ?? `email:${email}`, data, magicLinkTtlSeconds), clientNameOf(details.params.client_id)]);
+    await events.record({ type: 'magic_link.requested', userId: recipient?.id, actor: recipient?.id ?? 'anonymous', ip: ctx.ip, detail: { sent: recipient !== undefined, limited: !allowed } });
+    if (recipient) {
+      // From the configured issuer URL, never the request's Host header.
+      const link = `${issuerUrl}/interaction/${encodeURIComponent(details.uid)}/magic/${token}`;
+      mailer.send({ kind: 'magic_link', to: recipient.email, subject: 'Your Latchkey sign-in link', text: magicLinkMail(link, clientName) });
+    }
+    magicSentPage(ctx, details.uid);
+  });
+
+  // Opening the link does nothing by itself (mail scanners open links): in the browser that asked,
+  // it shows a button; anywhere else, a short code to type into the browser that asked.
+  router.get('/interaction/:uid/magic/:token', async (ctx) => {
+    const { uid, token } = ctx.params as { uid: string; token: string };
+    const record = await tokens.peek<MagicLinkData>('magic_link', token);
+    if (!record?.data.userId || record.data.uid !== uid) {
+      messagePage(ctx, 'Link expired', [LINK_GONE], 410);
+      return;
+    }
+    const details = await provider().interactionDetails(ctx.req, ctx.res).catch(() => undefined);
+    if (details?.uid === uid) {
+      render(ctx, 'magic-link-open', { title: 'Sign in', sameBrowser: true, uid, token, csrf: guard.tokenFor(uid), clientName: await clientNameOf(details.params.client_id) });
+      return;
+    }
+    const code = newShortCode();
+    const stored: MagicCode = { codeHash: sha256(normalizeCode(code)), tokenHash: sha256(token) };
+    await cache.set(magicCodeKey(uid), JSON.stringify(stored), Math.max(1, await tokens.secondsLeft('magic_link', token)));
+    render(ctx, 'magic-link-open', { title: 'Sign in on your other device', sameBrowser: false, code });
+  });
+
+  router.post('/interaction/:uid/magic/:token', async (ctx) => {
+    const details = await interactionAt(ctx);
+    await guard.readForm(ctx, details.uid);
+    const { uid, token } = ctx.params as { uid: string; token: string };
+    // Checked before it is used up: a link tried in the wrong sign-in stays good for the right one.
+    const found = await tokens.peek<MagicLinkData>('magic_link', token);
+    const record = uid === details.uid && found?.data.uid === details.uid ? await tokens.consume<MagicLinkData>('magic_link', token) : undefined;
+    const user = record?.data.userId ? await users.findById(record.data.userId) : null;
+    if (!user || user.disabledAt) {
+      messagePage(ctx, 'Link expired', [LINK_GONE], 410);
+      return;
+    }
+    await cache.delete(magicCodeKey(details.uid));
+    if (!user.emailVerified) await users.setEmailVerified(user.id);
+    await afterFirstFactor(ctx, details.uid, details.params.client_id, user, 'email');
+  });
+
+  router.post('/interaction/:uid/magic-code', async (ctx) => {
+    const details = await interactionAt(ctx);
+    const form = await guard.readForm(ctx, details.uid);
+    const attempts = await cache.increment(`interaction-magic-code-attempts:${details.uid}`, magicLinkTtlSeconds);
+    if (attempts > MAGIC_CODE_ATTEMPTS) {
+      await cache.delete(magicCodeKey(details.uid));
+      magicSentPage(ctx, details.uid, 'Too many wrong codes. Go back to sign-in and ask for a new link.', 429);
+      return;
+    }
+    const stored = await cache.get(magicCodeKey(details.uid));
+    const expected = stored ? Buffer.from((JSON.parse(stored) as MagicCode).codeHash) : Buffer.alloc(0);
+    const given = Buffer.from(sha256(normalizeCode(form.get('code') ?? '')));
+    if (!stored || expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      magicSentPage(ctx, details.uid, 'That code was not accepted. Open the link from the email again to see the current code.', 401);
+      return;
+    }
+    const record = await tokens.consumeHash<MagicLinkData>('magic_link', (JSON.parse(stored) as MagicCode).tokenHash);
+    await cache.delete(magicCodeKey(details.uid));
+    const user = record?.data.userId && record.data.uid === details.uid ? await users.findById(record.data.userId) : null;
+    if (!user || user.disabledAt) {
+      messagePage(ctx, 'Link expired', [LINK_GONE], 410);
+      return;
+    }
+    if (!user.emailVerified) await users.setEmailVerified(user.id);
+    await afterFirstFactor(ctx, details.uid, details.params.client_id, user, 'email');
   });
 
   router.post('/interaction/:uid/consent', async (ctx) => {
     const oidc = provider();
-    const details = await oidc.interactionDetails(ctx.req, ctx.res);
-    if (details.prompt.name !== 'consent') throw badRequest('This step of the sign-in is already done.');
+    const details = await interactionAt(ctx, 'consent');
     const form = await guard.readForm(ctx, details.uid);
-    let result;
+    let result: InteractionResults;
     if (form.get('decision') !== 'allow') {
       result = { error: 'access_denied', error_description: 'the user denied the request' };
     } else {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Cache } from '../../shared/cache/cache.ts';
 import type { OidcRecordRepository } from './oidc-record-repository.ts';
+import { currentBrowser } from './browser-context.ts';
 
 /**
  * Where each oidc-provider model lives. Durable records (a user must not be signed out of every app
@@ -39,7 +40,9 @@ export type ConsumedRefreshTokenVerdict = 'reuse' | 'reuse-by-other-client' | 'r
 /** The models whose records carry a grantId: what revoking a grant must remove, in both stores. */
 const GRANT_BOUND_MODELS = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'ClientCredentials', 'BackchannelAuthenticationRequest', 'Grant'];
 
-const accountSessionsKey = (accountId: string) => `oidc:account-sessions:${accountId}`;
+export const accountSessionsKey = (accountId: string) => `oidc:account-sessions:${accountId}`;
+export const sessionKey = (hash: string) => `oidc:Session:${hash}`;
+export const sessionMetaKey = (hash: string) => `oidc:session-meta:${hash}`;
 
 /** Ends everything an account holds: grants and their tokens in both stores, and its browser sessions. */
 export function accountRevoker({ records, cache }: Pick<AdapterDependencies, 'records' | 'cache'>): (accountId: string) => Promise<number> {
@@ -48,7 +51,7 @@ export function accountRevoker({ records, cache }: Pick<AdapterDependencies, 're
     const grantIds = await records.revokeByAccountId(accountId);
     await Promise.all(grantIds.map(revokeGrant));
     const sessions = await cache.setMembers(accountSessionsKey(accountId));
-    await cache.delete(accountSessionsKey(accountId), ...sessions.map((hash) => `oidc:Session:${hash}`));
+    await cache.delete(accountSessionsKey(accountId), ...sessions.map(sessionKey), ...sessions.map(sessionMetaKey));
     return grantIds.length;
   };
 }
@@ -148,7 +151,12 @@ class CacheAdapter implements Adapter {
     if (payload.uid) writes.push(this.#cache.set(`oidc:${this.#kind}:uid:${payload.uid}`, hash, ttl));
     if (payload.userCode) writes.push(this.#cache.set(`oidc:${this.#kind}:userCode:${payload.userCode}`, hash, ttl));
     // Sessions are indexed by account, so disabling a user can end every browser session at once.
-    if (this.#kind === 'Session' && payload.accountId) writes.push(this.#cache.addToSet(accountSessionsKey(payload.accountId), hash, ttl));
+    if (this.#kind === 'Session' && payload.accountId) {
+      writes.push(this.#cache.addToSet(accountSessionsKey(payload.accountId), hash, ttl));
+      // What the account page shows of a session ("Firefox on Linux, active 2 minutes ago"): never the id itself.
+      const browser = currentBrowser();
+      if (browser) writes.push(this.#cache.set(sessionMetaKey(hash), JSON.stringify({ userAgent: browser.userAgent.slice(0, 300), lastSeen: Date.now() }), ttl));
+    }
     await Promise.all(writes);
   }
 

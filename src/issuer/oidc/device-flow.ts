@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Cache } from '../../shared/cache/cache.ts';
+import type { PageRenderer } from '../pages/page-renderer.ts';
+import { describeScopes } from '../pages/scope-words.ts';
 import { escapeHtml } from './html.ts';
 
 /** Wrong user codes allowed per window before the device page stops checking them. */
@@ -52,39 +54,29 @@ export function userCodeGuard(cache: Cache, limits = USER_CODE_GUESS_LIMITS) {
 
 export type UserCodeGuard = ReturnType<typeof userCodeGuard>;
 
-/** The device-flow pages: plain, self-contained HTML (no external fonts or scripts). */
-export function deviceFlowPages(guard: UserCodeGuard) {
+/** The device-flow pages, from views/: enter the code, see which client asks for what, allow or deny. */
+export function deviceFlowPages(guard: UserCodeGuard, pages: PageRenderer) {
   return {
     async userCodeInputSource(ctx: KoaContextWithOIDC, form: string, _out?: unknown, err?: Error & { userCode?: string }) {
-      let message = '';
+      let error: string | undefined;
       if (err?.name === 'NotFoundError') {
         await guard.recordWrongCode(ctx.ip, ctx.get('cookie'));
-        message = '<p role="alert">That code is not valid. Check it and try again.</p>';
-      } else if (err?.name === 'ExpiredError') message = '<p role="alert">That code has expired. Start again on your device.</p>';
-      else if (err?.name === 'AlreadyUsedError') message = '<p role="alert">That code has already been used.</p>';
-      else if (err?.name === 'AbortedError') message = '<p role="alert">Sign-in was cancelled.</p>';
-      else if (err) message = '<p role="alert">Enter the code shown on your device.</p>';
-      ctx.type = 'html';
-      ctx.body = page('Connect a device', `<p>Enter the code shown on your device.</p>${message}${form}<button type="submit" form="op.deviceInputForm">Continue</button>`);
+        error = 'That code is not valid. Check it and try again.';
+      } else if (err?.name === 'ExpiredError') error = 'That code has expired. Start again on your device.';
+      else if (err?.name === 'AlreadyUsedError') error = 'That code has already been used.';
+      else if (err?.name === 'AbortedError') error = 'Sign-in was cancelled.';
+      else if (err) error = 'Enter the code shown on your device.';
+      pages.render(ctx, 'device-input', { title: 'Connect a device', form, error }, err ? 400 : 200);
     },
 
     async userCodeConfirmSource(ctx: KoaContextWithOIDC, form: string, client: { clientName?: string; clientId: string }, _deviceInfo: unknown, userCode: string) {
       const params = (ctx.oidc.entities.DeviceCode as unknown as { params?: { scope?: string } } | undefined)?.params;
       const scopes = (params?.scope ?? '').split(' ').filter(Boolean);
-      ctx.type = 'html';
-      ctx.body = page(
-        'A device wants to sign in',
-        `<p>A device is asking to sign in to <strong>${escapeHtml(client.clientName ?? client.clientId)}</strong> with your account.</p>
-<p>Code: <code>${escapeHtml(userCode)}</code>. Continue only if this is the code your device shows and you started this sign-in yourself.</p>
-${scopes.length ? `<p>It asks for:</p><ul>${scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('')}</ul>` : ''}
-${form}<button autofocus type="submit" form="op.deviceConfirmForm">Continue</button>
-<button type="submit" form="op.deviceConfirmForm" name="abort" value="yes">Deny</button>`,
-      );
+      pages.render(ctx, 'device-confirm', { title: 'A device wants to sign in', form, clientName: client.clientName ?? client.clientId, userCode, scopes: describeScopes(scopes) });
     },
 
     async successSource(ctx: KoaContextWithOIDC) {
-      ctx.type = 'html';
-      ctx.body = page('Device connected', `<p>${escapeHtml(ctx.oidc.client?.clientName ?? 'Your device')} is signed in. You can close this page and return to your device.</p>`);
+      pages.render(ctx, 'message', { title: 'Device connected', paragraphs: [`${ctx.oidc.client?.clientName ?? 'Your device'} is signed in. You can close this page and return to your device.`] });
     },
   };
 }

@@ -42,6 +42,16 @@ export function oidcRecordRepository(db: PrismaClient) {
       return grants.map((grant) => grant.grantId).filter((id): id is string => id !== null);
     },
 
+    /** The live grants an account has given (the "apps with access" of its account page). */
+    async grantsOf(accountId: string): Promise<Array<Record<string, unknown>>> {
+      const rows = await db.oidcRecord.findMany({
+        where: { accountId, kind: 'Grant', OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
+        select: { payload: true },
+        orderBy: { createdAt: 'asc' },
+      });
+      return rows.map((row) => row.payload as Record<string, unknown>);
+    },
+
     async deleteExpired(before: Date): Promise<number> {
       const { count } = await db.oidcRecord.deleteMany({ where: { expiresAt: { lt: before } } });
       return count;

@@ -1,7 +1,7 @@
-import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { Account } from '../../accounts/accounts.ts';
 import type { KeySet } from '../keys/key-ring.ts';
-import { escapeHtml } from './html.ts';
+import type { PageRenderer } from '../pages/page-renderer.ts';
 import { latchkeyInteractionPolicy } from './interaction-policy.ts';
 import { resourceServers } from './resource-servers.ts';
 import { isGraceReplay } from './token-request-policy.ts';
@@ -20,6 +20,10 @@ export interface ProviderDependencies {
   settings: ProviderSettings;
   /** Pages the issuer renders for the device flow (from the accounts UI, or plain defaults). */
   deviceFlowPages?: Pick<NonNullable<NonNullable<Configuration['features']>['deviceFlow']>, 'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'>;
+  /** Renders the provider's own pages (logout, errors) from views/. */
+  pages: PageRenderer;
+  /** Clients defined in code rather than the database: the account pages. */
+  staticClients?: ClientMetadata[];
 }
 
 interface ClientExtras {
@@ -50,13 +54,14 @@ export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'];
  * - first-party clients skip consent: their grant is made from the request.
  * - symmetric algorithms are off: client secrets are stored hashed and cannot be HMAC keys.
  */
-export function providerConfiguration({ adapter, findAccount, keys, settings, deviceFlowPages }: ProviderDependencies): Configuration {
+export function providerConfiguration({ adapter, findAccount, keys, settings, deviceFlowPages, pages, staticClients = [] }: ProviderDependencies): Configuration {
   const resources = resourceServers({ identifier: settings.taskApiUrl, accessTokenTtl: settings.ttl.accessToken });
   const secure = settings.issuerUrl.startsWith('https://');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true };
 
   return {
     adapter,
+    clients: staticClients,
     async findAccount(_ctx, id) {
       return (await findAccount(id)) as (Account & Record<string, unknown>) | undefined;
     },
@@ -69,7 +74,8 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
     },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: [] },
     scopes: OIDC_SCOPES,
-    responseTypes: ['code'],
+    // `none` only for the account pages (they need the session, never a token); clients get `code`.
+    responseTypes: ['code', 'none'],
     pkce: { required: () => true },
     clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'RS256', token_endpoint_auth_method: 'client_secret_basic' },
     enabledJWA: {
@@ -89,9 +95,14 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
         // Only confidential clients may introspect; a public client has no business reading other tokens.
         allowedPolicy: (_ctx, client) => client.clientAuthMethod !== 'none',
       },
-      revocation: { enabled: true },
+      // A client revokes only tokens issued to it.
+      revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
-      rpInitiatedLogout: { enabled: true, logoutSource: logoutPage },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => pages.render(ctx, 'logout', { title: 'Sign out?', form }),
+        postLogoutSuccessSource: (ctx) => pages.render(ctx, 'message', { title: 'Signed out', paragraphs: ['You are signed out of Latchkey in this browser.'] }),
+      },
       dPoP: { enabled: true },
       deviceFlow: {
         enabled: true,
@@ -176,13 +187,7 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       return client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false;
     },
     async renderError(ctx, out) {
-      ctx.type = 'html';
-      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head><body><main><h1>Something went wrong</h1><p>${escapeHtml(String(out.error_description ?? out.error))}</p><p>Go back to the application and try again.</p></main></body></html>`;
+      pages.render(ctx, 'message', { title: 'Something went wrong', paragraphs: [String(out.error_description ?? out.error), 'Go back to the application and try again.'] }, ctx.status >= 400 ? ctx.status : 400);
     },
   };
-}
-
-async function logoutPage(ctx: KoaContextWithOIDC, form: string): Promise<void> {
-  ctx.type = 'html';
-  ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head><body><main><h1>Sign out?</h1>${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button><button type="submit" form="op.logoutForm">Stay signed in</button></main></body></html>`;
 }

@@ -67,7 +67,7 @@ const environmentSchema = z
       .string()
       .refine((value) => /^[A-Za-z0-9_-]{43}$/.test(value) || /^[0-9a-fA-F]{64}$/.test(value), 'must be 32 bytes as 64 hex digits or 43 base64url characters')
       .optional(),
-    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(600),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
     ID_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
     REFRESH_TOKEN_IDLE_TTL_SECONDS: z.coerce.number().int().min(60).default(14 * 86_400),
     REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS: z.coerce.number().int().min(60).default(30 * 86_400),
@@ -91,6 +91,15 @@ const environmentSchema = z
     ISSUER_INTERNAL_URL: publicUrl.optional(),
     TASK_API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
     STEP_UP_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+    SIGN_UP_ENABLED: z.enum(['true', 'false']).default('true'),
+    MAGIC_LINK_TTL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(600),
+    PASSWORD_RESET_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(1_800),
+    RECENT_SIGN_IN_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
+    SPA_URL: publicUrl.default('http://localhost:5173'),
+    SPA_PORT: port.default(5173),
+    SPA_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, 'must be a client id').default('latchkey-demo-spa'),
+    DEMO_CLIENTS: z.enum(['true', 'false']).default('false'),
+    CLIENT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production') {
@@ -140,7 +149,19 @@ export interface Config {
     devicePollIntervalSeconds: number;
     lockout: { maxFailures: number; windowSeconds: number; baseLockSeconds: number; maxLockSeconds: number; ipMaxFailures: number };
     passwords: { minLength: number; memoryCost: number; timeCost: number; parallelism: number };
+    /** Whether anyone may create an account from the sign-in page (a verification mail finishes it). */
+    signUpEnabled: boolean;
+    /** Lifetimes of mailed links, and how recent a sign-in must be for sensitive account changes. */
+    magicLinkTtlSeconds: number;
+    passwordResetTtlSeconds: number;
+    recentSignInSeconds: number;
+    /** How long each instance keeps a client's metadata (0: read the database every time). */
+    clientCacheTtlSeconds: number;
   };
+  /** The demo browser app: its origin is the one the issuer and the task API allow for CORS. */
+  spa: { url: string; port: number; clientId: string };
+  /** Create the demo browser app, CLI and worker clients at start-up if missing (`npm start` sets it). */
+  demoClients: boolean;
   taskApi: {
     url: string;
     port: number;
@@ -272,7 +293,14 @@ function toConfig(env: Environment): Config {
         ipMaxFailures: env.LOCKOUT_IP_MAX_FAILURES,
       },
       passwords: { minLength: env.PASSWORD_MIN_LENGTH, memoryCost: env.PASSWORD_HASH_MEMORY_KIB, timeCost: env.PASSWORD_HASH_TIME_COST, parallelism: env.PASSWORD_HASH_PARALLELISM },
+      signUpEnabled: env.SIGN_UP_ENABLED === 'true',
+      magicLinkTtlSeconds: env.MAGIC_LINK_TTL_SECONDS,
+      passwordResetTtlSeconds: env.PASSWORD_RESET_TTL_SECONDS,
+      recentSignInSeconds: env.RECENT_SIGN_IN_SECONDS,
+      clientCacheTtlSeconds: env.CLIENT_CACHE_TTL_SECONDS,
     },
+    spa: { url: env.SPA_URL, port: env.SPA_PORT, clientId: env.SPA_CLIENT_ID },
+    demoClients: env.DEMO_CLIENTS === 'true',
     taskApi: {
       url: env.TASK_API_URL,
       port: env.TASK_API_PORT,

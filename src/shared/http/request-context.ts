@@ -16,6 +16,10 @@ export function requestIdFrom(header: string | string[] | undefined): string {
   return candidate !== undefined && WELL_FORMED_REQUEST_ID.test(candidate) ? candidate : randomUUID();
 }
 
+/** Paths that carry a mailed token as a segment; the access log shows them without it. */
+const TOKEN_IN_PATH = /\/(magic|reset|verify-email)\/[^/]+/g;
+export const loggablePath = (path: string) => path.replace(TOKEN_IN_PATH, '/$1/[redacted]');
+
 /**
  * The outermost middleware of every app: gives the request an id and a child logger, writes one
  * access-log line (path only: query strings carry codes and tokens), and turns every error into
@@ -44,7 +48,7 @@ export function requestContext(log: Logger): Middleware<RequestState> {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       // Probes hit these every few seconds; at info level they would drown the log.
       const level = ctx.path === '/healthz' || ctx.path === '/readyz' ? 'debug' : 'info';
-      ctx.state.log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
+      ctx.state.log[level]({ method: ctx.method, path: loggablePath(ctx.path), status: ctx.status, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
     }
   };
 }

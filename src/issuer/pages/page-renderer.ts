@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Eta } from 'eta';
+
+const VIEWS_DIRECTORY = fileURLToPath(new URL('../../../views', import.meta.url));
+
+/** What a page's response needs from its request: headers to set, a status, a body. */
+export interface PageTarget {
+  status: number;
+  type: string;
+  body: unknown;
+  set(field: string, value: string): void;
+}
+
+export interface PageData {
+  title: string;
+  error?: string;
+  notice?: string;
+  wide?: boolean;
+  [field: string]: unknown;
+}
+
+/**
+ * Renders the templates in views/ (Eta, escaping every `<%= %>`), with the headers every page of
+ * ours sends: not cached (pages hold form tokens and account data), never framed, no referrer (a
+ * link's token must not leak to another site), and a CSP that allows only the one inline
+ * stylesheet, by a nonce made for this response.
+ */
+export function pageRenderer(viewsDirectory = VIEWS_DIRECTORY) {
+  const eta = new Eta({ views: viewsDirectory, cache: true, autoEscape: true, autoTrim: false });
+  const styles = readFileSync(`${viewsDirectory}/styles.css`, 'utf8');
+
+  return {
+    render(target: PageTarget, view: string, data: PageData, status = 200): void {
+      const nonce = randomBytes(16).toString('base64');
+      target.set('Cache-Control', 'no-store');
+      // No form-action: Chromium applies it to the redirects after a POST, which end at the client's redirect URI.
+      target.set('Content-Security-Policy', `default-src 'none'; style-src 'nonce-${nonce}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'`);
+      target.set('Referrer-Policy', 'no-referrer');
+      target.set('X-Frame-Options', 'DENY');
+      target.set('X-Content-Type-Options', 'nosniff');
+      target.status = status;
+      target.type = 'html';
+      target.body = eta.render(`./${view}`, { ...data, nonce, styles });
+    },
+  };
+}
+
+export type PageRenderer = ReturnType<typeof pageRenderer>;

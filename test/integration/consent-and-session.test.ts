@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import { APP_REDIRECT_URI, startIssuerWithApp, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
+import { UserAgent } from '../support/user-agent.ts';
+
+describe('consent for third-party apps', () => {
+  let issuer: IssuerHarness;
+  let thirdParty: client.Configuration;
+
+  before(async () => {
+    ({ issuer } = await startIssuerWithApp());
+    const created = await issuer.createClient({ name: 'Planner Deluxe', type: 'spa', redirectUris: [APP_REDIRECT_URI], firstParty: false });
+    thirdParty = await issuer.discover(created.id);
+  });
+  after(() => issuer.stop());
+
+  /** Signs a new user in for the third-party app and returns the consent page shown after the password. */
+  async function reachConsent() {
+    const user = await issuer.createUser();
+    const agent = new UserAgent();
+    const verifier = client.randomPKCECodeVerifier();
+    const authorizationUrl = client.buildAuthorizationUrl(thirdParty, { redirect_uri: APP_REDIRECT_URI, scope: 'openid email tasks:read', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's1' });
+    const start = await agent.follow(authorizationUrl, issuer.url);
+    await start.response.body?.cancel();
+    const { response, url } = await agent.submitForm(new URL(`${start.url.pathname}/login`, issuer.url), { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    return { agent, url, html: await response.text(), verifier, authorizationUrl };
+  }
+
+  it('names the app and says in words what each scope allows', async () => {
+    const { html } = await reachConsent();
+    assert.match(html, /Allow access\?/);
+    assert.match(html, /Planner Deluxe/);
+    assert.match(html, /See your email address/);
+    assert.match(html, /See your tasks/);
+  });
+
+  it('returns access_denied to the app when the person denies', async () => {
+    const { agent, url } = await reachConsent();
+    const denied = await agent.submitForm(new URL(`${url.pathname}/consent`, issuer.url), { decision: 'deny' }, issuer.url);
+    assert.equal(denied.url.origin + denied.url.pathname, APP_REDIRECT_URI);
+    assert.equal(denied.url.searchParams.get('error'), 'access_denied');
+    assert.equal(denied.url.searchParams.get('code'), null);
+  });
+
+  it('issues a code once allowed, and does not ask again next time', async () => {
+    const { agent, url, verifier, authorizationUrl } = await reachConsent();
+    const allowed = await agent.submitForm(new URL(`${url.pathname}/consent`, issuer.url), { decision: 'allow' }, issuer.url);
+    const tokens = await client.authorizationCodeGrant(thirdParty, allowed.url, { pkceCodeVerifier: verifier, expectedState: 's1' });
+    assert.match(String(tokens.scope), /tasks:read/);
+    const again = await agent.follow(authorizationUrl, issuer.url);
+    await again.response.body?.cancel();
+    assert.equal(again.url.origin + again.url.pathname, APP_REDIRECT_URI);
+    assert.ok(again.url.searchParams.get('code'));
+  });
+});
+
+describe('browser sessions', () => {
+  let issuer: IssuerHarness;
+  let config: client.Configuration;
+
+  before(async () => {
+    ({ issuer, config } = await startIssuerWithApp());
+  });
+  after(() => issuer.stop());
+
+  const sessionCookie = (agent: UserAgent) => agent.cookie('latchkey.session');
+
+  it('gets a new session id at each sign-in, so a planted session cookie is worth nothing', async () => {
+    const user = await issuer.createUser();
+    const { agent } = await issuer.authorize(config, user, { redirect_uri: APP_REDIRECT_URI });
+    const first = sessionCookie(agent);
+    assert.ok(first);
+    const verifier = client.randomPKCECodeVerifier();
+    const start = await agent.follow(client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT_URI, scope: 'openid', prompt: 'login', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }), issuer.url);
+    await start.response.body?.cancel();
+    const done = await agent.submitForm(new URL(`${start.url.pathname}/login`, issuer.url), { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    await done.response.body?.cancel();
+    const second = sessionCookie(agent);
+    assert.ok(second);
+    assert.notEqual(second, first);
+  });
+
+  it('sets the session cookie HttpOnly and SameSite=Lax', async () => {
+    const user = await issuer.createUser();
+    const { agent } = await issuer.authorize(config, user, { redirect_uri: APP_REDIRECT_URI });
+    const header = agent.setCookieHeaders().find((value) => value.startsWith('latchkey.session='));
+    assert.ok(header);
+    assert.match(header, /httponly/i);
+    assert.match(header, /samesite=lax/i);
+  });
+
+  it('refuses response_type=none to an ordinary app (only the account pages use it)', async () => {
+    const url = client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT_URI, scope: 'openid', response_type: 'none', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
+    const response = await fetch(url, { redirect: 'manual' });
+    const location = response.headers.get('location');
+    assert.ok(location, 'an error redirect');
+    const error = new URL(location).searchParams;
+    assert.equal(error.get('code'), null);
+    assert.match(`${error.get('error')} ${error.get('error_description')}`, /response_type/);
+  });
+});

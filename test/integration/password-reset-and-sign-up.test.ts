@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import { APP_REDIRECT_URI, openSignIn, startIssuerWithApp, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
+import { linkIn, mailText, startSmtpPeer } from '../support/smtp-peer.ts';
+import { UserAgent } from '../support/user-agent.ts';
+
+const NEW_PASSWORD = 'a brand new passphrase for latchkey';
+
+describe('password reset', () => {
+  let issuer: IssuerHarness;
+  let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
+  let config: client.Configuration;
+
+  before(async () => {
+    smtp = await startSmtpPeer();
+    ({ issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url, LOCKOUT_IP_MAX_FAILURES: '1000' }));
+  });
+  after(async () => {
+    await issuer.stop();
+    await smtp.close();
+  });
+
+  const mailFor = (email: string, after: number) => smtp.waitFor((mail) => mail.to.includes(email) && smtp.messages.indexOf(mail) >= after);
+  const stable = (html: string) => html.replace(/nonce="[^"]+"/g, '').replace(/value="[^"]+"/g, '');
+
+  async function askForReset(email: string, agent = new UserAgent()) {
+    await (await agent.request(new URL('/reset', issuer.url))).text();
+    const { response } = await agent.submitForm(new URL('/reset', issuer.url), { email }, issuer.url);
+    return { agent, status: response.status, html: await response.text() };
+  }
+
+  async function resetLink(email: string): Promise<URL> {
+    const before = smtp.messages.length;
+    await askForReset(email);
+    const mail = await smtp.waitFor((message) => message.to.includes(email) && smtp.messages.indexOf(message) >= before && /\/reset\/[\w-]{20}/.test(mailText(message)));
+    return linkIn(mail, /^\/reset\/./);
+  }
+
+  async function signIn(email: string, password: string) {
+    const { agent, response, action } = await openSignIn(issuer, config);
+    await response.body?.cancel();
+    return agent.submitForm(action, { email, password }, issuer.url);
+  }
+
+  it('answers the same page for a known and an unknown address, and mails only the known one', async () => {
+    const user = await issuer.createUser();
+    const before = smtp.messages.length;
+    const known = await askForReset(user.email);
+    const unknown = await askForReset(`nobody-${Date.now()}@example.com`);
+    assert.equal(known.status, 200);
+    assert.equal(unknown.status, 200);
+    assert.equal(stable(known.html), stable(unknown.html));
+    await mailFor(user.email, before);
+    await issuer.issuer.mailer.idle();
+    assert.equal(smtp.messages.length - before, 1);
+  });
+
+  it('changes nothing until the link and a valid new password are both presented', async () => {
+    const user = await issuer.createUser();
+    const link = await resetLink(user.email);
+    const agent = new UserAgent();
+    assert.equal((await agent.request(link)).status, 200);
+    const weak = await agent.submitForm(link, { password: 'password1234' }, issuer.url);
+    assert.equal(weak.response.status, 400);
+    assert.match(await weak.response.text(), /commonly used|too easy/);
+    const old = await signIn(user.email, TEST_PASSWORD);
+    assert.equal(old.url.origin + old.url.pathname, APP_REDIRECT_URI, 'the old password still works');
+    const done = await agent.submitForm(link, { password: NEW_PASSWORD }, issuer.url);
+    assert.equal(done.response.status, 200);
+    assert.match(await done.response.text(), /Password changed/);
+  });
+
+  it('ends refresh tokens, sessions and grants, and the new password signs in', async () => {
+    const user = await issuer.createUser();
+    const { callbackUrl, verifier, state } = await issuer.authorize(config, user, { redirect_uri: APP_REDIRECT_URI });
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    assert.ok(tokens.refresh_token);
+    const link = await resetLink(user.email);
+    const before = smtp.messages.length;
+    const agent = new UserAgent();
+    await (await agent.request(link)).text();
+    await agent.submitForm(link, { password: NEW_PASSWORD }, issuer.url);
+    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), (error: { error?: string }) => error.error === 'invalid_grant');
+    const notice = await mailFor(user.email, before);
+    assert.match(mailText(notice), /password of your Latchkey account was just reset/);
+    const withOld = await signIn(user.email, TEST_PASSWORD);
+    assert.equal(withOld.response.status, 401);
+    const withNew = await signIn(user.email, NEW_PASSWORD);
+    assert.equal(withNew.url.origin + withNew.url.pathname, APP_REDIRECT_URI);
+  });
+
+  it('uses a link once', async () => {
+    const user = await issuer.createUser();
+    const link = await resetLink(user.email);
+    const agent = new UserAgent();
+    await (await agent.request(link)).text();
+    assert.equal((await agent.submitForm(link, { password: NEW_PASSWORD }, issuer.url)).response.status, 200);
+    assert.equal((await agent.request(link)).status, 410);
+    assert.equal((await agent.submitForm(link, { password: `${NEW_PASSWORD} again` }, issuer.url)).response.status, 410);
+  });
+
+  it('stays available while the account is locked, and unlocks it', async () => {
+    const user = await issuer.createUser();
+    for (let i = 0; i < 6; i += 1) await (await signIn(user.email, `wrong guess ${i}`)).response.body?.cancel();
+    assert.equal((await signIn(user.email, TEST_PASSWORD)).response.status, 401, 'locked');
+    const link = await resetLink(user.email);
+    const agent = new UserAgent();
+    await (await agent.request(link)).text();
+    await agent.submitForm(link, { password: NEW_PASSWORD }, issuer.url);
+    const after = await signIn(user.email, NEW_PASSWORD);
+    assert.equal(after.url.origin + after.url.pathname, APP_REDIRECT_URI);
+  });
+
+  it('refuses a reset form sent without its form token or from another origin', async () => {
+    const user = await issuer.createUser();
+    const link = await resetLink(user.email);
+    const agent = new UserAgent();
+    await (await agent.request(link)).text();
+    const noToken = await agent.submitForm(link, { password: NEW_PASSWORD, csrf: '' }, issuer.url);
+    assert.equal(noToken.response.status, 403);
+    const crossSite = await agent.submitForm(link, { password: NEW_PASSWORD }, 'https://evil.example');
+    assert.equal(crossSite.response.status, 403);
+  });
+});
+
+describe('password reset expiry', () => {
+  it('refuses a reset link after its lifetime', async () => {
+    const smtp = await startSmtpPeer();
+    const { issuer } = await startIssuerWithApp({ SMTP_URL: smtp.url, PASSWORD_RESET_TTL_SECONDS: '1' });
+    try {
+      const user = await issuer.createUser();
+      const agent = new UserAgent();
+      await (await agent.request(new URL('/reset', issuer.url))).text();
+      await agent.submitForm(new URL('/reset', issuer.url), { email: user.email }, issuer.url);
+      const link = linkIn(await smtp.waitFor((mail) => mail.to.includes(user.email)), /^\/reset\//);
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      assert.equal((await agent.request(link)).status, 410);
+    } finally {
+      await issuer.stop();
+      await smtp.close();
+    }
+  });
+});
+
+describe('sign-up', () => {
+  let issuer: IssuerHarness;
+  let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
+  let config: client.Configuration;
+
+  before(async () => {
+    smtp = await startSmtpPeer();
+    ({ issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url }));
+  });
+  after(async () => {
+    await issuer.stop();
+    await smtp.close();
+  });
+
+  async function signUp(email: string, password: string) {
+    const agent = new UserAgent();
+    await (await agent.request(new URL('/sign-up', issuer.url))).text();
+    const { response } = await agent.submitForm(new URL('/sign-up', issuer.url), { email, password }, issuer.url);
+    return { agent, status: response.status, html: await response.text() };
+  }
+
+  it('creates the account only when the emailed link is confirmed, with email_verified true', async () => {
+    const email = `new-${Date.now()}@example.com`;
+    const before = smtp.messages.length;
+    assert.equal((await signUp(email, TEST_PASSWORD)).status, 200);
+    const link = linkIn(await smtp.waitFor((mail) => mail.to.includes(email) && smtp.messages.indexOf(mail) >= before), /^\/verify-email\//);
+    await assert.rejects(issuer.authorize(config, { id: '', email }, { redirect_uri: APP_REDIRECT_URI }), /did not reach the client/, 'no account before the confirmation');
+    const agent = new UserAgent();
+    await (await agent.request(link)).text();
+    const confirmed = await agent.submitForm(link, {}, issuer.url);
+    assert.match(await confirmed.response.text(), /Your account is ready/);
+    const { callbackUrl, verifier, state } = await issuer.authorize(config, { id: '', email }, { redirect_uri: APP_REDIRECT_URI });
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    assert.equal(tokens.claims()?.email_verified, true);
+    assert.equal(tokens.claims()?.email, email);
+  });
+
+  it('answers the same page when the address already has an account, and tells its owner by mail', async () => {
+    const existing = await issuer.createUser();
+    const before = smtp.messages.length;
+    const taken = await signUp(existing.email, NEW_PASSWORD);
+    const fresh = await signUp(`fresh-${Date.now()}@example.com`, NEW_PASSWORD);
+    assert.equal(taken.status, fresh.status);
+    const strip = (html: string) => html.replace(/nonce="[^"]+"/g, '').replace(/value="[^"]+"/g, '').replace(/[\w.+-]+@example\.com/g, 'EMAIL');
+    assert.equal(strip(taken.html), strip(fresh.html));
+    const mail = await smtp.waitFor((message) => message.to.includes(existing.email) && smtp.messages.indexOf(message) >= before);
+    assert.match(mailText(mail), /already has one/);
+  });
+
+  it('refuses a weak password on the form, before anything is sent', async () => {
+    const { status, html } = await signUp(`weak-${Date.now()}@example.com`, 'qwertyuiop123');
+    assert.equal(status, 400);
+    assert.match(html, /role="alert"/);
+  });
+
+  it('is not there when SIGN_UP_ENABLED is false', async () => {
+    const { issuer: closed } = await startIssuerWithApp({ SIGN_UP_ENABLED: 'false' });
+    try {
+      assert.equal((await fetch(new URL('/sign-up', closed.url))).status, 404);
+      const login = await openSignIn(closed, await closed.discover((await closed.createClient({ type: 'spa', redirectUris: [APP_REDIRECT_URI], firstParty: true })).id));
+      assert.doesNotMatch(await login.response.text(), /Create an account/);
+    } finally {
+      await closed.stop();
+    }
+  });
+});

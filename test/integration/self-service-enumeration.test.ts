@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import { openSignIn, startIssuerWithApp, totpCode, type IssuerHarness } from '../support/issuer-harness.ts';
+import { captureLog } from '../support/log-capture.ts';
+import { linkIn, mailText, startSmtpPeer } from '../support/smtp-peer.ts';
+import { UserAgent } from '../support/user-agent.ts';
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Posts a form as a browser behind the trusted proxy at `ip` would, with the page's form token. */
+async function timedPost(agent: UserAgent, action: URL, fields: Record<string, string>, csrf: string, ip: string, origin: string): Promise<number> {
+  const started = performance.now();
+  const response = await agent.request(action, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin, 'x-forwarded-for': ip },
+    body: new URLSearchParams({ ...fields, csrf }).toString(),
+  });
+  await response.text();
+  assert.equal(response.status, 200);
+  return performance.now() - started;
+}
+const csrfIn = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+
+describe('mail-sending forms, timing', () => {
+  let issuer: IssuerHarness;
+  let config: client.Configuration;
+
+  before(async () => {
+    ({ issuer, config } = await startIssuerWithApp({ TRUST_PROXY: 'true' }));
+  });
+  after(() => issuer.stop());
+
+  async function compare(send: (email: string, ip: string) => Promise<number>) {
+    const users = await Promise.all(Array.from({ length: 30 }, () => issuer.createUser()));
+    // Warm-up, so the first requests' compilation lands on neither side.
+    for (let i = 0; i < 3; i += 1) await send(`warm-${i}@example.com`, `10.9.0.${i + 1}`);
+    const known: number[] = [];
+    const unknown: number[] = [];
+    // Mail goes out after the response, so each sample waits for the outbox to settle: otherwise the
+    // known address's mail is written while the next request is timed. The order alternates so that
+    // neither side always runs second.
+    const sample = async (email: string, ip: string) => {
+      const elapsed = await send(email, ip);
+      await issuer.issuer.mailer.idle();
+      return elapsed;
+    };
+    for (const [i, user] of users.entries()) {
+      const askKnown = () => sample(user.email, `10.1.${i}.1`).then((ms) => known.push(ms));
+      const askUnknown = () => sample(`nobody-${i}-${Date.now()}@example.com`, `10.2.${i}.1`).then((ms) => unknown.push(ms));
+      if (i % 2 === 0) await askKnown().then(askUnknown);
+      else await askUnknown().then(askKnown);
+    }
+    const [a, b] = [median(known), median(unknown)];
+    const medians = `known ${a.toFixed(2)} ms vs unknown ${b.toFixed(2)} ms`;
+    assert.ok(Math.abs(a - b) / Math.max(a, b) < 0.2, medians);
+    return medians;
+  }
+
+  it('takes as long to ask a sign-in link for an unknown address as for a known one (medians within 20% over 30 tries)', async (t) => {
+    const { agent, response, interaction } = await openSignIn(issuer, config);
+    const csrf = csrfIn(await response.text());
+    t.diagnostic(await compare((email, ip) => timedPost(agent, new URL(`${interaction}/magic-link`, issuer.url), { email }, csrf, ip, issuer.url)));
+  });
+
+  it('takes as long to ask a password reset for an unknown address as for a known one (medians within 20% over 30 tries)', async (t) => {
+    const agent = new UserAgent();
+    const csrf = csrfIn(await (await agent.request(new URL('/reset', issuer.url))).text());
+    t.diagnostic(await compare((email, ip) => timedPost(agent, new URL('/reset', issuer.url), { email }, csrf, ip, issuer.url)));
+  });
+});
+
+describe('mail-sending forms, secrets', () => {
+  const log = captureLog();
+  let issuer: IssuerHarness;
+  let config: client.Configuration;
+  let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
+
+  before(async () => {
+    smtp = await startSmtpPeer();
+    ({ issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url }, { logDestination: log.stream }));
+  });
+  after(async () => {
+    await issuer.stop();
+    await smtp.close();
+  });
+
+  it('keeps links, tokens, codes and passwords out of the log and the security events', async () => {
+    const user = await issuer.createUser({ totp: true });
+    const secrets: string[] = [];
+    // A magic link, opened on another device (a short code), finished with a TOTP code.
+    const { agent, response, interaction } = await openSignIn(issuer, config);
+    await response.body?.cancel();
+    await agent.submitForm(new URL(`${interaction}/magic-link`, issuer.url), { email: user.email }, issuer.url);
+    const link = linkIn(await smtp.waitFor((mail) => mail.to.includes(user.email)), /\/magic\//);
+    secrets.push(link.pathname.split('/').pop()!);
+    const code = /aria-label="Sign-in code">([A-Z-]+)</.exec(await (await new UserAgent().request(link)).text())![1]!;
+    secrets.push(code.replace('-', ''));
+    const afterCode = await agent.submitForm(new URL(`${interaction}/magic-code`, issuer.url), { code }, issuer.url);
+    await afterCode.response.body?.cancel();
+    const otp = await totpCode(user.totpSecret!);
+    const done = await agent.submitForm(new URL(`${interaction}/second-factor`, issuer.url), { code: otp }, issuer.url);
+    assert.ok(done.url.searchParams.get('code'));
+    secrets.push(done.url.searchParams.get('code')!);
+    // A password reset with a new password.
+    const resetAgent = new UserAgent();
+    await (await resetAgent.request(new URL('/reset', issuer.url))).text();
+    const before = smtp.messages.length;
+    await resetAgent.submitForm(new URL('/reset', issuer.url), { email: user.email }, issuer.url);
+    const resetMail = await smtp.waitFor((mail) => smtp.messages.indexOf(mail) >= before && /\/reset\/[\w-]{20}/.test(mailText(mail)));
+    const resetLink = linkIn(resetMail, /^\/reset\/./);
+    secrets.push(resetLink.pathname.split('/').pop()!);
+    await (await resetAgent.request(resetLink)).text();
+    const newPassword = 'a-secret-new-passphrase-9d2c';
+    secrets.push(newPassword);
+    await resetAgent.submitForm(resetLink, { password: newPassword }, issuer.url);
+    await issuer.issuer.mailer.idle();
+
+    const events = JSON.stringify((await issuer.issuer.events.list({ userId: user.id })).map(({ id: _id, ...event }) => event));
+    for (const secret of [...secrets, user.totpSecret!]) {
+      assert.ok(!log.text().includes(secret), `the log holds a secret (${secret.slice(0, 3)}...)`);
+      assert.ok(!events.includes(secret), `the security events hold a secret (${secret.slice(0, 3)}...)`);
+    }
+    assert.match(events, /magic_link\.requested/);
+    assert.match(events, /password\.reset/);
+    assert.match(log.text(), /"path":"\/reset"/, 'the capture did record the requests');
+  });
+});
