@@ -1,3 +1,4 @@
+import cors from '@koa/cors';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { PrismaClient } from '../shared/database/generated/tasks/client.ts';
@@ -25,6 +26,17 @@ export function buildTaskApiApp(dependencies: ServiceDependencies<PrismaClient>,
   const audience = config.taskApi.url;
   const issuer = config.issuer.url;
   const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic });
+  // The browser app's origin, exactly, and no other: tokens go in headers, never cookies, so no credentials.
+  const spaOrigin = new URL(config.spa.url).origin;
+  app.use(
+    cors({
+      origin: (ctx) => (ctx.get('origin') === spaOrigin ? spaOrigin : ''),
+      allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE'],
+      allowHeaders: ['Authorization', 'DPoP', 'Content-Type', 'X-Request-Id'],
+      exposeHeaders: ['WWW-Authenticate', 'DPoP-Nonce', 'Location', 'X-Request-Id', 'Retry-After'],
+      maxAge: 600,
+    }),
+  );
 
   const open = new Router<RequestState>();
   open.get('/.well-known/oauth-protected-resource', (ctx) => {

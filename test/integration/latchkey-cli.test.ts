@@ -64,7 +64,8 @@ describe('latchkey command line', () => {
     assert.equal(client.tokenEndpointAuthMethod, 'none');
     const listed = (await latchkey(['client', 'list', '--json'])).json() as unknown as Array<{ id: string }>;
     assert.ok(listed.some((entry) => entry.id === client.id));
-    assert.equal((await latchkey(['client', 'delete', String(client.id)])).code, 0);
+    const deleted = await latchkey(['client', 'delete', String(client.id)]);
+    assert.equal(deleted.code, 0, deleted.stderr + deleted.stdout);
     const gone = await latchkey(['client', 'show', String(client.id)]);
     assert.equal(gone.code, 2);
   });

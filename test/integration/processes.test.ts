@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { freshPostgresDatabase, REAL_POSTGRES_URL, REAL_REDIS_URL, temporaryDirectory } from '../support/environment.ts';
@@ -5,17 +7,18 @@ import { waitForStatus } from '../support/http.ts';
 import { freePort, spawnEntry } from '../support/processes.ts';
 
 describe('processes', () => {
-  it('npm start runs the issuer and the task API, both migrating one new database and becoming ready, and stops both on Ctrl-C', async () => {
+  it('npm start runs the issuer, the task API and the browser app, migrates one new database, creates the demo clients, and stops all on Ctrl-C', async () => {
     const dir = await temporaryDirectory();
     // A new database, so both processes find migrations to apply and start at the same moment.
     const database = REAL_POSTGRES_URL ? await freshPostgresDatabase() : undefined;
-    const [issuerPort, apiPort] = [await freePort(), await freePort()];
+    const [issuerPort, apiPort, spaPort] = [await freePort(), await freePort(), await freePort()];
     const all = spawnEntry('src/start-all.ts', {
       NODE_ENV: 'development',
       LOG_FORMAT: 'json',
       DATA_DIR: dir.path,
       ISSUER_PORT: String(issuerPort),
       TASK_API_PORT: String(apiPort),
+      SPA_PORT: String(spaPort),
       DATABASE_URL: database?.url,
       REDIS_URL: REAL_REDIS_URL,
     });
@@ -24,10 +27,15 @@ describe('processes', () => {
       await waitForStatus(`http://127.0.0.1:${apiPort}/readyz`, 200, 30_000);
       assert.equal((await fetch(`http://127.0.0.1:${issuerPort}/healthz`)).status, 200);
       assert.equal((await fetch(`http://127.0.0.1:${apiPort}/healthz`)).status, 200);
+      await waitForStatus(`http://127.0.0.1:${spaPort}/healthz`, 200, 30_000);
+      assert.match(all.output(), /"msg":"demo clients created"/);
+      assert.match(all.output(), /user create --email you@example\.com --role admin/, 'the banner says how to make the first admin');
+      assert.equal((await stat(path.join(dir.path, 'demo-worker.secret'))).mode & 0o777, 0o600);
       all.child.kill('SIGINT');
       assert.deepEqual(await all.exited, { code: 0, signal: null });
       assert.match(all.output(), /"msg":"issuer stopped"/);
       assert.match(all.output(), /"msg":"task-api stopped"/);
+      assert.match(all.output(), /"msg":"spa stopped"/);
     } finally {
       all.child.kill('SIGKILL');
       await dir.remove();

@@ -8,6 +8,8 @@ import { CLIENT_TYPES, DEFAULT_SCOPES } from './client-types.ts';
 export class ClientValidationError extends Error {}
 
 export interface NewClient {
+  /** A chosen client id (the demo clients have fixed ones); random when absent. */
+  id?: string;
   name: string;
   type: ClientType;
   redirectUris?: string[];
@@ -43,9 +45,10 @@ export function clientService(repository: ClientRepository, resources: { taskApi
       if (input.type === 'service' && scopes.some((scope) => ['openid', 'offline_access', 'profile', 'email'].includes(scope))) {
         throw new ClientValidationError('a service client acts for itself: it cannot have user scopes such as openid or offline_access');
       }
+      if (input.id !== undefined && !/^[A-Za-z0-9._-]{3,64}$/.test(input.id)) throw new ClientValidationError('a client id has 3-64 letters, digits, ".", "_" or "-"');
       const secret = kind.confidential && !input.jwks ? generateClientSecret() : undefined;
       const client = await repository.create({
-        id: randomBytes(16).toString('base64url'),
+        id: input.id ?? randomBytes(16).toString('base64url'),
         name: input.name,
         type: input.type,
         redirectUris,
