@@ -16,6 +16,11 @@ export interface MailMessage {
 export interface Mailer {
   /** Queues the message and returns at once: the user's response never waits on, or depends on, mail. */
   send(message: MailMessage): void;
+  /**
+   * Composes the message as `send` would, at the same moment, and throws it away unsent: for addresses
+   * without an account, so the server is as busy after answering them as after answering a known one.
+   */
+  pretendToSend(message: MailMessage): void;
   /** Resolves when every queued message has been delivered or given up on (tests, shutdown). */
   idle(): Promise<void>;
 }
@@ -32,6 +37,7 @@ export function createMailer(config: Config, log: Logger, options: { retryDelays
   const outbox = transport.kind === 'outbox' ? transport.directory : undefined;
   const retryDelays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
   const pending = new Set<Promise<void>>();
+  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
 
   async function deliver(message: MailMessage): Promise<string> {
     const envelope = { from: config.mail.from, to: message.to, subject: message.subject, text: message.text };
@@ -39,7 +45,7 @@ export function createMailer(config: Config, log: Logger, options: { retryDelays
       await smtp.sendMail(envelope);
       return 'smtp';
     }
-    const composed = await nodemailer.createTransport({ streamTransport: true, buffer: true }).sendMail(envelope);
+    const composed = await composer.sendMail(envelope);
     await mkdir(outbox!, { recursive: true });
     const file = path.join(outbox!, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.eml`);
     await writeFile(file, composed.message as Buffer, { mode: 0o600 });
@@ -64,15 +70,24 @@ export function createMailer(config: Config, log: Logger, options: { retryDelays
     }
   }
 
+  const compose = (message: MailMessage) =>
+    composer.sendMail({ from: config.mail.from, to: message.to, subject: message.subject, text: message.text }).then(
+      () => undefined,
+      () => undefined,
+    );
+
+  // Work starts after this turn of the event loop: the response goes out first, and composing a
+  // message adds nothing to it (which would tell a known address from an unknown one by timing).
+  function enqueue(work: () => Promise<void>): void {
+    const job: Promise<void> = new Promise((resolve) => setImmediate(resolve))
+      .then(work)
+      .finally(() => pending.delete(job));
+    pending.add(job);
+  }
+
   return {
-    send(message) {
-      // Delivery starts after this turn of the event loop: the response goes out first, and composing a
-      // message adds nothing to it (which would tell a known address from an unknown one by timing).
-      const job: Promise<void> = new Promise((resolve) => setImmediate(resolve))
-        .then(() => attempt(message))
-        .finally(() => pending.delete(job));
-      pending.add(job);
-    },
+    send: (message) => enqueue(() => attempt(message)),
+    pretendToSend: (message) => enqueue(() => compose(message)),
     async idle() {
       while (pending.size) await Promise.all([...pending]);
     },
