@@ -146,9 +146,16 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
       await next();
       return;
     }
+    if (ctx.method === 'POST' && ctx.path === '/device') {
+      const retryAfter = await guard.limitedFor(ctx.get('cookie'), ctx.ip);
+      if (retryAfter !== undefined) {
+        ctx.set('Retry-After', String(retryAfter));
+        pages.render(ctx, 'message', { title: 'Too many attempts', paragraphs: ['Too many wrong codes were entered. Wait a while, then enter the code shown on your device again.'] }, 429);
+        return;
+      }
+    }
     ctx.respond = false;
     let req = ctx.req;
-    if (ctx.method === 'POST' && ctx.path === '/device' && (await guard.refuseIfLimited(ctx.req, ctx.res, ctx.ip))) return;
     if (ctx.method === 'POST' && ctx.path === '/token') {
       const applied = await tokenPolicy.apply(ctx.req, ctx.res);
       if (!applied) return;

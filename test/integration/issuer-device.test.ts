@@ -83,6 +83,9 @@ describe('device authorization grant', () => {
       const html = await response.text();
       if (response.status === 429) {
         assert.ok(Number(response.headers.get('retry-after')) > 0);
+        assert.match(html, /Too many wrong codes/);
+        assert.equal(response.headers.get('cache-control'), 'no-store', 'the refusal is one of our pages, with their headers');
+        assert.match(response.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
         break;
       }
       assert.match(html, /That code is not valid/);

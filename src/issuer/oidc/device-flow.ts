@@ -1,18 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Cache } from '../../shared/cache/cache.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import { describeScopes } from '../pages/scope-words.ts';
-import { escapeHtml } from './html.ts';
 
 /** Wrong user codes allowed per window before the device page stops checking them. */
 export const USER_CODE_GUESS_LIMITS = { perIp: 20, perSession: 5, windowSeconds: 15 * 60 };
 const SESSION_COOKIE = 'latchkey.session';
-
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)} · Latchkey</title></head><body><main><h1>${escapeHtml(title)}</h1>${body}</main></body></html>`;
-}
 
 function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
@@ -27,7 +21,7 @@ const hashed = (value: string) => createHash('sha256').update(value).digest('bas
 /**
  * The user-code space is small by design (8 characters people can type), so guessing is limited:
  * each wrong code counts against the browser session and the IP address, and past either limit the
- * page answers 429 without looking codes up.
+ * page answers 429 without looking codes up (the issuer asks `limitedFor` before the provider sees the POST).
  */
 export function userCodeGuard(cache: Cache, limits = USER_CODE_GUESS_LIMITS) {
   const keys = (ip: string, session: string | undefined) => [`device-guess:ip:${ip}`, ...(session ? [`device-guess:session:${hashed(session)}`] : [])];
@@ -37,17 +31,13 @@ export function userCodeGuard(cache: Cache, limits = USER_CODE_GUESS_LIMITS) {
       await Promise.all(keys(ip, cookieValue(cookieHeader, SESSION_COOKIE)).map((key) => cache.increment(key, limits.windowSeconds)));
     },
 
-    /** Answers 429 itself and returns true when this browser or address has guessed too often. */
-    refuseIfLimited: async (req: IncomingMessage, res: ServerResponse, ip: string): Promise<boolean> => {
-      const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    /** Seconds until this browser or address may enter codes again when it has guessed too often; undefined otherwise. */
+    limitedFor: async (cookieHeader: string | undefined, ip: string): Promise<number | undefined> => {
+      const session = cookieValue(cookieHeader, SESSION_COOKIE);
       const [ipCount, sessionCount] = await Promise.all(keys(ip, session).map(async (key) => Number((await cache.get(key)) ?? 0)));
       const limited = (ipCount ?? 0) >= limits.perIp || (sessionCount ?? 0) >= limits.perSession;
-      if (!limited) return false;
-      const retryAfter = (await cache.ttl(keys(ip, session)[sessionCount !== undefined && sessionCount >= limits.perSession ? 1 : 0]!)) ?? limits.windowSeconds;
-      const body = page('Too many attempts', '<p>Too many wrong codes were entered. Wait a while, then enter the code shown on your device again.</p>');
-      res.writeHead(429, { 'content-type': 'text/html; charset=utf-8', 'retry-after': String(retryAfter), 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      return true;
+      if (!limited) return undefined;
+      return (await cache.ttl(keys(ip, session)[sessionCount !== undefined && sessionCount >= limits.perSession ? 1 : 0]!)) ?? limits.windowSeconds;
     },
   };
 }
