@@ -11,6 +11,7 @@ import type { SecondFactor } from '../../accounts/second-factor.ts';
 import type { SecurityEvents } from '../../accounts/security-events.ts';
 import type { UserRepository, UserRow } from '../../accounts/user-repository.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
+import { seeOther } from '../../shared/http/see-other.ts';
 import { hashId } from '../oidc/adapter.ts';
 import type { FormGuard } from '../interactions/form-guard.ts';
 import type { PageData, PageRenderer } from '../pages/page-renderer.ts';
@@ -69,11 +70,14 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     ctx.cookies.set(STATE_COOKIE, state, { httpOnly: true, sameSite: 'lax', secure, path: '/account', maxAge: 3_600_000, overwrite: true, signed: false });
     const url = new URL('/auth', issuerUrl);
     url.search = new URLSearchParams({ client_id: ACCOUNT_CONSOLE_CLIENT_ID, response_type: 'none', redirect_uri: `${issuerUrl}/account/callback`, scope: 'openid', state, ...(again ? { prompt: 'login', max_age: '0' } : {}) }).toString();
-    ctx.status = 303;
-    ctx.redirect(url.href);
+    seeOther(ctx, url.href);
   }
 
   const isRecent = (who: SignedIn) => Date.now() / 1000 - who.signedInAt <= recentSignInSeconds;
+
+  /** Mails the owner about a change to the account's security, with the way back if it was not them. */
+  const tellOwner = (who: SignedIn, kind: string, subject: string, whatHappened: string) =>
+    mailer.send({ kind, to: who.user.email, subject, text: `${whatHappened}\n\nIf this was not you, reset your password now: ${issuerUrl}/reset` });
 
   async function overview(ctx: Context, who: SignedIn, extra: Partial<PageData> = {}, status = 200): Promise<void> {
     const [sessions, grants, recoveryCodesLeft] = await Promise.all([access.sessions(who.user.id), access.grants(who.user.id), secondFactor.recoveryCodesLeft(who.user.id)]);
@@ -138,8 +142,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
       pages.render(ctx, 'message', { title: 'Sign-in did not finish', paragraphs: ['The sign-in was cancelled or has expired.'], link: { href: '/account', text: 'Try again' } }, 400);
       return;
     }
-    ctx.status = 303;
-    ctx.redirect('/account');
+    seeOther(ctx, '/account');
   });
 
   router.get('/account/signed-out', (ctx) => {
@@ -171,9 +174,8 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     await users.setPasswordHash(who.user.id, await passwords.hash(newPassword));
     const signedOut = await access.revokeOtherSessions(who.user.id, who.sessionHandle);
     await events.record({ type: 'password.changed', userId: who.user.id, actor: who.user.id, ip: ctx.ip, detail: { otherSessionsEnded: signedOut } });
-    mailer.send({ kind: 'password_changed', to: who.user.email, subject: 'Your Latchkey password was changed', text: `The password of your Latchkey account was just changed, and other browsers were signed out.\n\nIf this was not you, reset it now: ${issuerUrl}/reset` });
-    ctx.status = 303;
-    ctx.redirect('/account?notice=password');
+    tellOwner(who, 'password_changed', 'Your Latchkey password was changed', 'The password of your Latchkey account was just changed, and other browsers were signed out.');
+    seeOther(ctx, '/account?notice=password');
   });
 
   router.post('/account/totp/enroll', async (ctx) => {
@@ -194,7 +196,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     const codes = await secondFactor.confirmEnrollment(who.user.id, form.get('code') ?? '');
     if (!codes) return totpEnrollmentPage(ctx, who, pending.uri, pending.secret, 'That code was not accepted. Check the time on your phone and enter the current code.');
     await events.record({ type: 'totp.enrolled', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
-    mailer.send({ kind: 'totp_enrolled', to: who.user.email, subject: 'Two-step verification is on', text: `Two-step verification was turned on for your Latchkey account.\n\nIf this was not you, reset your password now: ${issuerUrl}/reset` });
+    tellOwner(who, 'totp_enrolled', 'Two-step verification is on', 'Two-step verification was turned on for your Latchkey account.');
     pages.render(ctx, 'account-recovery-codes', { title: 'Save your recovery codes', codes });
   });
 
@@ -204,9 +206,8 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     const { who } = signedInForm;
     await secondFactor.disable(who.user.id);
     await events.record({ type: 'totp.removed', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
-    mailer.send({ kind: 'totp_removed', to: who.user.email, subject: 'Two-step verification was turned off', text: `Two-step verification was turned off for your Latchkey account.\n\nIf this was not you, reset your password now: ${issuerUrl}/reset` });
-    ctx.status = 303;
-    ctx.redirect('/account?notice=totp_removed');
+    tellOwner(who, 'totp_removed', 'Two-step verification was turned off', 'Two-step verification was turned off for your Latchkey account.');
+    seeOther(ctx, '/account?notice=totp_removed');
   });
 
   router.post('/account/recovery-codes', async (ctx) => {
@@ -226,8 +227,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     const handle = form.get('session') ?? '';
     if (handle === who.sessionHandle || !(await access.revokeSession(who.user.id, handle))) return overview(ctx, who, { error: 'That session was not found; it may have ended already.' }, 404);
     await events.record({ type: 'session.revoked', userId: who.user.id, actor: who.user.id, ip: ctx.ip, detail: { count: 1 } });
-    ctx.status = 303;
-    ctx.redirect('/account?notice=session');
+    seeOther(ctx, '/account?notice=session');
   });
 
   router.post('/account/sessions/revoke-others', async (ctx) => {
@@ -236,8 +236,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     const { who } = signedInForm;
     const count = await access.revokeOtherSessions(who.user.id, who.sessionHandle);
     await events.record({ type: 'session.revoked', userId: who.user.id, actor: who.user.id, ip: ctx.ip, detail: { count } });
-    ctx.status = 303;
-    ctx.redirect('/account?notice=sessions');
+    seeOther(ctx, '/account?notice=sessions');
   });
 
   router.post('/account/apps/revoke', async (ctx) => {
@@ -247,15 +246,13 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     const grantId = form.get('grant') ?? '';
     if (!(await access.revokeGrant(who.user.id, grantId))) return overview(ctx, who, { error: 'That app was not found; its access may have ended already.' }, 404);
     await events.record({ type: 'grant.revoked', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
-    ctx.status = 303;
-    ctx.redirect('/account?notice=app');
+    seeOther(ctx, '/account?notice=app');
   });
 
   router.post('/account/sign-out', async (ctx) => {
     const signedInForm = await formFrom(ctx);
     if (!signedInForm) return;
-    ctx.status = 303;
-    ctx.redirect(`/session/end?${new URLSearchParams({ client_id: ACCOUNT_CONSOLE_CLIENT_ID, post_logout_redirect_uri: `${issuerUrl}/account/signed-out` }).toString()}`);
+    seeOther(ctx, `/session/end?${new URLSearchParams({ client_id: ACCOUNT_CONSOLE_CLIENT_ID, post_logout_redirect_uri: `${issuerUrl}/account/signed-out` }).toString()}`);
   });
 
   return router;

@@ -14,6 +14,7 @@ import type { UserRepository, UserRow } from '../../accounts/user-repository.ts'
 import type { Cache } from '../../shared/cache/cache.ts';
 import { badRequest } from '../../shared/http/errors.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
+import { seeOther } from '../../shared/http/see-other.ts';
 import type { PageData, PageRenderer } from '../pages/page-renderer.ts';
 import { describeScopes } from '../pages/scope-words.ts';
 import type { FormGuard } from './form-guard.ts';
@@ -128,8 +129,7 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     const acr = amr.length > 1 ? 'urn:latchkey:mfa' : `urn:latchkey:${amr[0]}`;
     const result: InteractionResults = { login: { accountId: userId, amr, acr } };
     const redirectTo = await provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
-    ctx.status = 303;
-    ctx.redirect(redirectTo);
+    seeOther(ctx, redirectTo);
   }
 
   /** Where every first factor (password, emailed link) ends: the second factor if enrolled, else a session. */
@@ -323,8 +323,7 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
       result = { consent: { grantId: await grant.save() } };
     }
     const redirectTo = await oidc.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
-    ctx.status = 303;
-    ctx.redirect(redirectTo);
+    seeOther(ctx, redirectTo);
   });
 
   return router;
