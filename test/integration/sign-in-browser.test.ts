@@ -24,20 +24,28 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     await smtp?.close();
   });
 
-  it('signs in with password and TOTP and reaches the app with a code', async () => {
-    const user = await issuer.createUser({ totp: true });
+  /**
+   * Starts an Authorization Code + PKCE sign-in for the test app in a phone-sized page. The app itself
+   * is not running here: its redirect URI is answered so the browser has somewhere to land.
+   */
+  async function openAppSignIn(state: string) {
     const verifier = client.randomPKCECodeVerifier();
     const authorizationUrl = client.buildAuthorizationUrl(config, {
       redirect_uri: APP_REDIRECT_URI,
       scope: 'openid tasks:read',
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
-      state: 'browser-state',
+      state,
     });
     const page = await browser.newPage({ viewport: { width: 420, height: 760 } });
-    // The app itself is not running here: answer its redirect URI so the browser has somewhere to land.
     await page.route(`${APP_REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' }));
     await page.goto(authorizationUrl.href);
+    return { page, verifier };
+  }
+
+  it('signs in with password and TOTP and reaches the app with a code', async () => {
+    const user = await issuer.createUser({ totp: true });
+    const { page, verifier } = await openAppSignIn('browser-state');
     await page.getByLabel('Email', { exact: true }).fill(user.email);
     await page.getByLabel('Password').fill(TEST_PASSWORD);
     await page.screenshot({ path: await artifactPath('sign-in-password.png'), fullPage: true });
@@ -60,17 +68,7 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
 
   it('signs in with an emailed link: the link page asks for a click, then the app gets a code', async () => {
     const user = await issuer.createUser();
-    const verifier = client.randomPKCECodeVerifier();
-    const authorizationUrl = client.buildAuthorizationUrl(config, {
-      redirect_uri: APP_REDIRECT_URI,
-      scope: 'openid tasks:read',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: 'magic-state',
-    });
-    const page = await browser.newPage({ viewport: { width: 420, height: 760 } });
-    await page.route(`${APP_REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' }));
-    await page.goto(authorizationUrl.href);
+    const { page, verifier } = await openAppSignIn('magic-state');
     await page.getByText('Email me a sign-in link instead').click();
     await page.getByLabel('Email address').fill(user.email);
     await page.screenshot({ path: await artifactPath('magic-link-request.png'), fullPage: true });
