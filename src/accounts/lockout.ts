@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Cache } from '../shared/cache/cache.ts';
+import { sha256Base64url } from '../shared/crypto/digest.ts';
 
 export interface LockoutSettings {
   maxFailures: number;
@@ -31,7 +31,7 @@ export interface Ticket {
   count: number;
 }
 
-const hash = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
+const hash = (value: string) => sha256Base64url(value).slice(0, 22);
 
 /**
  * Lockout that cannot be turned against the person it protects, on the cache (atomic in Redis and in

@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Cache } from '../shared/cache/cache.ts';
+import { sha256Base64url } from '../shared/crypto/digest.ts';
 
 /** What a mailed token may be used for; a token made for one purpose is never found under another. */
 export type MailTokenPurpose = 'magic_link' | 'password_reset' | 'email_verification';
@@ -10,7 +11,6 @@ export interface MailTokenRecord<Data> {
   data: Data;
 }
 
-const hashed = (token: string) => createHash('sha256').update(token).digest('base64url');
 const WELL_FORMED = /^[A-Za-z0-9_-]{43}$/;
 
 /**
@@ -20,7 +20,7 @@ const WELL_FORMED = /^[A-Za-z0-9_-]{43}$/;
  */
 export function mailTokens(cache: Cache) {
   const recordKey = (purpose: MailTokenPurpose, hash: string) => `mail-token:${purpose}:${hash}`;
-  const latestKey = (purpose: MailTokenPurpose, subject: string) => `mail-token:latest:${purpose}:${hashed(subject)}`;
+  const latestKey = (purpose: MailTokenPurpose, subject: string) => `mail-token:latest:${purpose}:${sha256Base64url(subject)}`;
 
   async function read<Data>(purpose: MailTokenPurpose, hash: string, take: boolean): Promise<MailTokenRecord<Data> | undefined> {
     const key = recordKey(purpose, hash);
@@ -36,17 +36,17 @@ export function mailTokens(cache: Cache) {
   return {
     async issue<Data>(purpose: MailTokenPurpose, subject: string, data: Data, ttlSeconds: number): Promise<string> {
       const token = randomBytes(32).toString('base64url');
-      const hash = hashed(token);
+      const hash = sha256Base64url(token);
       await cache.set(recordKey(purpose, hash), JSON.stringify({ subject, data } satisfies MailTokenRecord<Data>), ttlSeconds);
       await cache.set(latestKey(purpose, subject), hash, ttlSeconds);
       return token;
     },
 
     /** Looks a token up without using it (the page a link opens shows a button; only its POST uses the token). */
-    peek: async <Data>(purpose: MailTokenPurpose, token: string) => (WELL_FORMED.test(token) ? read<Data>(purpose, hashed(token), false) : undefined),
+    peek: async <Data>(purpose: MailTokenPurpose, token: string) => (WELL_FORMED.test(token) ? read<Data>(purpose, sha256Base64url(token), false) : undefined),
 
     /** Uses a token: of any number of concurrent callers, at most one gets the record. */
-    consume: async <Data>(purpose: MailTokenPurpose, token: string) => (WELL_FORMED.test(token) ? read<Data>(purpose, hashed(token), true) : undefined),
+    consume: async <Data>(purpose: MailTokenPurpose, token: string) => (WELL_FORMED.test(token) ? read<Data>(purpose, sha256Base64url(token), true) : undefined),
 
     /** Uses a token known only by its hash (a magic link's short code points at its link this way). */
     consumeHash: <Data>(purpose: MailTokenPurpose, hash: string) => read<Data>(purpose, hash, true),
@@ -54,7 +54,7 @@ export function mailTokens(cache: Cache) {
     /** Seconds the token has left, for records tied to it (the short code of a magic link). */
     async secondsLeft(purpose: MailTokenPurpose, token: string): Promise<number> {
       if (!WELL_FORMED.test(token)) return 0;
-      return (await cache.ttl(recordKey(purpose, hashed(token)))) ?? 0;
+      return (await cache.ttl(recordKey(purpose, sha256Base64url(token)))) ?? 0;
     },
   };
 }
@@ -69,7 +69,7 @@ export function sendBudget(cache: Cache, limits: { perAddress: number; perIp: nu
   return {
     async allow(kind: string, address: string, ip: string): Promise<boolean> {
       const [perAddress, perIp] = await Promise.all([
-        cache.increment(`send-budget:${kind}:address:${hashed(address.trim().toLowerCase())}`, limits.windowSeconds),
+        cache.increment(`send-budget:${kind}:address:${sha256Base64url(address.trim().toLowerCase())}`, limits.windowSeconds),
         cache.increment(`send-budget:${kind}:ip:${ip}`, limits.windowSeconds),
       ]);
       return perAddress <= limits.perAddress && perIp <= limits.perIp;

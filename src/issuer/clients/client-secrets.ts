@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256Base64url } from '../../shared/crypto/digest.ts';
 
 /** 256 random bits: guessing is hopeless, so a fast hash suffices where a password would need argon2. */
 export function generateClientSecret(): string {
@@ -6,7 +7,7 @@ export function generateClientSecret(): string {
 }
 
 export function hashClientSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('base64url');
+  return sha256Base64url(secret);
 }
 
 /** Compares a presented secret with a stored hash in time independent of where they differ. */

@@ -1,4 +1,4 @@
-import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import { randomInt, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -18,6 +18,7 @@ import { seeOther } from '../../shared/http/see-other.ts';
 import type { PageData, PageRenderer } from '../pages/page-renderer.ts';
 import { describeScopes } from '../pages/scope-words.ts';
 import type { FormGuard } from './form-guard.ts';
+import { sha256Base64url } from '../../shared/crypto/digest.ts';
 
 export interface InteractionDependencies {
   provider: () => Provider;
@@ -62,7 +63,6 @@ const MAGIC_CODE_ATTEMPTS = 5;
 /** Letters that cannot be mistaken for one another when read off one screen and typed on another. */
 const CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
 const normalizeCode = (code: string) => code.toUpperCase().replace(/[^A-Z]/g, '');
 const newShortCode = () => {
   const raw = Array.from({ length: 8 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
@@ -254,7 +254,7 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
       return;
     }
     const code = newShortCode();
-    const stored: MagicCode = { codeHash: sha256(normalizeCode(code)), tokenHash: sha256(token) };
+    const stored: MagicCode = { codeHash: sha256Base64url(normalizeCode(code)), tokenHash: sha256Base64url(token) };
     await cache.set(magicCodeKey(uid), JSON.stringify(stored), Math.max(1, await tokens.secondsLeft('magic_link', token)));
     render(ctx, 'magic-link-open', { title: 'Sign in on your other device', sameBrowser: false, code });
   });
@@ -287,7 +287,7 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     }
     const stored = await cache.get(magicCodeKey(details.uid));
     const expected = stored ? Buffer.from((JSON.parse(stored) as MagicCode).codeHash) : Buffer.alloc(0);
-    const given = Buffer.from(sha256(normalizeCode(form.get('code') ?? '')));
+    const given = Buffer.from(sha256Base64url(normalizeCode(form.get('code') ?? '')));
     if (!stored || expected.length !== given.length || !timingSafeEqual(expected, given)) {
       magicSentPage(ctx, details.uid, 'That code was not accepted. Open the link from the email again to see the current code.', 401);
       return;

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Cache } from '../../shared/cache/cache.ts';
 import type { OidcRecordRepository } from './oidc-record-repository.ts';
 import { currentBrowser } from './browser-context.ts';
+import { sha256Base64url } from '../../shared/crypto/digest.ts';
 
 /**
  * Where each oidc-provider model lives. Durable records (a user must not be signed out of every app
@@ -12,7 +12,7 @@ import { currentBrowser } from './browser-context.ts';
 export const DURABLE_MODELS = new Set(['Grant', 'RefreshToken']);
 
 /** Every id is stored hashed: a copy of the tables or of Redis holds no usable code or token. */
-export const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
+export const hashId = (id: string) => sha256Base64url(id);
 
 export interface ClientSource {
   findMetadata: (clientId: string) => Promise<AdapterPayload | undefined>;

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Cache } from '../../shared/cache/cache.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import { describeScopes } from '../pages/scope-words.ts';
+import { sha256Base64url } from '../../shared/crypto/digest.ts';
 
 /** Wrong user codes allowed per window before the device page stops checking them. */
 export const USER_CODE_GUESS_LIMITS = { perIp: 20, perSession: 5, windowSeconds: 15 * 60 };
@@ -16,7 +16,6 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-const hashed = (value: string) => createHash('sha256').update(value).digest('base64url');
 
 /**
  * The user-code space is small by design (8 characters people can type), so guessing is limited:
@@ -24,7 +23,7 @@ const hashed = (value: string) => createHash('sha256').update(value).digest('bas
  * page answers 429 without looking codes up (the issuer asks `limitedFor` before the provider sees the POST).
  */
 export function userCodeGuard(cache: Cache, limits = USER_CODE_GUESS_LIMITS) {
-  const keys = (ip: string, session: string | undefined) => [`device-guess:ip:${ip}`, ...(session ? [`device-guess:session:${hashed(session)}`] : [])];
+  const keys = (ip: string, session: string | undefined) => [`device-guess:ip:${ip}`, ...(session ? [`device-guess:session:${sha256Base64url(session)}`] : [])];
 
   return {
     recordWrongCode: async (ip: string, cookieHeader: string | undefined): Promise<void> => {

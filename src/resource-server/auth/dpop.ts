@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
 import type { Cache } from '../../shared/cache/cache.ts';
+import { sha256Base64url } from '../../shared/crypto/digest.ts';
 
 export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'];
 const PROOF_MAX_AGE_SECONDS = 60;
@@ -35,7 +35,7 @@ export async function verifyDpopProof(check: DpopCheck, replayCache: Cache): Pro
   if (typeof payload.htu !== 'string' || !URL.canParse(payload.htu) || stripQuery(payload.htu) !== stripQuery(check.url)) throw new DpopError('the DPoP proof is for another URL');
   const now = Math.floor(Date.now() / 1000);
   if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > PROOF_MAX_AGE_SECONDS) throw new DpopError('the DPoP proof is not fresh');
-  const ath = createHash('sha256').update(check.accessToken).digest('base64url');
+  const ath = sha256Base64url(check.accessToken);
   if (payload.ath !== ath) throw new DpopError('the DPoP proof is for another access token');
   if ((await calculateJwkThumbprint(header.jwk as JWK)) !== check.thumbprint) throw new DpopError('the DPoP proof is signed with another key than the token is bound to');
   if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 128) throw new DpopError('the DPoP proof has no usable jti');
