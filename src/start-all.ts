@@ -1,10 +1,13 @@
 /**
  * `npm start`: runs the issuer, the task API and the demo browser app as three processes (as they
- * run in production), with their logs on this terminal. The issuer creates the demo clients once. Ctrl-C or SIGTERM stops both gracefully; if either exits on its own,
- * the other is stopped and this exits with its code.
+ * run in production), with their logs on this terminal. The issuer creates the demo clients once.
+ * Ctrl-C or SIGTERM stops them all gracefully; if one exits on its own, the others are stopped and
+ * this exits with its code.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { loadConfig } from './shared/config/config.ts';
+import { exitOnStartupError } from './shared/config/startup-errors.ts';
 
 const here = import.meta.dirname;
 const processes: Array<{ name: string; entry: string }> = [
@@ -13,15 +16,23 @@ const processes: Array<{ name: string; entry: string }> = [
   { name: 'spa', entry: path.join(here, 'clients/spa/main.ts') },
 ];
 const env = { ...process.env, DEMO_CLIENTS: process.env.DEMO_CLIENTS ?? 'true' };
-const url = (name: string, fallback: string) => process.env[name] ?? fallback;
+
+// The same configuration the three processes will read, so the banner shows what they will use.
+let config;
+try {
+  config = loadConfig(env);
+} catch (error) {
+  exitOnStartupError('latchkey', error);
+}
+const mailGoesTo = config.mail.transport.kind === 'outbox' ? `is written to ${config.mail.transport.directory}` : 'goes out over SMTP';
 
 process.stdout.write(`
   Latchkey demo
-    browser app   ${url('SPA_URL', 'http://localhost:5173')}
-    issuer        ${url('ISSUER_URL', 'http://localhost:3000')}   (your account: /account)
-    task API      ${url('TASK_API_URL', 'http://localhost:4000')}
-  No account exists yet, and there is no default password. Either sign up in the browser app
-  (the confirmation mail is written to ${path.join(process.env.DATA_DIR ?? './.data', 'outbox')}), or create the first admin:
+    browser app   ${config.spa.url}
+    issuer        ${config.issuer.url}   (your account: /account)
+    task API      ${config.taskApi.url}
+  There is no default account or password. Sign up in the browser app (the confirmation mail
+  ${mailGoesTo}), or create the first admin:
     stop with Ctrl-C, then: echo 'a long passphrase' | npm run latchkey -- user create --email you@example.com --role admin --verified
   Then: npm run taskctl -- login   (the command line, device grant)    npm run worker   (the service)
 
