@@ -109,6 +109,12 @@ describe('account pages', () => {
     const handles = [...page.matchAll(/name="session" value="([^"]+)"/g)].map((match) => match[1]!);
     assert.equal(handles.length, 1, 'one other session, with a sign-out button');
     assert.match(page, /Node\.js|Unknown browser/);
+    const intruder = await openAccount(await issuer.createUser());
+    const refused = await post(intruder.agent, '/account/sessions/revoke', { session: handles[0]! });
+    assert.equal(refused.response.status, 404, 'another account cannot sign it out');
+    const stillIn = await other.agent.follow(new URL('/account', issuer.url), issuer.url);
+    assert.equal(stillIn.url.pathname, '/account');
+    await stillIn.response.body?.cancel();
     const revoked = await post(agent, '/account/sessions/revoke', { session: handles[0]! });
     assert.match(revoked.html, /That browser is signed out/);
     const otherAgain = await other.agent.follow(new URL('/account', issuer.url), issuer.url);
