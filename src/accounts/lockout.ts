@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cache } from '../shared/cache/cache.ts';
 import { sha256Base64url } from '../shared/crypto/digest.ts';
 
@@ -9,6 +10,9 @@ export interface LockoutSettings {
   ipMaxFailures: number;
 }
 
+/** Which secret is being checked: each step keeps its own count, so one step is never charged for another's history. */
+export type SignInStep = 'password' | 'second_factor';
+
 /**
  * Who is trying: the account (or, for an email we do not know, a stand-in derived from it, so
  * unknown and known emails behave alike), the client's IP, and, when the browser carries a valid
@@ -19,37 +23,50 @@ export interface Attempt {
   email: string;
   ip: string;
   trustedDeviceId: string | undefined;
+  /** The password unless said otherwise. */
+  step?: SignInStep;
 }
 
-export type Admission =
-  | { admitted: true; ticket: Ticket }
-  | { admitted: false; reason: 'locked' | 'throttled' | 'ip_limited'; /** Set when this refusal is what locked the account. */ lockedForSeconds?: number };
+export type Refusal =
+  /** The scope is locked, or the IP has spent its failure budget: refused like a wrong password. */
+  | { admitted: false; reason: 'locked' | 'ip_limited'; /** Set when this refusal is what locked the account. */ lockedForSeconds?: number }
+  /** Too soon after the last failure, or too many checks already in flight: nothing was checked; try again shortly. */
+  | { admitted: false; reason: 'throttled' | 'busy'; retryAfterSeconds: number; lockedForSeconds?: undefined };
 
-/** What an admitted attempt reserved: its place in the count, which decides whether its failure locks. */
+export type Admission = { admitted: true; ticket: Ticket } | Refusal;
+
+/** What an admitted attempt reserved: one of the scope's check slots, returned on success. */
 export interface Ticket {
   scope: string;
-  count: number;
+  trusted: boolean;
 }
 
 const hash = (value: string) => sha256Base64url(value).slice(0, 22);
+/** How long an attempt waits for a slot held by checks still in flight before it is told to retry. */
+const SLOT_WAIT_MS = 3_000;
 
 /**
- * Lockout that cannot be turned against the person it protects, on the cache (atomic in Redis and in
- * process alike):
- * - each attempt first takes a numbered place (INCR); only the first `maxFailures` places in a window
- *   are checked at all, so twenty parallel guesses check five passwords and lock once;
- * - each failure makes the next attempt wait longer (1, 2, 4... up to 30 s); attempts during the wait
- *   are refused without being checked, and count as failures;
- * - the lock lasts `baseLockSeconds`, doubling for each further lock within a day, capped;
+ * Lockout that counts failures, not attempts, and cannot be turned against the person it protects,
+ * on the cache (atomic in Redis and in process alike):
+ * - a scope (the account, or one trusted browser of it, for one sign-in step) has `maxFailures`
+ *   check slots per window. A check holds a slot while it runs; a failure keeps it, a success gives
+ *   it back and forgives the earlier failures. So twenty parallel guesses check five passwords and
+ *   lock once, while ten parallel right passwords all succeed (the later ones wait for a slot);
+ * - each failure makes the next attempt wait longer (1, 2, 4... up to 30 s); an attempt during the
+ *   wait is not checked and not counted, and is told to try again shortly;
+ * - the lock lasts `baseLockSeconds`, doubling for each further lock within a day, capped; while it
+ *   holds, attempts are refused like a wrong password (the owner is told by mail);
  * - a browser that signed in to this account before (a valid device cookie) is counted apart: an
- *   attacker's failures cannot lock it out, and its own failures throttle only itself;
- * - every IP has its own budget across accounts.
- * Refusals look exactly like a wrong password to the caller.
+ *   attacker's failures cannot lock it out, its own failures throttle only itself, and it is exempt
+ *   from the per-IP budget (an office or carrier NAT shared with an attacker does not lock it out);
+ * - every other browser's IP has its own failure budget across accounts.
  */
 export function lockout(cache: Cache, settings: LockoutSettings) {
   const subject = (attempt: Attempt) => attempt.userId ?? `email:${hash(attempt.email.trim().toLowerCase())}`;
-  const scopeOf = (attempt: Attempt) => (attempt.trustedDeviceId ? `device:${attempt.trustedDeviceId}:${subject(attempt)}` : `account:${subject(attempt)}`);
-  const keys = (scope: string) => ({ count: `lockout:count:${scope}`, lock: `lockout:lock:${scope}`, wait: `lockout:wait:${scope}`, level: `lockout:level:${scope}` });
+  const stepPrefix = (step: SignInStep | undefined) => (step === 'second_factor' ? 'second-factor:' : '');
+  const scopeOf = (attempt: Attempt) =>
+    `${stepPrefix(attempt.step)}${attempt.trustedDeviceId ? `device:${attempt.trustedDeviceId}:${subject(attempt)}` : `account:${subject(attempt)}`}`;
+  const keys = (scope: string) => ({ slots: `lockout:count:${scope}`, failures: `lockout:failures:${scope}`, lock: `lockout:lock:${scope}`, wait: `lockout:wait:${scope}`, level: `lockout:level:${scope}` });
   const ipKey = (ip: string) => `lockout:ip:${ip}`;
 
   /** Locks a scope; only the caller that sets the lock gets its length back (so one notice per lock). */
@@ -59,7 +76,7 @@ export function lockout(cache: Cache, settings: LockoutSettings) {
     const seconds = Math.min(settings.maxLockSeconds, settings.baseLockSeconds * 2 ** (level - 1));
     if (!(await cache.setIfAbsent(k.lock, String(Date.now()), seconds))) return undefined;
     // Counting starts afresh when the lock ends; while it holds, the lock itself refuses.
-    await cache.delete(k.count, k.wait);
+    await cache.delete(k.slots, k.failures, k.wait);
     return seconds;
   }
 
@@ -67,40 +84,47 @@ export function lockout(cache: Cache, settings: LockoutSettings) {
     async admit(attempt: Attempt): Promise<Admission> {
       const scope = scopeOf(attempt);
       const k = keys(scope);
-      const [ipFailures, locked] = await Promise.all([cache.get(ipKey(attempt.ip)), cache.get(k.lock)]);
-      if (Number(ipFailures ?? 0) >= settings.ipMaxFailures) return { admitted: false, reason: 'ip_limited' };
-      if (locked !== null) return { admitted: false, reason: 'locked' };
-      const count = await cache.increment(k.count, settings.windowSeconds);
-      if (count > settings.maxFailures) return { admitted: false, reason: 'locked' };
-      if ((await cache.get(k.wait)) !== null) {
-        await cache.increment(ipKey(attempt.ip), settings.windowSeconds);
-        const lockedForSeconds = count === settings.maxFailures ? await lock(scope) : undefined;
-        return lockedForSeconds === undefined ? { admitted: false, reason: 'throttled' } : { admitted: false, reason: 'throttled', lockedForSeconds };
+      const trusted = attempt.trustedDeviceId !== undefined;
+      if (!trusted && Number((await cache.get(ipKey(attempt.ip))) ?? 0) >= settings.ipMaxFailures) return { admitted: false, reason: 'ip_limited' };
+      const deadline = Date.now() + SLOT_WAIT_MS;
+      for (;;) {
+        const [locked, waitLeft] = await Promise.all([cache.get(k.lock), cache.ttl(k.wait)]);
+        if (locked !== null) return { admitted: false, reason: 'locked' };
+        if (waitLeft !== null) return { admitted: false, reason: 'throttled', retryAfterSeconds: Math.max(1, waitLeft) };
+        if ((await cache.increment(k.slots, settings.windowSeconds)) <= settings.maxFailures) return { admitted: true, ticket: { scope, trusted } };
+        // Every slot is held: by failures (a lock is being set) or by checks still running. Wait for them.
+        await cache.decrement(k.slots);
+        if (Date.now() >= deadline) return { admitted: false, reason: 'busy', retryAfterSeconds: 1 };
+        await sleep(40 + Math.floor(Math.random() * 40));
       }
-      return { admitted: true, ticket: { scope, count } };
     },
 
-    /** Records a failed check. Returns the lock's length in seconds when this failure locked the account. */
+    /** Records a failed check. Returns the lock's length in seconds when this failure locked the scope. */
     async failed(attempt: Attempt, ticket: Ticket): Promise<{ lockedForSeconds: number | undefined }> {
-      await cache.increment(ipKey(attempt.ip), settings.windowSeconds);
-      if (ticket.count >= settings.maxFailures) return { lockedForSeconds: await lock(ticket.scope) };
-      if (ticket.count >= 2) await cache.set(keys(ticket.scope).wait, '1', Math.min(30, 2 ** (ticket.count - 2)));
+      if (!ticket.trusted) await cache.increment(ipKey(attempt.ip), settings.windowSeconds);
+      const k = keys(ticket.scope);
+      const failures = await cache.increment(k.failures, settings.windowSeconds);
+      if (failures >= settings.maxFailures) return { lockedForSeconds: await lock(ticket.scope) };
+      if (failures >= 2) await cache.set(k.wait, '1', Math.min(30, 2 ** (failures - 2)));
       return { lockedForSeconds: undefined };
     },
 
+    /** A right secret: gives the slot back and forgives the scope's earlier failures. */
     async succeeded(ticket: Ticket): Promise<void> {
       const k = keys(ticket.scope);
-      await cache.delete(k.count, k.wait);
+      const forgiven = Number((await cache.take(k.failures)) ?? 0);
+      await Promise.all([cache.decrement(k.slots, 1 + forgiven), cache.delete(k.wait)]);
     },
 
-    /** An administrator's unlock: clears the account's lock, counters and lock history. */
+    /** An administrator's unlock (or a password reset): clears the account's locks, counters and lock history, every step. */
     async unlock(userId: string): Promise<void> {
-      const k = keys(`account:${userId}`);
-      await cache.delete(k.count, k.lock, k.wait, k.level);
+      const all = (['password', 'second_factor'] as const).flatMap((step) => Object.values(keys(`${stepPrefix(step)}account:${userId}`)));
+      await cache.delete(...all);
     },
 
     async isLocked(userId: string): Promise<boolean> {
-      return (await cache.get(keys(`account:${userId}`).lock)) !== null;
+      const locks = await Promise.all((['password', 'second_factor'] as const).map((step) => cache.get(keys(`${stepPrefix(step)}account:${userId}`).lock)));
+      return locks.some((value) => value !== null);
     },
   };
 }

@@ -6,9 +6,20 @@ import { sha256Base64url } from '../shared/crypto/digest.ts';
 export type MailTokenPurpose = 'magic_link' | 'password_reset' | 'email_verification';
 
 export interface MailTokenRecord<Data> {
-  /** Whom the token is for (a user id, or an email address for a sign-up); a newer token for the same subject voids the older. */
+  /** Whom the token is for (a user id, or an email address for a sign-up). */
   subject: string;
   data: Data;
+  /** When true (the default), a newer token for the same subject voids this one. */
+  newestOnly?: boolean;
+}
+
+export interface IssueOptions {
+  /**
+   * Whether this token voids the subject's earlier ones. True for sign-in and reset links (asking
+   * again retires the older mails). False where the request may come from anyone, such as a
+   * sign-up, so that a stranger's request cannot void the owner's pending link.
+   */
+  newestOnly?: boolean;
 }
 
 const WELL_FORMED = /^[A-Za-z0-9_-]{43}$/;
@@ -27,6 +38,7 @@ export function mailTokens(cache: Cache) {
     const stored = take ? await cache.take(key) : await cache.get(key);
     if (stored === null) return undefined;
     const record = JSON.parse(stored) as MailTokenRecord<Data>;
+    if (record.newestOnly === false) return record;
     // Only the newest token of a subject works: asking again voids the earlier mails.
     if ((await cache.get(latestKey(purpose, record.subject))) !== hash) return undefined;
     if (take) await cache.delete(latestKey(purpose, record.subject));
@@ -34,11 +46,11 @@ export function mailTokens(cache: Cache) {
   }
 
   return {
-    async issue<Data>(purpose: MailTokenPurpose, subject: string, data: Data, ttlSeconds: number): Promise<string> {
+    async issue<Data>(purpose: MailTokenPurpose, subject: string, data: Data, ttlSeconds: number, { newestOnly = true }: IssueOptions = {}): Promise<string> {
       const token = randomBytes(32).toString('base64url');
       const hash = sha256Base64url(token);
-      await cache.set(recordKey(purpose, hash), JSON.stringify({ subject, data } satisfies MailTokenRecord<Data>), ttlSeconds);
-      await cache.set(latestKey(purpose, subject), hash, ttlSeconds);
+      await cache.set(recordKey(purpose, hash), JSON.stringify({ subject, data, newestOnly } satisfies MailTokenRecord<Data>), ttlSeconds);
+      if (newestOnly) await cache.set(latestKey(purpose, subject), hash, ttlSeconds);
       return token;
     },
 
@@ -62,8 +74,9 @@ export function mailTokens(cache: Cache) {
 export type MailTokens = ReturnType<typeof mailTokens>;
 
 /**
- * Fixed-window budgets for sending mail, per address and per client IP: past a budget nothing is
- * sent, and the page says exactly what it says when mail goes out (no enumeration, no mail bombing).
+ * Fixed-window budgets for sending mail, per address and per client IP, asked before any other work:
+ * past a budget nothing is hashed, stored or sent, and the page says exactly what it says when mail
+ * goes out (no enumeration, no mail bombing, no unauthenticated amplifier).
  */
 export function sendBudget(cache: Cache, limits: { perAddress: number; perIp: number; windowSeconds: number }) {
   return {

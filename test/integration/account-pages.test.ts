@@ -86,19 +86,44 @@ describe('account pages', () => {
   it('regenerates recovery codes, and the old ones stop working', async () => {
     const user = await issuer.createUser({ totp: true });
     const { agent } = await openAccount(user);
-    const result = await post(agent, '/account/recovery-codes');
+    const result = await post(agent, '/account/recovery-codes', { proof: TEST_PASSWORD });
     const codes = [...result.html.matchAll(/<li>([a-z0-9]{5}-[a-z0-9]{5})<\/li>/g)].map((match) => match[1]!);
     assert.equal(codes.length, 10);
     assert.equal(await issuer.secondFactor.useRecoveryCode(user.id, user.recoveryCodes![0]!), false);
     assert.equal(await issuer.secondFactor.useRecoveryCode(user.id, codes[0]!), true);
   });
 
-  it('turns TOTP off for a recent sign-in', async () => {
+  it('turns TOTP off for a recent sign-in that also gives the password', async () => {
     const user = await issuer.createUser({ totp: true });
     const { agent } = await openAccount(user);
-    const removed = await post(agent, '/account/totp/remove');
+    const removed = await post(agent, '/account/totp/remove', { proof: TEST_PASSWORD });
     assert.match(removed.html, /Two-step verification is off/);
     assert.equal(await issuer.secondFactor.isEnabled(user.id), false);
+  });
+
+  it('turns TOTP off with a current authenticator code instead of the password', async () => {
+    const user = await issuer.createUser({ totp: true });
+    const { agent } = await openAccount(user);
+    // The sign-in used this time step's code; the proof needs the next one.
+    await issuer.service.database.client.user.update({ where: { id: user.id }, data: { totpLastStep: null } });
+    const removed = await post(agent, '/account/totp/remove', { proof: await totpCode(user.totpSecret!) });
+    assert.match(removed.html, /Two-step verification is off/);
+    assert.equal(await issuer.secondFactor.isEnabled(user.id), false);
+  });
+
+  it('attack: a hijacked recent session alone cannot turn off the second factor or take new recovery codes', async () => {
+    const user = await issuer.createUser({ totp: true });
+    const { agent } = await openAccount(user);
+    for (const proof of [undefined, 'a wrong password guess', '000000']) {
+      const fields: Record<string, string> = proof === undefined ? {} : { proof };
+      const removed = await post(agent, '/account/totp/remove', fields);
+      assert.equal(removed.response.status, 401, `remove with ${proof ?? 'nothing'}`);
+      assert.match(removed.html, /current code from your authenticator app, or your password/);
+      const regenerated = await post(agent, '/account/recovery-codes', fields);
+      assert.equal(regenerated.response.status, 401, `regenerate with ${proof ?? 'nothing'}`);
+    }
+    assert.equal(await issuer.secondFactor.isEnabled(user.id), true);
+    assert.equal(await issuer.secondFactor.useRecoveryCode(user.id, user.recoveryCodes![0]!), true, 'the old recovery codes still work');
   });
 
   it('lists each browser session with its device and signs out another one', async () => {

@@ -56,6 +56,27 @@ describe('password reset', () => {
     assert.equal(smtp.messages.length - before, 1);
   });
 
+  it('attack: reset requests past the budget store no token and send no mail, with the same page', async () => {
+    const user = await issuer.createUser();
+    const cache = issuer.service.cache;
+    const originalSet = cache.set.bind(cache);
+    let tokensStored = 0;
+    cache.set = (key, value, ttl) => {
+      if (key.startsWith('mail-token:password_reset:')) tokensStored += 1;
+      return originalSet(key, value, ttl);
+    };
+    const pages: string[] = [];
+    try {
+      for (let i = 0; i < 7; i += 1) pages.push((await askForReset(user.email)).html);
+    } finally {
+      cache.set = originalSet;
+    }
+    assert.equal(tokensStored, 5, 'a token is stored only within the budget');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(smtp.messages.filter((mail) => mail.to.includes(user.email)).length, 5);
+    assert.equal(stable(pages[6]!), stable(pages[0]!));
+  });
+
   it('changes nothing until the link and a valid new password are both presented', async () => {
     const user = await issuer.createUser();
     const link = await resetLink(user.email);
@@ -102,7 +123,7 @@ describe('password reset', () => {
 
   it('stays available while the account is locked, and unlocks it', async () => {
     const user = await issuer.createUser();
-    for (let i = 0; i < 6; i += 1) await (await signIn(user.email, `wrong guess ${i}`)).response.body?.cancel();
+    await Promise.all(Array.from({ length: 6 }, async (_, i) => (await signIn(user.email, `wrong guess ${i}`)).response.body?.cancel()));
     assert.equal((await signIn(user.email, TEST_PASSWORD)).response.status, 401, 'locked');
     const link = await resetLink(user.email);
     const agent = new UserAgent();
@@ -157,34 +178,94 @@ describe('sign-up', () => {
     await smtp.close();
   });
 
-  async function signUp(email: string, password: string) {
-    const agent = new UserAgent();
+  async function signUp(email: string, agent = new UserAgent()) {
     await (await agent.request(new URL('/sign-up', issuer.url))).text();
-    const { response } = await agent.submitForm(new URL('/sign-up', issuer.url), { email, password }, issuer.url);
+    const { response } = await agent.submitForm(new URL('/sign-up', issuer.url), { email }, issuer.url);
     return { agent, status: response.status, html: await response.text() };
   }
+  const mailsTo = (email: string) => smtp.messages.filter((mail) => mail.to.includes(email));
+  const confirmationLink = async (email: string, after: number) =>
+    linkIn(await smtp.waitFor((mail) => mail.to.includes(email) && smtp.messages.indexOf(mail) >= after && /verify-email/.test(mailText(mail))), /^\/verify-email\//);
+  /** Opens the confirmation link in `agent` and posts the chosen password. */
+  async function finishSignUp(link: URL, password: string, agent = new UserAgent()) {
+    const page = await (await agent.request(link)).text();
+    const { response } = await agent.submitForm(link, { password }, issuer.url);
+    return { page, status: response.status, html: await response.text() };
+  }
 
-  it('creates the account only when the emailed link is confirmed, with email_verified true', async () => {
+  it('creates the account only when the emailed link is confirmed with a password chosen there, with email_verified true', async () => {
     const email = `new-${Date.now()}@example.com`;
     const before = smtp.messages.length;
-    assert.equal((await signUp(email, TEST_PASSWORD)).status, 200);
-    const link = linkIn(await smtp.waitFor((mail) => mail.to.includes(email) && smtp.messages.indexOf(mail) >= before), /^\/verify-email\//);
+    assert.equal((await signUp(email)).status, 200);
+    const link = await confirmationLink(email, before);
     await assert.rejects(issuer.authorize(config, { id: '', email }, { redirect_uri: APP_REDIRECT_URI }), /did not reach the client/, 'no account before the confirmation');
-    const agent = new UserAgent();
-    await (await agent.request(link)).text();
-    const confirmed = await agent.submitForm(link, {}, issuer.url);
-    assert.match(await confirmed.response.text(), /Your account is ready/);
+    const finished = await finishSignUp(link, TEST_PASSWORD);
+    assert.match(finished.page, /name="password"/, 'the confirmation page asks for the password');
+    assert.match(finished.html, /Your account is ready/);
     const { callbackUrl, verifier, state } = await issuer.authorize(config, { id: '', email }, { redirect_uri: APP_REDIRECT_URI });
     const tokens = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
     assert.equal(tokens.claims()?.email_verified, true);
     assert.equal(tokens.claims()?.email, email);
   });
 
+  it('attack: pre-hijacking, a stranger signs up with the victim\'s address, the victim confirms, the stranger\'s password does not sign in', async () => {
+    const victim = `victim-${Date.now()}@example.com`;
+    const attackerPassword = 'the attacker chose this passphrase';
+    const before = smtp.messages.length;
+    // The attacker cannot even send a password with the sign-up: the form takes the address alone.
+    const attacker = new UserAgent();
+    await (await attacker.request(new URL('/sign-up', issuer.url))).text();
+    await attacker.submitForm(new URL('/sign-up', issuer.url), { email: victim, password: attackerPassword }, issuer.url);
+    const attackersLink = await confirmationLink(victim, before);
+    // The victim signs up too (or just follows the mail), and confirms with her own password.
+    const beforeOwn = smtp.messages.length;
+    await signUp(victim);
+    const ownLink = await confirmationLink(victim, beforeOwn);
+    assert.match((await finishSignUp(attackersLink, TEST_PASSWORD)).html, /Your account is ready/, 'the first link she opens works');
+    assert.equal((await finishSignUp(ownLink, NEW_PASSWORD)).status, 409, 'the second finds the account made');
+    const { agent, response, action } = await openSignIn(issuer, config);
+    await response.body?.cancel();
+    const attempt = await agent.submitForm(action, { email: victim, password: attackerPassword }, issuer.url);
+    assert.equal(attempt.response.status, 401, 'the attacker\'s password is not the account\'s');
+  });
+
+  it('attack: a stranger\'s later sign-up for the same address does not void the owner\'s pending link', async () => {
+    const email = `pending-${Date.now()}@example.com`;
+    const before = smtp.messages.length;
+    await signUp(email);
+    const ownersLink = await confirmationLink(email, before);
+    for (let i = 0; i < 3; i += 1) await signUp(email);
+    assert.match((await finishSignUp(ownersLink, TEST_PASSWORD)).html, /Your account is ready/);
+  });
+
+  it('attack: sign-up past the budget stores nothing, hashes nothing and sends nothing, with the same page', async () => {
+    const email = `flood-${Date.now()}@example.com`;
+    const agent = new UserAgent();
+    const pages: string[] = [];
+    const cache = issuer.service.cache;
+    const originalSet = cache.set.bind(cache);
+    let tokensStored = 0;
+    cache.set = (key, value, ttl) => {
+      if (key.startsWith('mail-token:email_verification:')) tokensStored += 1;
+      return originalSet(key, value, ttl);
+    };
+    try {
+      for (let i = 0; i < 8; i += 1) pages.push((await signUp(email, agent)).html);
+    } finally {
+      cache.set = originalSet;
+    }
+    assert.equal(tokensStored, 5, 'a token is stored only within the budget');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(mailsTo(email).length, 5, 'five mails per address per window');
+    const strip = (html: string) => html.replace(/nonce="[^"]+"/g, '');
+    assert.equal(strip(pages[7]!), strip(pages[0]!), 'the refusal looks like the answer');
+  });
+
   it('answers the same page when the address already has an account, and tells its owner by mail', async () => {
     const existing = await issuer.createUser();
     const before = smtp.messages.length;
-    const taken = await signUp(existing.email, NEW_PASSWORD);
-    const fresh = await signUp(`fresh-${Date.now()}@example.com`, NEW_PASSWORD);
+    const taken = await signUp(existing.email);
+    const fresh = await signUp(`fresh-${Date.now()}@example.com`);
     assert.equal(taken.status, fresh.status);
     const strip = (html: string) => html.replace(/nonce="[^"]+"/g, '').replace(/value="[^"]+"/g, '').replace(/[\w.+-]+@example\.com/g, 'EMAIL');
     assert.equal(strip(taken.html), strip(fresh.html));
@@ -192,10 +273,15 @@ describe('sign-up', () => {
     assert.match(mailText(mail), /already has one/);
   });
 
-  it('refuses a weak password on the form, before anything is sent', async () => {
-    const { status, html } = await signUp(`weak-${Date.now()}@example.com`, 'qwertyuiop123');
-    assert.equal(status, 400);
-    assert.match(html, /role="alert"/);
+  it('refuses a weak password on the confirmation page, and the link still works for a good one', async () => {
+    const email = `weak-${Date.now()}@example.com`;
+    const before = smtp.messages.length;
+    await signUp(email);
+    const link = await confirmationLink(email, before);
+    const weak = await finishSignUp(link, 'qwertyuiop123');
+    assert.equal(weak.status, 400);
+    assert.match(weak.html, /role="alert"/);
+    assert.match((await finishSignUp(link, TEST_PASSWORD)).html, /Your account is ready/);
   });
 
   it('is not there when SIGN_UP_ENABLED is false', async () => {

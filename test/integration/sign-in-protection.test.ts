@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { lockout } from '../../src/accounts/lockout.ts';
-import { APP_REDIRECT_URI as REDIRECT, openSignIn, startIssuer, startIssuerWithApp, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
+import { APP_REDIRECT_URI as REDIRECT, openSignIn, startIssuer, startIssuerWithApp, TEST_PASSWORD, totpCode, type IssuerHarness } from '../support/issuer-harness.ts';
 import { startSmtpPeer } from '../support/smtp-peer.ts';
 import { UserAgent } from '../support/user-agent.ts';
 
@@ -38,18 +38,18 @@ describe('sign-in protection', () => {
     const attacker = new UserAgent();
     const action = await loginForm(attacker);
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(attacker, action, user.email, `wrong password number ${i}`)));
-    assert.ok(results.every((result) => result.response.status === 401));
+    // Refused as wrong (checked, or the lock), or told to wait (a check was not made): never let in.
+    assert.ok(results.every((result) => result.response.status === 401 || result.response.status === 429));
     const events = await eventsFor(user.id);
     assert.equal(events.filter((event) => event.reason === 'wrong_password').length, 5, 'exactly five passwords checked');
     assert.equal(events.filter((event) => event.type === 'account.locked').length, 1);
-    assert.equal(events.filter((event) => event.type === 'sign_in.failed').length, 20);
   });
 
   it('answers the right password from a new browser during the lock exactly like a wrong one', async () => {
     const user = await issuer.createUser();
     const attacker = new UserAgent();
     const action = await loginForm(attacker);
-    for (let i = 0; i < 5; i += 1) await submit(attacker, action, user.email, 'not the password at all');
+    await Promise.all(Array.from({ length: 5 }, () => submit(attacker, action, user.email, 'not the password at all')));
     const stranger = new UserAgent();
     const strangerAction = await loginForm(stranger);
     const wrong = await stranger.submitForm(strangerAction, { email: user.email, password: 'another wrong one!' }, issuer.url);
@@ -66,17 +66,61 @@ describe('sign-in protection', () => {
     assert.equal(first.url.origin, new URL(REDIRECT).origin, 'the first sign-in reaches the app and leaves a device cookie');
     const attacker = new UserAgent();
     const attackAction = await loginForm(attacker);
-    for (let i = 0; i < 6; i += 1) await submit(attacker, attackAction, user.email, `guess ${i} of the attacker`);
+    await Promise.all(Array.from({ length: 6 }, (_, i) => submit(attacker, attackAction, user.email, `guess ${i} of the attacker`)));
     assert.ok(await lockout(issuer.service.cache, issuer.service.config.issuer.lockout).isLocked(user.id));
     const again = await submit(owner, await loginForm(owner), user.email, TEST_PASSWORD);
     assert.equal(again.url.origin, new URL(REDIRECT).origin, 'the owner is not locked out');
+  });
+
+  it('lets ten parallel sign-ins with the right password all succeed (failures are counted, not attempts)', async () => {
+    const user = await issuer.createUser();
+    const agents = Array.from({ length: 10 }, () => new UserAgent());
+    const actions = await Promise.all(agents.map((agent) => loginForm(agent)));
+    const results = await Promise.all(agents.map((agent, i) => submit(agent, actions[i]!, user.email, TEST_PASSWORD)));
+    assert.deepEqual(results.map((result) => result.url.origin), Array(10).fill(new URL(REDIRECT).origin));
+    assert.equal((await eventsFor(user.id)).filter((event) => event.type === 'sign_in.failed').length, 0);
+  });
+
+  it('asks a person who types right after a failure to wait a moment, without calling the password wrong or counting it', async () => {
+    const user = await issuer.createUser();
+    const agent = new UserAgent();
+    const action = await loginForm(agent);
+    await Promise.all([submit(agent, action, user.email, 'typo number one'), submit(agent, action, user.email, 'typo number two')]);
+    const early = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    assert.equal(early.response.status, 429);
+    assert.ok(Number(early.response.headers.get('retry-after')) >= 1);
+    const html = await early.response.text();
+    assert.match(html, /Wait a few seconds/);
+    assert.doesNotMatch(html, /do not match/);
+    await new Promise((resolve) => setTimeout(resolve, Number(early.response.headers.get('retry-after')) * 1000 + 50));
+    const later = await submit(agent, action, user.email, TEST_PASSWORD);
+    assert.equal(later.url.origin, new URL(REDIRECT).origin);
+  });
+
+  it('attack: four password typos, then the right password, do not get a valid TOTP code refused or the account locked', async () => {
+    const user = await issuer.createUser({ totp: true });
+    const agent = new UserAgent();
+    const { response, interaction, action } = await openSignIn(issuer, config, agent);
+    await response.body?.cancel();
+    await Promise.all(Array.from({ length: 4 }, (_, i) => submit(agent, action, user.email, `typo ${i}`)));
+    let passed = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    if (passed.response.status === 429) {
+      await passed.response.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, Number(passed.response.headers.get('retry-after')) * 1000 + 50));
+      passed = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    }
+    assert.match(await passed.response.text(), /name="code"/, 'the password step passed');
+    const coded = await agent.submitForm(`${issuer.url}${interaction}/second-factor`, { code: await totpCode(user.totpSecret!) }, issuer.url);
+    await coded.response.body?.cancel();
+    assert.equal(coded.url.origin, new URL(REDIRECT).origin, 'the valid code signs in');
+    assert.equal(await lockout(issuer.service.cache, issuer.service.config.issuer.lockout).isLocked(user.id), false);
   });
 
   it('tells the person by mail when their account is locked, with no secret in the message', async () => {
     const user = await issuer.createUser();
     const attacker = new UserAgent();
     const action = await loginForm(attacker);
-    for (let i = 0; i < 5; i += 1) await submit(attacker, action, user.email, `secret-guess-${i}`);
+    await Promise.all(Array.from({ length: 5 }, (_, i) => submit(attacker, action, user.email, `secret-guess-${i}`)));
     const mail = await smtp.waitFor((message) => message.to.includes(user.email));
     assert.match(mail.raw, /Subject: Your Latchkey account was locked/);
     assert.match(mail.raw, /Was this you\?/);
@@ -87,7 +131,7 @@ describe('sign-in protection', () => {
     const user = await issuer.createUser();
     const attacker = new UserAgent();
     const action = await loginForm(attacker);
-    for (let i = 0; i < 5; i += 1) await submit(attacker, action, user.email, 'still not it, sorry');
+    await Promise.all(Array.from({ length: 5 }, () => submit(attacker, action, user.email, 'still not it, sorry')));
     await lockout(issuer.service.cache, issuer.service.config.issuer.lockout).unlock(user.id);
     const fresh = new UserAgent();
     const result = await submit(fresh, await loginForm(fresh), user.email, TEST_PASSWORD);
@@ -100,6 +144,37 @@ describe('sign-in protection', () => {
     await submit(agent, await loginForm(agent), user.email, 'pw-do-not-log-7f3a');
     const rows = JSON.stringify((await issuer.issuer.events.list({ userId: user.id })).map(({ id: _id, ...event }) => event));
     assert.doesNotMatch(rows, /pw-do-not-log|correct horse/);
+  });
+});
+
+describe('sign-in protection behind a shared address', () => {
+  let issuer: IssuerHarness;
+  let config: client.Configuration;
+
+  before(async () => {
+    ({ issuer, config } = await startIssuerWithApp({ LOCKOUT_IP_MAX_FAILURES: '3' }));
+  });
+  after(() => issuer.stop());
+
+  it('attack: failures by others on the same IP address do not lock a trusted browser out, while a new browser there is stopped', async () => {
+    const user = await issuer.createUser();
+    const owner = new UserAgent();
+    const first = await openSignIn(issuer, config, owner);
+    await first.response.body?.cancel();
+    assert.equal((await owner.submitForm(first.action, { email: user.email, password: TEST_PASSWORD }, issuer.url)).url.origin, new URL(REDIRECT).origin);
+    // Someone else behind the same address (a NAT, an office, a proxy with TRUST_PROXY off) spends its budget.
+    const attacker = new UserAgent();
+    const attack = await openSignIn(issuer, config, attacker);
+    await attack.response.body?.cancel();
+    await Promise.all(Array.from({ length: 4 }, (_, i) => attacker.submitForm(attack.action, { email: `someone-${i}@example.com`, password: 'guessing away' }, issuer.url)));
+    const stranger = await openSignIn(issuer, config);
+    await stranger.response.body?.cancel();
+    const blocked = await stranger.agent.submitForm(stranger.action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    assert.equal(blocked.response.status, 401, 'the address has spent its budget');
+    const again = await openSignIn(issuer, config, owner);
+    await again.response.body?.cancel();
+    const trusted = await owner.submitForm(again.action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    assert.equal(trusted.url.origin, new URL(REDIRECT).origin, 'the trusted browser signs in');
   });
 });
 

@@ -53,6 +53,18 @@ export function describeCacheContract(name: string, open: () => Cache, skip: str
       assert.ok(ttl !== null && ttl > 55 && ttl <= 60, `ttl ${ttl}`);
     });
 
+    it('takes a count back without creating, reviving or going below zero, keeping the window', async () => {
+      const k = key();
+      assert.equal(await cache!.decrement(k), 0);
+      assert.equal(await cache!.get(k), null, 'a missing counter is not created');
+      await Promise.all(Array.from({ length: 5 }, () => cache!.increment(k, 60)));
+      assert.equal(await cache!.decrement(k, 2), 3);
+      const ttl = await cache!.ttl(k);
+      assert.ok(ttl !== null && ttl > 55, `ttl kept: ${ttl}`);
+      assert.equal(await cache!.decrement(k, 10), 0);
+      assert.equal(await cache!.get(k), null);
+    });
+
     it('deletes several keys at once', async () => {
       const [a, b] = [key(), key()];
       await cache!.set(a, '1');

@@ -121,6 +121,38 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     return { who, form };
   }
 
+  /** Checks the account's password, counted by the lockout like any sign-in (a session left open must not be a free guessing oracle). */
+  async function checkCurrentPassword(ctx: Context, who: SignedIn, password: string): Promise<boolean> {
+    const attempt = { userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined };
+    const admission = await lockout.admit(attempt);
+    if (!admission.admitted) return false;
+    if (!(await passwords.verify(who.user.passwordHash, password))) {
+      await lockout.failed(attempt, admission.ticket);
+      return false;
+    }
+    await lockout.succeeded(admission.ticket);
+    return true;
+  }
+
+  /**
+   * Proof that the person at the keyboard holds the account's secrets, not just its session: a
+   * current authenticator code (six digits) or the password. Either is counted by the lockout.
+   */
+  async function provesHolder(ctx: Context, who: SignedIn, proof: string): Promise<boolean> {
+    const trimmed = proof.trim();
+    if (!/^\d{6}$/.test(trimmed)) return checkCurrentPassword(ctx, who, proof);
+    const attempt = { userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined, step: 'second_factor' as const };
+    const admission = await lockout.admit(attempt);
+    if (!admission.admitted) return false;
+    if (!(await secondFactor.verifyCode(who.user.id, trimmed))) {
+      await lockout.failed(attempt, admission.ticket);
+      return false;
+    }
+    await lockout.succeeded(admission.ticket);
+    return true;
+  }
+  const PROOF_REFUSED = 'Enter the current code from your authenticator app, or your password, to make this change.';
+
   async function totpEnrollmentPage(ctx: Context, who: SignedIn, uri: string, secret: string, error?: string): Promise<void> {
     const qrDataUrl = await QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, scale: 5 });
     pages.render(ctx, 'account-totp', { title: 'Set up two-step verification', csrf: guard.browserToken(ctx), qrDataUrl, secretGroups: groupsOfFour(secret), error }, error ? 400 : 200);
@@ -161,13 +193,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     if (!signedInForm) return;
     const { who, form } = signedInForm;
     const again = (error: string, status: number) => pages.render(ctx, 'account-password', { title: 'Change your password', csrf: guard.browserToken(ctx), minLength: policy.minLength, error }, status);
-    const attempt = { userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined };
-    const admission = await lockout.admit(attempt);
-    if (!admission.admitted || !(await passwords.verify(who.user.passwordHash, form.get('current_password') ?? ''))) {
-      if (admission.admitted) await lockout.failed(attempt, admission.ticket);
-      return again('Your current password was not accepted.', 401);
-    }
-    await lockout.succeeded(admission.ticket);
+    if (!(await checkCurrentPassword(ctx, who, form.get('current_password') ?? ''))) return again('Your current password was not accepted.', 401);
     const newPassword = form.get('new_password') ?? '';
     const problem = passwordProblem(newPassword, who.user.email, policy);
     if (problem) return again(problem, 400);
@@ -203,7 +229,9 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   router.post('/account/totp/remove', async (ctx) => {
     const signedInForm = await formFrom(ctx, { recent: true });
     if (!signedInForm) return;
-    const { who } = signedInForm;
+    const { who, form } = signedInForm;
+    if (!who.user.totpEnabledAt) return overview(ctx, who, { error: 'Two-step verification is already off.' }, 409);
+    if (!(await provesHolder(ctx, who, form.get('proof') ?? ''))) return overview(ctx, who, { error: PROOF_REFUSED }, 401);
     await secondFactor.disable(who.user.id);
     await events.record({ type: 'totp.removed', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
     tellOwner(who, 'totp_removed', 'Two-step verification was turned off', 'Two-step verification was turned off for your Latchkey account.');
@@ -213,8 +241,9 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   router.post('/account/recovery-codes', async (ctx) => {
     const signedInForm = await formFrom(ctx, { recent: true });
     if (!signedInForm) return;
-    const { who } = signedInForm;
+    const { who, form } = signedInForm;
     if (!who.user.totpEnabledAt) return overview(ctx, who, { error: 'Turn on two-step verification first.' }, 409);
+    if (!(await provesHolder(ctx, who, form.get('proof') ?? ''))) return overview(ctx, who, { error: PROOF_REFUSED }, 401);
     const codes = await secondFactor.regenerateRecoveryCodes(who.user.id);
     await events.record({ type: 'recovery_codes.regenerated', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
     pages.render(ctx, 'account-recovery-codes', { title: 'Save your recovery codes', codes });

@@ -35,7 +35,6 @@ const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
 interface SignUpData {
   email: string;
-  passwordHash: string;
 }
 
 /**
@@ -50,7 +49,9 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
   const linkGone = (ctx: Context) => message(ctx, 'Link expired', ['This link has expired or was already used. Ask for a new one.'], 410);
   const resetForm = (ctx: Context, token: string, error?: string, status = 200) =>
     pages.render(ctx, 'reset-form', { title: 'Choose a new password', token, csrf: guard.browserToken(ctx), minLength: policy.minLength, error }, status);
-  const signUpForm = (ctx: Context, error?: string, status = 200) => pages.render(ctx, 'sign-up', { title: 'Create an account', csrf: guard.browserToken(ctx), minLength: policy.minLength, error }, status);
+  const signUpForm = (ctx: Context, error?: string, status = 200) => pages.render(ctx, 'sign-up', { title: 'Create an account', csrf: guard.browserToken(ctx), error }, status);
+  const finishSignUpForm = (ctx: Context, token: string, email: string, error?: string, status = 200) =>
+    pages.render(ctx, 'sign-up-finish', { title: 'Choose your password', token, email, csrf: guard.browserToken(ctx), minLength: policy.minLength, error }, status);
 
   router.get('/reset', (ctx) => {
     pages.render(ctx, 'reset-request', { title: 'Reset your password', csrf: guard.browserToken(ctx) });
@@ -59,12 +60,17 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
   router.post('/reset', async (ctx) => {
     const form = await guard.readBrowserForm(ctx);
     const email = (form.get('email') ?? '').trim().toLowerCase().slice(0, 320);
-    const user = EMAIL.test(email) ? await users.findByEmail(email) : null;
-    const allowed = EMAIL.test(email) && (await budget.allow('password_reset', email, ctx.ip));
-    const recipient = user && !user.disabledAt && allowed ? user : undefined;
+    const checkEmail = () => message(ctx, 'Check your email', [`If an account uses that address, we have sent it a link to choose a new password. The link works for ${Math.round(resetTtlSeconds / 60)} minutes.`]);
+    // The budget comes first: past it, nothing is looked up, stored or sent.
+    if (!EMAIL.test(email) || !(await budget.allow('password_reset', email, ctx.ip))) {
+      await events.record({ type: 'password_reset.requested', actor: 'anonymous', ip: ctx.ip, detail: { sent: false, limited: EMAIL.test(email) } });
+      return checkEmail();
+    }
+    const user = await users.findByEmail(email);
+    const recipient = user && !user.disabledAt ? user : undefined;
     // Locked accounts may reset: the lock is against guessing, and this proves the mailbox instead.
     const token = await tokens.issue('password_reset', recipient?.id ?? `email:${email}`, {}, resetTtlSeconds);
-    await events.record({ type: 'password_reset.requested', userId: recipient?.id, actor: recipient?.id ?? 'anonymous', ip: ctx.ip, detail: { sent: recipient !== undefined, limited: !allowed } });
+    await events.record({ type: 'password_reset.requested', userId: recipient?.id, actor: recipient?.id ?? 'anonymous', ip: ctx.ip, detail: { sent: recipient !== undefined, limited: false } });
     const mail = {
       kind: 'password_reset',
       to: recipient?.email ?? email,
@@ -73,7 +79,7 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
     };
     if (recipient) mailer.send(mail);
     else mailer.pretendToSend(mail);
-    message(ctx, 'Check your email', [`If an account uses that address, we have sent it a link to choose a new password. The link works for ${Math.round(resetTtlSeconds / 60)} minutes.`]);
+    checkEmail();
   });
 
   router.get('/reset/:token', async (ctx) => {
@@ -114,49 +120,62 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
     signUpForm(ctx);
   });
 
-  // The account is created only when the address is confirmed: nobody can squat on someone else's
-  // address, and the answer is the same for a new and a taken address (the owner of a taken one is told by mail).
+  // Sign-up asks for the address alone. The password is chosen on the page the confirmation link
+  // opens, so proving the mailbox never installs a credential someone else chose (pre-hijacking),
+  // and the account is created only then: nobody can squat on someone else's address. The answer
+  // is the same for a new and a taken address (the owner of a taken one is told by mail).
   router.post('/sign-up', async (ctx) => {
     if (!signUpEnabled) throw notFound();
     const form = await guard.readBrowserForm(ctx);
     const email = (form.get('email') ?? '').trim().toLowerCase().slice(0, 320);
-    const password = form.get('password') ?? '';
     if (!EMAIL.test(email)) return signUpForm(ctx, 'Enter a valid email address.', 400);
-    const problem = passwordProblem(password, email, policy);
-    if (problem) return signUpForm(ctx, problem, 400);
-    const [existing, passwordHash, allowed] = await Promise.all([users.findByEmail(email), passwords.hash(password), budget.allow('sign_up', email, ctx.ip)]);
-    const data: SignUpData = { email, passwordHash };
-    const token = await tokens.issue('email_verification', `sign-up:${email}`, data, VERIFICATION_TTL_SECONDS);
-    await events.record({ type: 'sign_up.requested', userId: existing?.id, actor: 'anonymous', ip: ctx.ip, detail: { existing: existing !== null, limited: !allowed } });
-    if (allowed && existing) {
+    const checkEmail = () => message(ctx, 'Check your email', [`We have sent a message to ${email}. Open the link in it to choose your password and finish creating your account.`]);
+    // The budget comes first: past it, nothing is looked up, stored or sent.
+    if (!(await budget.allow('sign_up', email, ctx.ip))) {
+      await events.record({ type: 'sign_up.requested', actor: 'anonymous', ip: ctx.ip, detail: { limited: true } });
+      return checkEmail();
+    }
+    const existing = await users.findByEmail(email);
+    await events.record({ type: 'sign_up.requested', userId: existing?.id, actor: 'anonymous', ip: ctx.ip, detail: { existing: existing !== null, limited: false } });
+    if (existing) {
       mailer.send({
         kind: 'sign_up_existing',
         to: email,
         subject: 'You already have a Latchkey account',
         text: `Someone (hopefully you) tried to create a Latchkey account with this address, which already has one.\n\nSign in instead, or reset your password: ${issuerUrl}/reset\n\nIf this was not you, ignore this message.`,
       });
-    } else if (allowed) {
-      mailer.send({
-        kind: 'verify_email',
-        to: email,
-        subject: 'Confirm your email address for Latchkey',
-        text: `Confirm this address to finish creating your Latchkey account (the link works for 24 hours):\n${issuerUrl}/verify-email/${token}\n\nIf you did not sign up, ignore this message and no account is created.`,
-      });
+      return checkEmail();
     }
-    message(ctx, 'Check your email', [`We have sent a message to ${email}. Open the link in it to finish creating your account.`]);
+    // Each request gets its own link and voids none: a stranger signing up with this address cannot cancel the owner's.
+    const token = await tokens.issue<SignUpData>('email_verification', `sign-up:${email}`, { email }, VERIFICATION_TTL_SECONDS, { newestOnly: false });
+    mailer.send({
+      kind: 'verify_email',
+      to: email,
+      subject: 'Confirm your email address for Latchkey',
+      text: `Confirm this address and choose your password to finish creating your Latchkey account (the link works for 24 hours):\n${issuerUrl}/verify-email/${token}\n\nIf you did not sign up, ignore this message and no account is created.`,
+    });
+    checkEmail();
   });
 
   router.get('/verify-email/:token', async (ctx) => {
     const token = (ctx.params as { token: string }).token;
-    if (!(await tokens.peek('email_verification', token))) return linkGone(ctx);
-    pages.render(ctx, 'confirm-link', { title: 'Confirm your email', prompt: 'Confirm this address to finish creating your account.', action: `/verify-email/${token}`, button: 'Confirm and create account', csrf: guard.browserToken(ctx) });
+    const record = await tokens.peek<SignUpData>('email_verification', token);
+    if (!record) return linkGone(ctx);
+    finishSignUpForm(ctx, token, record.data.email);
   });
 
   router.post('/verify-email/:token', async (ctx) => {
-    await guard.readBrowserForm(ctx);
-    const record = await tokens.consume<SignUpData>('email_verification', (ctx.params as { token: string }).token);
-    if (!record) return linkGone(ctx);
-    const { email, passwordHash } = record.data;
+    const form = await guard.readBrowserForm(ctx);
+    const token = (ctx.params as { token: string }).token;
+    const pending = await tokens.peek<SignUpData>('email_verification', token);
+    if (!pending) return linkGone(ctx);
+    // Only the address is taken from the pending sign-up; whatever else an older record carries is ignored.
+    const { email } = pending.data;
+    const password = form.get('password') ?? '';
+    const problem = passwordProblem(password, email, policy);
+    if (problem) return finishSignUpForm(ctx, token, email, problem, 400);
+    const passwordHash = await passwords.hash(password);
+    if (!(await tokens.consume('email_verification', token))) return linkGone(ctx);
     if (await users.findByEmail(email)) {
       return message(ctx, 'Account already exists', ['This address already has an account. Sign in, or reset the password if you have forgotten it.'], 409, { href: '/account', text: 'Sign in' });
     }

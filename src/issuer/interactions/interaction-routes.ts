@@ -58,6 +58,8 @@ interface MagicCode {
 }
 
 const GENERIC_FAILURE = 'That email and password do not match an active account.';
+/** Nothing was checked (too soon after a failure, or too many checks at once): no verdict on the secret. */
+const TRY_AGAIN_SHORTLY = 'Too many attempts just now. Wait a few seconds, then try again.';
 const LINK_GONE = 'This sign-in link has expired or was already used. Ask for a new one on the sign-in page.';
 const MAGIC_CODE_ATTEMPTS = 5;
 /** Letters that cannot be mistaken for one another when read off one screen and typed on another. */
@@ -168,6 +170,10 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
 
     const admission = await lockout.admit(attempt);
     if (!admission.admitted) {
+      if (admission.reason === 'throttled' || admission.reason === 'busy') {
+        ctx.set('Retry-After', String(admission.retryAfterSeconds));
+        return loginPage(ctx, details.uid, details.params.client_id, TRY_AGAIN_SHORTLY, 429);
+      }
       await notifyLock(user, ctx.ip, admission.lockedForSeconds);
       await refuse(admission.reason);
       return;
@@ -180,9 +186,9 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     }
     // A hash made with weaker parameters than today's is upgraded now, while we hold the password.
     if (user.passwordHash && passwords.needsRehash(user.passwordHash)) await users.setPasswordHash(user.id, await passwords.hash(form.get('password') ?? ''));
-    // The password counted as a success only once the whole sign-in does: a right password with a
-    // wrong second factor leaves the failure count where the second step puts it.
-    if (!user.totpEnabledAt) await lockout.succeeded(admission.ticket);
+    // The password step is done: its slot goes back and its failures are forgiven. The second
+    // factor, when enrolled, is counted on its own (it is never charged for the password's typos).
+    await lockout.succeeded(admission.ticket);
     await afterFirstFactor(ctx, details.uid, details.params.client_id, user, 'pwd');
   });
 
@@ -193,13 +199,17 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     const { userId, firstFactor } = JSON.parse(stored) as PendingSecondFactor;
     const user = await users.findById(userId);
     const form = await guard.readForm(ctx, details.uid);
-    const attempt = { userId, email: user?.email ?? '', ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, userId) };
+    const attempt = { userId, email: user?.email ?? '', ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, userId), step: 'second_factor' as const };
     const fail = async (reason: string) => {
       await events.record({ type: 'sign_in.failed', userId, actor: userId, ip: ctx.ip, detail: { reason } });
       await secondFactorPage(ctx, details.uid, details.params.client_id, 'That code was not accepted. Try the current code, or a recovery code.', 401);
     };
     const admission = await lockout.admit(attempt);
     if (!admission.admitted) {
+      if (admission.reason === 'throttled' || admission.reason === 'busy') {
+        ctx.set('Retry-After', String(admission.retryAfterSeconds));
+        return secondFactorPage(ctx, details.uid, details.params.client_id, TRY_AGAIN_SHORTLY, 429);
+      }
       await notifyLock(user, ctx.ip, admission.lockedForSeconds);
       await fail(admission.reason);
       return;
@@ -225,12 +235,16 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     const details = await interactionAt(ctx);
     const form = await guard.readForm(ctx, details.uid);
     const email = (form.get('email') ?? '').trim().toLowerCase().slice(0, 320);
-    const user = email ? await users.findByEmail(email) : null;
-    const allowed = email !== '' && (await budget.allow('magic_link', email, ctx.ip));
-    const recipient = user && !user.disabledAt && allowed ? user : undefined;
+    // The budget comes first: past it, nothing is looked up, stored or sent.
+    if (email === '' || !(await budget.allow('magic_link', email, ctx.ip))) {
+      await events.record({ type: 'magic_link.requested', actor: 'anonymous', ip: ctx.ip, detail: { sent: false, limited: email !== '' } });
+      return magicSentPage(ctx, details.uid);
+    }
+    const user = await users.findByEmail(email);
+    const recipient = user && !user.disabledAt ? user : undefined;
     const data: MagicLinkData = { uid: details.uid, userId: recipient?.id ?? null };
     const [token, clientName] = await Promise.all([tokens.issue('magic_link', recipient?.id ?? `email:${email}`, data, magicLinkTtlSeconds), clientNameOf(details.params.client_id)]);
-    await events.record({ type: 'magic_link.requested', userId: recipient?.id, actor: recipient?.id ?? 'anonymous', ip: ctx.ip, detail: { sent: recipient !== undefined, limited: !allowed } });
+    await events.record({ type: 'magic_link.requested', userId: recipient?.id, actor: recipient?.id ?? 'anonymous', ip: ctx.ip, detail: { sent: recipient !== undefined, limited: false } });
     // From the configured issuer URL, never the request's Host header.
     const link = `${issuerUrl}/interaction/${encodeURIComponent(details.uid)}/magic/${token}`;
     const mail = { kind: 'magic_link', to: recipient?.email ?? email, subject: 'Your Latchkey sign-in link', text: magicLinkMail(link, clientName) };

@@ -14,6 +14,11 @@ export interface Cache {
   delete(...keys: string[]): Promise<void>;
   /** Adds one and returns the new count; the TTL starts with the first increment of a window. */
   increment(key: string, ttlSeconds: number): Promise<number>;
+  /**
+   * Takes `by` back from a counter made by `increment`, keeping its TTL; never below zero (the key
+   * is then removed) and never creating a key, so a window that expired meanwhile stays expired.
+   */
+  decrement(key: string, by?: number): Promise<number>;
   /** Seconds left before the key expires; null when it is absent or has no expiry. */
   ttl(key: string): Promise<number | null>;
   /** Adds a member to a set and (re)starts the set's TTL; used to index records by their grant. */

@@ -72,6 +72,18 @@ export class MemoryCache implements Cache {
     return count;
   }
 
+  async decrement(key: string, by = 1): Promise<number> {
+    const entry = this.#live(key);
+    if (!entry) return 0;
+    const left = Number.parseInt(entry.value, 10) - by;
+    if (left <= 0) {
+      this.#entries.delete(key);
+      return 0;
+    }
+    entry.value = String(left);
+    return left;
+  }
+
   async ttl(key: string): Promise<number | null> {
     const entry = this.#live(key);
     if (!entry || entry.expiresAt === undefined) return null;

@@ -8,6 +8,15 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count`;
 
+/** DECRBY that never creates the key, never goes below zero and keeps the window's expiry. */
+const DECREMENT_IN_WINDOW = `
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local left = tonumber(current) - tonumber(ARGV[1])
+if left <= 0 then redis.call('DEL', KEYS[1]) return 0 end
+redis.call('SET', KEYS[1], left, 'KEEPTTL')
+return left`;
+
 export interface RedisCacheOptions {
   url: string;
   keyPrefix: string;
@@ -52,6 +61,7 @@ export class RedisCache implements Cache {
   constructor(redis: Redis) {
     this.redis = redis;
     redis.defineCommand('latchkeyIncrement', { numberOfKeys: 1, lua: INCREMENT_WITH_WINDOW });
+    redis.defineCommand('latchkeyDecrement', { numberOfKeys: 1, lua: DECREMENT_IN_WINDOW });
   }
 
   async get(key: string): Promise<string | null> {
@@ -78,6 +88,11 @@ export class RedisCache implements Cache {
   async increment(key: string, ttlSeconds: number): Promise<number> {
     const scripted = this.redis as unknown as { latchkeyIncrement: (key: string, ttl: number) => Promise<number> };
     return scripted.latchkeyIncrement(key, Math.max(1, Math.ceil(ttlSeconds)));
+  }
+
+  async decrement(key: string, by = 1): Promise<number> {
+    const scripted = this.redis as unknown as { latchkeyDecrement: (key: string, by: number) => Promise<number> };
+    return scripted.latchkeyDecrement(key, by);
   }
 
   async ttl(key: string): Promise<number | null> {
