@@ -26,6 +26,7 @@ import { keyEncryption, resolveKeyEncryptionKey } from './keys/key-encryption.ts
 import { configuredKeyRing } from './keys/key-ring.ts';
 import { accountRevoker, grantRevoker, adapterFactory } from './oidc/adapter.ts';
 import { browserContext } from './oidc/browser-context.ts';
+import { canonicalHost } from './http/canonical-host.ts';
 import { deviceFlowPages, userCodeGuard } from './oidc/device-flow.ts';
 import { oidcRecordRepository } from './oidc/oidc-record-repository.ts';
 import { ProviderHost } from './oidc/provider-host.ts';
@@ -85,7 +86,6 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   const host = await ProviderHost.start({
     keyRing: keys,
     log,
-    trustProxy: config.http.trustProxy,
     reloadIntervalSeconds: config.issuer.keys.reloadIntervalSeconds,
     rotationIntervalDays: config.issuer.keys.rotationIntervalDays,
     revokeGrant,
@@ -106,6 +106,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   sweeper.unref();
 
   const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic });
+  app.use(canonicalHost(config.issuer.url, pages));
   app.use(browserContext());
   const provider = () => host.provider;
   const passwords = passwordHasher(config.issuer.passwords);
@@ -161,7 +162,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
       if (!applied) return;
       req = applied;
     }
-    await host.handle(req, ctx.res);
+    await host.handle(req, ctx.res, ctx.ip);
   });
   return { app, host, mailer, events };
 }

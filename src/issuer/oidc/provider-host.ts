@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/logging/logger.ts';
 import { clientSecretMatches } from '../clients/client-secrets.ts';
 import type { KeyRing, KeySet } from '../keys/key-ring.ts';
 import { advertisePollInterval } from './device-flow.ts';
+import { securityHeaders } from './security-headers.ts';
 import { revokeGrantsOnLogout } from './logout-revocation.ts';
 import { providerConfiguration, type ProviderDependencies } from './provider-configuration.ts';
 
@@ -12,7 +13,6 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 export interface ProviderHostOptions {
   keyRing: KeyRing;
   dependencies: Omit<ProviderDependencies, 'keys'>;
-  trustProxy: boolean;
   log: Logger;
   reloadIntervalSeconds: number;
   rotationIntervalDays: number;
@@ -49,13 +49,29 @@ export class ProviderHost {
     return this.#provider;
   }
 
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * Hands a request to the provider as if it had come straight to ISSUER_URL from `clientIp`.
+   * oidc-provider builds every URL it publishes or checks (discovery, device verification_uri,
+   * DPoP htu, redirects) from the request; the edge has already refused other hosts and resolved the
+   * client's address through the trusted proxies, and the provider sees only those settled values,
+   * never what the client wrote into Host or X-Forwarded-*.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, clientIp: string): Promise<void> {
+    const issuer = new URL(this.#options.dependencies.settings.issuerUrl);
+    delete req.headers.forwarded;
+    req.headers.host = issuer.host;
+    req.headers['x-forwarded-host'] = issuer.host;
+    req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
+    req.headers['x-forwarded-for'] = clientIp;
     return this.#handler(req, res);
   }
 
   #install(keys: KeySet): void {
     const provider = new Provider(this.#options.dependencies.settings.issuerUrl, providerConfiguration({ ...this.#options.dependencies, keys }));
-    provider.proxy = this.#options.trustProxy;
+    // Always "behind a proxy": handle() sets the forwarded headers to the settled values.
+    provider.proxy = true;
+    provider.maxIpsCount = 1;
+    provider.use(securityHeaders());
     // Secrets are stored as SHA-256 hashes: compare the hash of what was presented, in constant time.
     provider.Client.prototype.compareClientSecret = function compareHashedSecret(this: { clientSecret?: string }, presented: string) {
       return Promise.resolve(typeof this.clientSecret === 'string' && clientSecretMatches(presented, this.clientSecret));

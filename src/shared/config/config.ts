@@ -42,7 +42,13 @@ const environmentSchema = z
     LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
     DATA_DIR: z.string().min(1).default('./.data'),
     HOST: z.string().min(1).default('127.0.0.1'),
-    TRUST_PROXY: z.enum(['true', 'false']).default('false'),
+    // false, true (one proxy) or the number of proxies in front: the client's address is the one the outermost of them saw.
+    TRUST_PROXY: z
+      .string()
+      .regex(/^(true|false|[0-9]{1,2})$/, 'must be false, true or the number of proxies in front (1-10)')
+      .default('false')
+      .transform((value) => (value === 'false' ? 0 : value === 'true' ? 1 : Number(value)))
+      .refine((hops) => hops <= 10, 'must be false, true or the number of proxies in front (1-10)'),
     SHUTDOWN_TIMEOUT_MS: positiveMs.default(10_000),
     READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1_000),
 
@@ -135,7 +141,8 @@ export interface Config {
   dataDir: string;
   /** True when no DATABASE_URL is given: PGlite, in-process cache, mail to an outbox. */
   embedded: boolean;
-  http: { host: string; trustProxy: boolean; shutdownTimeoutMs: number; readinessTimeoutMs: number };
+  /** proxyHops: how many reverse proxies stand in front (0: none, X-Forwarded-* ignored). */
+  http: { host: string; proxyHops: number; shutdownTimeoutMs: number; readinessTimeoutMs: number };
   migrateOnStart: boolean;
   issuer: {
     url: string;
@@ -259,7 +266,7 @@ function toConfig(env: Environment): Config {
     embedded,
     http: {
       host: env.HOST,
-      trustProxy: env.TRUST_PROXY === 'true',
+      proxyHops: env.TRUST_PROXY,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
       readinessTimeoutMs: env.READINESS_TIMEOUT_MS,
     },

@@ -21,7 +21,9 @@ export function createBaseApp({ config, log, database, cache, isAcceptingTraffic
     { name: 'database', check: () => database.ping() },
     { name: 'cache', check: () => cache.ping() },
   ];
-  const app = new Koa<RequestState>({ proxy: config.http.trustProxy });
+  // Behind N proxies, the client's address is the Nth from the right of X-Forwarded-For: the one the
+  // outermost trusted proxy saw. Entries further left were written by the client and are ignored.
+  const app = new Koa<RequestState>({ proxy: config.http.proxyHops > 0, maxIpsCount: config.http.proxyHops });
   // koa would print errors to stderr on its own; requestContext has already logged what matters.
   app.silent = true;
   app.use(requestContext(log));
