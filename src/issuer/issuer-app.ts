@@ -29,12 +29,11 @@ import { browserContext } from './oidc/browser-context.ts';
 import { canonicalHost } from './http/canonical-host.ts';
 import { deviceFlowPages, userCodeGuard } from './oidc/device-flow.ts';
 import { oidcRecordRepository } from './oidc/oidc-record-repository.ts';
+import { providerGateway } from './oidc/provider-gateway.ts';
 import { ProviderHost } from './oidc/provider-host.ts';
 import { tokenRequestPolicy } from './oidc/token-request-policy.ts';
 import { pageRenderer } from './pages/page-renderer.ts';
 
-/** oidc-provider's routes (its defaults): discovery, authorize, token and its siblings, JWKS, userinfo, logout, device, PAR. */
-const PROVIDER_PATHS = /^\/(?:\.well-known\/(?:openid-configuration|oauth-authorization-server)|auth(?:\/[^/]+)*|token(?:\/introspection|\/revocation)?|jwks|me|session\/end(?:\/[^/]+)*|device(?:\/[^/]+)*|request)$/;
 
 export interface IssuerApp {
   app: Koa<RequestState>;
@@ -106,7 +105,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   sweeper.unref();
 
   const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic });
-  app.use(canonicalHost(config.issuer.url, pages));
+  app.use(canonicalHost(config.issuer.url, pages, config.taskApi.issuerInternalUrl));
   app.use(browserContext());
   const provider = () => host.provider;
   const passwords = passwordHasher(config.issuer.passwords);
@@ -142,27 +141,6 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   for (const router of routers) app.use(router.routes() as unknown as Koa.Middleware<RequestState>);
 
   // The provider's own endpoints; any other path stays ours (and unknown ones get our 404 envelope).
-  app.use(async (ctx, next) => {
-    if (!PROVIDER_PATHS.test(ctx.path)) {
-      await next();
-      return;
-    }
-    if (ctx.method === 'POST' && ctx.path === '/device') {
-      const retryAfter = await guard.limitedFor(ctx.get('cookie'), ctx.ip);
-      if (retryAfter !== undefined) {
-        ctx.set('Retry-After', String(retryAfter));
-        pages.render(ctx, 'message', { title: 'Too many attempts', paragraphs: ['Too many wrong codes were entered. Wait a while, then enter the code shown on your device again.'] }, 429);
-        return;
-      }
-    }
-    ctx.respond = false;
-    let req = ctx.req;
-    if (ctx.method === 'POST' && ctx.path === '/token') {
-      const applied = await tokenPolicy.apply(ctx.req, ctx.res);
-      if (!applied) return;
-      req = applied;
-    }
-    await host.handle(req, ctx.res, ctx.ip);
-  });
+  app.use(providerGateway({ host, tokenPolicy, guard, pages, cache, clientAuthFailures: { max: config.issuer.lockout.ipMaxFailures, windowSeconds: config.issuer.lockout.windowSeconds } }));
   return { app, host, mailer, events };
 }

@@ -120,3 +120,16 @@ describe('issuer edge behind a trusted proxy', () => {
     assert.equal(response.status, 200);
   });
 });
+
+describe('issuer edge with an internal address', () => {
+  it('answers resource servers at the host of ISSUER_INTERNAL_URL, publishing ISSUER_URL all the same', async () => {
+    const issuer = await startIssuer({ ISSUER_INTERNAL_URL: 'http://issuer.internal:3000' });
+    try {
+      const response = await rawRequest(`${issuer.url}${DISCOVERY}`, { headers: { host: 'issuer.internal:3000' } });
+      assert.equal(response.status, 200);
+      assert.equal((JSON.parse(response.body) as { jwks_uri: string }).jwks_uri, `${issuer.url}/jwks`);
+    } finally {
+      await issuer.stop();
+    }
+  });
+});

@@ -79,3 +79,21 @@ export function advertisePollInterval(intervalSeconds: number) {
     }
   };
 }
+
+/**
+ * oidc-provider fails with a TypeError, after its own error handling, when the device form is
+ * posted by a browser whose session it never stored (no GET first, or the session expired or was
+ * lost): it tries to re-save a session that was never saved. That is a stale form, not a server
+ * error: answer with a page that sends the person back to the code entry.
+ */
+export function recoverSessionlessDeviceForm(pages: PageRenderer) {
+  return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
+    try {
+      await next();
+    } catch (error) {
+      const unsaved = error instanceof TypeError && /previously persisted Sessions/.test(error.message);
+      if (!unsaved || !ctx.path.startsWith('/device')) throw error;
+      pages.render(ctx, 'message', { title: 'This page has expired', paragraphs: ['Enter the code shown on your device again.'], link: { href: '/device', text: 'Enter the code' } }, 400);
+    }
+  };
+}

@@ -92,8 +92,9 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // Only confidential clients may introspect; a public client has no business reading other tokens.
-        allowedPolicy: (_ctx, client) => client.clientAuthMethod !== 'none',
+        // A confidential client may introspect the tokens issued to it, and no others (RFC 7662 §2.1,
+        // §4): another client's token is answered `active: false`. A public client learns nothing.
+        allowedPolicy: (_ctx, client, token) => client.clientAuthMethod !== 'none' && token.clientId === client.clientId,
       },
       // A client revokes only tokens issued to it.
       revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider from 'oidc-provider';
 import type { Logger } from '../../shared/logging/logger.ts';
-import { clientSecretMatches } from '../clients/client-secrets.ts';
 import type { KeyRing, KeySet } from '../keys/key-ring.ts';
-import { advertisePollInterval } from './device-flow.ts';
+import { compareHashedSecret, consumeCodeOnFailedRedemption } from './client-authentication.ts';
+import { advertisePollInterval, recoverSessionlessDeviceForm } from './device-flow.ts';
 import { securityHeaders } from './security-headers.ts';
 import { revokeGrantsOnLogout } from './logout-revocation.ts';
 import { providerConfiguration, type ProviderDependencies } from './provider-configuration.ts';
@@ -72,10 +72,9 @@ export class ProviderHost {
     provider.proxy = true;
     provider.maxIpsCount = 1;
     provider.use(securityHeaders());
-    // Secrets are stored as SHA-256 hashes: compare the hash of what was presented, in constant time.
-    provider.Client.prototype.compareClientSecret = function compareHashedSecret(this: { clientSecret?: string }, presented: string) {
-      return Promise.resolve(typeof this.clientSecret === 'string' && clientSecretMatches(presented, this.clientSecret));
-    };
+    provider.Client.prototype.compareClientSecret = compareHashedSecret;
+    provider.use(consumeCodeOnFailedRedemption());
+    provider.use(recoverSessionlessDeviceForm(this.#options.dependencies.pages));
     provider.use(advertisePollInterval(this.#options.dependencies.settings.devicePollIntervalSeconds));
     provider.use(revokeGrantsOnLogout(this.#options.revokeGrant));
     provider.on('server_error', (_ctx, error) => this.#options.log.error({ err: error }, 'oidc-provider server error'));

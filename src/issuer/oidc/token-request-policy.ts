@@ -46,13 +46,22 @@ interface GraceRecord {
   successor: string;
 }
 
+const safeDecode = (value: string) => {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+};
+
 /** The client a token request names, before it is authenticated (the provider authenticates it after). */
 function presentedClientId(req: IncomingMessage, form: URLSearchParams): string | undefined {
   const authorization = req.headers.authorization;
   if (authorization?.toLowerCase().startsWith('basic ')) {
     const decoded = Buffer.from(authorization.slice(6), 'base64').toString('utf8');
     const separator = decoded.indexOf(':');
-    if (separator > 0) return decodeURIComponent(decoded.slice(0, separator));
+    // A malformed escape names no client; the provider refuses the request on its own terms.
+    if (separator > 0) return safeDecode(decoded.slice(0, separator));
   }
   const assertion = form.get('client_assertion');
   if (assertion) {
