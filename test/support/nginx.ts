@@ -52,7 +52,7 @@ http {
     await waitForStatus(`${url}/healthz`, 200, 10_000);
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`nginx did not start: ${errors || (error as Error).message}`);
+    throw new Error(`nginx did not start: ${errors || (error as Error).message}`, { cause: error });
   }
   return {
     url,
