@@ -3,6 +3,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT, UnsecuredJWT, exportJWK, generateKeyPair } from 'jose';
 import * as client from 'openid-client';
+import { isCanonicalCompactJws } from '../../src/shared/crypto/compact-jws.ts';
 import { startStack, type Stack } from '../support/task-api-harness.ts';
 
 /** Every way an access token can be wrong, each refused with 401 and a challenge, never echoed. */
@@ -47,6 +48,24 @@ describe('task API token verification', () => {
     const tampered = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
     tampered.roles = ['admin'];
     await refused(`${header}.${Buffer.from(JSON.stringify(tampered)).toString('base64url')}.${valid.token.split('.')[2]}`);
+  });
+
+  it('gets tokens from the issuer in the one spelling it accepts (low-s ES256, no padding)', async () => {
+    for (let i = 0; i < 8; i += 1) assert.ok(isCanonicalCompactJws((await stack.userToken()).token));
+  });
+
+  it('attack: refuses the token with padding appended to its signature', async () => {
+    await refused(`${valid.token}=`);
+    await refused(`${valid.token}==`);
+  });
+
+  it('attack: refuses the high-s twin of a valid ES256 signature, though it verifies', async () => {
+    const [header, payload, signature] = valid.token.split('.') as [string, string, string];
+    const bytes = Buffer.from(signature, 'base64url');
+    const s = BigInt(`0x${bytes.subarray(32).toString('hex')}`);
+    const order = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+    const twin = Buffer.concat([bytes.subarray(0, 32), Buffer.from((order - s).toString(16).padStart(64, '0'), 'hex')]);
+    await refused(`${header}.${payload}.${twin.toString('base64url')}`);
   });
 
   it('refuses alg none', async () => {

@@ -3,6 +3,7 @@ import { SignJWT, importJWK, type JWK, type JWTPayload } from 'jose';
 import * as client from 'openid-client';
 import { keyEncryption } from '../../src/issuer/keys/key-encryption.ts';
 import { keyRing } from '../../src/issuer/keys/key-ring.ts';
+import { withLowS } from '../../src/shared/crypto/compact-jws.ts';
 import { signingKeyRepository } from '../../src/issuer/keys/signing-key-repository.ts';
 import { buildTaskApiApp } from '../../src/resource-server/task-api-app.ts';
 import { taskApiService } from '../../src/resource-server/task-api-service.ts';
@@ -66,7 +67,8 @@ export async function startStack(options: { jwksCooldownMs?: number; issuerOverr
     async signAsIssuer(claims, header = {}) {
       const ring = keyRing(signingKeyRepository(issuer.service.database.client), keyEncryption(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')), { publishLeadSeconds: 0, tokenRetentionSeconds: 0, cookieRetentionSeconds: 0 });
       const key = (await ring.load()).jwks.keys.find((candidate) => candidate.alg === 'ES256') as JWK;
-      return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: key.kid, ...header }).sign(await importJWK(key, 'ES256'));
+      // As the issuer does, in the one spelling the API accepts (low-s).
+      return withLowS(await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: key.kid, ...header }).sign(await importJWK(key, 'ES256')));
     },
     async call(method, path, token, body, headers = {}) {
       const response = await fetch(`${apiUrl}${path}`, {

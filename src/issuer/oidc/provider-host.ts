@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider from 'oidc-provider';
 import type { Logger } from '../../shared/logging/logger.ts';
 import type { KeyRing, KeySet } from '../keys/key-ring.ts';
+import { canonicalTokenSpelling } from './canonical-tokens.ts';
 import { compareHashedSecret, consumeCodeOnFailedRedemption } from './client-authentication.ts';
 import { advertisePollInterval, recoverSessionlessDeviceForm } from './device-flow.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -74,6 +75,7 @@ export class ProviderHost {
     provider.use(securityHeaders());
     provider.Client.prototype.compareClientSecret = compareHashedSecret;
     provider.use(consumeCodeOnFailedRedemption());
+    provider.use(canonicalTokenSpelling());
     provider.use(recoverSessionlessDeviceForm(this.#options.dependencies.pages));
     provider.use(advertisePollInterval(this.#options.dependencies.settings.devicePollIntervalSeconds));
     provider.use(revokeGrantsOnLogout(this.#options.revokeGrant));

@@ -1,6 +1,7 @@
 import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Middleware } from 'koa';
 import type { Cache } from '../../shared/cache/cache.ts';
+import { isCanonicalCompactJws } from '../../shared/crypto/compact-jws.ts';
 import { AppError } from '../../shared/http/errors.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
 import { actorFromClaims, type Actor } from './actor.ts';
@@ -58,6 +59,8 @@ export function authenticate({ issuer, audience, keys, replayCache, algorithms =
     const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
     const token = match[2]!;
 
+    // One token, one spelling: no padding, no stray bits, no high-s twin of an ES256 signature.
+    if (!isCanonicalCompactJws(token)) throw unauthorized(audience, 'invalid_token', 'The access token is not valid.', scheme);
     let payload;
     try {
       ({ payload } = await jwtVerify(token, keys, { issuer, audience, typ: 'at+jwt', algorithms, clockTolerance: 30, requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'jti'] }));
