@@ -27,6 +27,7 @@ import { configuredKeyRing } from './keys/key-ring.ts';
 import { accountRevoker, grantRevoker, adapterFactory } from './oidc/adapter.ts';
 import { browserContext } from './oidc/browser-context.ts';
 import { canonicalHost } from './http/canonical-host.ts';
+import { errorPages } from './http/error-pages.ts';
 import { deviceFlowPages, userCodeGuard } from './oidc/device-flow.ts';
 import { oidcRecordRepository } from './oidc/oidc-record-repository.ts';
 import { providerGateway } from './oidc/provider-gateway.ts';
@@ -105,6 +106,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   sweeper.unref();
 
   const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic });
+  app.use(errorPages(pages));
   app.use(canonicalHost(config.issuer.url, pages, config.taskApi.issuerInternalUrl));
   app.use(browserContext());
   const provider = () => host.provider;

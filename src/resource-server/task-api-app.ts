@@ -10,6 +10,7 @@ import { DPOP_ALGORITHMS } from './auth/dpop.ts';
 import { issuerKeys } from './auth/issuer-keys.ts';
 import { openApiDocument } from './http/openapi.ts';
 import { rateLimitPerActor } from './http/rate-limit.ts';
+import { recordApiUsers } from './http/record-users.ts';
 import { taskRepository } from './tasks/task-repository.ts';
 import { taskRoutes } from './tasks/task-routes.ts';
 
@@ -58,12 +59,13 @@ export function buildTaskApiApp(dependencies: ServiceDependencies<PrismaClient>,
   app.use(open.routes());
 
   const keys = issuerKeys({ issuer, internalUrl: config.taskApi.issuerInternalUrl, ...(options.jwksCooldownMs !== undefined ? { cooldownMs: options.jwksCooldownMs } : {}) });
+  const tasks = taskRepository(database.client);
   const api = taskRoutes({
-    tasks: taskRepository(database.client),
+    tasks,
     audience,
     stepUpMaxAgeSeconds: config.taskApi.stepUpMaxAgeSeconds,
     // Runs for matched routes only: an unknown path is a plain 404, not a 401.
-    guard: [authenticate({ issuer, audience, keys, replayCache: cache }), rateLimitPerActor(cache, config.taskApi.rateLimitPerMinute)],
+    guard: [authenticate({ issuer, audience, keys, replayCache: cache }), rateLimitPerActor(cache, config.taskApi.rateLimitPerMinute), recordApiUsers(tasks)],
   });
   app.use(api.routes() as unknown as Koa.Middleware<RequestState>);
   app.use(api.allowedMethods() as unknown as Koa.Middleware<RequestState>);

@@ -105,15 +105,18 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     const user = await stack.issuer.createUser();
     const owner = await stack.userToken();
     const task = await stack.call('POST', '/tasks', owner.token, { title: 'Assigned to you, owned by someone else' });
-    // The assignee sees the task in their list, may work on it, but may not hand it on: only its owner can.
-    assert.equal((await stack.call('PUT', `/tasks/${String(task.body.id)}/assignee`, owner.token, { assignee: user.id })).status, 200);
     const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
     await page.goto(spaUrl);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await signInAtIssuer(page, user);
+    await page.locator('#tasks li.empty').waitFor();
+    // Signed in and shown the list, the person is a user of the API, whom a task can be assigned to. The assignee sees the
+    // task in their list, may work on it, but may not hand it on: only its owner can.
+    assert.equal((await stack.call('PUT', `/tasks/${String(task.body.id)}/assignee`, owner.token, { assignee: user.id })).status, 200);
+    await page.getByRole('button', { name: 'Reload' }).click();
     const row = page.locator('#tasks li', { hasText: 'Assigned to you, owned by someone else' });
     await row.waitFor();
-    page.once('dialog', (dialog) => void dialog.accept('someone-else'));
+    page.once('dialog', (dialog) => void dialog.accept(owner.sub));
     await row.getByRole('button', { name: 'Assign' }).click();
     await page.getByText('You can’t do that').waitFor();
     await page.screenshot({ path: await artifactPath('spa-forbidden.png'), fullPage: true });

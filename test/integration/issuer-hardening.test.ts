@@ -77,7 +77,8 @@ describe('issuer hardening: client-authentication budget', () => {
   let issuer: IssuerHarness;
 
   before(async () => {
-    issuer = await startIssuer({ LOCKOUT_IP_MAX_FAILURES: '3' });
+    // Its own cache prefix: the address's failure count must start at zero, whatever other tests did.
+    issuer = await startIssuer({ LOCKOUT_IP_MAX_FAILURES: '3', REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:client-auth:` });
   });
   after(() => issuer.stop());
 

@@ -27,6 +27,8 @@ describe('task API authorization', () => {
       stack.userToken({ role: 'admin', scopes: 'openid tasks:read tasks:write tasks:admin', secondFactor: true }),
       stack.serviceToken(),
     ]);
+    // Each person has opened the app once: that makes them users of the API, whom tasks can be assigned to.
+    for (const caller of [alice, bob, readOnly, admin, adminSteppedUp]) assert.equal((await stack.call('GET', '/tasks/mine', caller.token)).status, 200);
   });
   after(() => stack.stop());
 
@@ -110,6 +112,52 @@ describe('task API authorization', () => {
 
     it('hides another user\'s task from updating (404)', async () => {
       assert.equal((await stack.call('PATCH', `/tasks/${await createTask(alice)}`, bob.token, { title: 'x' })).status, 404);
+    });
+
+    it('attack: refuses to assign a task to someone who is not a user of the API, a service or a made-up id (400)', async () => {
+      const id = await createTask(alice, 'spam for someone');
+      const stranger = await stack.userToken();
+      for (const assignee of [stranger.sub, `client:${worker.clientId}`, crypto.randomUUID(), 'not-a-uuid']) {
+        const response = await stack.call('PUT', `/tasks/${id}/assignee`, alice.token, { assignee });
+        assert.equal(response.status, 400, assignee);
+      }
+      assert.equal((await stack.call('GET', `/tasks/${id}`, alice.token)).body.assignee, null);
+    });
+
+    it('lets an assignee remove a task pushed into their list, but not hand it to someone else', async () => {
+      const id = await createTask(alice, 'pushed onto bob');
+      await stack.call('PUT', `/tasks/${id}/assignee`, alice.token, { assignee: bob.sub });
+      assert.equal((await stack.call('PUT', `/tasks/${id}/assignee`, bob.token, { assignee: admin.sub })).status, 403);
+      const cleared = await stack.call('PUT', `/tasks/${id}/assignee`, bob.token, { assignee: null });
+      assert.equal(cleared.status, 200);
+      assert.equal(cleared.body.assignee, null);
+      assert.equal((await stack.call('GET', `/tasks/${id}`, bob.token)).status, 404, 'gone from bob\'s view');
+    });
+
+    it('attack: a NUL character in any field is a 400, never reaching PostgreSQL', async () => {
+      for (const body of [{ title: 'nul\u0000title' }, { title: 'ok', description: 'a\u0000b' }, { title: 'ok', 'k\u0000': 1 }]) {
+        const response = await stack.call('POST', '/tasks', alice.token, body);
+        assert.equal(response.status, 400, JSON.stringify(body));
+        assert.match(String(response.body.error.message), /NUL/);
+      }
+      const id = await createTask(alice);
+      assert.equal((await stack.call('PATCH', `/tasks/${id}`, alice.token, { title: 'x\u0000' })).status, 400);
+    });
+
+    it('attack: a due date outside 1970-9999 (year 0000, year 10000) is a 400', async () => {
+      for (const dueAt of ['0000-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '+010000-01-01T00:00:00Z', '10000-01-01T00:00:00Z']) {
+        const response = await stack.call('POST', '/tasks', alice.token, { title: 'when?', dueAt });
+        assert.equal(response.status, 400, dueAt);
+      }
+      assert.equal((await stack.call('POST', '/tasks', alice.token, { title: 'edge', dueAt: '9999-12-31T23:59:59Z' })).status, 201);
+    });
+
+    it('attack: a forged list cursor (a non-UUID id, a bad date, a NUL) is a 400', async () => {
+      for (const raw of ['2026-01-01T00:00:00.000Z|not-a-uuid', `2026-13-45|${crypto.randomUUID()}`, `2026-01-01T00:00:00.000Z|${crypto.randomUUID()}\u0000`, '0000-01-01T00:00:00.000Z|x|y']) {
+        const response = await stack.call('GET', `/tasks/mine?cursor=${Buffer.from(raw).toString('base64url')}`, alice.token);
+        assert.equal(response.status, 400, raw);
+      }
+      assert.equal((await stack.call('GET', '/tasks/mine?cursor=%00', alice.token)).status, 400);
     });
 
     it('hides another user\'s task from assigning (404)', async () => {

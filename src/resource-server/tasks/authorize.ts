@@ -24,7 +24,7 @@ export function requireCaller<Kind extends 'user' | 'service'>(actor: Actor, act
 }
 
 /** The object-level check for a user's action on one task; call after loading it, before acting. */
-export function authorizeTask(actor: UserActor, action: 'read' | 'update' | 'assign' | 'delete', task: TaskRow | null, options: { audience: string; stepUpMaxAgeSeconds: number }): TaskRow {
+export function authorizeTask(actor: UserActor, action: 'read' | 'update' | 'assign' | 'unassign' | 'delete', task: TaskRow | null, options: { audience: string; stepUpMaxAgeSeconds: number }): TaskRow {
   if (!task || !TASK_POLICY.read.allow(actor, task)) throw notFound('No such task.');
   const rule = TASK_POLICY[action];
   if (!rule.allow(actor, task)) throw new AppError(403, 'forbidden', `You may see this task but not ${action} it.`);

@@ -22,6 +22,8 @@ export const TASK_POLICY = {
   read: { scope: 'tasks:read', actor: 'user', allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAssigned(actor, task) || isAdmin(actor) },
   update: { scope: 'tasks:write', actor: 'user', allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAdmin(actor) },
   assign: { scope: 'tasks:write', actor: 'user', allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAdmin(actor) },
+  /** Clearing the assignee: also the assignee, who must be able to refuse a task pushed into their list. */
+  unassign: { scope: 'tasks:write', actor: 'user', allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAssigned(actor, task) || isAdmin(actor) },
   /** Destructive: admins only, and only soon after a sign-in with a second factor. */
   delete: { scope: 'tasks:admin', actor: 'user', allow: (actor: UserActor) => isAdmin(actor), stepUp: true },
   claim: { scope: 'tasks:work', actor: 'service' },

@@ -11,10 +11,14 @@ export function encodeCursor(row: TaskRow): string {
   return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A cursor this API issued, or undefined: a forged one never reaches a query. */
 export function decodeCursor(cursor: string): Cursor | undefined {
-  const [createdAt, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const [createdAt, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const date = new Date(createdAt ?? '');
-  return Number.isNaN(date.getTime()) || !id ? undefined : { createdAt: date, id };
+  if (rest.length || !id || !UUID.test(id) || Number.isNaN(date.getTime()) || date.toISOString() !== createdAt) return undefined;
+  return { createdAt: date, id };
 }
 
 /** The task API's only door to its table. */
@@ -37,6 +41,13 @@ export function taskRepository(db: PrismaClient) {
       db.task.update({ where: { id }, data }),
 
     setAssignee: (id: string, assigneeSub: string | null) => db.task.update({ where: { id }, data: { assigneeSub } }),
+
+    /** Records a user who called the API (once; later calls change nothing). */
+    recordUser: async (sub: string) => {
+      await db.apiUser.createMany({ data: [{ sub }], skipDuplicates: true });
+    },
+
+    isUser: async (sub: string) => (await db.apiUser.count({ where: { sub } })) === 1,
 
     delete: async (id: string) => (await db.task.deleteMany({ where: { id } })).count === 1,
 

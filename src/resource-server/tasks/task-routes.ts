@@ -66,10 +66,13 @@ export function taskRoutes({ tasks, audience, stepUpMaxAgeSeconds, guard }: Task
     ctx.body = presentTask(updated);
   });
 
+  // Assigning names a user of this API (someone who has called it); clearing is open to the assignee too.
   router.put('/tasks/:id/assignee', async (ctx) => {
     const actor = requireCaller<'user'>(ctx.state.actor, 'assign', audience);
-    const task = authorizeTask(actor, 'assign', await load(ctx.params.id), policy);
     const body = await readJson(ctx, AssignBody);
+    const action = body.assignee === null ? 'unassign' : 'assign';
+    const task = authorizeTask(actor, action, await load(ctx.params.id), policy);
+    if (body.assignee !== null && !(await tasks.isUser(body.assignee))) throw badRequest('body.assignee is not a user of this API.', 'unknown_assignee');
     ctx.body = presentTask(await tasks.setAssignee(task.id, body.assignee));
   });
 

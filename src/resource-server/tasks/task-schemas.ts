@@ -7,7 +7,14 @@ import { z } from 'zod';
  */
 const title = z.string().trim().min(1).max(200);
 const description = z.string().max(5_000).nullable();
-const dueAt = z.iso.datetime({ offset: true }).nullable();
+/** Dates PostgreSQL and every client can hold without surprise: from 1970 to the end of year 9999. */
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(10_000, 0, 1) - 1;
+const isStorableDate = (date: Date) => !Number.isNaN(date.getTime()) && date.getTime() >= EARLIEST && date.getTime() <= LATEST;
+const dueAt = z.iso
+  .datetime({ offset: true })
+  .refine((value) => isStorableDate(new Date(value)), 'must be a date from 1970 to 9999')
+  .nullable();
 export const TASK_STATUSES = ['open', 'in_progress', 'done'] as const;
 
 export const TaskId = z.uuid();
@@ -19,8 +26,8 @@ export const UpdateTaskBody = z
   .refine((body) => Object.keys(body).length > 0, 'name at least one field to change');
 
 export const AssignBody = z.strictObject({
-  /** The `sub` of the user to assign, or null to clear. */
-  assignee: z.string().min(1).max(200).nullable(),
+  /** The `sub` of a user of this API to assign (user subjects are UUIDs; services cannot be assigned), or null to clear. */
+  assignee: z.uuid().nullable(),
 });
 
 export const ListQuery = z.strictObject({

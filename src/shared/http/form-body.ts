@@ -11,5 +11,12 @@ export async function readForm(ctx: Context, limit = 16 * 1024): Promise<URLSear
     if (size > limit) throw new AppError(413, 'payload_too_large', 'The request body is too large.');
     chunks.push(chunk as Buffer);
   }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  for (const [name, value] of form) {
+    if (hasNul(name) || hasNul(value)) throw new AppError(400, 'invalid_request', 'The form contains a character that is not allowed.');
+  }
+  return form;
 }
+
+/** NUL never belongs in text we accept, and PostgreSQL cannot store it: refused at the edge, before any query. */
+export const hasNul = (value: string) => value.includes('\u0000');

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import { AppError } from './errors.ts';
+import { hasNul } from './form-body.ts';
 
 export const JSON_BODY_LIMIT = 16 * 1024;
 
@@ -25,7 +26,30 @@ export async function readJson<Schema extends z.ZodType>(ctx: Context, schema: S
   return validate(schema, parsed, 'body');
 }
 
+/** The path to the first string (or key) holding a NUL character, if any. */
+function nulAt(value: unknown, path: string[] = []): string[] | undefined {
+  if (typeof value === 'string') return hasNul(value) ? path : undefined;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = nulAt(item, [...path, String(index)]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (hasNul(key)) return path;
+      const found = nulAt(item, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** Validates a body, query or path: no NUL anywhere (PostgreSQL cannot store it), then the schema. */
 export function validate<Schema extends z.ZodType>(schema: Schema, value: unknown, where: 'body' | 'query' | 'path'): z.infer<Schema> {
+  const nul = nulAt(value);
+  if (nul) throw new AppError(400, 'invalid_request', `${[where, ...nul].join('.')} contains a NUL character, which is not allowed.`);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

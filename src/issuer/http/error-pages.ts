@@ -1,0 +1,33 @@
+import type { Middleware } from 'koa';
+import { classifyError } from '../../shared/http/errors.ts';
+import type { RequestState } from '../../shared/http/request-context.ts';
+import type { PageRenderer } from '../pages/page-renderer.ts';
+
+const TITLES: Record<number, string> = {
+  400: 'That did not work',
+  403: 'Not allowed',
+  404: 'Page not found',
+  413: 'Too much data',
+  415: 'That did not work',
+  429: 'Too many attempts',
+  503: 'Unavailable for a moment',
+};
+
+/**
+ * A person in a browser never sees the JSON envelope: when the request prefers HTML, an error from
+ * our routes becomes a page with the same status and the same safe message. API callers (JSON or
+ * any type) still get the envelope from the request context.
+ */
+export function errorPages(pages: PageRenderer): Middleware<RequestState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (ctx.accepts('json', 'html') !== 'html') throw error;
+      const classified = classifyError(error);
+      if (classified.unexpected) ctx.state.log.error({ err: error }, 'unhandled error');
+      ctx.set(classified.headers);
+      pages.render(ctx, 'message', { title: TITLES[classified.status] ?? 'Something went wrong', paragraphs: [classified.message, 'Go back and try again.'] }, classified.status);
+    }
+  };
+}

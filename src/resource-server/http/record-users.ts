@@ -1,0 +1,23 @@
+import type { Middleware } from 'koa';
+import type { AuthenticatedState } from '../auth/authenticate.ts';
+import type { TaskRepository } from '../tasks/task-repository.ts';
+
+/** How many recorded subjects each process remembers, so a busy user costs one write, not one per request. */
+const REMEMBERED = 10_000;
+
+/**
+ * Records each user who calls the API with a verified token, once: the API's users are the people a
+ * task can be assigned to. The subject comes from the token alone.
+ */
+export function recordApiUsers(tasks: Pick<TaskRepository, 'recordUser'>): Middleware<AuthenticatedState> {
+  const recorded = new Set<string>();
+  return async (ctx, next) => {
+    const { actor } = ctx.state;
+    if (actor.kind === 'user' && !recorded.has(actor.sub)) {
+      await tasks.recordUser(actor.sub);
+      if (recorded.size >= REMEMBERED) recorded.clear();
+      recorded.add(actor.sub);
+    }
+    await next();
+  };
+}
