@@ -5,11 +5,11 @@ import type { PrismaClient } from '../shared/database/generated/tasks/client.ts'
 import { createBaseApp } from '../shared/http/base-app.ts';
 import type { RequestState } from '../shared/http/request-context.ts';
 import type { ServiceDependencies } from '../shared/lifecycle/service.ts';
-import { authenticate } from './auth/authenticate.ts';
+import { authenticate, type AuthenticatedState } from './auth/authenticate.ts';
 import { DPOP_ALGORITHMS } from './auth/dpop.ts';
 import { issuerKeys } from './auth/issuer-keys.ts';
 import { openApiDocument } from './http/openapi.ts';
-import { rateLimitPerActor } from './http/rate-limit.ts';
+import { rateLimitPerActor, rateLimitPerAddress } from './http/rate-limit.ts';
 import { recordApiUsers } from './http/record-users.ts';
 import { taskRepository } from './tasks/task-repository.ts';
 import { taskRoutes } from './tasks/task-routes.ts';
@@ -65,7 +65,7 @@ export function buildTaskApiApp(dependencies: ServiceDependencies<PrismaClient>,
     audience,
     stepUpMaxAgeSeconds: config.taskApi.stepUpMaxAgeSeconds,
     // Runs for matched routes only: an unknown path is a plain 404, not a 401.
-    guard: [authenticate({ issuer, audience, keys, replayCache: cache }), rateLimitPerActor(cache, config.taskApi.rateLimitPerMinute), recordApiUsers(tasks)],
+    guard: [rateLimitPerAddress(cache, config.taskApi.rateLimitPerAddressPerMinute) as Koa.Middleware<AuthenticatedState>, authenticate({ issuer, audience, keys, replayCache: cache }), rateLimitPerActor(cache, config.taskApi.rateLimitPerMinute), recordApiUsers(tasks)],
   });
   app.use(api.routes() as unknown as Koa.Middleware<RequestState>);
   app.use(api.allowedMethods() as unknown as Koa.Middleware<RequestState>);

@@ -62,6 +62,29 @@ describe('task API resilience', () => {
     }
   });
 
+  it('attack: a flood of requests without a valid token from one address is limited (429) before any token is checked', async () => {
+    const dir = await temporaryDirectory();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const limited = await startService(
+      taskApiService,
+      testConfig(dir.path, { ISSUER_URL: stack.issuer.url, TASK_API_URL: stack.apiUrl, TASK_API_IP_RATE_LIMIT_PER_MINUTE: '3', LOG_LEVEL: 'silent', REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:ip-limit:` }),
+      { port },
+    );
+    try {
+      const statuses: number[] = [];
+      for (const authorization of [undefined, 'Bearer made.up.token', 'Bearer another.made-up.one', undefined]) {
+        const response = await fetch(`${url}/tasks/mine`, { headers: authorization ? { authorization } : {} });
+        statuses.push(response.status);
+        await response.body?.cancel();
+      }
+      assert.deepEqual(statuses, [401, 401, 401, 429]);
+    } finally {
+      await limited.stop();
+      await dir.remove();
+    }
+  });
+
   it('fails closed: with the issuer unreachable, a token it cannot check is refused (401), never allowed', async () => {
     const dir = await temporaryDirectory();
     const port = await freePort();

@@ -96,6 +96,7 @@ const environmentSchema = z
     TASK_API_PORT: port.default(4000),
     ISSUER_INTERNAL_URL: publicUrl.optional(),
     TASK_API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+    TASK_API_IP_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1_200),
     STEP_UP_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
     SIGN_UP_ENABLED: z.enum(['true', 'false']).default('true'),
     MAGIC_LINK_TTL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(600),
@@ -176,6 +177,8 @@ export interface Config {
     /** Where this process reaches the issuer, when that differs from its public URL (containers). */
     issuerInternalUrl: string | undefined;
     rateLimitPerMinute: number;
+    /** Requests per minute per client address, counted before authentication. */
+    rateLimitPerAddressPerMinute: number;
     stepUpMaxAgeSeconds: number;
   };
   cache: CacheTarget;
@@ -314,6 +317,7 @@ function toConfig(env: Environment): Config {
       database: taskDatabase,
       issuerInternalUrl: env.ISSUER_INTERNAL_URL,
       rateLimitPerMinute: env.TASK_API_RATE_LIMIT_PER_MINUTE,
+      rateLimitPerAddressPerMinute: env.TASK_API_IP_RATE_LIMIT_PER_MINUTE,
       stepUpMaxAgeSeconds: env.STEP_UP_MAX_AGE_SECONDS,
     },
     cache: env.REDIS_URL ? { kind: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : { kind: 'memory' },
