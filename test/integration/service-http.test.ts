@@ -6,6 +6,7 @@ import { startService, type RunningService } from '../../src/shared/lifecycle/se
 import type { PrismaLike } from '../../src/shared/database/connection.ts';
 import { temporaryDirectory, testConfig } from '../support/environment.ts';
 import { captureLog } from '../support/log-capture.ts';
+import { freePort } from '../support/processes.ts';
 
 for (const definition of [issuerService, taskApiService] as const) {
   describe(`${definition.name} over HTTP`, () => {
@@ -16,8 +17,10 @@ for (const definition of [issuerService, taskApiService] as const) {
 
     before(async () => {
       dataDir = await temporaryDirectory();
-      service = await startService(definition as never, testConfig(dataDir.path), { port: 0, logDestination: log.stream });
-      base = `http://127.0.0.1:${service.port}`;
+      // The issuer answers only at ISSUER_URL's host: give it the address the test calls.
+      const port = await freePort();
+      base = `http://127.0.0.1:${port}`;
+      service = await startService(definition as never, testConfig(dataDir.path, { ISSUER_URL: base }), { port, logDestination: log.stream });
     });
     after(async () => {
       await service.stop();

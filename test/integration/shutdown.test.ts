@@ -23,8 +23,9 @@ describe('graceful shutdown', () => {
         return app;
       },
     };
-    const service = await startService(slowIssuer, testConfig(dir.path), { port: 0, logDestination: log.stream });
-    const base = `http://127.0.0.1:${service.port}`;
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const service = await startService(slowIssuer, testConfig(dir.path, { ISSUER_URL: base }), { port, logDestination: log.stream });
     try {
       const inFlight = fetch(`${base}/slow`);
       await new Promise((resolve) => setTimeout(resolve, 150));
