@@ -25,6 +25,17 @@ describe('logger', () => {
     assert.equal(entry?.user, 'alice@example.com');
   });
 
+  it('keeps the code of an error (Prisma, Node, SQLSTATE) while redacting codes we issue', () => {
+    const capture = captureLog();
+    const log = createLogger({ level: 'info', format: 'json', name: 'test' }, capture.stream);
+    const errors = ['P1001', 'ECONNREFUSED', 'ERR_STREAM_PREMATURE_CLOSE', '57P01', '08006'];
+    const issued = ['Xq3t8mWk0Zb2Lr9sVd1yPc4nHf6jGa5eTu7oKi0wQzE', '123456', 'BCDFGHJK'];
+    log.info({ errors: errors.map((code) => ({ code })), issued: issued.map((code) => ({ code })) }, 'event');
+    const [entry] = capture.entries() as Array<{ errors: Array<{ code: string }>; issued: Array<{ code: string }> }>;
+    assert.deepEqual(entry?.errors.map((error) => error.code), errors);
+    assert.deepEqual(entry?.issued.map((item) => item.code), issued.map(() => '[redacted]'));
+  });
+
   it('writes one JSON object per line with the level as a word', () => {
     const capture = captureLog();
     createLogger({ level: 'info', format: 'json', name: 'test' }, capture.stream).warn('careful');

@@ -26,6 +26,7 @@ export function errorPages(pages: PageRenderer): Middleware<RequestState> {
       if (ctx.accepts('json', 'html') !== 'html') throw error;
       const classified = classifyError(error);
       if (classified.unexpected) ctx.state.log.error({ err: error }, 'unhandled error');
+      else if (classified.status === 503) ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
       ctx.set(classified.headers);
       pages.render(ctx, 'message', { title: TITLES[classified.status] ?? 'Something went wrong', paragraphs: [classified.message, 'Go back and try again.'] }, classified.status);
     }

@@ -2,6 +2,7 @@ import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provid
 import type { Cache } from '../../shared/cache/cache.ts';
 import type { OidcRecordRepository } from './oidc-record-repository.ts';
 import { currentBrowser } from './browser-context.ts';
+import { withOutageErrors } from './outage-errors.ts';
 import { sha256Base64url } from '../../shared/crypto/digest.ts';
 
 /**
@@ -238,7 +239,9 @@ export function adapterFactory({ records, cache, clients, onRefreshTokenRotated,
   return (name) => {
     let adapter = adapters.get(name);
     if (!adapter) {
-      adapter = name === 'Client' ? new ClientAdapter(clients) : DURABLE_MODELS.has(name) ? new DurableAdapter(name, records, { onRefreshTokenRotated, revokeGrant, judgeConsumedRefreshToken }) : new CacheAdapter(name, cache);
+      adapter = withOutageErrors(
+        name === 'Client' ? new ClientAdapter(clients) : DURABLE_MODELS.has(name) ? new DurableAdapter(name, records, { onRefreshTokenRotated, revokeGrant, judgeConsumedRefreshToken }) : new CacheAdapter(name, cache),
+      );
       adapters.set(name, adapter);
     }
     return adapter;

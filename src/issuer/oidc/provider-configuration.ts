@@ -3,6 +3,7 @@ import type { Account } from '../../accounts/accounts.ts';
 import type { KeySet } from '../keys/key-ring.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import { latchkeyInteractionPolicy } from './interaction-policy.ts';
+import { orUnavailable } from './outage-errors.ts';
 import { resourceServers } from './resource-servers.ts';
 import { isGraceReplay } from './token-request-policy.ts';
 
@@ -63,7 +64,7 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
     adapter,
     clients: staticClients,
     async findAccount(_ctx, id) {
-      return (await findAccount(id)) as (Account & Record<string, unknown>) | undefined;
+      return (await orUnavailable(() => findAccount(id))) as (Account & Record<string, unknown>) | undefined;
     },
     jwks: keys.jwks,
     cookies: {

@@ -1,9 +1,10 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 import type { Cache } from '../../shared/cache/cache.ts';
+import { isDependencyFailure, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../shared/http/errors.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import type { UserCodeGuard } from './device-flow.ts';
-import type { ProviderHost } from './provider-host.ts';
+import { tagRequestId, type ProviderHost } from './provider-host.ts';
 import type { TokenRequestPolicy } from './token-request-policy.ts';
 
 /** oidc-provider's routes (its defaults): discovery, authorize, token and its siblings, JWKS, userinfo, logout, device, PAR. */
@@ -73,8 +74,9 @@ export function providerGateway({ host, tokenPolicy, guard, pages, cache, client
       oauthError(ctx, 400, 'invalid_request', 'the request could not be understood');
       return;
     }
-    ctx.state.log.error({ err: error }, 'the issuer could not complete a protocol request');
-    oauthError(ctx, 503, 'temporarily_unavailable', 'the server is temporarily unable to handle the request; try again shortly', 5);
+    if (isDependencyFailure(error)) ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
+    else ctx.state.log.error({ err: error }, 'the issuer could not complete a protocol request');
+    oauthError(ctx, 503, 'temporarily_unavailable', 'the server is briefly unable to handle the request; try again in a few seconds', UNAVAILABLE_RETRY_AFTER_SECONDS);
   }
 
   return async function handOverToProvider(ctx, next) {
@@ -92,7 +94,7 @@ export function providerGateway({ host, tokenPolicy, guard, pages, cache, client
         if (!applied) return;
         req = applied;
       }
-      await host.handle(req, ctx.res, ctx.ip);
+      await host.handle(tagRequestId(req, ctx.state.requestId), ctx.res, ctx.ip);
       await countClientAuthFailure(ctx);
     } catch (error) {
       answerFailure(ctx, error);

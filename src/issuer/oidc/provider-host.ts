@@ -5,11 +5,17 @@ import type { KeyRing, KeySet } from '../keys/key-ring.ts';
 import { canonicalTokenSpelling } from './canonical-tokens.ts';
 import { compareHashedSecret, consumeCodeOnFailedRedemption } from './client-authentication.ts';
 import { advertisePollInterval, recoverSessionlessDeviceForm } from './device-flow.ts';
+import { retryAfterOnUnavailable } from './outage-errors.ts';
 import { securityHeaders } from './security-headers.ts';
 import { revokeGrantsOnLogout } from './logout-revocation.ts';
 import { providerConfiguration, type ProviderDependencies } from './provider-configuration.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+const REQUEST_ID = Symbol('latchkey.requestId');
+/** The id our request context gave a request, carried on the request object into the provider's own logs. */
+export const tagRequestId = (req: IncomingMessage, requestId: string) => Object.assign(req, { [REQUEST_ID]: requestId });
+const requestIdOf = (req: IncomingMessage) => (req as IncomingMessage & { [REQUEST_ID]?: string })[REQUEST_ID];
 
 export interface ProviderHostOptions {
   keyRing: KeyRing;
@@ -79,7 +85,8 @@ export class ProviderHost {
     provider.use(recoverSessionlessDeviceForm(this.#options.dependencies.pages));
     provider.use(advertisePollInterval(this.#options.dependencies.settings.devicePollIntervalSeconds));
     provider.use(revokeGrantsOnLogout(this.#options.revokeGrant));
-    provider.on('server_error', (_ctx, error) => this.#options.log.error({ err: error }, 'oidc-provider server error'));
+    provider.use(retryAfterOnUnavailable());
+    provider.on('server_error', (ctx, error) => this.#options.log.error({ err: error, requestId: requestIdOf(ctx.req) }, 'oidc-provider server error'));
     this.#provider = provider;
     this.#handler = provider.callback();
     this.#fingerprint = keys.fingerprint;

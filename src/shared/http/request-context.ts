@@ -41,6 +41,7 @@ export function requestContext(log: Logger): Middleware<RequestState> {
     } catch (error) {
       const classified = classifyError(error);
       if (classified.unexpected) ctx.state.log.error({ err: error }, 'unhandled error');
+      else if (classified.status === 503) ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
       ctx.status = classified.status;
       ctx.set(classified.headers);
       ctx.body = envelope(classified.code, classified.message, requestId);

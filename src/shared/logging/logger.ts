@@ -36,6 +36,12 @@ export const SECRET_FIELDS = [
 
 const SECRET_FIELD_SET = new Set<string>(SECRET_FIELDS.map((field) => field.toLowerCase()));
 const CENSOR = '[redacted]';
+/**
+ * `code` is a secret where it is an authorization, TOTP or device code, and the one useful field of
+ * an error: these shapes are error codes (Prisma P1001, Node ECONNREFUSED and ERR_*, SQLSTATE 57P01
+ * or 08006) and never codes we issue (those are long base64url, six digits, or letters without vowels).
+ */
+const ERROR_CODE = /^(?:P\d{4}|E[A-Z]{3,}|ERR_[A-Z0-9_]+|\d{5}|\d{2}[A-Z]\d{2})$/;
 const MAX_DEPTH = 8;
 
 /**
@@ -56,7 +62,8 @@ export function scrubSecrets(value: unknown, depth = 0): unknown {
   if (value instanceof Date || Buffer.isBuffer(value)) return value;
   let changed: Record<string, unknown> | undefined;
   for (const [key, item] of Object.entries(value)) {
-    const scrubbed = SECRET_FIELD_SET.has(key.toLowerCase()) ? CENSOR : scrubSecrets(item, depth + 1);
+    const secret = SECRET_FIELD_SET.has(key.toLowerCase()) && !(key === 'code' && typeof item === 'string' && ERROR_CODE.test(item));
+    const scrubbed = secret ? CENSOR : scrubSecrets(item, depth + 1);
     if (scrubbed !== item) (changed ??= { ...(value as Record<string, unknown>) })[key] = scrubbed;
   }
   return changed ?? value;
