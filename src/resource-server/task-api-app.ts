@@ -19,6 +19,8 @@ export const TASK_API_SCOPES = ['tasks:read', 'tasks:write', 'tasks:admin', 'tas
 export interface TaskApiOptions {
   /** Overrides the JWKS cooldown (tests of key rotation use a short one). */
   jwksCooldownMs?: number;
+  /** Overrides how old the key set may be before it is refreshed (tests of an issuer outage use a short one). */
+  jwksMaxAgeMs?: number;
 }
 
 /** The task API's composition root. Public: health, metadata, OpenAPI. Everything else: a verified token first. */
@@ -26,7 +28,15 @@ export function buildTaskApiApp(dependencies: ServiceDependencies<PrismaClient>,
   const { config, log, database, cache, isAcceptingTraffic } = dependencies;
   const audience = config.taskApi.url;
   const issuer = config.issuer.url;
-  const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic });
+  const keys = issuerKeys({
+    issuer,
+    internalUrl: config.taskApi.issuerInternalUrl,
+    staleIfErrorMs: config.taskApi.issuerKeysStaleIfErrorSeconds * 1000,
+    log,
+    ...(options.jwksCooldownMs !== undefined ? { cooldownMs: options.jwksCooldownMs } : {}),
+    ...(options.jwksMaxAgeMs !== undefined ? { maxAgeMs: options.jwksMaxAgeMs } : {}),
+  });
+  const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic, details: { issuer_keys: () => keys.state() } });
   // The browser app's origin, exactly, and no other: tokens go in headers, never cookies, so no credentials.
   const spaOrigin = new URL(config.spa.url).origin;
   app.use(
@@ -58,7 +68,6 @@ export function buildTaskApiApp(dependencies: ServiceDependencies<PrismaClient>,
   });
   app.use(open.routes());
 
-  const keys = issuerKeys({ issuer, internalUrl: config.taskApi.issuerInternalUrl, ...(options.jwksCooldownMs !== undefined ? { cooldownMs: options.jwksCooldownMs } : {}) });
   const tasks = taskRepository(database.client);
   const api = taskRoutes({
     tasks,

@@ -96,6 +96,7 @@ const environmentSchema = z
     TASK_API_PORT: port.default(4000),
     ISSUER_INTERNAL_URL: publicUrl.optional(),
     TASK_API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+    TASK_API_ISSUER_KEYS_STALE_SECONDS: z.coerce.number().int().min(0).max(7 * 86_400).default(86_400),
     TASK_API_IP_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1_200),
     STEP_UP_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
     SIGN_UP_ENABLED: z.enum(['true', 'false']).default('true'),
@@ -177,6 +178,8 @@ export interface Config {
     /** Where this process reaches the issuer, when that differs from its public URL (containers). */
     issuerInternalUrl: string | undefined;
     rateLimitPerMinute: number;
+    /** With the issuer unreachable, how long after its last fetch the key set keeps verifying. */
+    issuerKeysStaleIfErrorSeconds: number;
     /** Requests per minute per client address, counted before authentication. */
     rateLimitPerAddressPerMinute: number;
     stepUpMaxAgeSeconds: number;
@@ -318,6 +321,7 @@ function toConfig(env: Environment): Config {
       issuerInternalUrl: env.ISSUER_INTERNAL_URL,
       rateLimitPerMinute: env.TASK_API_RATE_LIMIT_PER_MINUTE,
       rateLimitPerAddressPerMinute: env.TASK_API_IP_RATE_LIMIT_PER_MINUTE,
+      issuerKeysStaleIfErrorSeconds: env.TASK_API_ISSUER_KEYS_STALE_SECONDS,
       stepUpMaxAgeSeconds: env.STEP_UP_MAX_AGE_SECONDS,
     },
     cache: env.REDIS_URL ? { kind: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : { kind: 'memory' },

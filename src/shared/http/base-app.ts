@@ -10,13 +10,15 @@ export interface BaseAppOptions {
   database: { ping(): Promise<void> };
   cache: { ping(): Promise<void> };
   isAcceptingTraffic: () => boolean;
+  /** Shown in /readyz without deciding readiness. */
+  details?: Record<string, () => string>;
 }
 
 /**
  * The koa app every Latchkey process starts from: request context, error envelope, and health routes
  * whose readiness asks the process's database and cache.
  */
-export function createBaseApp({ config, log, database, cache, isAcceptingTraffic }: BaseAppOptions): Koa<RequestState> {
+export function createBaseApp({ config, log, database, cache, isAcceptingTraffic, details }: BaseAppOptions): Koa<RequestState> {
   const probes: ReadinessProbe[] = [
     { name: 'database', check: () => database.ping() },
     { name: 'cache', check: () => cache.ping() },
@@ -27,7 +29,7 @@ export function createBaseApp({ config, log, database, cache, isAcceptingTraffic
   // koa would print errors to stderr on its own; requestContext has already logged what matters.
   app.silent = true;
   app.use(requestContext(log));
-  const health = healthRoutes({ probes, timeoutMs: config.http.readinessTimeoutMs, isAcceptingTraffic });
+  const health = healthRoutes({ probes, timeoutMs: config.http.readinessTimeoutMs, isAcceptingTraffic, ...(details ? { details } : {}) });
   app.use(health.routes());
   return app;
 }

@@ -12,6 +12,8 @@ export interface HealthOptions {
   timeoutMs: number;
   /** False once shutdown starts, so load balancers stop sending traffic while requests drain. */
   isAcceptingTraffic: () => boolean;
+  /** States shown in the report that do not decide readiness (a degraded but serving part, such as a stale key set). */
+  details?: Record<string, () => string>;
 }
 
 function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
@@ -22,7 +24,7 @@ function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export type ReadinessReport = { ready: boolean; checks: Record<string, 'ok' | 'unavailable'> };
+export type ReadinessReport = { ready: boolean; checks: Record<string, 'ok' | 'unavailable'>; details?: Record<string, string> };
 
 export async function checkReadiness(options: HealthOptions): Promise<ReadinessReport> {
   const results = await Promise.allSettled(options.probes.map((probe) => withTimeout(probe.check(), options.timeoutMs)));
@@ -31,7 +33,8 @@ export async function checkReadiness(options: HealthOptions): Promise<ReadinessR
     checks[probe.name] = results[index]?.status === 'fulfilled' ? 'ok' : 'unavailable';
   });
   const ready = options.isAcceptingTraffic() && Object.values(checks).every((status) => status === 'ok');
-  return { ready, checks };
+  const details = options.details ? Object.fromEntries(Object.entries(options.details).map(([name, state]) => [name, state()])) : undefined;
+  return { ready, checks, ...(details ? { details } : {}) };
 }
 
 /** `/healthz`: the process is alive. `/readyz`: it can serve, i.e. every dependency answers. */
@@ -48,7 +51,7 @@ export function healthRoutes(options: HealthOptions): Router<RequestState> {
     }
     ctx.set('Cache-Control', 'no-store');
     ctx.status = report.ready ? 200 : 503;
-    ctx.body = { status: report.ready ? 'ready' : 'unavailable', checks: report.checks };
+    ctx.body = { status: report.ready ? 'ready' : 'unavailable', checks: report.checks, ...(report.details ? { details: report.details } : {}) };
   });
   return router;
 }
