@@ -25,19 +25,66 @@ describe('graceful shutdown', () => {
     };
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const service = await startService(slowIssuer, testConfig(dir.path, { ISSUER_URL: base }), { port, logDestination: log.stream });
+    const service = await startService(slowIssuer, testConfig(dir.path, { ISSUER_URL: base, SHUTDOWN_READINESS_DELAY_MS: '400' }), { port, logDestination: log.stream });
     try {
       const inFlight = fetch(`${base}/slow`);
       await new Promise((resolve) => setTimeout(resolve, 150));
       const stopping = service.stop();
       await new Promise((resolve) => setTimeout(resolve, 50));
-      await assert.rejects(fetch(`${base}/healthz`), 'no new connections once shutdown began');
+      // During the readiness delay: still answering, but not ready, and closing connections after each response.
+      const readiness = await fetch(`${base}/readyz`);
+      assert.equal(readiness.status, 503);
+      assert.equal(readiness.headers.get('connection'), 'close');
+      await readiness.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      await assert.rejects(fetch(`${base}/healthz`), 'no new connections once the delay is over');
       const response = await inFlight;
       assert.equal(response.status, 200);
       assert.deepEqual(await response.json(), { finished: true });
       assert.equal(await stopping, true, 'every close step succeeded');
       assert.ok(log.text().includes('"msg":"issuer stopped"'));
     } finally {
+      await dir.remove();
+    }
+  });
+
+  it('drains under keep-alive load on SIGTERM: /readyz says 503, responses close their connections, and the process exits in under 2 s', async () => {
+    const dir = await temporaryDirectory();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const issuer = spawnEntry('src/issuer/main.ts', { NODE_ENV: 'test', DATA_DIR: dir.path, ISSUER_URL: base, ISSUER_PORT: String(port), DATABASE_URL: REAL_POSTGRES_URL, REDIS_URL: REAL_REDIS_URL, KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY, SHUTDOWN_READINESS_DELAY_MS: '500' });
+    try {
+      await issuer.waitForOutput(/issuer listening on/);
+      // Keep-alive load: fetch reuses its connections.
+      let running = true;
+      const seen: Array<{ status: number; connection: string | null; at: number }> = [];
+      const load = (async () => {
+        while (running) {
+          try {
+            const response = await fetch(`${base}/readyz`);
+            seen.push({ status: response.status, connection: response.headers.get('connection'), at: performance.now() });
+            await response.body?.cancel();
+          } catch {
+            // A connection closed between two requests, or the listener gone: a client would retry elsewhere.
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const signalled = performance.now();
+      issuer.child.kill('SIGTERM');
+      const exit = await issuer.exited;
+      const exitedAfter = performance.now() - signalled;
+      running = false;
+      await load;
+      assert.deepEqual(exit, { code: 0, signal: null });
+      assert.ok(exitedAfter < 2_000, `exited ${Math.round(exitedAfter)} ms after SIGTERM`);
+      const during = seen.filter((entry) => entry.at > signalled + 50);
+      assert.ok(during.length > 0, 'requests were answered during the drain');
+      assert.ok(during.every((entry) => entry.status === 503 && entry.connection === 'close'), JSON.stringify(during.slice(0, 3)));
+      assert.ok(seen.filter((entry) => entry.at < signalled).every((entry) => entry.status === 200));
+    } finally {
+      issuer.child.kill('SIGKILL');
       await dir.remove();
     }
   });

@@ -33,6 +33,8 @@ export function testConfig(dataDir: string, overrides: Record<string, string | u
     REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:`,
     KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY,
     SHUTDOWN_TIMEOUT_MS: '5000',
+    // Tests stop many services; the drain tests set their own delay.
+    SHUTDOWN_READINESS_DELAY_MS: '0',
     ...overrides,
   });
 }

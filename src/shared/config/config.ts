@@ -50,6 +50,8 @@ const environmentSchema = z
       .transform((value) => (value === 'false' ? 0 : value === 'true' ? 1 : Number(value)))
       .refine((hops) => hops <= 10, 'must be false, true or the number of proxies in front (1-10)'),
     SHUTDOWN_TIMEOUT_MS: positiveMs.default(10_000),
+    // On SIGTERM: how long /readyz says 503 while the process still serves, so load balancers take it out first.
+    SHUTDOWN_READINESS_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(1_000),
     READINESS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1_000),
 
     DATABASE_URL: postgresUrl.optional(),
@@ -144,7 +146,7 @@ export interface Config {
   /** True when no DATABASE_URL is given: PGlite, in-process cache, mail to an outbox. */
   embedded: boolean;
   /** proxyHops: how many reverse proxies stand in front (0: none, X-Forwarded-* ignored). */
-  http: { host: string; proxyHops: number; shutdownTimeoutMs: number; readinessTimeoutMs: number };
+  http: { host: string; proxyHops: number; shutdownTimeoutMs: number; shutdownReadinessDelayMs: number; readinessTimeoutMs: number };
   migrateOnStart: boolean;
   issuer: {
     url: string;
@@ -274,6 +276,7 @@ function toConfig(env: Environment): Config {
       host: env.HOST,
       proxyHops: env.TRUST_PROXY,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      shutdownReadinessDelayMs: env.SHUTDOWN_READINESS_DELAY_MS,
       readinessTimeoutMs: env.READINESS_TIMEOUT_MS,
     },
     migrateOnStart: env.MIGRATE_ON_START === 'true',

@@ -6,13 +6,21 @@ export interface RunningServer {
   server: Server;
   /** The address actually bound (useful when port 0 asked the OS to choose). */
   port: number;
+  /**
+   * The first step of a drain: every response from now on says `Connection: close`, and idle
+   * keep-alive connections are closed, so clients move to other instances while this one still
+   * answers whatever reaches it.
+   */
+  beginDrain(): void;
   /** Stops accepting connections and resolves when in-flight requests finished or the timeout passed. */
   close(timeoutMs: number): Promise<{ drained: boolean }>;
 }
 
 export async function listen(app: Koa<never, never> | Koa, port: number, host: string): Promise<RunningServer> {
   const handle = app.callback();
+  let draining = false;
   const server = createServer((request, response) => {
+    if (draining) response.setHeader('Connection', 'close');
     void handle(request, response);
   });
   // Slowloris and idle-connection hygiene: bounded header time, keep-alive shorter than typical proxies'.
@@ -30,6 +38,10 @@ export async function listen(app: Koa<never, never> | Koa, port: number, host: s
   return {
     server,
     port: bound,
+    beginDrain: () => {
+      draining = true;
+      server.closeIdleConnections();
+    },
     close: (timeoutMs) =>
       new Promise((resolve) => {
         let finished = false;

@@ -8,6 +8,7 @@ import { migrate } from '../database/migrations.ts';
 import { listen } from '../http/http-server.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import type { DestinationStream } from 'pino';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { closeInOrder, onTerminationSignal } from './shutdown.ts';
 
 export interface ServiceDependencies<Client extends PrismaLike> {
@@ -68,7 +69,11 @@ export async function startService<Client extends PrismaLike>(
       ...dependencies,
       port: server.port,
       stop: async () => {
+        // Drain the way load balancers expect: first say "not ready" while still serving (and close
+        // keep-alive connections as they finish), then stop listening and let in-flight requests end.
         accepting = false;
+        server.beginDrain();
+        if (config.http.shutdownReadinessDelayMs > 0) await sleep(config.http.shutdownReadinessDelayMs);
         const clean = await closeInOrder(
           [
             { name: 'http', close: () => server.close(config.http.shutdownTimeoutMs).then(({ drained }) => { if (!drained) log.warn('shutdown timeout: cut off requests still running'); }) },
