@@ -45,7 +45,7 @@ export interface IssuerApp {
 
 /** The issuer's composition root: builds every part from the process's dependencies and wires them. */
 export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaClient>): Promise<IssuerApp> {
-  const { config, log, database, cache, isAcceptingTraffic } = dependencies;
+  const { config, log, database, cache, isAcceptingTraffic, addCloseStep } = dependencies;
   const db = database.client;
   const users = userRepository(db);
   const clients = clientService(clientRepository(db), { taskApi: config.taskApi.url });
@@ -55,6 +55,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   const keys = configuredKeyRing(db, config, kek);
   const events = securityEvents(db, log);
   const mailer = createMailer(config, log);
+  addCloseStep({ name: 'mail', close: () => mailer.drain(config.http.shutdownTimeoutMs) });
   const ttl = config.issuer.ttl;
 
   const revokeGrant = grantRevoker({ records, cache });
@@ -105,7 +106,8 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   }, 3_600_000);
   sweeper.unref();
 
-  const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic });
+  // Mail is not a readiness gate (sign-in works without it), but a failing SMTP server shows in /readyz.
+  const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic, details: { mail: () => mailer.state() } });
   app.use(errorPages(pages));
   app.use(canonicalHost(config.issuer.url, pages, config.taskApi.issuerInternalUrl));
   app.use(browserContext());

@@ -6,7 +6,9 @@ import { createMailer } from '../../src/accounts/mail/mailer.ts';
 import { loadConfig } from '../../src/shared/config/config.ts';
 import { createLogger } from '../../src/shared/logging/logger.ts';
 import { temporaryDirectory } from '../support/environment.ts';
+import net from 'node:net';
 import { captureLog } from '../support/log-capture.ts';
+import { freePort } from '../support/processes.ts';
 import { mailText, startSmtpPeer } from '../support/smtp-peer.ts';
 
 const message = (to: string) => ({ kind: 'password_reset', to, subject: 'Reset your Latchkey password', text: 'https://id.example.com/reset/a-token-that-must-not-be-logged' });
@@ -33,6 +35,55 @@ describe('mailer', () => {
     await mailer.idle();
     const mail = await smtp.waitFor((received) => received.to.includes('known@example.com'));
     assert.match(mailText(mail), /a-token-that-must-not-be-logged/);
+  });
+
+  it('logs a give-up with the mail kind and never the address or the link, when SMTP refuses every try', async () => {
+    const log = captureLog();
+    const refused = `smtp://127.0.0.1:${await freePort()}`;
+    const mailer = createMailer(loadConfig({ DATA_DIR: data.path, SMTP_URL: refused }), createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream), { retryDelaysMs: [10, 10] });
+    mailer.send(message('refused@example.com'));
+    await mailer.idle();
+    const gaveUp = log.entries().find((entry) => entry.msg === 'mail could not be delivered; giving up');
+    assert.equal(gaveUp?.mailKind, 'password_reset');
+    assert.equal(gaveUp?.tries, 3);
+    assert.doesNotMatch(log.text(), /refused@example\.com|a-token-that-must-not-be-logged/);
+    assert.equal(mailer.state(), 'failing');
+  });
+
+  it('at shutdown, tries mail waiting on its back-off at once instead of dropping it', async () => {
+    const port = await freePort();
+    const log = captureLog();
+    const mailer = createMailer(loadConfig({ DATA_DIR: data.path, SMTP_URL: `smtp://127.0.0.1:${port}` }), createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream), { retryDelaysMs: [60_000] });
+    mailer.send(message('later@example.com'));
+    for (let i = 0; i < 50 && !log.text().includes('will retry'); i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    const peer = await startSmtpPeer(port);
+    try {
+      const started = performance.now();
+      await mailer.drain(5_000);
+      assert.ok(performance.now() - started < 5_000, 'the back-off was not waited out');
+      await peer.waitFor((received) => received.to.includes('later@example.com'));
+      assert.equal(mailer.state(), 'ok');
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('names by kind, never by address, the mail a shutdown leaves undelivered', async () => {
+    const log = captureLog();
+    // A server that accepts and never greets: delivery hangs past the drain's bound.
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const mailer = createMailer(loadConfig({ DATA_DIR: data.path, SMTP_URL: `smtp://127.0.0.1:${(silent.address() as net.AddressInfo).port}` }), createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream));
+    try {
+      mailer.send(message('stuck@example.com'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await mailer.drain(300);
+      const lost = log.entries().find((entry) => entry.msg === 'shutting down with mail undelivered; it is lost');
+      assert.deepEqual(lost?.undelivered, { password_reset: 1 });
+      assert.doesNotMatch(log.text(), /stuck@example\.com/);
+    } finally {
+      silent.close();
+    }
   });
 
   it('neither delivers nor logs a pretended message', async () => {

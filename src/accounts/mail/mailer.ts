@@ -21,8 +21,15 @@ export interface Mailer {
    * without an account, so the server is as busy after answering them as after answering a known one.
    */
   pretendToSend(message: MailMessage): void;
-  /** Resolves when every queued message has been delivered or given up on (tests, shutdown). */
+  /** Resolves when every queued message has been delivered or given up on (tests). */
   idle(): Promise<void>;
+  /**
+   * At shutdown: retries waiting for their back-off are tried at once, and mail in hand gets up to
+   * `timeoutMs` to go out; whatever is still undelivered then is logged by kind (never by address).
+   */
+  drain(timeoutMs: number): Promise<void>;
+  /** For readiness details: `failing` from a failed delivery until the next one succeeds. */
+  state(): 'ok' | 'failing';
 }
 
 const RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
@@ -33,10 +40,17 @@ const RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
  */
 export function createMailer(config: Config, log: Logger, options: { retryDelaysMs?: number[] } = {}): Mailer {
   const transport = config.mail.transport;
-  const smtp = transport.kind === 'smtp' ? nodemailer.createTransport(transport.url) : undefined;
+  // Bounded waits: a server that accepts the connection and then says nothing must not hold mail for minutes.
+  const smtp = transport.kind === 'smtp' ? nodemailer.createTransport({ url: transport.url, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 }) : undefined;
   const outbox = transport.kind === 'outbox' ? transport.directory : undefined;
   const retryDelays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
   const pending = new Set<Promise<void>>();
+  /** The kind of each message not yet delivered nor given up on, to name what a shutdown leaves behind. */
+  const inHand = new Map<symbol, string>();
+  let failing = false;
+  let shuttingDown = false;
+  /** Wakes the back-off waits when shutdown starts, so the retries happen now. */
+  const wakeUps = new Set<() => void>();
   const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
 
   async function deliver(message: MailMessage): Promise<string> {
@@ -52,21 +66,43 @@ export function createMailer(config: Config, log: Logger, options: { retryDelays
     return file;
   }
 
+  /** Waits out a back-off, or less if shutdown begins meanwhile. */
+  const backOff = (delay: number) =>
+    new Promise<void>((resolve) => {
+      if (shuttingDown) return resolve();
+      const wake = () => {
+        clearTimeout(timer);
+        wakeUps.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, delay);
+      timer.unref();
+      wakeUps.add(wake);
+    });
+
   async function attempt(message: MailMessage): Promise<void> {
-    for (let tries = 0; ; tries += 1) {
-      try {
-        const where = await deliver(message);
-        log.info({ mailKind: message.kind, deliveredTo: where === 'smtp' ? 'smtp' : 'outbox', file: where === 'smtp' ? undefined : where }, 'mail sent');
-        return;
-      } catch (error) {
-        const delay = retryDelays[tries];
-        if (delay === undefined) {
-          log.error({ mailKind: message.kind, errMessage: (error as Error).message }, 'mail could not be delivered; giving up');
+    const id = Symbol(message.kind);
+    inHand.set(id, message.kind);
+    try {
+      for (let tries = 0; ; tries += 1) {
+        try {
+          const where = await deliver(message);
+          failing = false;
+          log.info({ mailKind: message.kind, deliveredTo: where === 'smtp' ? 'smtp' : 'outbox', file: where === 'smtp' ? undefined : where }, 'mail sent');
           return;
+        } catch (error) {
+          failing = true;
+          const delay = retryDelays[tries];
+          if (delay === undefined) {
+            log.error({ mailKind: message.kind, errMessage: (error as Error).message, tries: tries + 1 }, 'mail could not be delivered; giving up');
+            return;
+          }
+          log.warn({ mailKind: message.kind, errMessage: (error as Error).message, retryInMs: shuttingDown ? 0 : delay }, 'mail delivery failed; will retry');
+          await backOff(delay);
         }
-        log.warn({ mailKind: message.kind, errMessage: (error as Error).message, retryInMs: delay }, 'mail delivery failed; will retry');
-        await new Promise((resolve) => setTimeout(resolve, delay).unref());
       }
+    } finally {
+      inHand.delete(id);
     }
   }
 
@@ -91,5 +127,21 @@ export function createMailer(config: Config, log: Logger, options: { retryDelays
     async idle() {
       while (pending.size) await Promise.all([...pending]);
     },
+    async drain(timeoutMs) {
+      shuttingDown = true;
+      for (const wake of [...wakeUps]) wake();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      await Promise.race([this.idle(), timedOut]);
+      clearTimeout(timer);
+      if (inHand.size) {
+        const kinds: Record<string, number> = {};
+        for (const kind of inHand.values()) kinds[kind] = (kinds[kind] ?? 0) + 1;
+        log.error({ undelivered: kinds }, 'shutting down with mail undelivered; it is lost');
+      }
+    },
+    state: () => (failing ? 'failing' : 'ok'),
   };
 }

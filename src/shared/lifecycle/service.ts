@@ -9,7 +9,7 @@ import { listen } from '../http/http-server.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import type { DestinationStream } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { closeInOrder, onTerminationSignal } from './shutdown.ts';
+import { closeInOrder, onTerminationSignal, type CloseStep } from './shutdown.ts';
 
 export interface ServiceDependencies<Client extends PrismaLike> {
   config: Config;
@@ -18,6 +18,8 @@ export interface ServiceDependencies<Client extends PrismaLike> {
   cache: Cache;
   /** False from the moment shutdown begins; readiness reports 503 from then on. */
   isAcceptingTraffic: () => boolean;
+  /** Adds work to do at shutdown, after requests have drained and before the stores close (mail in hand). */
+  addCloseStep: (step: CloseStep) => void;
 }
 
 /** What differs between Latchkey's processes; everything else about starting and stopping is shared. */
@@ -56,7 +58,8 @@ export async function startService<Client extends PrismaLike>(
     if (config.migrateOnStart) await migrate(database, definition.migrationsDirectory, log);
     cache = openCache(config.cache, log);
     let accepting = true;
-    const dependencies: ServiceDependencies<Client> = { config, log, database, cache, isAcceptingTraffic: () => accepting };
+    const appSteps: CloseStep[] = [];
+    const dependencies: ServiceDependencies<Client> = { config, log, database, cache, isAcceptingTraffic: () => accepting, addCloseStep: (step) => appSteps.push(step) };
     const app = await definition.buildApp(dependencies);
     const endpoint = definition.endpoint(config);
     const server = await listen(app, options.port ?? endpoint.port, config.http.host);
@@ -77,6 +80,7 @@ export async function startService<Client extends PrismaLike>(
         const clean = await closeInOrder(
           [
             { name: 'http', close: () => server.close(config.http.shutdownTimeoutMs).then(({ drained }) => { if (!drained) log.warn('shutdown timeout: cut off requests still running'); }) },
+            ...appSteps,
             { name: 'database', close: () => database.close() },
             { name: 'cache', close: () => openCacheHandle.close() },
           ],
