@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cache } from '../shared/cache/cache.ts';
+import type { LockStore } from './lock-repository.ts';
 import { sha256Base64url } from '../shared/crypto/digest.ts';
 
 export interface LockoutSettings {
@@ -60,8 +61,12 @@ const SLOT_WAIT_MS = 3_000;
  *   attacker's failures cannot lock it out, its own failures throttle only itself, and it is exempt
  *   from the per-IP budget (an office or carrier NAT shared with an attacker does not lock it out);
  * - every other browser's IP has its own failure budget across accounts.
+ * Locks are written to PostgreSQL as well (`locks`): when the cache has lost one (a Redis flush or a
+ * restart without persistence), the durable copy is found and put back. Counters and the lock
+ * history (which doubles the next lock) live in the cache alone: losing them forgets failures, never
+ * a lock.
  */
-export function lockout(cache: Cache, settings: LockoutSettings) {
+export function lockout(cache: Cache, locks: LockStore, settings: LockoutSettings) {
   const subject = (attempt: Attempt) => attempt.userId ?? `email:${hash(attempt.email.trim().toLowerCase())}`;
   const stepPrefix = (step: SignInStep | undefined) => (step === 'second_factor' ? 'second-factor:' : '');
   const scopeOf = (attempt: Attempt) =>
@@ -75,9 +80,20 @@ export function lockout(cache: Cache, settings: LockoutSettings) {
     const level = await cache.increment(k.level, 86_400);
     const seconds = Math.min(settings.maxLockSeconds, settings.baseLockSeconds * 2 ** (level - 1));
     if (!(await cache.setIfAbsent(k.lock, String(Date.now()), seconds))) return undefined;
+    await locks.save(scope, new Date(Date.now() + seconds * 1000));
     // Counting starts afresh when the lock ends; while it holds, the lock itself refuses.
     await cache.delete(k.slots, k.failures, k.wait);
     return seconds;
+  }
+
+  /** Whether the scope is locked: the cache first, then the durable copy, which is put back in the cache. */
+  async function isScopeLocked(scope: string): Promise<boolean> {
+    const k = keys(scope);
+    if ((await cache.get(k.lock)) !== null) return true;
+    const until = await locks.lockedUntil(scope);
+    if (!until) return false;
+    await cache.set(k.lock, String(Date.now()), Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000)));
+    return true;
   }
 
   return {
@@ -88,8 +104,8 @@ export function lockout(cache: Cache, settings: LockoutSettings) {
       if (!trusted && Number((await cache.get(ipKey(attempt.ip))) ?? 0) >= settings.ipMaxFailures) return { admitted: false, reason: 'ip_limited' };
       const deadline = Date.now() + SLOT_WAIT_MS;
       for (;;) {
-        const [locked, waitLeft] = await Promise.all([cache.get(k.lock), cache.ttl(k.wait)]);
-        if (locked !== null) return { admitted: false, reason: 'locked' };
+        const [locked, waitLeft] = await Promise.all([isScopeLocked(scope), cache.ttl(k.wait)]);
+        if (locked) return { admitted: false, reason: 'locked' };
         if (waitLeft !== null) return { admitted: false, reason: 'throttled', retryAfterSeconds: Math.max(1, waitLeft) };
         if ((await cache.increment(k.slots, settings.windowSeconds)) <= settings.maxFailures) return { admitted: true, ticket: { scope, trusted } };
         // Every slot is held: by failures (a lock is being set) or by checks still running. Wait for them.
@@ -118,13 +134,14 @@ export function lockout(cache: Cache, settings: LockoutSettings) {
 
     /** An administrator's unlock (or a password reset): clears the account's locks, counters and lock history, every step. */
     async unlock(userId: string): Promise<void> {
-      const all = (['password', 'second_factor'] as const).flatMap((step) => Object.values(keys(`${stepPrefix(step)}account:${userId}`)));
-      await cache.delete(...all);
+      const scopes = (['password', 'second_factor'] as const).map((step) => `${stepPrefix(step)}account:${userId}`);
+      await locks.clear(scopes);
+      await cache.delete(...scopes.flatMap((scope) => Object.values(keys(scope))));
     },
 
     async isLocked(userId: string): Promise<boolean> {
-      const locks = await Promise.all((['password', 'second_factor'] as const).map((step) => cache.get(keys(`${stepPrefix(step)}account:${userId}`).lock)));
-      return locks.some((value) => value !== null);
+      const states = await Promise.all((['password', 'second_factor'] as const).map((step) => isScopeLocked(`${stepPrefix(step)}account:${userId}`)));
+      return states.some(Boolean);
     },
   };
 }

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { lockRepository } from '../accounts/lock-repository.ts';
 import { lockout } from '../accounts/lockout.ts';
 import { passwordHasher } from '../accounts/passwords.ts';
 import { securityEvents, type SecurityEvent } from '../accounts/security-events.ts';
@@ -226,7 +227,7 @@ async function userCommand(config: Config, action: string | undefined, target: s
         const user = await findUser(users, target);
         const cache = openCache(config.cache, log);
         try {
-          await lockout(cache, config.issuer.lockout).unlock(user.id);
+          await lockout(cache, lockRepository(db), config.issuer.lockout).unlock(user.id);
         } finally {
           await cache.close();
         }

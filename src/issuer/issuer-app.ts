@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import { findActiveAccount } from '../accounts/accounts.ts';
 import { deviceCookies } from '../accounts/device-cookie.ts';
+import { lockRepository } from '../accounts/lock-repository.ts';
 import { lockout } from '../accounts/lockout.ts';
 import { mailTokens, sendBudget } from '../accounts/mail-tokens.ts';
 import { createMailer, type Mailer } from '../accounts/mail/mailer.ts';
@@ -50,6 +51,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   const users = userRepository(db);
   const clients = clientService(clientRepository(db), { taskApi: config.taskApi.url });
   const records = oidcRecordRepository(db);
+  const locks = lockRepository(db);
   if (config.demoClients) await ensureDemoClients(clients, { spaUrl: config.spa.url, dataDir: config.dataDir }, log);
   const kek = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
   const keys = configuredKeyRing(db, config, kek);
@@ -102,7 +104,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
 
   // Durable records expire in place; sweep them hourly (a day late, so a just-expired token still reads as expired, not unknown).
   const sweeper = setInterval(() => {
-    records.deleteExpired(new Date(Date.now() - 86_400_000)).catch((error: unknown) => log.warn({ errMessage: (error as Error).message }, 'could not sweep expired grants and tokens'));
+    Promise.all([records.deleteExpired(new Date(Date.now() - 86_400_000)), locks.deleteExpired(new Date())]).catch((error: unknown) => log.warn({ errMessage: (error as Error).message }, 'could not sweep expired grants, tokens and locks'));
   }, 3_600_000);
   sweeper.unref();
 
@@ -113,7 +115,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   app.use(browserContext());
   const provider = () => host.provider;
   const passwords = passwordHasher(config.issuer.passwords);
-  const failures = lockout(cache, config.issuer.lockout);
+  const failures = lockout(cache, locks, config.issuer.lockout);
   const secondFactors = secondFactor(db, keyEncryption(kek), kek);
   const forms = formGuard(kek, config.issuer.url);
   const tokens = mailTokens(cache);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
+import { lockRepository } from '../../src/accounts/lock-repository.ts';
 import { lockout } from '../../src/accounts/lockout.ts';
 import { APP_REDIRECT_URI as REDIRECT, openSignIn, startIssuer, startIssuerWithApp, TEST_PASSWORD, totpCode, type IssuerHarness } from '../support/issuer-harness.ts';
 import { startSmtpPeer } from '../support/smtp-peer.ts';
@@ -67,7 +68,7 @@ describe('sign-in protection', () => {
     const attacker = new UserAgent();
     const attackAction = await loginForm(attacker);
     await Promise.all(Array.from({ length: 6 }, (_, i) => submit(attacker, attackAction, user.email, `guess ${i} of the attacker`)));
-    assert.ok(await lockout(issuer.service.cache, issuer.service.config.issuer.lockout).isLocked(user.id));
+    assert.ok(await lockout(issuer.service.cache, lockRepository(issuer.service.database.client), issuer.service.config.issuer.lockout).isLocked(user.id));
     const again = await submit(owner, await loginForm(owner), user.email, TEST_PASSWORD);
     assert.equal(again.url.origin, new URL(REDIRECT).origin, 'the owner is not locked out');
   });
@@ -113,7 +114,20 @@ describe('sign-in protection', () => {
     const coded = await agent.submitForm(`${issuer.url}${interaction}/second-factor`, { code: await totpCode(user.totpSecret!) }, issuer.url);
     await coded.response.body?.cancel();
     assert.equal(coded.url.origin, new URL(REDIRECT).origin, 'the valid code signs in');
-    assert.equal(await lockout(issuer.service.cache, issuer.service.config.issuer.lockout).isLocked(user.id), false);
+    assert.equal(await lockout(issuer.service.cache, lockRepository(issuer.service.database.client), issuer.service.config.issuer.lockout).isLocked(user.id), false);
+  });
+
+  it('keeps an account locked when the cache loses the lock (a Redis flush or restart)', async () => {
+    const user = await issuer.createUser();
+    const attacker = new UserAgent();
+    const action = await loginForm(attacker);
+    await Promise.all(Array.from({ length: 5 }, () => submit(attacker, action, user.email, 'guessing once more')));
+    // What a FLUSHALL does to the lock: its cache record is gone.
+    await issuer.service.cache.delete(`lockout:lock:account:${user.id}`);
+    const stranger = new UserAgent();
+    const refused = await submit(stranger, await loginForm(stranger), user.email, TEST_PASSWORD);
+    assert.equal(refused.response.status, 401, 'still locked');
+    assert.ok(await issuer.service.cache.get(`lockout:lock:account:${user.id}`), 'the lock is back in the cache');
   });
 
   it('tells the person by mail when their account is locked, with no secret in the message', async () => {
@@ -132,7 +146,7 @@ describe('sign-in protection', () => {
     const attacker = new UserAgent();
     const action = await loginForm(attacker);
     await Promise.all(Array.from({ length: 5 }, () => submit(attacker, action, user.email, 'still not it, sorry')));
-    await lockout(issuer.service.cache, issuer.service.config.issuer.lockout).unlock(user.id);
+    await lockout(issuer.service.cache, lockRepository(issuer.service.database.client), issuer.service.config.issuer.lockout).unlock(user.id);
     const fresh = new UserAgent();
     const result = await submit(fresh, await loginForm(fresh), user.email, TEST_PASSWORD);
     assert.equal(result.url.origin, new URL(REDIRECT).origin);
