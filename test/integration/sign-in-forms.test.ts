@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
 import argon2 from 'argon2';
 import type * as client from 'openid-client';
 import { openSignIn as open, startIssuerWithApp, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
@@ -18,6 +19,18 @@ describe('sign-in forms', () => {
   const openSignIn = () => open(issuer, config);
   const post = (agent: UserAgent, action: string, fields: Record<string, string>, origin?: string) =>
     agent.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin ? { origin } : {}) }, body: new URLSearchParams(fields).toString() });
+
+  it('shows a person whose sign-in was lost from the cache a page saying it expired, not JSON', async () => {
+    const { agent, response, interaction, action } = await openSignIn();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await response.text())?.[1] ?? '';
+    // What a Redis flush does to a sign-in in progress: its interaction record is gone.
+    const uid = interaction.split('/').pop()!;
+    await issuer.service.cache.delete(`oidc:Interaction:${createHash('sha256').update(uid).digest('base64url')}`);
+    const lost = await agent.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: issuer.url, accept: 'text/html' }, body: new URLSearchParams({ email: 'a@example.com', password: TEST_PASSWORD, csrf }).toString() });
+    assert.equal(lost.status, 400);
+    assert.match(lost.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await lost.text(), /This sign-in has expired/);
+  });
 
   it('sends no-store, a nonce-based CSP without framing, and no referrer on the sign-in page', async () => {
     const { response } = await openSignIn();
