@@ -41,6 +41,9 @@ export function requestedScopes(ctx: KoaContextWithOIDC): string[] {
   return typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
 }
 
+/** What `acr` says about a sign-in: the first factor, or `mfa` when a second factor was used too. */
+export const ACR_VALUES = ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchkey:mfa'] as const;
+
 /** The scopes that belong to OpenID Connect itself; the rest are resource scopes. */
 export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'];
 
@@ -73,7 +76,12 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       short: cookie,
       names: { session: 'latchkey.session', interaction: 'latchkey.interaction', resume: 'latchkey.resume' },
     },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: [] },
+    // acr, auth_time and sid go into ID tokens (oidc-provider's defaults, kept when listing our own claims).
+    claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub'], email: ['email', 'email_verified'], profile: [] },
+    acrValues: [...ACR_VALUES],
+    // OpenID Connect requires redirect_uri on every authorization request, even with one registered.
+    allowOmittingSingleRegisteredRedirectUri: false,
+
     scopes: OIDC_SCOPES,
     // `none` only for the account pages (they need the session, never a token); clients get `code`.
     responseTypes: ['code', 'none'],
@@ -175,6 +183,8 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       const requested = requestedScopes(ctx);
       const oidcScopes = requested.filter((scope) => OIDC_SCOPES.includes(scope));
       if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
+      // How and when the person signed in travels in the ID token (OIDC Core 2): granted with the sign-in.
+      grant.addOIDCClaims(['acr', 'auth_time', 'sid']);
       for (const [resource, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
         const serverScopes = new Set(server.scopes);
         const granted = requested.filter((scope) => serverScopes.has(scope));

@@ -6,6 +6,7 @@ import { canonicalTokenSpelling } from './canonical-tokens.ts';
 import { compareHashedSecret, consumeCodeOnFailedRedemption } from './client-authentication.ts';
 import { advertisePollInterval, recoverSessionlessDeviceForm } from './device-flow.ts';
 import { retryAfterOnUnavailable } from './outage-errors.ts';
+import { protocolConformance } from './protocol-conformance.ts';
 import { securityHeaders } from './security-headers.ts';
 import { revokeGrantsOnLogout } from './logout-revocation.ts';
 import { providerConfiguration, type ProviderDependencies } from './provider-configuration.ts';
@@ -82,6 +83,7 @@ export class ProviderHost {
     provider.Client.prototype.compareClientSecret = compareHashedSecret;
     provider.use(consumeCodeOnFailedRedemption());
     provider.use(canonicalTokenSpelling());
+    provider.use(protocolConformance());
     provider.use(recoverSessionlessDeviceForm(this.#options.dependencies.pages));
     provider.use(advertisePollInterval(this.#options.dependencies.settings.devicePollIntervalSeconds));
     provider.use(revokeGrantsOnLogout(this.#options.revokeGrant));
