@@ -10,8 +10,8 @@ import { UserAgent } from '../support/user-agent.ts';
  * implicit and hybrid flows (Latchkey offers `code` only), dynamic registration (clients are
  * registered by the operator), `claims` and request objects by value (refused or ignored cleanly,
  * below), POST to the authorization and logout endpoints (see docs/issuer.md). Still to come (the
- * resilience issue stays open for them): acr in the ID token, RP-initiated logout with a registered
- * post-logout URI, `login_hint`, userinfo for tokens that also name an API.
+ * resilience issue stays open for them): RP-initiated logout with a registered post-logout URI,
+ * `login_hint`, userinfo for tokens that also name an API.
  */
 describe('OpenID Connect conformance (Basic and Config OP)', () => {
   let issuer: IssuerHarness;
@@ -52,6 +52,16 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
     assert.deepEqual(metadata.acr_values_supported, ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchkey:mfa']);
     assert.deepEqual(metadata.introspection_endpoint_auth_methods_supported, metadata.token_endpoint_auth_methods_supported);
     assert.deepEqual(metadata.revocation_endpoint_auth_methods_supported, metadata.token_endpoint_auth_methods_supported);
+  });
+
+  it('issues an ID token with acr, amr and auth_time, which openid-client validates', async () => {
+    const { tokens } = await codeFlow({ max_age: '600' });
+    const claims = tokens.claims()!;
+    assert.equal(claims.acr, 'urn:latchkey:pwd');
+    assert.deepEqual(claims.amr, ['pwd']);
+    assert.equal(typeof claims.auth_time, 'number');
+    const info = await client.fetchUserInfo(config, tokens.access_token, user.id);
+    assert.equal(info.acr, undefined, 'userinfo holds profile claims, not how the person signed in');
   });
 
   it('answers userinfo by GET and by POST', async () => {

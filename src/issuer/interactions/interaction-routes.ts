@@ -331,7 +331,7 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
       const missingOIDCScope = prompt.details.missingOIDCScope as string[] | undefined;
       if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
       const missingOIDCClaims = prompt.details.missingOIDCClaims as string[] | undefined;
-      grant.addOIDCClaims([...(missingOIDCClaims ?? []), 'acr', 'auth_time', 'sid']);
+      if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
       const missingResourceScopes = prompt.details.missingResourceScopes as Record<string, string[]> | undefined;
       for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
       result = { consent: { grantId: await grant.save() } };

@@ -76,8 +76,9 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       short: cookie,
       names: { session: 'latchkey.session', interaction: 'latchkey.interaction', resume: 'latchkey.resume' },
     },
-    // acr, auth_time and sid go into ID tokens (oidc-provider's defaults, kept when listing our own claims).
-    claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub'], email: ['email', 'email_verified'], profile: [] },
+    // How and when the person signed in (acr, amr, auth_time) travels in every ID token (OIDC Core 2):
+    // listed under `openid`, since oidc-provider masks ID-token claims by scope.
+    claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'acr', 'amr', 'auth_time'], email: ['email', 'email_verified'], profile: [] },
     acrValues: [...ACR_VALUES],
     // OpenID Connect requires redirect_uri on every authorization request, even with one registered.
     allowOmittingSingleRegisteredRedirectUri: false,
@@ -183,8 +184,6 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       const requested = requestedScopes(ctx);
       const oidcScopes = requested.filter((scope) => OIDC_SCOPES.includes(scope));
       if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
-      // How and when the person signed in travels in the ID token (OIDC Core 2): granted with the sign-in.
-      grant.addOIDCClaims(['acr', 'auth_time', 'sid']);
       for (const [resource, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
         const serverScopes = new Set(server.scopes);
         const granted = requested.filter((scope) => serverScopes.has(scope));
