@@ -10,9 +10,10 @@ import { UserAgent } from '../support/user-agent.ts';
  * implicit and hybrid flows (Latchkey offers `code` only), dynamic registration (clients are
  * registered by the operator), `claims` and request objects by value (refused or ignored cleanly,
  * below), POST to the authorization and logout endpoints (see docs/issuer.md). Still to come (the
- * resilience issue stays open for them): RP-initiated logout with a registered post-logout URI,
- * `login_hint`, userinfo for tokens that also name an API.
+ * resilience issue stays open for it): userinfo for tokens that also name an API.
  */
+const SIGNED_OUT_URI = 'http://127.0.0.1:5173/signed-out';
+
 describe('OpenID Connect conformance (Basic and Config OP)', () => {
   let issuer: IssuerHarness;
   let config: client.Configuration;
@@ -21,7 +22,7 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
 
   before(async () => {
     issuer = await startIssuer();
-    app = await issuer.createClient({ type: 'web', redirectUris: [APP_REDIRECT_URI], firstParty: true, scopes: ['openid', 'email', 'profile', 'offline_access'] });
+    app = await issuer.createClient({ type: 'web', redirectUris: [APP_REDIRECT_URI], postLogoutRedirectUris: [SIGNED_OUT_URI], firstParty: true, scopes: ['openid', 'email', 'profile', 'offline_access'] });
     config = await issuer.discover(app.id, app.secret);
     user = await issuer.createUser();
   });
@@ -93,6 +94,13 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
     }
   });
 
+  it('fills in the address from login_hint on the sign-in page', async () => {
+    const { body } = await authorizeAs(new UserAgent(), { login_hint: user.email, prompt: 'login' });
+    assert.ok(body.includes(`value="${user.email}"`), 'the email field holds the hint');
+    const ignored = await authorizeAs(new UserAgent(), { login_hint: '"><script>x</script>', prompt: 'login' });
+    assert.doesNotMatch(ignored.body, /<script>x/);
+  });
+
   it('refuses a code used twice', async () => {
     const { callbackUrl, verifier, state } = await issuer.authorize(config, user, { redirect_uri: APP_REDIRECT_URI, scope: 'openid email' });
     await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
@@ -103,6 +111,27 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
     const { at } = await authorizeAs(new UserAgent(), { request: 'eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.' });
     assert.equal(at.origin + at.pathname, APP_REDIRECT_URI);
     assert.equal(at.searchParams.get('error'), 'request_not_supported');
+  });
+
+  it('signs out through RP-initiated logout with id_token_hint, returning to the registered post-logout URI with its state', async () => {
+    const { tokens, agent } = await codeFlow();
+    const page = await agent.request(client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: SIGNED_OUT_URI, state: 'bye' }));
+    const html = await page.text();
+    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
+    assert.ok(action && xsrf, `a confirmation form: ${html.slice(0, 300)}`);
+    const { url } = await agent.follow(new URL(action, issuer.url), issuer.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: issuer.url }, body: new URLSearchParams({ xsrf, logout: 'yes' }).toString() });
+    assert.equal(url.origin + url.pathname, SIGNED_OUT_URI);
+    assert.equal(url.searchParams.get('state'), 'bye');
+    const again = await authorizeAs(agent, { prompt: 'none' });
+    assert.equal(again.at.searchParams.get('error'), 'login_required', 'the session is gone');
+  });
+
+  it('refuses a post-logout URI the client did not register, and redirects nowhere', async () => {
+    const { tokens, agent } = await codeFlow();
+    const page = await agent.request(client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://evil.example/' }));
+    assert.equal(page.status, 400);
+    assert.equal(page.headers.get('location'), null);
   });
 
   it('answers revocation with application/json', async () => {

@@ -105,8 +105,11 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
   const clientNameOf = async (clientId: unknown) => (await provider().Client.find(String(clientId)))?.clientName ?? 'an application';
 
   const render = (ctx: Context, view: string, data: PageData, status = 200) => pages.render(ctx, view, data, status);
-  const loginPage = async (ctx: Context, uid: string, clientId: unknown, error?: string, status = 200) =>
-    render(ctx, 'login', { title: 'Sign in', uid, csrf: guard.tokenFor(uid), clientName: await clientNameOf(clientId), signUpEnabled, error }, status);
+  /** The sign-in form; `email` fills the address in (a `login_hint`, or what was typed before a refusal). */
+  const loginPage = async (ctx: Context, uid: string, clientId: unknown, error?: string, status = 200, email?: string) =>
+    render(ctx, 'login', { title: 'Sign in', uid, csrf: guard.tokenFor(uid), clientName: await clientNameOf(clientId), signUpEnabled, error, email }, status);
+  /** An OIDC `login_hint` that looks like an email address (anything else is ignored, as the spec allows). */
+  const hintedEmail = (hint: unknown) => (typeof hint === 'string' && /^[^\s@]{1,64}@[^\s@]{1,255}$/.test(hint) ? hint : undefined);
   const secondFactorPage = async (ctx: Context, uid: string, clientId: unknown, error?: string, status = 200) =>
     render(ctx, 'second-factor', { title: 'Two-step verification', uid, csrf: guard.tokenFor(uid), clientName: await clientNameOf(clientId), error }, status);
   const magicSentPage = (ctx: Context, uid: string, error?: string, status = 200) =>
@@ -149,7 +152,7 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     const details = await provider().interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name === 'login') {
       const pending = await cache.get(pendingKey(details.uid));
-      await (pending ? secondFactorPage(ctx, details.uid, details.params.client_id) : loginPage(ctx, details.uid, details.params.client_id));
+      await (pending ? secondFactorPage(ctx, details.uid, details.params.client_id) : loginPage(ctx, details.uid, details.params.client_id, undefined, 200, hintedEmail(details.params.login_hint)));
       return;
     }
     const missingResourceScopes = (details.prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {};
