@@ -84,7 +84,7 @@ describe('interoperability: oidc-client-ts in Chromium', { skip: needsChromium }
     await tab.getByRole('button', { name: 'Sign in' }).click();
     await tab.waitForURL(`${origin}/callback**`);
     await tab.waitForFunction('window.rp.result !== null || window.rp.error !== null');
-    const signedIn = (await tab.evaluate('({ result: window.rp.result, error: window.rp.error })')) as { result: unknown; error: unknown };
+    const signedIn = await tab.evaluate<{ result: unknown; error: unknown }>('({ result: window.rp.result, error: window.rp.error })');
     assert.equal(signedIn.error, null, String(signedIn.error));
     const result = signedIn.result as { sub: string; email: string; hasRefreshToken: boolean; accessToken: string };
     assert.equal(result.sub, user.id);
@@ -92,7 +92,7 @@ describe('interoperability: oidc-client-ts in Chromium', { skip: needsChromium }
     assert.equal(result.hasRefreshToken, true);
     await tab.screenshot({ path: await artifactPath('oidc-client-ts-signed-in.png') });
 
-    const renewed = (await tab.evaluate('window.rp.mgr.signinSilent().then((user) => user && user.access_token)')) as string | null;
+    const renewed = await tab.evaluate<string | null>('window.rp.mgr.signinSilent().then((user) => user && user.access_token)');
     assert.ok(renewed && renewed !== result.accessToken, 'a refresh gave a new access token');
 
     const revoked = await tab.evaluate("window.rp.mgr.revokeTokens(['refresh_token']).then(() => 'ok', (error) => String(error))");
