@@ -65,6 +65,29 @@ export async function openSignIn(issuer: IssuerHarness, config: client.Configura
   return { agent, response, interaction: url.pathname, action: `${url.href}/login` };
 }
 
+/**
+ * An attacker's wrong passwords from one browser until the account is locked: a parallel burst,
+ * then one at a time, waiting out each "try again shortly" (how many a burst gets checked depends on
+ * timing; the lock does not).
+ */
+export async function guessUntilLocked(issuer: IssuerHarness, config: client.Configuration, email: string, agent = new UserAgent()): Promise<void> {
+  const { response, action } = await openSignIn(issuer, config, agent);
+  await response.body?.cancel();
+  const guess = async (i: number) => {
+    const result = await agent.submitForm(action, { email, password: `wrong guess number ${i}` }, issuer.url);
+    await result.response.body?.cancel();
+    return result.response;
+  };
+  const user = await userRepository(issuer.service.database.client).findByEmail(email);
+  const locked = async () => (await issuer.issuer.events.list({ userId: user?.id, limit: 50 })).some((event) => event.type === 'account.locked');
+  await Promise.all(Array.from({ length: 6 }, (_, i) => guess(i)));
+  for (let i = 6; i < 30 && !(await locked()); i += 1) {
+    const answer = await guess(i);
+    if (answer.status === 429) await new Promise((resolve) => setTimeout(resolve, Number(answer.headers.get('retry-after') ?? 1) * 1000 + 50));
+  }
+  if (!(await locked())) throw new Error(`${email} was not locked`);
+}
+
 let counter = 0;
 const unique = () => `${process.pid}-${Date.now().toString(36)}-${(counter += 1)}`;
 
