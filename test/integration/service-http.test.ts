@@ -36,7 +36,10 @@ for (const definition of [issuerService, taskApiService] as const) {
     it('answers /readyz with 200 when the database and cache are reachable', async () => {
       const response = await fetch(`${base}/readyz`);
       assert.equal(response.status, 200);
-      assert.deepEqual(await response.json(), { status: 'ready', checks: { database: 'ok', cache: 'ok' } });
+      const body = (await response.json()) as { status: string; checks: unknown; details?: Record<string, string> };
+      assert.deepEqual({ status: body.status, checks: body.checks }, { status: 'ready', checks: { database: 'ok', cache: 'ok' } });
+      // States that inform without deciding readiness: the issuer's mail, the task API's copy of the issuer's keys.
+      assert.deepEqual(body.details, definition.name === 'issuer' ? { mail: 'ok' } : { issuer_keys: 'not_fetched' });
       assert.equal(response.headers.get('cache-control'), 'no-store');
     });
 

@@ -16,7 +16,8 @@ export interface IssuerKeysOptions {
   log?: Logger;
 }
 
-export type IssuerKeysState = 'fresh' | 'stale' | 'none';
+/** `not_fetched`: no token has needed the keys yet (they are fetched on first use). */
+export type IssuerKeysState = 'fresh' | 'stale' | 'not_fetched';
 
 export interface IssuerKeys extends JWTVerifyGetKey {
   /** For readiness: `stale` while the last refresh failed and the previous key set is still served. */
@@ -91,6 +92,6 @@ export function issuerKeys({ issuer, internalUrl, cooldownMs = 30_000, maxAgeMs 
       return local(header, token);
     }
   }) as IssuerKeys;
-  getKey.state = () => (!local ? 'none' : degraded || Date.now() - fetchedAt > maxAgeMs ? 'stale' : 'fresh');
+  getKey.state = () => (!local ? 'not_fetched' : degraded || Date.now() - fetchedAt > maxAgeMs ? 'stale' : 'fresh');
   return getKey;
 }
