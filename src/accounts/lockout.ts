@@ -132,6 +132,21 @@ export function lockout(cache: Cache, locks: LockStore, settings: LockoutSetting
       await Promise.all([cache.decrement(k.slots, 1 + forgiven), cache.delete(k.wait)]);
     },
 
+    /**
+     * The whole round for one secret: admit, check, then count the failure or return the slot.
+     * True only for a right secret checked within the lockout's rules.
+     */
+    async check(attempt: Attempt, isRight: () => Promise<boolean>): Promise<boolean> {
+      const admission = await this.admit(attempt);
+      if (!admission.admitted) return false;
+      if (!(await isRight())) {
+        await this.failed(attempt, admission.ticket);
+        return false;
+      }
+      await this.succeeded(admission.ticket);
+      return true;
+    },
+
     /** An administrator's unlock (or a password reset): clears the account's locks, counters and lock history, every step. */
     async unlock(userId: string): Promise<void> {
       const scopes = (['password', 'second_factor'] as const).map((step) => `${stepPrefix(step)}account:${userId}`);

@@ -122,17 +122,8 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   }
 
   /** Checks the account's password, counted by the lockout like any sign-in (a session left open must not be a free guessing oracle). */
-  async function checkCurrentPassword(ctx: Context, who: SignedIn, password: string): Promise<boolean> {
-    const attempt = { userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined };
-    const admission = await lockout.admit(attempt);
-    if (!admission.admitted) return false;
-    if (!(await passwords.verify(who.user.passwordHash, password))) {
-      await lockout.failed(attempt, admission.ticket);
-      return false;
-    }
-    await lockout.succeeded(admission.ticket);
-    return true;
-  }
+  const checkCurrentPassword = (ctx: Context, who: SignedIn, password: string) =>
+    lockout.check({ userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined }, () => passwords.verify(who.user.passwordHash, password));
 
   /**
    * Proof that the person at the keyboard holds the account's secrets, not just its session: a
@@ -141,15 +132,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   async function provesHolder(ctx: Context, who: SignedIn, proof: string): Promise<boolean> {
     const trimmed = proof.trim();
     if (!/^\d{6}$/.test(trimmed)) return checkCurrentPassword(ctx, who, proof);
-    const attempt = { userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined, step: 'second_factor' as const };
-    const admission = await lockout.admit(attempt);
-    if (!admission.admitted) return false;
-    if (!(await secondFactor.verifyCode(who.user.id, trimmed))) {
-      await lockout.failed(attempt, admission.ticket);
-      return false;
-    }
-    await lockout.succeeded(admission.ticket);
-    return true;
+    return lockout.check({ userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined, step: 'second_factor' }, () => secondFactor.verifyCode(who.user.id, trimmed));
   }
   const PROOF_REFUSED = 'Enter the current code from your authenticator app, or your password, to make this change.';
 
