@@ -1,3 +1,4 @@
+import { isDependencyFailure } from '../shared/http/errors.ts';
 import type { UserRepository, UserRow } from './user-repository.ts';
 
 /** What oidc-provider and our token claims need to know of a signed-in person. */
@@ -17,7 +18,11 @@ export function toAccount(user: UserRow): Account {
 
 /** A disabled account is not found: its sessions, refresh tokens and device approvals stop at once. */
 export async function findActiveAccount(users: UserRepository, id: string): Promise<Account | undefined> {
-  const user = await users.findById(id).catch(() => null);
+  // An id that is not a user id (not a UUID) finds no one; an outage is an outage, not "no such account".
+  const user = await users.findById(id).catch((error: unknown) => {
+    if (isDependencyFailure(error)) throw error;
+    return null;
+  });
   if (!user || user.disabledAt) return undefined;
   return toAccount(user);
 }

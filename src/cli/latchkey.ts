@@ -30,7 +30,7 @@ import { createLogger } from '../shared/logging/logger.ts';
 const USAGE = `usage: latchkey <command> [options] [--json]
 
   client create --name N --type web|spa|cli|service [--redirect-uri U]... [--post-logout-redirect-uri U]...
-                [--scope S]... [--first-party] [--jwks-file F]
+                [--scope S]... [--first-party] [--no-pkce] [--jwks-file F]
   client list | show ID | delete ID | rotate-secret ID
   user create --email E [--role user|admin] [--verified]     (password on standard input)
   user list | show ID|EMAIL | disable ID|EMAIL | enable ID|EMAIL | unlock ID|EMAIL
@@ -55,6 +55,7 @@ const { positionals, values } = parseArgs({
     'post-logout-redirect-uri': { type: 'string', multiple: true },
     scope: { type: 'string', multiple: true },
     'first-party': { type: 'boolean', default: false },
+    'no-pkce': { type: 'boolean', default: false },
     'jwks-file': { type: 'string' },
     email: { type: 'string' },
     user: { type: 'string' },
@@ -146,6 +147,7 @@ async function clientCommand(config: Config, action: string | undefined, id: str
           postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
           scopes: values.scope ?? [],
           firstParty: values['first-party'],
+          ...(values['no-pkce'] ? { pkceRequired: false } : {}),
           ...(jwks ? { jwks } : {}),
         });
         await audit(db, { type: 'admin.client_created', detail: { clientId: client.id, type: client.type } });

@@ -31,6 +31,7 @@ import { canonicalHost } from './http/canonical-host.ts';
 import { errorPages } from './http/error-pages.ts';
 import { deviceFlowPages, userCodeGuard } from './oidc/device-flow.ts';
 import { oidcRecordRepository } from './oidc/oidc-record-repository.ts';
+import { apiTokenUserinfo } from './oidc/api-token-userinfo.ts';
 import { providerGateway } from './oidc/provider-gateway.ts';
 import { ProviderHost } from './oidc/provider-host.ts';
 import { tokenRequestPolicy } from './oidc/token-request-policy.ts';
@@ -147,6 +148,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   for (const router of routers) app.use(router.routes() as unknown as Koa.Middleware<RequestState>);
 
   // The provider's own endpoints; any other path stays ours (and unknown ones get our 404 envelope).
-  app.use(providerGateway({ host, tokenPolicy, guard, pages, cache, clientAuthFailures: { max: config.issuer.lockout.ipMaxFailures, windowSeconds: config.issuer.lockout.windowSeconds } }));
+  const userinfoForApiTokens = apiTokenUserinfo({ issuerUrl: config.issuer.url, publicKeys: () => host.publicKeys(), findAccount: (id) => findActiveAccount(users, id) });
+  app.use(providerGateway({ host, tokenPolicy, guard, pages, cache, apiTokenUserinfo: userinfoForApiTokens, clientAuthFailures: { max: config.issuer.lockout.ipMaxFailures, windowSeconds: config.issuer.lockout.windowSeconds } }));
   return { app, host, mailer, events };
 }

@@ -93,6 +93,8 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     const latest = refreshTokens.at(-1)!;
     assert.ok(await refreshTokenRecord(latest), 'the current refresh token exists before sign-out');
     await page.getByRole('button', { name: 'Sign out' }).click();
+    // The app revokes its refresh token, then goes to the issuer's logout page: click there, not the app's button again.
+    await page.waitForURL(`${stack.issuer.url}/session/end**`);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${spaUrl}/`);
     await page.getByRole('button', { name: 'Sign in' }).waitFor();

@@ -99,6 +99,7 @@ describe('interoperability: oidc-client-ts in Chromium', { skip: needsChromium }
     assert.equal(revoked, 'ok');
 
     await tab.evaluate('void window.rp.mgr.signoutRedirect()');
+    await tab.waitForURL(`${issuer.url}/session/end**`);
     await tab.getByRole('button', { name: 'Sign out' }).click();
     await tab.waitForURL(`${origin}/`);
     await tab.waitForFunction(READY);

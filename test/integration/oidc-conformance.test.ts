@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
-import { APP_REDIRECT_URI, startIssuer, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
+import { APP_REDIRECT_URI, startIssuer, TEST_PASSWORD, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
 import { UserAgent } from '../support/user-agent.ts';
 
 /**
@@ -9,8 +10,7 @@ import { UserAgent } from '../support/user-agent.ts';
  * against a running issuer with openid-client as the relying party. Not applicable here (and why):
  * implicit and hybrid flows (Latchkey offers `code` only), dynamic registration (clients are
  * registered by the operator), `claims` and request objects by value (refused or ignored cleanly,
- * below), POST to the authorization and logout endpoints (see docs/issuer.md). Still to come (the
- * resilience issue stays open for it): userinfo for tokens that also name an API.
+ * below), POST to the authorization and logout endpoints (see docs/issuer.md).
  */
 const SIGNED_OUT_URI = 'http://127.0.0.1:5173/signed-out';
 
@@ -73,6 +73,28 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
     assert.equal(((await viaPost.json()) as { sub: string }).sub, user.id);
   });
 
+  it('answers userinfo for an access token that also names an API (one token for both, as client libraries expect)', async () => {
+    const both = await issuer.createClient({ type: 'web', redirectUris: [APP_REDIRECT_URI], firstParty: true, scopes: ['openid', 'email', 'tasks:read'] });
+    const bothConfig = await issuer.discover(both.id, both.secret);
+    const { callbackUrl, verifier, state } = await issuer.authorize(bothConfig, user, { redirect_uri: APP_REDIRECT_URI, scope: 'openid email tasks:read' });
+    const tokens = await client.authorizationCodeGrant(bothConfig, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const claims = decodeJwt(tokens.access_token);
+    assert.deepEqual(claims.aud, [issuer.taskApi, `${issuer.url}/me`], 'the API first, userinfo beside it');
+    const info = await client.fetchUserInfo(bothConfig, tokens.access_token, user.id);
+    assert.deepEqual(info, { sub: user.id, email: user.email, email_verified: true });
+  });
+
+  it('refuses at userinfo an API token from a request without openid, and a forged one', async () => {
+    const service = await issuer.createClient({ type: 'service' });
+    const serviceConfig = await issuer.discover(service.id, service.secret);
+    const serviceToken = (await client.clientCredentialsGrant(serviceConfig, { scope: 'tasks:work' })).access_token;
+    for (const token of [serviceToken, `${serviceToken.split('.').slice(0, 2).join('.')}.${'A'.repeat(86)}`]) {
+      const response = await fetch(`${issuer.url}/me`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(response.status, 401);
+      assert.equal(((await response.json()) as { error: string }).error, 'invalid_token');
+    }
+  });
+
   it('refuses an authorization request without redirect_uri, even for a client with one registered', async () => {
     const { at, status } = await authorizeAs(new UserAgent(), { redirect_uri: '' });
     assert.equal(at.origin, issuer.url, 'no redirect to the client');
@@ -132,6 +154,30 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
     const page = await agent.request(client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://evil.example/' }));
     assert.equal(page.status, 400);
     assert.equal(page.headers.get('location'), null);
+  });
+
+  it('completes the code flow without PKCE for a confidential client registered without it, as the certification plans run', async () => {
+    const noPkce = await issuer.createClient({ type: 'web', redirectUris: [APP_REDIRECT_URI], firstParty: true, pkceRequired: false });
+    const agent = new UserAgent();
+    const start = new URL(`${issuer.url}/auth`);
+    start.search = new URLSearchParams({ client_id: noPkce.id, response_type: 'code', scope: 'openid', redirect_uri: APP_REDIRECT_URI, state: 'cert', nonce: 'n-0S6_WzA2Mj' }).toString();
+    const { response, url: at } = await agent.follow(start, issuer.url);
+    await response.body?.cancel();
+    const { url: callback } = await agent.submitForm(new URL(`${at.pathname}/login`, issuer.url), { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    assert.equal(callback.origin + callback.pathname, APP_REDIRECT_URI);
+    const tokens = await fetch(`${issuer.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${noPkce.id}:${noPkce.secret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: APP_REDIRECT_URI }),
+    });
+    assert.equal(tokens.status, 200);
+    assert.ok(((await tokens.json()) as { id_token?: string }).id_token);
+  });
+
+  it('requires PKCE from a confidential client registered the default way, and refuses to register a public client without it', async () => {
+    const { at } = await authorizeAs(new UserAgent(), { code_challenge: '', code_challenge_method: '' });
+    assert.equal(at.searchParams.get('error'), 'invalid_request');
+    await assert.rejects(issuer.createClient({ type: 'spa', redirectUris: [APP_REDIRECT_URI], pkceRequired: false }), /only a confidential web client may be registered without PKCE/);
   });
 
   it('answers revocation with application/json', async () => {

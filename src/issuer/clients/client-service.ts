@@ -16,6 +16,8 @@ export interface NewClient {
   postLogoutRedirectUris?: string[];
   scopes?: string[];
   firstParty?: boolean;
+  /** False lets a confidential client use the authorization endpoint without PKCE; public clients always need it. */
+  pkceRequired?: boolean;
   /** private_key_jwt for services: their public keys instead of a secret. */
   jwks?: { keys: object[] };
 }
@@ -40,6 +42,7 @@ export function clientService(repository: ClientRepository, resources: { taskApi
       if (kind.needsRedirect && redirectUris.length === 0) throw new ClientValidationError(`a ${input.type} client needs at least one --redirect-uri`);
       if (!kind.needsRedirect && redirectUris.length > 0) throw new ClientValidationError(`a ${input.type} client does not use redirect URIs`);
       for (const uri of [...redirectUris, ...(input.postLogoutRedirectUris ?? [])]) validateRedirectUri(uri, input.type);
+      if (input.pkceRequired === false && !(kind.confidential && kind.needsRedirect)) throw new ClientValidationError('only a confidential web client may be registered without PKCE');
       if (input.jwks && input.type !== 'service') throw new ClientValidationError('only service clients authenticate with private_key_jwt');
       const scopes = input.scopes?.length ? input.scopes : DEFAULT_SCOPES[input.type];
       if (input.type === 'service' && scopes.some((scope) => ['openid', 'offline_access', 'profile', 'email'].includes(scope))) {
@@ -57,6 +60,7 @@ export function clientService(repository: ClientRepository, resources: { taskApi
         scopes,
         resources: [resources.taskApi],
         firstParty: input.firstParty ?? false,
+        pkceRequired: input.pkceRequired ?? true,
         tokenEndpointAuthMethod: input.jwks ? 'private_key_jwt' : kind.authMethod,
         secretHash: secret ? hashClientSecret(secret) : null,
         ...(input.jwks ? { jwks: input.jwks } : {}),
@@ -105,6 +109,7 @@ export function toProviderMetadata(client: ClientRow): AdapterPayload {
     allowed_resources: client.resources,
     first_party: client.firstParty,
     client_type: client.type,
+    pkce_required: client.pkceRequired,
   };
 }
 

@@ -2,6 +2,7 @@ import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-pro
 import type { Account } from '../../accounts/accounts.ts';
 import type { KeySet } from '../keys/key-ring.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
+import { addUserinfoAudience, SCOPE_CLAIMS } from './api-token-userinfo.ts';
 import { latchkeyInteractionPolicy } from './interaction-policy.ts';
 import { orUnavailable } from './outage-errors.ts';
 import { resourceServers } from './resource-servers.ts';
@@ -34,6 +35,7 @@ interface ClientExtras {
 }
 
 const clientExtras = (ctx: KoaContextWithOIDC) => ctx.oidc.client as unknown as ClientExtras | undefined;
+const clientSettings = (client: unknown) => client as { pkce_required?: boolean };
 const now = () => Math.floor(Date.now() / 1000);
 
 export function requestedScopes(ctx: KoaContextWithOIDC): string[] {
@@ -78,7 +80,7 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
     },
     // How and when the person signed in (acr, amr, auth_time) travels in every ID token (OIDC Core 2):
     // listed under `openid`, since oidc-provider masks ID-token claims by scope.
-    claims: { acr: null, auth_time: null, sid: null, iss: null, openid: ['sub', 'acr', 'amr', 'auth_time'], email: ['email', 'email_verified'], profile: [] },
+    claims: { acr: null, auth_time: null, sid: null, iss: null, ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid!, 'acr', 'amr', 'auth_time'] },
     acrValues: [...ACR_VALUES],
     // OpenID Connect requires redirect_uri on every authorization request, even with one registered.
     allowOmittingSingleRegisteredRedirectUri: false,
@@ -86,7 +88,8 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
     scopes: OIDC_SCOPES,
     // `none` only for the account pages (they need the session, never a token); clients get `code`.
     responseTypes: ['code', 'none'],
-    pkce: { required: () => true },
+    // PKCE for every client, unless an operator registered a confidential client without it.
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || clientSettings(client).pkce_required !== false },
     clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'RS256', token_endpoint_auth_method: 'client_secret_basic' },
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
@@ -96,7 +99,7 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
     },
-    extraClientMetadata: { properties: ['allowed_resources', 'resource_scopes', 'first_party', 'client_type'] },
+    extraClientMetadata: { properties: ['allowed_resources', 'resource_scopes', 'first_party', 'client_type', 'pkce_required'] },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -144,8 +147,9 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       customizers: {
         // RFC 9068 wants a `sub` even without a user; oidc-provider uses the bare client_id. Namespacing it
         // ("client:<id>", never a user's UUID) means no resource server can mistake a service for a person.
-        jwt(_ctx, token, jwt) {
+        jwt(ctx, token, jwt) {
           if (!('accountId' in token) || !token.accountId) jwt.payload.sub = `client:${String(jwt.payload.client_id)}`;
+          else addUserinfoAudience(ctx, jwt.payload, `${settings.issuerUrl}/me`);
         },
       },
     },

@@ -3,6 +3,7 @@ import type { Cache } from '../../shared/cache/cache.ts';
 import { isDependencyFailure, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../shared/http/errors.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
+import type { apiTokenUserinfo } from './api-token-userinfo.ts';
 import type { UserCodeGuard } from './device-flow.ts';
 import { tagRequestId, type ProviderHost } from './provider-host.ts';
 import type { TokenRequestPolicy } from './token-request-policy.ts';
@@ -20,6 +21,8 @@ export interface ProviderGatewayOptions {
   guard: UserCodeGuard;
   pages: PageRenderer;
   cache: Cache;
+  /** Userinfo for our APIs' JWT access tokens (the provider answers its own opaque ones). */
+  apiTokenUserinfo: ReturnType<typeof apiTokenUserinfo>;
   /** Failed client authentications allowed per client IP in the window, across clients. */
   clientAuthFailures: { max: number; windowSeconds: number };
 }
@@ -37,7 +40,7 @@ const oauthError = (ctx: Context, status: number, error: string, description: st
  * itself. Once a step has failed, the request still gets an answer: nothing here leaves a socket
  * open or turns into a stack trace.
  */
-export function providerGateway({ host, tokenPolicy, guard, pages, cache, clientAuthFailures }: ProviderGatewayOptions): Middleware<RequestState> {
+export function providerGateway({ host, tokenPolicy, guard, pages, cache, apiTokenUserinfo, clientAuthFailures }: ProviderGatewayOptions): Middleware<RequestState> {
   const failureKey = (ip: string) => `client-auth-failures:${ip}`;
 
   async function deviceGuessLimit(ctx: Context): Promise<boolean> {
@@ -85,6 +88,16 @@ export function providerGateway({ host, tokenPolicy, guard, pages, cache, client
       return;
     }
     if ((await deviceGuessLimit(ctx)) || (await clientAuthBudgetSpent(ctx))) return;
+    if (ctx.path === '/me' && (ctx.method === 'GET' || ctx.method === 'POST')) {
+      const answer = await apiTokenUserinfo(ctx.get('authorization') || undefined);
+      if (answer) {
+        ctx.status = answer.status;
+        ctx.set('Cache-Control', 'no-store');
+        if (answer.challenge) ctx.set('WWW-Authenticate', answer.challenge);
+        ctx.body = answer.body;
+        return;
+      }
+    }
     // From here the provider writes the response itself; koa must not.
     ctx.respond = false;
     try {

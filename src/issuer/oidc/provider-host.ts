@@ -37,6 +37,7 @@ export class ProviderHost {
   #provider!: Provider;
   #handler!: Handler;
   #fingerprint = '';
+  #keys: KeySet | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   readonly #options: ProviderHostOptions;
@@ -92,6 +93,12 @@ export class ProviderHost {
     this.#provider = provider;
     this.#handler = provider.callback();
     this.#fingerprint = keys.fingerprint;
+    this.#keys = keys;
+  }
+
+  /** The signing keys the provider publishes now (private members included: callers keep only the public ones). */
+  publicKeys(): KeySet['jwks']['keys'] {
+    return this.#keys?.jwks.keys ?? [];
   }
 
   /** Re-reads the keys; rebuilds the provider only if what it would sign or publish changed. */
