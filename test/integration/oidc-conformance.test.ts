@@ -50,6 +50,7 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
       assert.ok(metadata[field], field);
     }
     assert.equal(metadata.issuer, issuer.url);
+    assert.deepEqual(metadata.scopes_supported, ['openid', 'offline_access', 'email'], 'only scopes whose claims we return');
     assert.deepEqual(metadata.acr_values_supported, ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchkey:mfa']);
     assert.deepEqual(metadata.introspection_endpoint_auth_methods_supported, metadata.token_endpoint_auth_methods_supported);
     assert.deepEqual(metadata.revocation_endpoint_auth_methods_supported, metadata.token_endpoint_auth_methods_supported);
@@ -63,6 +64,12 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
     assert.equal(typeof claims.auth_time, 'number');
     const info = await client.fetchUserInfo(config, tokens.access_token, user.id);
     assert.equal(info.acr, undefined, 'userinfo holds profile claims, not how the person signed in');
+  });
+
+  it('signs in a client that still asks for profile (registered before it was withdrawn), without error', async () => {
+    const { tokens } = await codeFlow({ scope: 'openid profile email' });
+    assert.equal(tokens.claims()?.sub, user.id);
+    assert.deepEqual(Object.keys(await client.fetchUserInfo(config, tokens.access_token, user.id)).sort(), ['email', 'email_verified', 'sub']);
   });
 
   it('answers userinfo by GET and by POST', async () => {

@@ -3,6 +3,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { ClientType } from '../../shared/database/generated/issuer/client.ts';
 import type { ClientRepository, ClientRow } from './client-repository.ts';
 import { generateClientSecret, hashClientSecret } from './client-secrets.ts';
+import { OIDC_SCOPES } from '../oidc/provider-configuration.ts';
 import { CLIENT_TYPES, DEFAULT_SCOPES } from './client-types.ts';
 
 export class ClientValidationError extends Error {}
@@ -88,7 +89,8 @@ export function clientService(repository: ClientRepository, resources: { taskApi
   };
 }
 
-const OIDC_SCOPE_NAMES = new Set(['openid', 'offline_access', 'profile', 'email']);
+/** The OpenID scopes the provider knows; a client's others (an old `profile`) are not passed to it. */
+const OIDC_SCOPE_NAMES = new Set(OIDC_SCOPES);
 
 export function toProviderMetadata(client: ClientRow): AdapterPayload {
   const kind = CLIENT_TYPES[client.type];
@@ -103,7 +105,7 @@ export function toProviderMetadata(client: ClientRow): AdapterPayload {
     token_endpoint_auth_method: client.tokenEndpointAuthMethod as AdapterPayload['token_endpoint_auth_method'],
     // oidc-provider checks `scope` against OpenID scopes; resource scopes are enforced per resource server.
     ...(client.scopes.some((scope) => OIDC_SCOPE_NAMES.has(scope)) ? { scope: client.scopes.filter((scope) => OIDC_SCOPE_NAMES.has(scope)).join(' ') } : {}),
-    resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_NAMES.has(scope)),
+    resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_NAMES.has(scope) && scope !== 'profile'),
     ...(client.secretHash ? { client_secret: client.secretHash } : {}),
     ...(client.jwks ? { jwks: client.jwks as unknown as AdapterPayload['jwks'] } : {}),
     allowed_resources: client.resources,

@@ -16,8 +16,8 @@ export const CLIENT_TYPES: Record<ClientType, { grantTypes: string[]; authMethod
 
 /** The scopes a client of each type gets when none are given at creation. */
 export const DEFAULT_SCOPES: Record<ClientType, string[]> = {
-  web: ['openid', 'profile', 'email', 'offline_access', 'tasks:read', 'tasks:write'],
-  spa: ['openid', 'profile', 'email', 'offline_access', 'tasks:read', 'tasks:write'],
-  cli: ['openid', 'profile', 'email', 'offline_access', 'tasks:read', 'tasks:write'],
+  web: ['openid', 'email', 'offline_access', 'tasks:read', 'tasks:write'],
+  spa: ['openid', 'email', 'offline_access', 'tasks:read', 'tasks:write'],
+  cli: ['openid', 'email', 'offline_access', 'tasks:read', 'tasks:write'],
   service: ['tasks:work'],
 };

@@ -4,7 +4,7 @@ import type { Account } from '../../accounts/accounts.ts';
 import { isCanonicalCompactJws } from '../../shared/crypto/compact-jws.ts';
 
 /** Which ID-token and userinfo claims each OpenID scope releases (the provider's `claims` setting). */
-export const SCOPE_CLAIMS: Record<string, string[]> = { openid: ['sub'], email: ['email', 'email_verified'], profile: [] };
+export const SCOPE_CLAIMS: Record<string, string[]> = { openid: ['sub'], email: ['email', 'email_verified'] };
 /** The private claim that carries, in an API's access token, the OpenID scopes of the same request. */
 const OIDC_SCOPE_CLAIM = 'oidc_scope';
 const OIDC_SCOPE_NAMES = new Set(Object.keys(SCOPE_CLAIMS));

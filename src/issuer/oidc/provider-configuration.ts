@@ -46,8 +46,11 @@ export function requestedScopes(ctx: KoaContextWithOIDC): string[] {
 /** What `acr` says about a sign-in: the first factor, or `mfa` when a second factor was used too. */
 export const ACR_VALUES = ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchkey:mfa'] as const;
 
-/** The scopes that belong to OpenID Connect itself; the rest are resource scopes. */
-export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'];
+/**
+ * The scopes that belong to OpenID Connect itself; the rest are resource scopes. `profile` is left
+ * out until accounts have profile claims to return: discovery advertises only what we give.
+ */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'email'];
 
 /**
  * Everything Latchkey decides about the protocol, in one place. Departures from oidc-provider's
