@@ -9,8 +9,9 @@ import { UserAgent } from '../support/user-agent.ts';
  * The OpenID Connect Basic and Config OP checks that apply to a code-flow provider, reproduced
  * against a running issuer with openid-client as the relying party. Not applicable here (and why):
  * implicit and hybrid flows (Latchkey offers `code` only), dynamic registration (clients are
- * registered by the operator), `claims` and request objects by value (refused or ignored cleanly,
- * below), POST to the authorization and logout endpoints (see docs/issuer.md).
+ * registered by the operator), `claims` and request objects by value (ignored or refused cleanly,
+ * below), POST to the authorization and logout endpoints (see docs/issuer.md). Key rotation is
+ * checked in issuer-keys.test.ts (published before use, old keys kept while their tokens live).
  */
 const SIGNED_OUT_URI = 'http://127.0.0.1:5173/signed-out';
 
@@ -134,6 +135,12 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
     const { callbackUrl, verifier, state } = await issuer.authorize(config, user, { redirect_uri: APP_REDIRECT_URI, scope: 'openid email' });
     await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
     await assert.rejects(client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
+  });
+
+  it('ignores the claims request parameter cleanly (not supported): the sign-in goes on with the scopes\' claims', async () => {
+    const { tokens } = await codeFlow({ claims: JSON.stringify({ userinfo: { email: { essential: true } }, id_token: { auth_time: { essential: true } } }) });
+    assert.equal(tokens.claims()?.sub, user.id);
+    assert.equal((await client.fetchUserInfo(config, tokens.access_token, user.id)).email, user.email);
   });
 
   it('refuses a request object cleanly, with request_not_supported at the client', async () => {
