@@ -32,6 +32,16 @@ describe('sign-in forms', () => {
     assert.match(await lost.text(), /This sign-in has expired/);
   });
 
+  it('keeps the address filled in after a refused password, escaped', async () => {
+    const { agent, action } = await openSignIn();
+    const typed = 'someone"><b>x</b>@example.com';
+    const refused = await agent.submitForm(action, { email: typed, password: 'not the right one at all' }, issuer.url);
+    assert.equal(refused.response.status, 401);
+    const html = await refused.response.text();
+    assert.ok(html.includes('value="someone&quot;&gt;&lt;b&gt;x&lt;/b&gt;@example.com"'), 'the address is back in the field, escaped');
+    assert.doesNotMatch(html, /<b>x<\/b>/);
+  });
+
   it('sends no-store, a nonce-based CSP without framing, and no referrer on the sign-in page', async () => {
     const { response } = await openSignIn();
     const csp = response.headers.get('content-security-policy')!;

@@ -168,14 +168,15 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     const attempt = { userId: user?.id, email, ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, user?.id) };
     const refuse = async (reason: string) => {
       await events.record({ type: 'sign_in.failed', userId: user?.id, actor: user?.id ?? 'anonymous', ip: ctx.ip, detail: { reason, trustedDevice: attempt.trustedDeviceId !== undefined } });
-      await loginPage(ctx, details.uid, details.params.client_id, GENERIC_FAILURE, 401);
+      // The address stays filled in (trimmed and lower-cased, for a known and an unknown one alike): only the password is asked again.
+      await loginPage(ctx, details.uid, details.params.client_id, GENERIC_FAILURE, 401, email.slice(0, 320));
     };
 
     const admission = await lockout.admit(attempt);
     if (!admission.admitted) {
       if (admission.reason === 'throttled' || admission.reason === 'busy') {
         ctx.set('Retry-After', String(admission.retryAfterSeconds));
-        return loginPage(ctx, details.uid, details.params.client_id, TRY_AGAIN_SHORTLY, 429);
+        return loginPage(ctx, details.uid, details.params.client_id, TRY_AGAIN_SHORTLY, 429, email.slice(0, 320));
       }
       await notifyLock(user, ctx.ip, admission.lockedForSeconds);
       await refuse(admission.reason);
