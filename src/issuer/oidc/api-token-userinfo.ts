@@ -43,6 +43,17 @@ const publicPart = (jwk: JWK): JWK => Object.fromEntries(PUBLIC_MEMBERS.filter((
  */
 export function apiTokenUserinfo({ issuerUrl, publicKeys, findAccount }: ApiTokenUserinfoOptions) {
   const userinfoUrl = `${issuerUrl}/me`;
+  // The key set changes only when the provider reloads its keys (a new array); build the verifier once per set.
+  let keysSeen: JWK[] | undefined;
+  let verifierKeys: ReturnType<typeof createLocalJWKSet> | undefined;
+  const currentKeys = () => {
+    const keys = publicKeys();
+    if (keys !== keysSeen || !verifierKeys) {
+      keysSeen = keys;
+      verifierKeys = createLocalJWKSet({ keys: keys.map(publicPart) });
+    }
+    return verifierKeys;
+  };
   return async (authorization: string | undefined): Promise<{ status: number; body: Record<string, unknown>; challenge?: string } | undefined> => {
     const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(authorization ?? '');
     if (!match) return undefined;
@@ -51,7 +62,7 @@ export function apiTokenUserinfo({ issuerUrl, publicKeys, findAccount }: ApiToke
     if (!isCanonicalCompactJws(token)) return invalid('the access token is not valid');
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, createLocalJWKSet({ keys: publicKeys().map(publicPart) }), { issuer: issuerUrl, audience: userinfoUrl, typ: 'at+jwt', algorithms: ['ES256', 'RS256'], requiredClaims: ['sub', 'exp'] }));
+      ({ payload } = await jwtVerify(token, currentKeys(), { issuer: issuerUrl, audience: userinfoUrl, typ: 'at+jwt', algorithms: ['ES256', 'RS256'], requiredClaims: ['sub', 'exp'] }));
     } catch {
       return invalid('the access token is not valid for userinfo');
     }

@@ -8,9 +8,9 @@ import type { UserCodeGuard } from './device-flow.ts';
 import { tagRequestId, type ProviderHost } from './provider-host.ts';
 import type { TokenRequestPolicy } from './token-request-policy.ts';
 
-/** oidc-provider's routes (its defaults): discovery, authorize, token and its siblings, JWKS, userinfo, logout, device, PAR. */
 type Context = ParameterizedContext<RequestState>;
 
+/** oidc-provider's routes (its defaults): discovery, authorize, token and its siblings, JWKS, userinfo, logout, device, PAR. */
 const PROVIDER_PATHS = /^\/(?:\.well-known\/(?:openid-configuration|oauth-authorization-server)|auth(?:\/[^/]+)*|token(?:\/introspection|\/revocation)?|jwks|me|session\/end(?:\/[^/]+)*|device(?:\/[^/]+)*|request)$/;
 /** The endpoints where a client authenticates with its secret. */
 const CLIENT_AUTH_PATHS = new Set(['/token', '/token/introspection', '/token/revocation']);
