@@ -7,6 +7,23 @@ import { UserAgent } from '../support/user-agent.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase for latchkey';
 
+/** How many cache writes under `prefix` the issuer makes while `run` runs (the same cache object serves the app). */
+async function countCacheWrites(issuer: IssuerHarness, prefix: string, run: () => Promise<void>): Promise<number> {
+  const cache = issuer.service.cache;
+  const originalSet = cache.set.bind(cache);
+  let writes = 0;
+  cache.set = (key, value, ttl) => {
+    if (key.startsWith(prefix)) writes += 1;
+    return originalSet(key, value, ttl);
+  };
+  try {
+    await run();
+  } finally {
+    cache.set = originalSet;
+  }
+  return writes;
+}
+
 describe('password reset', () => {
   let issuer: IssuerHarness;
   let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
@@ -58,19 +75,10 @@ describe('password reset', () => {
 
   it('attack: reset requests past the budget store no token and send no mail, with the same page', async () => {
     const user = await issuer.createUser();
-    const cache = issuer.service.cache;
-    const originalSet = cache.set.bind(cache);
-    let tokensStored = 0;
-    cache.set = (key, value, ttl) => {
-      if (key.startsWith('mail-token:password_reset:')) tokensStored += 1;
-      return originalSet(key, value, ttl);
-    };
     const pages: string[] = [];
-    try {
+    const tokensStored = await countCacheWrites(issuer, 'mail-token:password_reset:', async () => {
       for (let i = 0; i < 7; i += 1) pages.push((await askForReset(user.email)).html);
-    } finally {
-      cache.set = originalSet;
-    }
+    });
     assert.equal(tokensStored, 5, 'a token is stored only within the budget');
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(smtp.messages.filter((mail) => mail.to.includes(user.email)).length, 5);
@@ -242,18 +250,9 @@ describe('sign-up', () => {
     const email = `flood-${Date.now()}@example.com`;
     const agent = new UserAgent();
     const pages: string[] = [];
-    const cache = issuer.service.cache;
-    const originalSet = cache.set.bind(cache);
-    let tokensStored = 0;
-    cache.set = (key, value, ttl) => {
-      if (key.startsWith('mail-token:email_verification:')) tokensStored += 1;
-      return originalSet(key, value, ttl);
-    };
-    try {
+    const tokensStored = await countCacheWrites(issuer, 'mail-token:email_verification:', async () => {
       for (let i = 0; i < 8; i += 1) pages.push((await signUp(email, agent)).html);
-    } finally {
-      cache.set = originalSet;
-    }
+    });
     assert.equal(tokensStored, 5, 'a token is stored only within the budget');
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(mailsTo(email).length, 5, 'five mails per address per window');
