@@ -3,7 +3,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'src/shared/database/generated/', '.data/', 'test-results/', 'bench-results/', 'src/clients/browser-app/dist/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'src/shared/database/generated/',
+      '.data/',
+      'test-results/',
+      'bench-results/',
+      'src/clients/browser-app/dist/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -24,7 +24,8 @@ try {
 } catch (error) {
   exitOnStartupError('latchkey', error);
 }
-const mailGoesTo = config.mail.transport.kind === 'outbox' ? `is written to ${config.mail.transport.directory}` : 'goes out over SMTP';
+const mailGoesTo =
+  config.mail.transport.kind === 'outbox' ? `is written to ${config.mail.transport.directory}` : 'goes out over SMTP';
 
 process.stdout.write(`
   Latchkey demo
@@ -52,7 +53,11 @@ function stopAll(code: number): void {
 for (const { name, entry } of processes) {
   // Ctrl-C reaches every process in the terminal's group; children handle it themselves, so they
   // run in their own group and hear only what this launcher forwards.
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', entry], { stdio: 'inherit', detached: true, env });
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', entry], {
+    stdio: 'inherit',
+    detached: true,
+    env,
+  });
   children.set(name, child);
   child.on('exit', (code, signal) => {
     children.delete(name);

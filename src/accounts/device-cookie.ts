@@ -19,7 +19,8 @@ interface DevicePayload {
 export function deviceCookies(keyEncryptionKey: Buffer, secure: boolean) {
   const key = Buffer.from(hkdfSync('sha256', keyEncryptionKey, Buffer.alloc(0), 'latchkey device cookie', 32));
   const mac = (data: string) => createHmac('sha256', key).update(data).digest('base64url');
-  const accountTag = (userId: string) => createHmac('sha256', key).update(`account:${userId}`).digest('base64url').slice(0, 16);
+  const accountTag = (userId: string) =>
+    createHmac('sha256', key).update(`account:${userId}`).digest('base64url').slice(0, 16);
 
   function read(ctx: Context): DevicePayload | undefined {
     const raw = ctx.cookies.get(DEVICE_COOKIE);
@@ -48,7 +49,14 @@ export function deviceCookies(keyEncryptionKey: Buffer, secure: boolean) {
       const tag = accountTag(userId);
       payload.a = [tag, ...payload.a.filter((existing) => existing !== tag)].slice(0, MAX_ACCOUNTS);
       const data = Buffer.from(JSON.stringify(payload)).toString('base64url');
-      ctx.cookies.set(DEVICE_COOKIE, `${data}.${mac(data)}`, { httpOnly: true, sameSite: 'lax', secure, maxAge: ONE_YEAR_SECONDS * 1000, overwrite: true, signed: false });
+      ctx.cookies.set(DEVICE_COOKIE, `${data}.${mac(data)}`, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure,
+        maxAge: ONE_YEAR_SECONDS * 1000,
+        overwrite: true,
+        signed: false,
+      });
     },
   };
 }

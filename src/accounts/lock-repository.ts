@@ -20,6 +20,7 @@ export function lockRepository(db: PrismaClient): LockStore & { deleteExpired(be
     async clear(scopes) {
       await db.accountLock.deleteMany({ where: { scope: { in: scopes } } });
     },
-    deleteExpired: async (before) => (await db.accountLock.deleteMany({ where: { lockedUntil: { lt: before } } })).count,
+    deleteExpired: async (before) =>
+      (await db.accountLock.deleteMany({ where: { lockedUntil: { lt: before } } })).count,
   };
 }

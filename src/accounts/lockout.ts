@@ -30,7 +30,11 @@ export interface Attempt {
 
 export type Refusal =
   /** The scope is locked, or the IP has spent its failure budget: refused like a wrong password. */
-  | { admitted: false; reason: 'locked' | 'ip_limited'; /** Set when this refusal is what locked the account. */ lockedForSeconds?: number }
+  | {
+      admitted: false;
+      reason: 'locked' | 'ip_limited';
+      /** Set when this refusal is what locked the account. */ lockedForSeconds?: number;
+    }
   /** Too soon after the last failure, or too many checks already in flight: nothing was checked; try again shortly. */
   | { admitted: false; reason: 'throttled' | 'busy'; retryAfterSeconds: number; lockedForSeconds?: undefined };
 
@@ -71,7 +75,13 @@ export function lockout(cache: Cache, locks: LockStore, settings: LockoutSetting
   const stepPrefix = (step: SignInStep | undefined) => (step === 'second_factor' ? 'second-factor:' : '');
   const scopeOf = (attempt: Attempt) =>
     `${stepPrefix(attempt.step)}${attempt.trustedDeviceId ? `device:${attempt.trustedDeviceId}:${subject(attempt)}` : `account:${subject(attempt)}`}`;
-  const keys = (scope: string) => ({ slots: `lockout:count:${scope}`, failures: `lockout:failures:${scope}`, lock: `lockout:lock:${scope}`, wait: `lockout:wait:${scope}`, level: `lockout:level:${scope}` });
+  const keys = (scope: string) => ({
+    slots: `lockout:count:${scope}`,
+    failures: `lockout:failures:${scope}`,
+    lock: `lockout:lock:${scope}`,
+    wait: `lockout:wait:${scope}`,
+    level: `lockout:level:${scope}`,
+  });
   const ipKey = (ip: string) => `lockout:ip:${ip}`;
 
   /** Locks a scope; only the caller that sets the lock gets its length back (so one notice per lock). */
@@ -101,13 +111,16 @@ export function lockout(cache: Cache, locks: LockStore, settings: LockoutSetting
       const scope = scopeOf(attempt);
       const k = keys(scope);
       const trusted = attempt.trustedDeviceId !== undefined;
-      if (!trusted && Number((await cache.get(ipKey(attempt.ip))) ?? 0) >= settings.ipMaxFailures) return { admitted: false, reason: 'ip_limited' };
+      if (!trusted && Number((await cache.get(ipKey(attempt.ip))) ?? 0) >= settings.ipMaxFailures)
+        return { admitted: false, reason: 'ip_limited' };
       const deadline = Date.now() + SLOT_WAIT_MS;
       for (;;) {
         const [locked, waitLeft] = await Promise.all([isScopeLocked(scope), cache.ttl(k.wait)]);
         if (locked) return { admitted: false, reason: 'locked' };
-        if (waitLeft !== null) return { admitted: false, reason: 'throttled', retryAfterSeconds: Math.max(1, waitLeft) };
-        if ((await cache.increment(k.slots, settings.windowSeconds)) <= settings.maxFailures) return { admitted: true, ticket: { scope, trusted } };
+        if (waitLeft !== null)
+          return { admitted: false, reason: 'throttled', retryAfterSeconds: Math.max(1, waitLeft) };
+        if ((await cache.increment(k.slots, settings.windowSeconds)) <= settings.maxFailures)
+          return { admitted: true, ticket: { scope, trusted } };
         // Every slot is held: by failures (a lock is being set) or by checks still running. Wait for them.
         await cache.decrement(k.slots);
         if (Date.now() >= deadline) return { admitted: false, reason: 'busy', retryAfterSeconds: 1 };
@@ -155,7 +168,9 @@ export function lockout(cache: Cache, locks: LockStore, settings: LockoutSetting
     },
 
     async isLocked(userId: string): Promise<boolean> {
-      const states = await Promise.all((['password', 'second_factor'] as const).map((step) => isScopeLocked(`${stepPrefix(step)}account:${userId}`)));
+      const states = await Promise.all(
+        (['password', 'second_factor'] as const).map((step) => isScopeLocked(`${stepPrefix(step)}account:${userId}`)),
+      );
       return states.some(Boolean);
     },
   };

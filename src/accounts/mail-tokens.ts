@@ -31,9 +31,14 @@ const WELL_FORMED = /^[A-Za-z0-9_-]{43}$/;
  */
 export function mailTokens(cache: Cache) {
   const recordKey = (purpose: MailTokenPurpose, hash: string) => `mail-token:${purpose}:${hash}`;
-  const latestKey = (purpose: MailTokenPurpose, subject: string) => `mail-token:latest:${purpose}:${sha256Base64url(subject)}`;
+  const latestKey = (purpose: MailTokenPurpose, subject: string) =>
+    `mail-token:latest:${purpose}:${sha256Base64url(subject)}`;
 
-  async function read<Data>(purpose: MailTokenPurpose, hash: string, take: boolean): Promise<MailTokenRecord<Data> | undefined> {
+  async function read<Data>(
+    purpose: MailTokenPurpose,
+    hash: string,
+    take: boolean,
+  ): Promise<MailTokenRecord<Data> | undefined> {
     const key = recordKey(purpose, hash);
     const stored = take ? await cache.take(key) : await cache.get(key);
     if (stored === null) return undefined;
@@ -46,19 +51,31 @@ export function mailTokens(cache: Cache) {
   }
 
   return {
-    async issue<Data>(purpose: MailTokenPurpose, subject: string, data: Data, ttlSeconds: number, { newestOnly = true }: IssueOptions = {}): Promise<string> {
+    async issue<Data>(
+      purpose: MailTokenPurpose,
+      subject: string,
+      data: Data,
+      ttlSeconds: number,
+      { newestOnly = true }: IssueOptions = {},
+    ): Promise<string> {
       const token = randomBytes(32).toString('base64url');
       const hash = sha256Base64url(token);
-      await cache.set(recordKey(purpose, hash), JSON.stringify({ subject, data, newestOnly } satisfies MailTokenRecord<Data>), ttlSeconds);
+      await cache.set(
+        recordKey(purpose, hash),
+        JSON.stringify({ subject, data, newestOnly } satisfies MailTokenRecord<Data>),
+        ttlSeconds,
+      );
       if (newestOnly) await cache.set(latestKey(purpose, subject), hash, ttlSeconds);
       return token;
     },
 
     /** Looks a token up without using it (the page a link opens shows a button; only its POST uses the token). */
-    peek: async <Data>(purpose: MailTokenPurpose, token: string) => (WELL_FORMED.test(token) ? read<Data>(purpose, sha256Base64url(token), false) : undefined),
+    peek: async <Data>(purpose: MailTokenPurpose, token: string) =>
+      WELL_FORMED.test(token) ? read<Data>(purpose, sha256Base64url(token), false) : undefined,
 
     /** Uses a token: of any number of concurrent callers, at most one gets the record. */
-    consume: async <Data>(purpose: MailTokenPurpose, token: string) => (WELL_FORMED.test(token) ? read<Data>(purpose, sha256Base64url(token), true) : undefined),
+    consume: async <Data>(purpose: MailTokenPurpose, token: string) =>
+      WELL_FORMED.test(token) ? read<Data>(purpose, sha256Base64url(token), true) : undefined,
 
     /** Uses a token known only by its hash (a magic link's short code points at its link this way). */
     consumeHash: <Data>(purpose: MailTokenPurpose, hash: string) => read<Data>(purpose, hash, true),
@@ -82,7 +99,10 @@ export function sendBudget(cache: Cache, limits: { perAddress: number; perIp: nu
   return {
     async allow(kind: string, address: string, ip: string): Promise<boolean> {
       const [perAddress, perIp] = await Promise.all([
-        cache.increment(`send-budget:${kind}:address:${sha256Base64url(address.trim().toLowerCase())}`, limits.windowSeconds),
+        cache.increment(
+          `send-budget:${kind}:address:${sha256Base64url(address.trim().toLowerCase())}`,
+          limits.windowSeconds,
+        ),
         cache.increment(`send-budget:${kind}:ip:${ip}`, limits.windowSeconds),
       ]);
       return perAddress <= limits.perAddress && perIp <= limits.perIp;

@@ -23,7 +23,12 @@ function commonPasswords(): Set<string> {
 
 export const COMMON_PASSWORD_COUNT = () => commonPasswords().size;
 
-const SEQUENCES = ['abcdefghijklmnopqrstuvwxyz', '0123456789012345678901234567890', 'qwertyuiopasdfghjklzxcvbnm', '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p'];
+const SEQUENCES = [
+  'abcdefghijklmnopqrstuvwxyz',
+  '0123456789012345678901234567890',
+  'qwertyuiopasdfghjklzxcvbnm',
+  '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p',
+];
 
 function isTrivial(password: string): boolean {
   const lower = password.toLowerCase();
@@ -32,15 +37,21 @@ function isTrivial(password: string): boolean {
 }
 
 /** Why a password is refused, in words for the person choosing it; undefined when it is acceptable. */
-export function passwordProblem(password: string, email: string, policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY): string | undefined {
+export function passwordProblem(
+  password: string,
+  email: string,
+  policy: PasswordPolicy = DEFAULT_PASSWORD_POLICY,
+): string | undefined {
   const length = [...password].length;
   if (length < policy.minLength) return `Use at least ${policy.minLength} characters.`;
   if (length > policy.maxLength) return `Use at most ${policy.maxLength} characters.`;
   const lower = password.trim().toLowerCase();
   const address = email.trim().toLowerCase();
   const name = address.split('@')[0] ?? '';
-  if (lower === address || (name.length >= 4 && lower.includes(name))) return 'Your password cannot contain your email address.';
-  if (commonPasswords().has(lower)) return 'That password is on a list of commonly used and breached passwords. Choose another.';
+  if (lower === address || (name.length >= 4 && lower.includes(name)))
+    return 'Your password cannot contain your email address.';
+  if (commonPasswords().has(lower))
+    return 'That password is on a list of commonly used and breached passwords. Choose another.';
   if (isTrivial(password)) return 'That password is too easy to guess: avoid repeated characters and sequences.';
   return undefined;
 }

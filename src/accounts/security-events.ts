@@ -45,7 +45,13 @@ export function securityEvents(db: PrismaClient, log: Logger) {
     async record(event: SecurityEvent): Promise<void> {
       try {
         await db.securityEvent.create({
-          data: { type: event.type, userId: event.userId ?? null, actor: event.actor, ip: event.ip ?? null, ...(event.detail ? { detail: event.detail } : {}) },
+          data: {
+            type: event.type,
+            userId: event.userId ?? null,
+            actor: event.actor,
+            ip: event.ip ?? null,
+            ...(event.detail ? { detail: event.detail } : {}),
+          },
         });
       } catch (error) {
         log.error({ errMessage: (error as Error).message, eventType: event.type }, 'could not write a security event');
@@ -53,7 +59,11 @@ export function securityEvents(db: PrismaClient, log: Logger) {
     },
 
     list: (filter: { userId?: string; limit?: number } = {}) =>
-      db.securityEvent.findMany({ where: filter.userId ? { userId: filter.userId } : {}, orderBy: { id: 'desc' }, take: filter.limit ?? 100 }),
+      db.securityEvent.findMany({
+        where: filter.userId ? { userId: filter.userId } : {},
+        orderBy: { id: 'desc' },
+        take: filter.limit ?? 100,
+      }),
   };
 }
 

@@ -21,7 +21,11 @@ import { openCache } from '../shared/cache/open-cache.ts';
 import { loadConfig, type Config } from '../shared/config/config.ts';
 import { exitOnStartupError } from '../shared/config/startup-errors.ts';
 import { describeTarget, openDatabase, type ClientFactory, type PrismaLike } from '../shared/database/connection.ts';
-import { PrismaClient as IssuerClient, type ClientType, type Role } from '../shared/database/generated/issuer/client.ts';
+import {
+  PrismaClient as IssuerClient,
+  type ClientType,
+  type Role,
+} from '../shared/database/generated/issuer/client.ts';
 import { PrismaClient as TasksClient } from '../shared/database/generated/tasks/client.ts';
 import { migrate, MIGRATIONS } from '../shared/database/migrations.ts';
 import type { DatabaseTarget } from '../shared/config/config.ts';
@@ -80,7 +84,11 @@ async function withIssuerDatabase<T>(config: Config, work: (db: IssuerClient) =>
   }
 }
 
-async function migrateOne<Client extends PrismaLike>(target: DatabaseTarget, createClient: ClientFactory<Client>, directory: string): Promise<string[]> {
+async function migrateOne<Client extends PrismaLike>(
+  target: DatabaseTarget,
+  createClient: ClientFactory<Client>,
+  directory: string,
+): Promise<string[]> {
   const database = await openDatabase(target, createClient, log);
   try {
     return await migrate(database, directory, log);
@@ -106,15 +114,33 @@ function presentClient(client: ClientRow) {
 }
 
 function presentUser(user: UserRow) {
-  return { id: user.id, email: user.email, role: user.role, emailVerified: user.emailVerified, disabled: user.disabledAt !== null, createdAt: user.createdAt.toISOString() };
+  return {
+    id: user.id,
+    email: user.email,
+    role: user.role,
+    emailVerified: user.emailVerified,
+    disabled: user.disabledAt !== null,
+    createdAt: user.createdAt.toISOString(),
+  };
 }
 
 function table(rows: Array<Record<string, unknown>>, columns: string[]): string {
   if (rows.length === 0) return '(none)';
-  const text = (value: unknown) => (Array.isArray(value) ? value.join(',') : typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value));
+  const text = (value: unknown) =>
+    Array.isArray(value)
+      ? value.join(',')
+      : typeof value === 'string'
+        ? value
+        : value === undefined || value === null
+          ? ''
+          : JSON.stringify(value);
   const cells = rows.map((row) => columns.map((column) => text(row[column])));
   const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((cell) => cell[i]!.length)));
-  const line = (values: string[]) => values.map((value, i) => value.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((value, i) => value.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(columns), ...cells.map(line)].join('\n');
 }
 
@@ -122,12 +148,18 @@ async function readPasswordFromStdin(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('Password (then Enter, Ctrl-D): ');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 async function findUser(users: ReturnType<typeof userRepository>, idOrEmail: string | undefined): Promise<UserRow> {
   if (!idOrEmail) throw new UsageError('name a user by id or email');
-  const user = idOrEmail.includes('@') ? await users.findByEmail(idOrEmail) : /^[0-9a-f-]{36}$/i.test(idOrEmail) ? await users.findById(idOrEmail) : null;
+  const user = idOrEmail.includes('@')
+    ? await users.findByEmail(idOrEmail)
+    : /^[0-9a-f-]{36}$/i.test(idOrEmail)
+      ? await users.findById(idOrEmail)
+      : null;
   if (!user) throw new NotFoundError(`no user ${idOrEmail}`);
   return user;
 }
@@ -138,8 +170,11 @@ async function clientCommand(config: Config, action: string | undefined, id: str
     switch (action) {
       case 'create': {
         const type = values.type as ClientType | undefined;
-        if (!values.name || !type || !['web', 'spa', 'cli', 'service'].includes(type)) throw new UsageError('client create needs --name and --type web|spa|cli|service');
-        const jwks = values['jwks-file'] ? (JSON.parse(await readFile(values['jwks-file'], 'utf8')) as { keys: object[] }) : undefined;
+        if (!values.name || !type || !['web', 'spa', 'cli', 'service'].includes(type))
+          throw new UsageError('client create needs --name and --type web|spa|cli|service');
+        const jwks = values['jwks-file']
+          ? (JSON.parse(await readFile(values['jwks-file'], 'utf8')) as { keys: object[] })
+          : undefined;
         const { client, secret } = await clients.create({
           name: values.name,
           type,
@@ -164,7 +199,12 @@ async function clientCommand(config: Config, action: string | undefined, id: str
         const client = id ? await clients.find(id) : null;
         if (!client) throw new NotFoundError(`no client ${id ?? ''}`);
         const shown = presentClient(client);
-        return { json: shown, text: Object.entries(shown).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : String(value)}`).join('\n') };
+        return {
+          json: shown,
+          text: Object.entries(shown)
+            .map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(' ') : String(value)}`)
+            .join('\n'),
+        };
       }
       case 'delete': {
         if (!id || !(await clients.delete(id))) throw new NotFoundError(`no client ${id ?? ''}`);
@@ -177,7 +217,10 @@ async function clientCommand(config: Config, action: string | undefined, id: str
         const secret = await clients.rotateSecret(client.id);
         if (!secret) throw new UsageError(`client ${client.id} is public or uses private_key_jwt: it has no secret`);
         await audit(db, { type: 'admin.client_secret_rotated', detail: { clientId: client.id } });
-        return { json: { id: client.id, clientSecret: secret }, text: `new client_secret for ${client.id}: ${secret}\n(shown once; the old secret no longer works)` };
+        return {
+          json: { id: client.id, clientSecret: secret },
+          text: `new client_secret for ${client.id}: ${secret}\n(shown once; the old secret no longer works)`,
+        };
       }
       default:
         throw new UsageError(`unknown client command "${action ?? ''}"`);
@@ -191,12 +234,22 @@ async function userCommand(config: Config, action: string | undefined, target: s
     switch (action) {
       case 'create': {
         const role = values.role as Role;
-        if (!values.email || !['user', 'admin'].includes(role)) throw new UsageError('user create needs --email and --role user|admin');
+        if (!values.email || !['user', 'admin'].includes(role))
+          throw new UsageError('user create needs --email and --role user|admin');
         const password = await readPasswordFromStdin();
-        const problem = passwordProblem(password, values.email, { ...DEFAULT_PASSWORD_POLICY, minLength: config.issuer.passwords.minLength });
+        const problem = passwordProblem(password, values.email, {
+          ...DEFAULT_PASSWORD_POLICY,
+          minLength: config.issuer.passwords.minLength,
+        });
         if (problem) throw new UsageError(`password refused: ${problem}`);
-        if (await users.findByEmail(values.email)) throw new UsageError(`a user with email ${values.email.toLowerCase()} already exists`);
-        const user = await users.create({ email: values.email, passwordHash: await passwordHasher(config.issuer.passwords).hash(password), role, emailVerified: values.verified });
+        if (await users.findByEmail(values.email))
+          throw new UsageError(`a user with email ${values.email.toLowerCase()} already exists`);
+        const user = await users.create({
+          email: values.email,
+          passwordHash: await passwordHasher(config.issuer.passwords).hash(password),
+          role,
+          emailVerified: values.verified,
+        });
         await audit(db, { type: 'admin.user_created', userId: user.id, detail: { role } });
         return { json: presentUser(user), text: `created ${user.role} ${user.email} (${user.id})` };
       }
@@ -206,7 +259,12 @@ async function userCommand(config: Config, action: string | undefined, target: s
       }
       case 'show': {
         const shown = presentUser(await findUser(users, target));
-        return { json: shown, text: Object.entries(shown).map(([key, value]) => `${key}: ${String(value)}`).join('\n') };
+        return {
+          json: shown,
+          text: Object.entries(shown)
+            .map(([key, value]) => `${key}: ${String(value)}`)
+            .join('\n'),
+        };
       }
       case 'disable': {
         const user = await findUser(users, target);
@@ -214,7 +272,10 @@ async function userCommand(config: Config, action: string | undefined, target: s
         try {
           const { revokedGrants: grants } = await disableAccount(db, cache, user.id);
           await audit(db, { type: 'admin.user_disabled', userId: user.id, detail: { revokedGrants: grants } });
-          return { json: { id: user.id, disabled: true, revokedGrants: grants }, text: `disabled ${user.email}; ended ${grants} grant(s) and every session` };
+          return {
+            json: { id: user.id, disabled: true, revokedGrants: grants },
+            text: `disabled ${user.email}; ended ${grants} grant(s) and every session`,
+          };
         } finally {
           await cache.close();
         }
@@ -244,7 +305,11 @@ async function userCommand(config: Config, action: string | undefined, target: s
 
 async function keysCommand(config: Config, action: string | undefined): Promise<Output> {
   return withIssuerDatabase(config, async (db) => {
-    const ring = configuredKeyRing(db, config, await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log));
+    const ring = configuredKeyRing(
+      db,
+      config,
+      await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log),
+    );
     switch (action) {
       case 'list': {
         const now = new Date();
@@ -252,19 +317,32 @@ async function keysCommand(config: Config, action: string | undefined): Promise<
           kid: key.kid,
           purpose: key.purpose,
           alg: key.alg,
-          state: key.removesAt && key.removesAt <= now ? 'removed' : key.activatesAt > now ? 'published' : key.retiresAt && key.retiresAt <= now ? 'retired' : 'signing',
+          state:
+            key.removesAt && key.removesAt <= now
+              ? 'removed'
+              : key.activatesAt > now
+                ? 'published'
+                : key.retiresAt && key.retiresAt <= now
+                  ? 'retired'
+                  : 'signing',
           activatesAt: key.activatesAt.toISOString(),
           retiresAt: key.retiresAt?.toISOString() ?? '',
           removesAt: key.removesAt?.toISOString() ?? '',
         }));
-        return { json: rows, text: table(rows, ['kid', 'purpose', 'alg', 'state', 'activatesAt', 'retiresAt', 'removesAt']) };
+        return {
+          json: rows,
+          text: table(rows, ['kid', 'purpose', 'alg', 'state', 'activatesAt', 'retiresAt', 'removesAt']),
+        };
       }
       case 'rotate': {
         await ring.ensureKeys();
         const created = await ring.rotate();
         await audit(db, { type: 'admin.keys_rotated', detail: { created: created.length } });
         const lead = config.issuer.keys.publishLeadSeconds;
-        return { json: { created, signsFrom: new Date(Date.now() + lead * 1000).toISOString() }, text: `created ${created.length} key(s), published now, signing in ${lead} s:\n${created.join('\n')}` };
+        return {
+          json: { created, signsFrom: new Date(Date.now() + lead * 1000).toISOString() },
+          text: `created ${created.length} key(s), published now, signing in ${lead} s:\n${created.join('\n')}`,
+        };
       }
       default:
         throw new UsageError(`unknown keys command "${action ?? ''}"`);
@@ -293,10 +371,17 @@ function audit(db: IssuerClient, event: Omit<SecurityEvent, 'actor'>): Promise<v
 }
 
 async function migrateCommand(config: Config): Promise<Output> {
-  const issuer = await migrateOne(config.issuer.database, (adapter) => new IssuerClient({ adapter }), MIGRATIONS.issuer);
+  const issuer = await migrateOne(
+    config.issuer.database,
+    (adapter) => new IssuerClient({ adapter }),
+    MIGRATIONS.issuer,
+  );
   const tasks = await migrateOne(config.taskApi.database, (adapter) => new TasksClient({ adapter }), MIGRATIONS.tasks);
   return {
-    json: { issuer: { database: describeTarget(config.issuer.database), applied: issuer }, tasks: { database: describeTarget(config.taskApi.database), applied: tasks } },
+    json: {
+      issuer: { database: describeTarget(config.issuer.database), applied: issuer },
+      tasks: { database: describeTarget(config.taskApi.database), applied: tasks },
+    },
     text: [
       `issuer (${describeTarget(config.issuer.database)}): ${issuer.length ? `applied ${issuer.join(', ')}` : 'up to date'}`,
       `tasks (${describeTarget(config.taskApi.database)}): ${tasks.length ? `applied ${tasks.join(', ')}` : 'up to date'}`,
@@ -318,12 +403,17 @@ async function main(): Promise<number> {
   }
   try {
     const output =
-      command === 'client' ? await clientCommand(config, action, target)
-      : command === 'user' ? await userCommand(config, action, target)
-      : command === 'keys' ? await keysCommand(config, action)
-      : command === 'audit' ? await auditCommand(config, action)
-      : command === 'migrate' ? await migrateCommand(config)
-      : undefined;
+      command === 'client'
+        ? await clientCommand(config, action, target)
+        : command === 'user'
+          ? await userCommand(config, action, target)
+          : command === 'keys'
+            ? await keysCommand(config, action)
+            : command === 'audit'
+              ? await auditCommand(config, action)
+              : command === 'migrate'
+                ? await migrateCommand(config)
+                : undefined;
     if (!output) throw new UsageError(`unknown command "${command}"`);
     process.stdout.write(values.json ? `${JSON.stringify(output.json)}\n` : `${output.text}\n`);
     return 0;

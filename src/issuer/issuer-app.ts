@@ -37,7 +37,6 @@ import { ProviderHost } from './oidc/provider-host.ts';
 import { tokenRequestPolicy } from './oidc/token-request-policy.ts';
 import { pageRenderer } from './pages/page-renderer.ts';
 
-
 export interface IssuerApp {
   app: Koa<RequestState>;
   host: ProviderHost;
@@ -99,18 +98,33 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
       deviceFlowPages: deviceFlowPages(guard, pages),
       pages,
       staticClients: [accountConsoleClient(config.issuer.url)],
-      settings: { issuerUrl: config.issuer.url, taskApiUrl: config.taskApi.url, ttl, devicePollIntervalSeconds: config.issuer.devicePollIntervalSeconds },
+      settings: {
+        issuerUrl: config.issuer.url,
+        taskApiUrl: config.taskApi.url,
+        ttl,
+        devicePollIntervalSeconds: config.issuer.devicePollIntervalSeconds,
+      },
     },
   });
 
   // Durable records expire in place; sweep them hourly (a day late, so a just-expired token still reads as expired, not unknown).
   const sweeper = setInterval(() => {
-    Promise.all([records.deleteExpired(new Date(Date.now() - 86_400_000)), locks.deleteExpired(new Date())]).catch((error: unknown) => log.warn({ errMessage: (error as Error).message }, 'could not sweep expired grants, tokens and locks'));
+    Promise.all([records.deleteExpired(new Date(Date.now() - 86_400_000)), locks.deleteExpired(new Date())]).catch(
+      (error: unknown) =>
+        log.warn({ errMessage: (error as Error).message }, 'could not sweep expired grants, tokens and locks'),
+    );
   }, 3_600_000);
   sweeper.unref();
 
   // Mail is not a readiness gate (sign-in works without it), but a failing SMTP server shows in /readyz.
-  const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic, details: { mail: () => mailer.state() } });
+  const app = createBaseApp({
+    config,
+    log,
+    database,
+    cache,
+    isAcceptingTraffic,
+    details: { mail: () => mailer.state() },
+  });
   app.use(errorPages(pages));
   app.use(canonicalHost(config.issuer.url, pages, config.taskApi.issuerInternalUrl));
   app.use(browserContext());
@@ -135,7 +149,16 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
       signUpEnabled: config.issuer.signUpEnabled,
       magicLinkTtlSeconds: config.issuer.magicLinkTtlSeconds,
     }),
-    selfServiceRoutes({ ...shared, policy, lockout: failures, tokens, budget, endEverything: accountRevoker({ records, cache }), signUpEnabled: config.issuer.signUpEnabled, resetTtlSeconds: config.issuer.passwordResetTtlSeconds }),
+    selfServiceRoutes({
+      ...shared,
+      policy,
+      lockout: failures,
+      tokens,
+      budget,
+      endEverything: accountRevoker({ records, cache }),
+      signUpEnabled: config.issuer.signUpEnabled,
+      resetTtlSeconds: config.issuer.passwordResetTtlSeconds,
+    }),
     accountRoutes({
       ...shared,
       policy,
@@ -148,7 +171,24 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   for (const router of routers) app.use(router.routes() as unknown as Koa.Middleware<RequestState>);
 
   // The provider's own endpoints; any other path stays ours (and unknown ones get our 404 envelope).
-  const userinfoForApiTokens = apiTokenUserinfo({ issuerUrl: config.issuer.url, publicKeys: () => host.publicKeys(), findAccount: (id) => findActiveAccount(users, id) });
-  app.use(providerGateway({ host, tokenPolicy, guard, pages, cache, apiTokenUserinfo: userinfoForApiTokens, clientAuthFailures: { max: config.issuer.lockout.ipMaxFailures, windowSeconds: config.issuer.lockout.windowSeconds } }));
+  const userinfoForApiTokens = apiTokenUserinfo({
+    issuerUrl: config.issuer.url,
+    publicKeys: () => host.publicKeys(),
+    findAccount: (id) => findActiveAccount(users, id),
+  });
+  app.use(
+    providerGateway({
+      host,
+      tokenPolicy,
+      guard,
+      pages,
+      cache,
+      apiTokenUserinfo: userinfoForApiTokens,
+      clientAuthFailures: {
+        max: config.issuer.lockout.ipMaxFailures,
+        windowSeconds: config.issuer.lockout.windowSeconds,
+      },
+    }),
+  );
   return { app, host, mailer, events };
 }

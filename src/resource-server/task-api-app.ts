@@ -24,7 +24,10 @@ export interface TaskApiOptions {
 }
 
 /** The task API's composition root. Public: health, metadata, OpenAPI. Everything else: a verified token first. */
-export function buildTaskApiApp(dependencies: ServiceDependencies<PrismaClient>, options: TaskApiOptions = {}): Koa<RequestState> {
+export function buildTaskApiApp(
+  dependencies: ServiceDependencies<PrismaClient>,
+  options: TaskApiOptions = {},
+): Koa<RequestState> {
   const { config, log, database, cache, isAcceptingTraffic } = dependencies;
   const audience = config.taskApi.url;
   const issuer = config.issuer.url;
@@ -36,7 +39,14 @@ export function buildTaskApiApp(dependencies: ServiceDependencies<PrismaClient>,
     ...(options.jwksCooldownMs !== undefined ? { cooldownMs: options.jwksCooldownMs } : {}),
     ...(options.jwksMaxAgeMs !== undefined ? { maxAgeMs: options.jwksMaxAgeMs } : {}),
   });
-  const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic, details: { issuer_keys: () => keys.state() } });
+  const app = createBaseApp({
+    config,
+    log,
+    database,
+    cache,
+    isAcceptingTraffic,
+    details: { issuer_keys: () => keys.state() },
+  });
   // The browser app's origin, exactly, and no other: tokens go in headers, never cookies, so no credentials.
   const spaOrigin = new URL(config.spa.url).origin;
   app.use(
@@ -74,7 +84,12 @@ export function buildTaskApiApp(dependencies: ServiceDependencies<PrismaClient>,
     audience,
     stepUpMaxAgeSeconds: config.taskApi.stepUpMaxAgeSeconds,
     // Runs for matched routes only: an unknown path is a plain 404, not a 401.
-    guard: [rateLimitPerAddress(cache, config.taskApi.rateLimitPerAddressPerMinute) as Koa.Middleware<AuthenticatedState>, authenticate({ issuer, audience, keys, replayCache: cache }), rateLimitPerActor(cache, config.taskApi.rateLimitPerMinute), recordApiUsers(tasks)],
+    guard: [
+      rateLimitPerAddress(cache, config.taskApi.rateLimitPerAddressPerMinute) as Koa.Middleware<AuthenticatedState>,
+      authenticate({ issuer, audience, keys, replayCache: cache }),
+      rateLimitPerActor(cache, config.taskApi.rateLimitPerMinute),
+      recordApiUsers(tasks),
+    ],
   });
   app.use(api.routes() as unknown as Koa.Middleware<RequestState>);
   app.use(api.allowedMethods() as unknown as Koa.Middleware<RequestState>);

@@ -22,7 +22,12 @@ export type RequestSpec = Pick<autocannon.Options, 'method' | 'headers' | 'body'
 
 const CONNECTIONS = 16;
 
-async function cannon(server: BenchProcess, spec: RequestSpec, seconds: number, overallRate?: number): Promise<autocannon.Result> {
+async function cannon(
+  server: BenchProcess,
+  spec: RequestSpec,
+  seconds: number,
+  overallRate?: number,
+): Promise<autocannon.Result> {
   return autocannon({
     url: `${server.url}${spec.path}`,
     connections: CONNECTIONS,
@@ -52,7 +57,17 @@ export async function maxThroughput(server: BenchProcess, spec: RequestSpec, sec
 }
 
 /** Latency at a fixed rate (half the measured maximum), corrected for coordinated omission. */
-export async function latencyAt(server: BenchProcess, spec: RequestSpec, rate: number, seconds: number): Promise<Latency> {
+export async function latencyAt(
+  server: BenchProcess,
+  spec: RequestSpec,
+  rate: number,
+  seconds: number,
+): Promise<Latency> {
   const result = await cannon(server, spec, seconds, Math.max(1, Math.round(rate)));
-  return { rate: Math.round(rate), p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx + result.timeouts };
+  return {
+    rate: Math.round(rate),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx + result.timeouts,
+  };
 }

@@ -24,7 +24,9 @@ function procCpuSeconds(pid: number): number {
 }
 
 function procRssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((entry) => entry.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('VmRSS:'));
   return Math.round(Number(line?.replace(/\D+/g, '') ?? 0) / 102.4) / 10;
 }
 
@@ -32,9 +34,20 @@ function procRssMb(pid: number): number {
  * Starts a Node entry point as its own process and waits until `ready` resolves (an HTTP check, or a
  * line on its output). Output is drained (logs are written as in production, then dropped).
  */
-export async function startProcess(options: { name: string; entry: string; url: string; env: Record<string, string>; ready: (output: () => string) => Promise<boolean>; nodeArgs?: string[]; timeoutMs?: number }): Promise<BenchProcess & { startupMs: number }> {
+export async function startProcess(options: {
+  name: string;
+  entry: string;
+  url: string;
+  env: Record<string, string>;
+  ready: (output: () => string) => Promise<boolean>;
+  nodeArgs?: string[];
+  timeoutMs?: number;
+}): Promise<BenchProcess & { startupMs: number }> {
   const started = performance.now();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(projectRoot, options.entry)], { env: { PATH: process.env.PATH, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(projectRoot, options.entry)], {
+    env: { PATH: process.env.PATH, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-20_000);

@@ -29,10 +29,18 @@ for (const file of process.argv.slice(2)) {
     const where = frame.url.replace(/.*node_modules\//, '').replace(/.*?\/src\//, 'src/');
     const fn = `${frame.functionName || '(anonymous)'} ${where}:${frame.lineNumber}`;
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + delta);
-    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url)?.[1] ?? (frame.url.includes('/src/') ? 'latchkey (src)' : frame.url || '(native, GC, idle)');
+    const pkg =
+      /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url)?.[1] ??
+      (frame.url.includes('/src/') ? 'latchkey (src)' : frame.url || '(native, GC, idle)');
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + delta);
   });
   const top = (map: Map<string, number>, count: number) =>
-    [...map].sort((a, b) => b[1] - a[1]).slice(0, count).map(([name, time]) => `${((time / total) * 100).toFixed(1).padStart(5)}%  ${name}`).join('\n');
-  process.stdout.write(`${file}: ${Math.round(total / 1000)} ms busy\n${top(byFunction, 25)}\n--- by package\n${top(byPackage, 12)}\n\n`);
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, count)
+      .map(([name, time]) => `${((time / total) * 100).toFixed(1).padStart(5)}%  ${name}`)
+      .join('\n');
+  process.stdout.write(
+    `${file}: ${Math.round(total / 1000)} ms busy\n${top(byFunction, 25)}\n--- by package\n${top(byPackage, 12)}\n\n`,
+  );
 }

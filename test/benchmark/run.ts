@@ -15,16 +15,23 @@ import { UserAgent } from '../support/user-agent.ts';
 import { latencyAt, maxThroughput, type Latency, type Measured, type RequestSpec } from './load.ts';
 import { httpReady, outputReady, startProcess, type BenchProcess } from './processes.ts';
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } },
+});
 /** With --profile, the issuer and the task API write V8 CPU profiles to bench-results/profiles (read them with profile-summary.ts). */
-const profileArgs = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(projectRoot, 'bench-results', 'profiles')}`] : [];
+const profileArgs = args.profile
+  ? ['--cpu-prof', `--cpu-prof-dir=${path.join(projectRoot, 'bench-results', 'profiles')}`]
+  : [];
 const SECONDS = args.quick ? 3 : 10;
 const CHAINS = 16;
 const PASSWORD = 'benchmark passphrase, long enough';
 const KEY_ENCRYPTION_KEY = randomBytes(32).toString('hex');
 const redirectUri = 'http://127.0.0.1:9/cb';
 
-const postgres = process.env.DATABASE_URL && process.env.REDIS_URL ? { url: process.env.DATABASE_URL, redis: process.env.REDIS_URL } : undefined;
+const postgres =
+  process.env.DATABASE_URL && process.env.REDIS_URL
+    ? { url: process.env.DATABASE_URL, redis: process.env.REDIS_URL }
+    : undefined;
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-bench-'));
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -32,7 +39,9 @@ const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 let databaseUrl: string | undefined;
 if (postgres) {
   const server = new URL(postgres.url);
-  const admin = new pg.Client({ connectionString: Object.assign(new URL(server.href), { pathname: '/postgres' }).href });
+  const admin = new pg.Client({
+    connectionString: Object.assign(new URL(server.href), { pathname: '/postgres' }).href,
+  });
   await admin.connect();
   await admin.query('DROP DATABASE IF EXISTS latchkey_bench WITH (FORCE)');
   await admin.query('CREATE DATABASE latchkey_bench');
@@ -40,7 +49,12 @@ if (postgres) {
   databaseUrl = Object.assign(new URL(server.href), { pathname: '/latchkey_bench' }).href;
 }
 
-const [issuerPort, apiPort, providerPort, koaPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+const [issuerPort, apiPort, providerPort, koaPort] = await Promise.all([
+  freePort(),
+  freePort(),
+  freePort(),
+  freePort(),
+]);
 const issuerUrl = `http://127.0.0.1:${issuerPort}`;
 const apiUrl = `http://127.0.0.1:${apiPort}`;
 const baseEnv: Record<string, string> = {
@@ -60,7 +74,9 @@ const baseEnv: Record<string, string> = {
   // One test account signs in from up to 16 "browsers" at once; each attempt takes a numbered place
   // in the lockout count until it succeeds, and 16 in flight would pass the default of 5.
   LOCKOUT_MAX_FAILURES: '100',
-  ...(postgres ? { DATABASE_URL: databaseUrl!, REDIS_URL: postgres.redis, REDIS_KEY_PREFIX: `latchkey-bench-${process.pid}:` } : {}),
+  ...(postgres
+    ? { DATABASE_URL: databaseUrl!, REDIS_URL: postgres.redis, REDIS_KEY_PREFIX: `latchkey-bench-${process.pid}:` }
+    : {}),
 };
 if (!postgres) {
   // Production mode needs real stores; the embedded benchmark runs the development mode instead.
@@ -69,7 +85,10 @@ if (!postgres) {
 }
 
 async function latchkey(commandArgs: string[], input?: string): Promise<Record<string, unknown>> {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/latchkey.ts'), ...commandArgs, '--json'], { env: { PATH: process.env.PATH, ...baseEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/latchkey.ts'), ...commandArgs, '--json'], {
+    env: { PATH: process.env.PATH, ...baseEnv },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -82,10 +101,27 @@ async function latchkey(commandArgs: string[], input?: string): Promise<Record<s
 
 log(`mode: ${postgres ? 'PostgreSQL + Redis' : 'embedded (PGlite, in-process store)'}; ${SECONDS} s per run`);
 await latchkey(['migrate']);
-const web = await latchkey(['client', 'create', '--name', 'bench web app', '--type', 'web', '--redirect-uri', redirectUri, '--first-party', '--scope', 'openid', '--scope', 'tasks:read', '--scope', 'tasks:write']);
+const web = await latchkey([
+  'client',
+  'create',
+  '--name',
+  'bench web app',
+  '--type',
+  'web',
+  '--redirect-uri',
+  redirectUri,
+  '--first-party',
+  '--scope',
+  'openid',
+  '--scope',
+  'tasks:read',
+  '--scope',
+  'tasks:write',
+]);
 const service = await latchkey(['client', 'create', '--name', 'bench service', '--type', 'service']);
 await latchkey(['user', 'create', '--email', 'load-tester@example.com', '--verified'], `${PASSWORD}\n`);
-const basic = (id: unknown, secret: unknown) => `Basic ${Buffer.from(`${encodeURIComponent(String(id))}:${encodeURIComponent(String(secret))}`).toString('base64')}`;
+const basic = (id: unknown, secret: unknown) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(String(id))}:${encodeURIComponent(String(secret))}`).toString('base64')}`;
 const webAuth = basic(web.id, web.clientSecret);
 const serviceAuth = basic(service.id, service.clientSecret);
 
@@ -99,18 +135,42 @@ const issuer = await startProcess({
   nodeArgs: [...profileArgs, '--import', path.join(projectRoot, 'test/benchmark/probe/loop-delay.ts')],
   ready: httpReady(`${issuerUrl}/readyz`),
 });
-const api = await startProcess({ name: 'task-api', entry: 'src/resource-server/main.ts', url: apiUrl, env: baseEnv, nodeArgs: profileArgs, ready: httpReady(`${apiUrl}/readyz`) });
+const api = await startProcess({
+  name: 'task-api',
+  entry: 'src/resource-server/main.ts',
+  url: apiUrl,
+  env: baseEnv,
+  nodeArgs: profileArgs,
+  ready: httpReady(`${apiUrl}/readyz`),
+});
 await new Promise((resolve) => setTimeout(resolve, 2_000));
-const idle = { issuerRssMb: issuer.rssMb(), apiRssMb: api.rssMb(), issuerStartupMs: issuer.startupMs, apiStartupMs: api.startupMs };
+const idle = {
+  issuerRssMb: issuer.rssMb(),
+  apiRssMb: api.rssMb(),
+  issuerStartupMs: issuer.startupMs,
+  apiStartupMs: api.startupMs,
+};
 
-const provider = await startProcess({ name: 'bare oidc-provider', entry: 'test/benchmark/baselines/bare-provider.ts', url: `http://127.0.0.1:${providerPort}`, env: { PORT: String(providerPort), RESOURCE: apiUrl }, ready: outputReady(/ready/) });
+const provider = await startProcess({
+  name: 'bare oidc-provider',
+  entry: 'test/benchmark/baselines/bare-provider.ts',
+  url: `http://127.0.0.1:${providerPort}`,
+  env: { PORT: String(providerPort), RESOURCE: apiUrl },
+  ready: outputReady(/ready/),
+});
 const discoveryBody = await (await fetch(`${issuerUrl}/.well-known/openid-configuration`)).text();
 const jwksBody = await (await fetch(`${issuerUrl}/jwks`)).text();
 const koa = await startProcess({
   name: 'bare koa',
   entry: 'test/benchmark/baselines/bare-koa.ts',
   url: `http://127.0.0.1:${koaPort}`,
-  env: { PORT: String(koaPort), ISSUER_URL: issuerUrl, AUDIENCE: apiUrl, DISCOVERY_BODY: discoveryBody, JWKS_BODY: jwksBody },
+  env: {
+    PORT: String(koaPort),
+    ISSUER_URL: issuerUrl,
+    AUDIENCE: apiUrl,
+    DISCOVERY_BODY: discoveryBody,
+    JWKS_BODY: jwksBody,
+  },
   ready: outputReady(/ready/),
 });
 
@@ -120,17 +180,34 @@ async function signIn(): Promise<{ refreshToken: string; accessToken: string }> 
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const authorize = new URL('/auth', issuerUrl);
-  authorize.search = new URLSearchParams({ client_id: String(web.id), redirect_uri: redirectUri, response_type: 'code', scope: 'openid tasks:read', code_challenge: challenge, code_challenge_method: 'S256', state: 'bench' }).toString();
+  authorize.search = new URLSearchParams({
+    client_id: String(web.id),
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    scope: 'openid tasks:read',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: 'bench',
+  }).toString();
   const page = await agent.follow(authorize, issuerUrl);
   await page.response.text();
-  const landed = await agent.submitForm(new URL(`${page.url.pathname}/login`, issuerUrl), { email: 'load-tester@example.com', password: PASSWORD }, issuerUrl);
+  const landed = await agent.submitForm(
+    new URL(`${page.url.pathname}/login`, issuerUrl),
+    { email: 'load-tester@example.com', password: PASSWORD },
+    issuerUrl,
+  );
   await landed.response.body?.cancel();
   const code = landed.url.searchParams.get('code');
   if (!code) throw new Error(`sign-in did not return a code (${landed.response.status})`);
   const response = await fetch(`${issuerUrl}/token`, {
     method: 'POST',
     headers: { authorization: webAuth, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }).toString(),
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+    }).toString(),
   });
   const tokens = (await response.json()) as { refresh_token?: string; access_token?: string };
   if (!tokens.refresh_token || !tokens.access_token) throw new Error(`token request failed: ${JSON.stringify(tokens)}`);
@@ -138,7 +215,10 @@ async function signIn(): Promise<{ refreshToken: string; accessToken: string }> 
 }
 
 /** Sign-ins from `concurrency` browsers for `seconds` (or at `rate` per second): completed count, latency percentiles, server CPU. */
-async function signInLoad(seconds: number, options: { concurrency?: number; rate?: number }): Promise<{ completed: number; errors: number; p50: number; p99: number; cpuSeconds: number; seconds: number }> {
+async function signInLoad(
+  seconds: number,
+  options: { concurrency?: number; rate?: number },
+): Promise<{ completed: number; errors: number; p50: number; p99: number; cpuSeconds: number; seconds: number }> {
   const latencies: number[] = [];
   let errors = 0;
   const cpuBefore = issuer.cpuSeconds();
@@ -161,14 +241,24 @@ async function signInLoad(seconds: number, options: { concurrency?: number; rate
     }
     await Promise.all(inFlight);
   } else {
-    await Promise.all(Array.from({ length: options.concurrency ?? 8 }, async () => {
-      while (performance.now() < end) await one();
-    }));
+    await Promise.all(
+      Array.from({ length: options.concurrency ?? 8 }, async () => {
+        while (performance.now() < end) await one();
+      }),
+    );
   }
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0);
-  return { completed: latencies.length, errors, p50: at(0.5), p99: at(0.99), cpuSeconds: issuer.cpuSeconds() - cpuBefore, seconds: elapsed };
+  const at = (q: number) =>
+    Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0);
+  return {
+    completed: latencies.length,
+    errors,
+    p50: at(0.5),
+    p99: at(0.99),
+    cpuSeconds: issuer.cpuSeconds() - cpuBefore,
+    seconds: elapsed,
+  };
 }
 
 // --- PostgreSQL writes per operation (PostgreSQL mode only) --------------------------------------
@@ -177,7 +267,9 @@ async function rowWrites(): Promise<number | undefined> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   await new Promise((resolve) => setTimeout(resolve, 1_200));
-  const { rows } = await client.query<{ writes: string }>("SELECT (tup_inserted + tup_updated + tup_deleted)::text AS writes FROM pg_stat_database WHERE datname = 'latchkey_bench'");
+  const { rows } = await client.query<{ writes: string }>(
+    "SELECT (tup_inserted + tup_updated + tup_deleted)::text AS writes FROM pg_stat_database WHERE datname = 'latchkey_bench'",
+  );
   await client.end();
   return Number(rows[0]?.writes ?? 0);
 }
@@ -193,16 +285,25 @@ interface Row {
 }
 const rows: Row[] = [];
 
-async function measure(scenario: string, server: BenchProcess, target: string, spec: RequestSpec, options: { baseline?: Measured; countWrites?: boolean } = {}): Promise<Measured> {
+async function measure(
+  scenario: string,
+  server: BenchProcess,
+  target: string,
+  spec: RequestSpec,
+  options: { baseline?: Measured; countWrites?: boolean } = {},
+): Promise<Measured> {
   const writesBefore = options.countWrites ? await rowWrites() : undefined;
   const max = await maxThroughput(server, spec, SECONDS);
   const writesAfter = options.countWrites ? await rowWrites() : undefined;
   const latency = await latencyAt(server, spec, max.perSecond / 2, SECONDS);
   const row: Row = { scenario, target, max, latency };
   if (options.baseline) row.ratio = Math.round((max.perCpuSecond / options.baseline.perCpuSecond) * 100) / 100;
-  if (writesBefore !== undefined && writesAfter !== undefined && max.requests > 0) row.writesPerOp = Math.round(((writesAfter - writesBefore) / max.requests) * 100) / 100;
+  if (writesBefore !== undefined && writesAfter !== undefined && max.requests > 0)
+    row.writesPerOp = Math.round(((writesAfter - writesBefore) / max.requests) * 100) / 100;
   rows.push(row);
-  log(`${scenario} / ${target}: ${max.perSecond}/s, ${max.perCpuSecond}/CPU-s, p99 ${latency.p99} ms at ${latency.rate}/s, ${max.errors} errors`);
+  log(
+    `${scenario} / ${target}: ${max.perSecond}/s, ${max.perCpuSecond}/CPU-s, p99 ${latency.p99} ms at ${latency.rate}/s, ${max.errors} errors`,
+  );
   return max;
 }
 
@@ -210,8 +311,18 @@ const form = (fields: Record<string, string>) => new URLSearchParams(fields).toS
 const formHeaders = (authorization: string) => ({ authorization, 'content-type': 'application/x-www-form-urlencoded' });
 
 // 1. client credentials
-const ccSpec: RequestSpec = { path: '/token', method: 'POST', headers: formHeaders(serviceAuth), body: form({ grant_type: 'client_credentials', scope: 'tasks:work' }) };
-const bareCc = await measure('1 client credentials (JWT)', provider, 'bare oidc-provider', { path: '/token', method: 'POST', headers: formHeaders(basic('bench', 'bench-secret-bench-secret-bench-secret')), body: form({ grant_type: 'client_credentials', scope: 'tasks:work' }) });
+const ccSpec: RequestSpec = {
+  path: '/token',
+  method: 'POST',
+  headers: formHeaders(serviceAuth),
+  body: form({ grant_type: 'client_credentials', scope: 'tasks:work' }),
+};
+const bareCc = await measure('1 client credentials (JWT)', provider, 'bare oidc-provider', {
+  path: '/token',
+  method: 'POST',
+  headers: formHeaders(basic('bench', 'bench-secret-bench-secret-bench-secret')),
+  body: form({ grant_type: 'client_credentials', scope: 'tasks:work' }),
+});
 await measure('1 client credentials (JWT)', koa, 'bare koa hello', { path: '/hello' });
 await measure('1 client credentials (JWT)', issuer, 'Latchkey', ccSpec, { baseline: bareCc, countWrites: true });
 
@@ -225,7 +336,10 @@ function chainSpec(pool: string[], authorization: string): RequestSpec {
       {
         method: 'POST',
         headers: formHeaders(authorization),
-        setupRequest: (request) => ({ ...request, body: form({ grant_type: 'refresh_token', refresh_token: pool.shift() ?? 'pool-exhausted' }) }),
+        setupRequest: (request) => ({
+          ...request,
+          body: form({ grant_type: 'refresh_token', refresh_token: pool.shift() ?? 'pool-exhausted' }),
+        }),
         onResponse: (status, body) => {
           const successor = status === 200 ? (JSON.parse(body) as { refresh_token?: string }).refresh_token : undefined;
           if (successor) pool.push(successor);
@@ -234,15 +348,36 @@ function chainSpec(pool: string[], authorization: string): RequestSpec {
     ],
   };
 }
-const mint = async () => (await (await fetch(`${provider.url}/bench/refresh-tokens?n=${CHAINS * 2}`)).json()) as string[];
-const bareRefresh = await maxThroughput(provider, chainSpec(await mint(), basic('bench', 'bench-secret-bench-secret-bench-secret')), SECONDS);
-const bareRefreshLatency = await latencyAt(provider, chainSpec(await mint(), basic('bench', 'bench-secret-bench-secret-bench-secret')), bareRefresh.perSecond / 2, SECONDS);
-rows.push({ scenario: '2 refresh rotation', target: 'bare oidc-provider', max: bareRefresh, latency: bareRefreshLatency });
-const ourChains = async () => Promise.all(Array.from({ length: CHAINS * 2 }, async () => (await signIn()).refreshToken));
+const mint = async () =>
+  (await (await fetch(`${provider.url}/bench/refresh-tokens?n=${CHAINS * 2}`)).json()) as string[];
+const bareRefresh = await maxThroughput(
+  provider,
+  chainSpec(await mint(), basic('bench', 'bench-secret-bench-secret-bench-secret')),
+  SECONDS,
+);
+const bareRefreshLatency = await latencyAt(
+  provider,
+  chainSpec(await mint(), basic('bench', 'bench-secret-bench-secret-bench-secret')),
+  bareRefresh.perSecond / 2,
+  SECONDS,
+);
+rows.push({
+  scenario: '2 refresh rotation',
+  target: 'bare oidc-provider',
+  max: bareRefresh,
+  latency: bareRefreshLatency,
+});
+const ourChains = async () =>
+  Promise.all(Array.from({ length: CHAINS * 2 }, async () => (await signIn()).refreshToken));
 const writesBefore = await rowWrites();
 const ourRefresh = await maxThroughput(issuer, chainSpec(await ourChains(), webAuth), SECONDS);
 const writesAfter = await rowWrites();
-const ourRefreshLatency = await latencyAt(issuer, chainSpec(await ourChains(), webAuth), ourRefresh.perSecond / 2, SECONDS);
+const ourRefreshLatency = await latencyAt(
+  issuer,
+  chainSpec(await ourChains(), webAuth),
+  ourRefresh.perSecond / 2,
+  SECONDS,
+);
 rows.push({
   scenario: '2 refresh rotation',
   target: 'Latchkey',
@@ -250,17 +385,28 @@ rows.push({
   latency: ourRefreshLatency,
   ratio: Math.round((ourRefresh.perCpuSecond / bareRefresh.perCpuSecond) * 100) / 100,
   // The sign-ins that made the chains wrote too; they ran before `writesBefore`... except the latency run's, which came after.
-  ...(writesBefore !== undefined && writesAfter !== undefined ? { writesPerOp: Math.round(((writesAfter - writesBefore) / ourRefresh.requests) * 100) / 100 } : {}),
+  ...(writesBefore !== undefined && writesAfter !== undefined
+    ? { writesPerOp: Math.round(((writesAfter - writesBefore) / ourRefresh.requests) * 100) / 100 }
+    : {}),
 });
 log(`2 refresh rotation / Latchkey: ${ourRefresh.perSecond}/s (bare ${bareRefresh.perSecond}/s)`);
 
 // 3. password sign-in vs the argon2 ceiling
-const ceiling = await new Promise<{ perSecond: number; cpuSeconds: number; verifications: number }>((resolve, reject) => {
-  const child = spawn(process.execPath, [path.join(projectRoot, 'test/benchmark/baselines/argon2-ceiling.ts')], { env: { PATH: process.env.PATH, SECONDS: String(SECONDS) }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { perSecond: number; cpuSeconds: number; verifications: number }) : reject(new Error('argon2 ceiling failed'))));
-});
+const ceiling = await new Promise<{ perSecond: number; cpuSeconds: number; verifications: number }>(
+  (resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(projectRoot, 'test/benchmark/baselines/argon2-ceiling.ts')], {
+      env: { PATH: process.env.PATH, SECONDS: String(SECONDS) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out) as { perSecond: number; cpuSeconds: number; verifications: number })
+        : reject(new Error('argon2 ceiling failed')),
+    );
+  },
+);
 const signInMax = await signInLoad(SECONDS, { concurrency: 8 });
 const signInRate = signInMax.completed / signInMax.seconds;
 const signInFixed = await signInLoad(SECONDS, { rate: signInRate / 2 });
@@ -281,35 +427,74 @@ log(`3 sign-in: ${signIns.perSecond}/s vs argon2 ceiling ${signIns.ceilingPerSec
 const { accessToken } = await signIn();
 const bearer = { authorization: `Bearer ${accessToken}` };
 await measure('4 GET /tasks/mine', koa, 'bare koa, no verification', { path: '/hello', headers: bearer });
-const verifyOnly = await measure('4 GET /tasks/mine', koa, 'bare koa + jose verify', { path: '/verify-only', headers: bearer });
-await measure('4 GET /tasks/mine', api, 'Latchkey task API', { path: '/tasks/mine', headers: bearer }, { baseline: verifyOnly });
+const verifyOnly = await measure('4 GET /tasks/mine', koa, 'bare koa + jose verify', {
+  path: '/verify-only',
+  headers: bearer,
+});
+await measure(
+  '4 GET /tasks/mine',
+  api,
+  'Latchkey task API',
+  { path: '/tasks/mine', headers: bearer },
+  { baseline: verifyOnly },
+);
 
 // 5. discovery and JWKS
 const koaDiscovery = await measure('5 discovery', koa, 'bare koa', { path: '/discovery' });
-await measure('5 discovery', issuer, 'Latchkey', { path: '/.well-known/openid-configuration' }, { baseline: koaDiscovery });
+await measure(
+  '5 discovery',
+  issuer,
+  'Latchkey',
+  { path: '/.well-known/openid-configuration' },
+  { baseline: koaDiscovery },
+);
 const koaJwks = await measure('5 JWKS', koa, 'bare koa', { path: '/jwks' });
 await measure('5 JWKS', issuer, 'Latchkey', { path: '/jwks' }, { baseline: koaJwks });
 
 // Event-loop delay during a sign-in storm while client credentials continue at a fixed rate.
 const ccMax = rows.find((row) => row.target === 'Latchkey' && row.scenario.startsWith('1'))!.max.perSecond;
 issuer.child.kill('SIGUSR2');
-const [stormCc, storm] = await Promise.all([latencyAt(issuer, ccSpec, ccMax / 4, SECONDS), signInLoad(SECONDS, { concurrency: 16 })]);
+const [stormCc, storm] = await Promise.all([
+  latencyAt(issuer, ccSpec, ccMax / 4, SECONDS),
+  signInLoad(SECONDS, { concurrency: 16 }),
+]);
 issuer.child.kill('SIGUSR2');
 await new Promise((resolve) => setTimeout(resolve, 300));
 const loopDelay = JSON.parse(await readFile(loopDelayFile, 'utf8')) as { p50: number; p99: number; max: number };
-log(`storm: event-loop delay p99 ${loopDelay.p99} ms; client credentials p99 ${stormCc.p99} ms at ${stormCc.rate}/s; ${storm.completed} sign-ins`);
+log(
+  `storm: event-loop delay p99 ${loopDelay.p99} ms; client credentials p99 ${stormCc.p99} ms at ${stormCc.rate}/s; ${storm.completed} sign-ins`,
+);
 
 // --- the report ----------------------------------------------------------------------------------
 for (const server of [koa, provider, api, issuer]) await server.stop();
 await rm(dataDir, { recursive: true, force: true });
 
-const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.type()} ${os.release()}` };
-const results = { date: new Date().toISOString(), mode: postgres ? 'postgres+redis' : 'embedded', quick: args.quick, secondsPerRun: SECONDS, machine, idle, rows, signIns, storm: { loopDelay, clientCredentials: stormCc, signInsCompleted: storm.completed, signInErrors: storm.errors } };
+const machine = {
+  cpus: os.cpus().length,
+  model: os.cpus()[0]?.model ?? 'unknown',
+  memoryGb: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${os.type()} ${os.release()}`,
+};
+const results = {
+  date: new Date().toISOString(),
+  mode: postgres ? 'postgres+redis' : 'embedded',
+  quick: args.quick,
+  secondsPerRun: SECONDS,
+  machine,
+  idle,
+  rows,
+  signIns,
+  storm: { loopDelay, clientCredentials: stormCc, signInsCompleted: storm.completed, signInErrors: storm.errors },
+};
 
 const table = [
   '| Scenario | Target | req/s | req/CPU-s | ratio | p50 / p99 ms at half load | errors | RSS MB | writes/op |',
   '|---|---|---:|---:|---:|---|---:|---:|---:|',
-  ...rows.map((row) => `| ${row.scenario} | ${row.target} | ${row.max.perSecond} | ${row.max.perCpuSecond} | ${row.ratio ?? ''} | ${row.latency.p50} / ${row.latency.p99} (at ${row.latency.rate}/s) | ${row.max.errors + row.latency.errors} | ${row.max.rssMb} | ${row.writesPerOp ?? ''} |`),
+  ...rows.map(
+    (row) =>
+      `| ${row.scenario} | ${row.target} | ${row.max.perSecond} | ${row.max.perCpuSecond} | ${row.ratio ?? ''} | ${row.latency.p50} / ${row.latency.p99} (at ${row.latency.rate}/s) | ${row.max.errors + row.latency.errors} | ${row.max.rssMb} | ${row.writesPerOp ?? ''} |`,
+  ),
   `| 3 password sign-in | raw argon2id ceiling | ${signIns.ceilingPerSecond} | ${signIns.ceilingPerCpuSecond} | | | | | |`,
   `| 3 password sign-in | Latchkey (authorize, login, code, token) | ${signIns.perSecond} | ${signIns.perCpuSecond} | ${signIns.ratio} | ${signIns.p50AtHalf} / ${signIns.p99AtHalf} | ${signIns.errors} | ${signIns.rssMb} | |`,
 ].join('\n');

@@ -26,12 +26,33 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
   before(async () => {
     const spaPort = await freePort();
     spaUrl = `http://127.0.0.1:${spaPort}`;
-    stack = await startStack({ issuerOverrides: { SPA_URL: spaUrl, ACCESS_TOKEN_TTL_SECONDS: '15' }, apiOverrides: { SPA_URL: spaUrl } });
-    await stack.issuer.createClient({ id: SPA_CLIENT, name: 'Latchkey Tasks (e2e)', type: 'spa', redirectUris: [`${spaUrl}/`], postLogoutRedirectUris: [`${spaUrl}/`], firstParty: true });
+    stack = await startStack({
+      issuerOverrides: { SPA_URL: spaUrl, ACCESS_TOKEN_TTL_SECONDS: '15' },
+      apiOverrides: { SPA_URL: spaUrl },
+    });
+    await stack.issuer.createClient({
+      id: SPA_CLIENT,
+      name: 'Latchkey Tasks (e2e)',
+      type: 'spa',
+      redirectUris: [`${spaUrl}/`],
+      postLogoutRedirectUris: [`${spaUrl}/`],
+      firstParty: true,
+    });
     await stack.issuer.createClient({ id: CLI_CLIENT, name: 'taskctl (e2e)', type: 'cli', firstParty: true });
     const dir = await temporaryDirectory();
-    const config = testConfig(dir.path, { ISSUER_URL: stack.issuer.url, TASK_API_URL: stack.apiUrl, SPA_URL: spaUrl, SPA_PORT: String(spaPort), SPA_CLIENT_ID: SPA_CLIENT, LOG_LEVEL: 'warn' });
-    spa = await listen(buildSpaApp(config, createLogger({ level: 'warn', format: 'json', name: 'spa' })), spaPort, '127.0.0.1');
+    const config = testConfig(dir.path, {
+      ISSUER_URL: stack.issuer.url,
+      TASK_API_URL: stack.apiUrl,
+      SPA_URL: spaUrl,
+      SPA_PORT: String(spaPort),
+      SPA_CLIENT_ID: SPA_CLIENT,
+      LOG_LEVEL: 'warn',
+    });
+    spa = await listen(
+      buildSpaApp(config, createLogger({ level: 'warn', format: 'json', name: 'spa' })),
+      spaPort,
+      '127.0.0.1',
+    );
     browser = await launchBrowser();
   });
   after(async () => {
@@ -40,7 +61,10 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     await stack?.stop();
   });
 
-  const refreshTokenRecord = (token: string) => stack.issuer.service.database.client.oidcRecord.findUnique({ where: { kind_idHash: { kind: 'RefreshToken', idHash: hashId(token) } } });
+  const refreshTokenRecord = (token: string) =>
+    stack.issuer.service.database.client.oidcRecord.findUnique({
+      where: { kind_idHash: { kind: 'RefreshToken', idHash: hashId(token) } },
+    });
 
   async function signInAtIssuer(page: Page, user: TestUser): Promise<void> {
     await page.getByLabel('Email', { exact: true }).fill(user.email);
@@ -59,7 +83,8 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     const refreshTokens: string[] = [];
     const tokenRequests: string[] = [];
     page.on('request', (request) => {
-      if (request.url() === `${stack.issuer.url}/token` && request.method() === 'POST') tokenRequests.push(new URLSearchParams(request.postData() ?? '').get('grant_type') ?? '');
+      if (request.url() === `${stack.issuer.url}/token` && request.method() === 'POST')
+        tokenRequests.push(new URLSearchParams(request.postData() ?? '').get('grant_type') ?? '');
     });
     page.on('response', async (response) => {
       if (response.url() !== `${stack.issuer.url}/token` || response.request().method() !== 'POST') return;
@@ -88,7 +113,10 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     await page.getByRole('button', { name: 'Reload' }).click();
     await page.locator('#tasks li', { hasText: 'Buy oat milk' }).waitFor();
     await page.waitForTimeout(300);
-    assert.ok(tokenRequests.filter((grant) => grant === 'refresh_token').length > before, 'a refresh-token grant was made');
+    assert.ok(
+      tokenRequests.filter((grant) => grant === 'refresh_token').length > before,
+      'a refresh-token grant was made',
+    );
 
     const latest = refreshTokens.at(-1)!;
     assert.ok(await refreshTokenRecord(latest), 'the current refresh token exists before sign-out');
@@ -114,7 +142,10 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     await page.locator('#tasks li.empty').waitFor();
     // Signed in and shown the list, the person is a user of the API, whom a task can be assigned to. The assignee sees the
     // task in their list, may work on it, but may not hand it on: only its owner can.
-    assert.equal((await stack.call('PUT', `/tasks/${String(task.body.id)}/assignee`, owner.token, { assignee: user.id })).status, 200);
+    assert.equal(
+      (await stack.call('PUT', `/tasks/${String(task.body.id)}/assignee`, owner.token, { assignee: user.id })).status,
+      200,
+    );
     await page.getByRole('button', { name: 'Reload' }).click();
     const row = page.locator('#tasks li', { hasText: 'Assigned to you, owned by someone else' });
     await row.waitFor();
@@ -128,18 +159,37 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
   it('taskctl: logs in with the device grant confirmed in a browser, adds and lists a task, and logout revokes', async () => {
     const user = await stack.issuer.createUser();
     const configDir = await temporaryDirectory();
-    const env = { TASKCTL_ISSUER: stack.issuer.url, TASKCTL_API: stack.apiUrl, TASKCTL_CLIENT_ID: CLI_CLIENT, TASKCTL_CONFIG_DIR: configDir.path, HOME: configDir.path };
+    const env = {
+      TASKCTL_ISSUER: stack.issuer.url,
+      TASKCTL_API: stack.apiUrl,
+      TASKCTL_CLIENT_ID: CLI_CLIENT,
+      TASKCTL_CONFIG_DIR: configDir.path,
+      HOME: configDir.path,
+    };
     const taskctl = async (...args: string[]) => {
       const run = spawnEntry('src/clients/cli/taskctl.ts', env, args);
       const { code } = await run.exited;
-      return { code, output: run.output(), json: run.output().split('\n').filter((line) => line.startsWith('{') || line.startsWith('[')).map((line) => JSON.parse(line) as unknown) };
+      return {
+        code,
+        output: run.output(),
+        json: run
+          .output()
+          .split('\n')
+          .filter((line) => line.startsWith('{') || line.startsWith('['))
+          .map((line) => JSON.parse(line) as unknown),
+      };
     };
     try {
       assert.equal((await taskctl('tasks', 'list')).code, 2, 'exit 2 before login');
 
       const login = spawnEntry('src/clients/cli/taskctl.ts', env, ['login', '--no-browser', '--json']);
       await login.waitForOutput(/"user_code"/);
-      const started = JSON.parse(login.output().split('\n').find((line) => line.includes('user_code'))!) as { verification_uri: string; user_code: string };
+      const started = JSON.parse(
+        login
+          .output()
+          .split('\n')
+          .find((line) => line.includes('user_code'))!,
+      ) as { verification_uri: string; user_code: string };
       const page = await browser.newPage({ viewport: { width: 420, height: 760 } });
       await page.goto(started.verification_uri);
       await page.locator('input[name=user_code]').fill(started.user_code);
@@ -168,7 +218,9 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
       assert.doesNotMatch(listed.output + added.output, /eyJ/, 'no token is ever printed');
       assert.equal((await taskctl('tasks', 'show', '00000000-0000-4000-8000-000000000000')).code, 4);
 
-      const { refreshToken } = JSON.parse(await (await import('node:fs/promises')).readFile(credentials, 'utf8')) as { refreshToken: string };
+      const { refreshToken } = JSON.parse(await (await import('node:fs/promises')).readFile(credentials, 'utf8')) as {
+        refreshToken: string;
+      };
       assert.ok(await refreshTokenRecord(refreshToken));
       assert.equal((await taskctl('logout')).code, 0);
       assert.equal(await refreshTokenRecord(refreshToken), null, 'logout revoked the refresh token at the issuer');
@@ -203,7 +255,11 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     }
     const { code } = await worker.exited;
     assert.equal(code, 0);
-    const lines = worker.output().trim().split('\n').map((line) => JSON.parse(line) as { msg: string });
+    const lines = worker
+      .output()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { msg: string });
     assert.ok(lines.some((line) => line.msg === 'completed a task'));
     assert.ok(lines.some((line) => line.msg === 'worker stopped'));
     assert.doesNotMatch(worker.output(), new RegExp(service.secret!));

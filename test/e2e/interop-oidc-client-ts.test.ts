@@ -46,8 +46,17 @@ describe('interoperability: oidc-client-ts in Chromium', { skip: needsChromium }
     issuer = await startIssuer();
     const port = await freePort();
     origin = `http://127.0.0.1:${port}`;
-    clientId = (await issuer.createClient({ type: 'spa', redirectUris: [`${origin}/callback`], postLogoutRedirectUris: [`${origin}/`], firstParty: true })).id;
-    const bundle = await readFile(path.join(projectRoot, 'node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js'));
+    clientId = (
+      await issuer.createClient({
+        type: 'spa',
+        redirectUris: [`${origin}/callback`],
+        postLogoutRedirectUris: [`${origin}/`],
+        firstParty: true,
+      })
+    ).id;
+    const bundle = await readFile(
+      path.join(projectRoot, 'node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js'),
+    );
     server = createServer((req, res) => {
       if (req.url === '/oidc-client-ts.js') {
         res.setHeader('content-type', 'text/javascript');
@@ -72,7 +81,8 @@ describe('interoperability: oidc-client-ts in Chromium', { skip: needsChromium }
     // Every answer the library got, bar the browser's own favicon requests, was a success.
     const failures: string[] = [];
     tab.on('response', (response) => {
-      if (response.status() >= 400 && !response.url().endsWith('/favicon.ico')) failures.push(`${response.status()} ${response.request().method()} ${response.url()}`);
+      if (response.status() >= 400 && !response.url().endsWith('/favicon.ico'))
+        failures.push(`${response.status()} ${response.request().method()} ${response.url()}`);
     });
     await tab.goto(`${origin}/`);
     await tab.waitForFunction(READY);
@@ -84,7 +94,9 @@ describe('interoperability: oidc-client-ts in Chromium', { skip: needsChromium }
     await tab.getByRole('button', { name: 'Sign in' }).click();
     await tab.waitForURL(`${origin}/callback**`);
     await tab.waitForFunction('window.rp.result !== null || window.rp.error !== null');
-    const signedIn = await tab.evaluate<{ result: unknown; error: unknown }>('({ result: window.rp.result, error: window.rp.error })');
+    const signedIn = await tab.evaluate<{ result: unknown; error: unknown }>(
+      '({ result: window.rp.result, error: window.rp.error })',
+    );
     assert.equal(signedIn.error, null, String(signedIn.error));
     const result = signedIn.result as { sub: string; email: string; hasRefreshToken: boolean; accessToken: string };
     assert.equal(result.sub, user.id);
@@ -92,10 +104,14 @@ describe('interoperability: oidc-client-ts in Chromium', { skip: needsChromium }
     assert.equal(result.hasRefreshToken, true);
     await tab.screenshot({ path: await artifactPath('oidc-client-ts-signed-in.png') });
 
-    const renewed = await tab.evaluate<string | null>('window.rp.mgr.signinSilent().then((user) => user && user.access_token)');
+    const renewed = await tab.evaluate<string | null>(
+      'window.rp.mgr.signinSilent().then((user) => user && user.access_token)',
+    );
     assert.ok(renewed && renewed !== result.accessToken, 'a refresh gave a new access token');
 
-    const revoked = await tab.evaluate("window.rp.mgr.revokeTokens(['refresh_token']).then(() => 'ok', (error) => String(error))");
+    const revoked = await tab.evaluate(
+      "window.rp.mgr.revokeTokens(['refresh_token']).then(() => 'ok', (error) => String(error))",
+    );
     assert.equal(revoked, 'ok');
 
     await tab.evaluate('void window.rp.mgr.signoutRedirect()');

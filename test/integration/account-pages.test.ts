@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { APP_REDIRECT_URI, startIssuerWithApp, TEST_PASSWORD, totpCode, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
+import {
+  APP_REDIRECT_URI,
+  startIssuerWithApp,
+  TEST_PASSWORD,
+  totpCode,
+  type IssuerHarness,
+  type TestUser,
+} from '../support/issuer-harness.ts';
 import { UserAgent } from '../support/user-agent.ts';
 
 const NEW_PASSWORD = 'another long passphrase, changed';
@@ -21,10 +28,18 @@ describe('account pages', () => {
     if (url.pathname.startsWith('/interaction/')) {
       await response.body?.cancel();
       const interaction = url.pathname;
-      ({ response, url } = await agent.submitForm(new URL(`${interaction}/login`, issuer.url), { email: user.email, password }, issuer.url));
+      ({ response, url } = await agent.submitForm(
+        new URL(`${interaction}/login`, issuer.url),
+        { email: user.email, password },
+        issuer.url,
+      ));
       if (user.totpSecret && url.pathname === `${interaction}/login`) {
         await response.body?.cancel();
-        ({ response, url } = await agent.submitForm(new URL(`${interaction}/second-factor`, issuer.url), { code: await totpCode(user.totpSecret) }, issuer.url));
+        ({ response, url } = await agent.submitForm(
+          new URL(`${interaction}/second-factor`, issuer.url),
+          { code: await totpCode(user.totpSecret) },
+          issuer.url,
+        ));
       }
     }
     return { agent, response, url, html: await response.text() };
@@ -50,9 +65,15 @@ describe('account pages', () => {
     const { agent } = await openAccount(user);
     const other = await openAccount(user);
     await (await agent.request(new URL('/account/password', issuer.url))).text();
-    const wrong = await post(agent, '/account/password', { current_password: 'not my password at all', new_password: NEW_PASSWORD });
+    const wrong = await post(agent, '/account/password', {
+      current_password: 'not my password at all',
+      new_password: NEW_PASSWORD,
+    });
     assert.equal(wrong.response.status, 401);
-    const changed = await post(agent, '/account/password', { current_password: TEST_PASSWORD, new_password: NEW_PASSWORD });
+    const changed = await post(agent, '/account/password', {
+      current_password: TEST_PASSWORD,
+      new_password: NEW_PASSWORD,
+    });
     assert.equal(changed.url.pathname, '/account');
     assert.match(changed.html, /Your password is changed/);
     const otherAgain = await other.agent.follow(new URL('/account', issuer.url), issuer.url);
@@ -79,7 +100,11 @@ describe('account pages', () => {
     const fresh = new UserAgent();
     const start = await fresh.follow(new URL('/account', issuer.url), issuer.url);
     await start.response.body?.cancel();
-    const { response } = await fresh.submitForm(new URL(`${start.url.pathname}/login`, issuer.url), { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    const { response } = await fresh.submitForm(
+      new URL(`${start.url.pathname}/login`, issuer.url),
+      { email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
     assert.match(await response.text(), /Two-step verification/);
   });
 
@@ -123,7 +148,11 @@ describe('account pages', () => {
       assert.equal(regenerated.response.status, 401, `regenerate with ${proof ?? 'nothing'}`);
     }
     assert.equal(await issuer.secondFactor.isEnabled(user.id), true);
-    assert.equal(await issuer.secondFactor.useRecoveryCode(user.id, user.recoveryCodes![0]!), true, 'the old recovery codes still work');
+    assert.equal(
+      await issuer.secondFactor.useRecoveryCode(user.id, user.recoveryCodes![0]!),
+      true,
+      'the old recovery codes still work',
+    );
   });
 
   it('lists each browser session with its device and signs out another one', async () => {
@@ -149,8 +178,13 @@ describe('account pages', () => {
 
   it('lists apps with access and removes one, ending its refresh tokens', async () => {
     const user = await issuer.createUser();
-    const { callbackUrl, verifier, state, agent } = await issuer.authorize(config, user, { redirect_uri: APP_REDIRECT_URI });
-    const tokens = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const { callbackUrl, verifier, state, agent } = await issuer.authorize(config, user, {
+      redirect_uri: APP_REDIRECT_URI,
+    });
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     const { html } = await openAccount(user, TEST_PASSWORD, agent);
     const grant = /name="grant" value="([^"]+)"/.exec(html)?.[1];
     assert.ok(grant, 'the app is listed');
@@ -161,7 +195,10 @@ describe('account pages', () => {
     await client.refreshTokenGrant(config, tokens.refresh_token!);
     const removed = await post(agent, '/account/apps/revoke', { grant });
     assert.match(removed.html, /no longer has access/);
-    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), (error: { error?: string }) => error.error === 'invalid_grant');
+    await assert.rejects(
+      client.refreshTokenGrant(config, tokens.refresh_token!),
+      (error: { error?: string }) => error.error === 'invalid_grant',
+    );
   });
 
   it('refuses an account form without its form token or from another origin', async () => {
@@ -183,9 +220,17 @@ describe('account pages with an old sign-in', () => {
       const start = await agent.follow(new URL('/account', issuer.url), issuer.url);
       await start.response.body?.cancel();
       const interaction = start.url.pathname;
-      let { response, url } = await agent.submitForm(new URL(`${interaction}/login`, issuer.url), { email: user.email, password: TEST_PASSWORD }, issuer.url);
+      let { response, url } = await agent.submitForm(
+        new URL(`${interaction}/login`, issuer.url),
+        { email: user.email, password: TEST_PASSWORD },
+        issuer.url,
+      );
       await response.body?.cancel();
-      ({ response, url } = await agent.submitForm(new URL(`${interaction}/second-factor`, issuer.url), { code: await totpCode(user.totpSecret!) }, issuer.url));
+      ({ response, url } = await agent.submitForm(
+        new URL(`${interaction}/second-factor`, issuer.url),
+        { code: await totpCode(user.totpSecret!) },
+        issuer.url,
+      ));
       await response.body?.cancel();
       assert.equal(url.pathname, '/account');
       await new Promise((resolve) => setTimeout(resolve, 1_100));

@@ -10,7 +10,12 @@ describe('consent for third-party apps', () => {
 
   before(async () => {
     ({ issuer } = await startIssuerWithApp());
-    const created = await issuer.createClient({ name: 'Planner Deluxe', type: 'spa', redirectUris: [APP_REDIRECT_URI], firstParty: false });
+    const created = await issuer.createClient({
+      name: 'Planner Deluxe',
+      type: 'spa',
+      redirectUris: [APP_REDIRECT_URI],
+      firstParty: false,
+    });
     thirdParty = await issuer.discover(created.id);
   });
   after(() => issuer.stop());
@@ -20,10 +25,20 @@ describe('consent for third-party apps', () => {
     const user = await issuer.createUser();
     const agent = new UserAgent();
     const verifier = client.randomPKCECodeVerifier();
-    const authorizationUrl = client.buildAuthorizationUrl(thirdParty, { redirect_uri: APP_REDIRECT_URI, scope: 'openid email tasks:read', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's1' });
+    const authorizationUrl = client.buildAuthorizationUrl(thirdParty, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid email tasks:read',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 's1',
+    });
     const start = await agent.follow(authorizationUrl, issuer.url);
     await start.response.body?.cancel();
-    const { response, url } = await agent.submitForm(new URL(`${start.url.pathname}/login`, issuer.url), { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    const { response, url } = await agent.submitForm(
+      new URL(`${start.url.pathname}/login`, issuer.url),
+      { email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
     return { agent, url, html: await response.text(), verifier, authorizationUrl };
   }
 
@@ -37,7 +52,11 @@ describe('consent for third-party apps', () => {
 
   it('returns access_denied to the app when the person denies', async () => {
     const { agent, url } = await reachConsent();
-    const denied = await agent.submitForm(new URL(`${url.pathname}/consent`, issuer.url), { decision: 'deny' }, issuer.url);
+    const denied = await agent.submitForm(
+      new URL(`${url.pathname}/consent`, issuer.url),
+      { decision: 'deny' },
+      issuer.url,
+    );
     assert.equal(denied.url.origin + denied.url.pathname, APP_REDIRECT_URI);
     assert.equal(denied.url.searchParams.get('error'), 'access_denied');
     assert.equal(denied.url.searchParams.get('code'), null);
@@ -45,8 +64,15 @@ describe('consent for third-party apps', () => {
 
   it('issues a code once allowed, and does not ask again next time', async () => {
     const { agent, url, verifier, authorizationUrl } = await reachConsent();
-    const allowed = await agent.submitForm(new URL(`${url.pathname}/consent`, issuer.url), { decision: 'allow' }, issuer.url);
-    const tokens = await client.authorizationCodeGrant(thirdParty, allowed.url, { pkceCodeVerifier: verifier, expectedState: 's1' });
+    const allowed = await agent.submitForm(
+      new URL(`${url.pathname}/consent`, issuer.url),
+      { decision: 'allow' },
+      issuer.url,
+    );
+    const tokens = await client.authorizationCodeGrant(thirdParty, allowed.url, {
+      pkceCodeVerifier: verifier,
+      expectedState: 's1',
+    });
     assert.match(String(tokens.scope), /tasks:read/);
     const again = await agent.follow(authorizationUrl, issuer.url);
     await again.response.body?.cancel();
@@ -72,9 +98,22 @@ describe('browser sessions', () => {
     const first = sessionCookie(agent);
     assert.ok(first);
     const verifier = client.randomPKCECodeVerifier();
-    const start = await agent.follow(client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT_URI, scope: 'openid', prompt: 'login', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }), issuer.url);
+    const start = await agent.follow(
+      client.buildAuthorizationUrl(config, {
+        redirect_uri: APP_REDIRECT_URI,
+        scope: 'openid',
+        prompt: 'login',
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      }),
+      issuer.url,
+    );
     await start.response.body?.cancel();
-    const done = await agent.submitForm(new URL(`${start.url.pathname}/login`, issuer.url), { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    const done = await agent.submitForm(
+      new URL(`${start.url.pathname}/login`, issuer.url),
+      { email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
     await done.response.body?.cancel();
     const second = sessionCookie(agent);
     assert.ok(second);
@@ -91,7 +130,13 @@ describe('browser sessions', () => {
   });
 
   it('refuses response_type=none to an ordinary app (only the account pages use it)', async () => {
-    const url = client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT_URI, scope: 'openid', response_type: 'none', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid',
+      response_type: 'none',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
     const response = await fetch(url, { redirect: 'manual' });
     const location = response.headers.get('location');
     assert.ok(location, 'an error redirect');

@@ -34,7 +34,17 @@ describe('interoperability: Python Authlib as the relying party', () => {
     const service = await issuer.createClient({ type: 'service' });
     const user = await issuer.createUser();
     const run = spawn(PYTHON, [path.join(projectRoot, 'test/interop/authlib_rp.py')], {
-      env: { PATH: process.env.PATH, ISSUER: issuer.url, REDIRECT_URI: APP_REDIRECT_URI, WEB_ID: web.id, WEB_SECRET: web.secret!, SERVICE_ID: service.id, SERVICE_SECRET: service.secret!, EMAIL: user.email, PASSWORD: TEST_PASSWORD },
+      env: {
+        PATH: process.env.PATH,
+        ISSUER: issuer.url,
+        REDIRECT_URI: APP_REDIRECT_URI,
+        WEB_ID: web.id,
+        WEB_SECRET: web.secret!,
+        SERVICE_ID: service.id,
+        SERVICE_SECRET: service.secret!,
+        EMAIL: user.email,
+        PASSWORD: TEST_PASSWORD,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -44,7 +54,13 @@ describe('interoperability: Python Authlib as the relying party', () => {
     const code = await new Promise<number | null>((resolve) => run.on('exit', resolve));
     assert.equal(code, 0, stderr);
     const result = JSON.parse(stdout) as Record<string, Record<string, unknown>>;
-    assert.deepEqual(result.code_flow, { token_type: 'Bearer', has_refresh_token: true, id_token_sub: user.id, id_token_acr: 'urn:latchkey:pwd', userinfo_email: user.email });
+    assert.deepEqual(result.code_flow, {
+      token_type: 'Bearer',
+      has_refresh_token: true,
+      id_token_sub: user.id,
+      id_token_acr: 'urn:latchkey:pwd',
+      userinfo_email: user.email,
+    });
     assert.deepEqual(result.refresh, { rotated: true, has_access_token: true });
     assert.deepEqual(result.introspection, { active: true, client_id: web.id });
     assert.deepEqual(result.client_credentials, { token_type: 'Bearer', scope: 'tasks:work' });

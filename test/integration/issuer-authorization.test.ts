@@ -22,14 +22,27 @@ describe('authorization code flow, refused', () => {
   after(() => issuer.stop());
 
   /** Sends an authorization request and returns where the issuer sent the browser (or its error page). */
-  async function authorizationResponse(parameters: Record<string, string>): Promise<{ status: number; location: URL | undefined; body: string }> {
+  async function authorizationResponse(
+    parameters: Record<string, string>,
+  ): Promise<{ status: number; location: URL | undefined; body: string }> {
     const url = new URL(`${issuer.url}/auth`);
-    for (const [key, value] of Object.entries({ client_id: spa.id, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, state: 's', ...parameters })) {
+    for (const [key, value] of Object.entries({
+      client_id: spa.id,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: REDIRECT,
+      state: 's',
+      ...parameters,
+    })) {
       if (value !== '') url.searchParams.set(key, value);
     }
     const response = await new UserAgent().request(url);
     const location = response.headers.get('location');
-    return { status: response.status, location: location ? new URL(location, issuer.url) : undefined, body: await response.text() };
+    return {
+      status: response.status,
+      location: location ? new URL(location, issuer.url) : undefined,
+      body: await response.text(),
+    };
   }
 
   const S256_CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
@@ -41,7 +54,10 @@ describe('authorization code flow, refused', () => {
   });
 
   it('refuses the plain PKCE method', async () => {
-    const { location } = await authorizationResponse({ code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' });
+    const { location } = await authorizationResponse({
+      code_challenge: 'a'.repeat(43),
+      code_challenge_method: 'plain',
+    });
     assert.equal(location?.searchParams.get('error'), 'invalid_request');
   });
 
@@ -52,7 +68,11 @@ describe('authorization code flow, refused', () => {
     ['a redirect URI with an extra query', `${REDIRECT}?next=/admin`],
   ] as const) {
     it(`shows an error page, and redirects nowhere, for ${name}`, async () => {
-      const { status, location, body } = await authorizationResponse({ redirect_uri: redirect, code_challenge: S256_CHALLENGE, code_challenge_method: 'S256' });
+      const { status, location, body } = await authorizationResponse({
+        redirect_uri: redirect,
+        code_challenge: S256_CHALLENGE,
+        code_challenge_method: 'S256',
+      });
       assert.equal(status, 400);
       assert.equal(location, undefined);
       assert.match(body, /redirect_uri/);
@@ -61,28 +81,54 @@ describe('authorization code flow, refused', () => {
 
   for (const responseType of ['token', 'id_token', 'code id_token']) {
     it(`refuses response_type=${responseType}`, async () => {
-      const { location } = await authorizationResponse({ response_type: responseType, code_challenge: S256_CHALLENGE, code_challenge_method: 'S256', nonce: 'n' });
-      assert.equal(location?.searchParams.get('error') ?? new URLSearchParams(location?.hash.slice(1)).get('error'), 'unsupported_response_type');
+      const { location } = await authorizationResponse({
+        response_type: responseType,
+        code_challenge: S256_CHALLENGE,
+        code_challenge_method: 'S256',
+        nonce: 'n',
+      });
+      assert.equal(
+        location?.searchParams.get('error') ?? new URLSearchParams(location?.hash.slice(1)).get('error'),
+        'unsupported_response_type',
+      );
     });
   }
 
   it('refuses a code whose PKCE verifier does not match', async () => {
     const { callbackUrl, state } = await issuer.authorize(config, user, { redirect_uri: REDIRECT });
-    await assert.rejects(client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: state }), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
+    await assert.rejects(
+      client.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: client.randomPKCECodeVerifier(),
+        expectedState: state,
+      }),
+      (error: client.ResponseBodyError) => error.error === 'invalid_grant',
+    );
   });
 
   it('refuses a code redeemed twice, and revokes what the first redemption issued', async () => {
     const { callbackUrl, verifier, state } = await issuer.authorize(config, user, { redirect_uri: REDIRECT });
-    const first = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
-    await assert.rejects(client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
-    await assert.rejects(client.refreshTokenGrant(config, first.refresh_token!), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
+    const first = await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    await assert.rejects(
+      client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }),
+      (error: client.ResponseBodyError) => error.error === 'invalid_grant',
+    );
+    await assert.rejects(
+      client.refreshTokenGrant(config, first.refresh_token!),
+      (error: client.ResponseBodyError) => error.error === 'invalid_grant',
+    );
   });
 
   it('refuses a code presented by another client', async () => {
     const other = await issuer.createClient({ type: 'spa', redirectUris: [REDIRECT], firstParty: true });
     const otherConfig = await issuer.discover(other.id);
     const { callbackUrl, verifier, state } = await issuer.authorize(config, user, { redirect_uri: REDIRECT });
-    await assert.rejects(client.authorizationCodeGrant(otherConfig, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
+    await assert.rejects(
+      client.authorizationCodeGrant(otherConfig, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }),
+      (error: client.ResponseBodyError) => error.error === 'invalid_grant',
+    );
   });
 
   it('refuses an expired code', async () => {
@@ -91,7 +137,10 @@ describe('authorization code flow, refused', () => {
     const realNow = Date.now;
     Date.now = () => realNow() + 61_000;
     try {
-      await assert.rejects(client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
+      await assert.rejects(
+        client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }),
+        (error: client.ResponseBodyError) => error.error === 'invalid_grant',
+      );
     } finally {
       Date.now = realNow;
     }
@@ -105,7 +154,13 @@ describe('authorization code flow, refused', () => {
         fetch(`${issuer.url}/token`, {
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT, client_id: spa.id }),
+          body: new URLSearchParams({
+            grant_type: 'authorization_code',
+            code,
+            code_verifier: verifier,
+            redirect_uri: REDIRECT,
+            client_id: spa.id,
+          }),
         }).then(async (response) => ({ status: response.status, body: (await response.json()) as { error?: string } })),
       ),
     );
@@ -116,32 +171,66 @@ describe('authorization code flow, refused', () => {
   it('refuses a wrong client secret', async () => {
     const web = await issuer.createClient({ type: 'web', redirectUris: [REDIRECT] });
     const wrong = await issuer.discover(web.id, 'not-the-secret');
-    await assert.rejects(client.refreshTokenGrant(wrong, 'anything'), (error: client.ResponseBodyError | client.WWWAuthenticateChallengeError) => (error as { status?: number }).status === 401);
+    await assert.rejects(
+      client.refreshTokenGrant(wrong, 'anything'),
+      (error: client.ResponseBodyError | client.WWWAuthenticateChallengeError) =>
+        (error as { status?: number }).status === 401,
+    );
   });
 
   it('names the scope it refuses when a client asks for more than it was registered for', async () => {
-    const { location } = await authorizationResponse({ scope: 'openid tasks:admin', code_challenge: S256_CHALLENGE, code_challenge_method: 'S256' });
+    const { location } = await authorizationResponse({
+      scope: 'openid tasks:admin',
+      code_challenge: S256_CHALLENGE,
+      code_challenge_method: 'S256',
+    });
     assert.equal(location?.searchParams.get('error'), 'invalid_scope');
     assert.match(location?.searchParams.get('error_description') ?? '', /tasks:admin/);
   });
 
   it('names the resource it refuses when a client asks for one it was not registered for', async () => {
-    const { location } = await authorizationResponse({ resource: 'https://elsewhere.example/api', code_challenge: S256_CHALLENGE, code_challenge_method: 'S256' });
+    const { location } = await authorizationResponse({
+      resource: 'https://elsewhere.example/api',
+      code_challenge: S256_CHALLENGE,
+      code_challenge_method: 'S256',
+    });
     assert.equal(location?.searchParams.get('error'), 'invalid_target');
     assert.match(location?.searchParams.get('error_description') ?? '', /elsewhere\.example/);
   });
 
   it('answers a wrong password with the generic message and status', async () => {
     const agent = new UserAgent();
-    const start = await agent.follow(client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: S256_CHALLENGE, code_challenge_method: 'S256' }), issuer.url);
+    const start = await agent.follow(
+      client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: 'openid',
+        code_challenge: S256_CHALLENGE,
+        code_challenge_method: 'S256',
+      }),
+      issuer.url,
+    );
     await start.response.body?.cancel();
-    const wrongPassword = await agent.submitForm(`${start.url.href}/login`, { email: user.email, password: `${TEST_PASSWORD}!` }, issuer.url);
-    const unknownEmail = await agent.submitForm(`${start.url.href}/login`, { email: 'nobody@example.com', password: TEST_PASSWORD }, issuer.url);
+    const wrongPassword = await agent.submitForm(
+      `${start.url.href}/login`,
+      { email: user.email, password: `${TEST_PASSWORD}!` },
+      issuer.url,
+    );
+    const unknownEmail = await agent.submitForm(
+      `${start.url.href}/login`,
+      { email: 'nobody@example.com', password: TEST_PASSWORD },
+      issuer.url,
+    );
     assert.equal(wrongPassword.response.status, 401);
     assert.equal(unknownEmail.response.status, 401);
     // Identical but for the per-response CSP nonce and the address typed, which stays in the field.
-    const withoutNonce = (html: string) => html.replace(/nonce="[^"]+"/, '').replace(/name="email" autocomplete="username" required maxlength="320" value="[^"]*"/, 'EMAIL FIELD');
-    const [a, b] = [withoutNonce(await wrongPassword.response.text()), withoutNonce(await unknownEmail.response.text())];
+    const withoutNonce = (html: string) =>
+      html
+        .replace(/nonce="[^"]+"/, '')
+        .replace(/name="email" autocomplete="username" required maxlength="320" value="[^"]*"/, 'EMAIL FIELD');
+    const [a, b] = [
+      withoutNonce(await wrongPassword.response.text()),
+      withoutNonce(await unknownEmail.response.text()),
+    ];
     assert.match(a, /do not match an active account/);
     assert.equal(a, b);
   });

@@ -25,26 +25,40 @@ describe('device authorization grant', () => {
     const agent = new UserAgent();
     const input = await agent.request(`${issuer.url}/device`);
     const inputForm = parseForm(await input.text());
-    const confirmPage = await agent.submitForm(new URL(inputForm.action, issuer.url), { ...inputForm.fields, user_code: userCode }, issuer.url);
+    const confirmPage = await agent.submitForm(
+      new URL(inputForm.action, issuer.url),
+      { ...inputForm.fields, user_code: userCode },
+      issuer.url,
+    );
     const confirmHtml = await confirmPage.response.text();
     assert.match(confirmHtml, /A device is asking to sign in to <strong>test client/);
     const confirmForm = parseForm(confirmHtml);
     const login = await agent.submitForm(new URL(confirmForm.action, issuer.url), confirmForm.fields, issuer.url);
     await login.response.body?.cancel();
     assert.match(login.url.pathname, /^\/interaction\//);
-    const done = await agent.submitForm(`${login.url.href}/login`, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    const done = await agent.submitForm(
+      `${login.url.href}/login`,
+      { email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
     return done.response.text();
   }
 
   it('signs in a CLI: code shown, approved in a browser, tokens for the task API on the next poll', async () => {
     const user = await issuer.createUser();
-    const authorization = await client.initiateDeviceAuthorization(config, { scope: 'openid offline_access tasks:read tasks:write' });
+    const authorization = await client.initiateDeviceAuthorization(config, {
+      scope: 'openid offline_access tasks:read tasks:write',
+    });
     assert.equal(authorization.interval, 1);
     assert.match(authorization.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
     const success = await approveOnAnotherDevice(authorization.user_code, user);
     assert.match(success, /is signed in/);
     const tokens = await client.pollDeviceAuthorizationGrant(config, authorization);
-    const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer.url}/jwks`)), { issuer: issuer.url, audience: issuer.taskApi, typ: 'at+jwt' });
+    const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer.url}/jwks`)), {
+      issuer: issuer.url,
+      audience: issuer.taskApi,
+      typ: 'at+jwt',
+    });
     assert.equal(payload.sub, user.id);
     assert.equal(payload.scope, 'tasks:read tasks:write');
     assert.ok(tokens.refresh_token);
@@ -63,8 +77,12 @@ describe('device authorization grant', () => {
       fetch(`${issuer.url}/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: authorization.device_code, client_id: cli.id }),
-      }).then(async (response) => ((await response.json()) as { error: string; error_description: string }));
+        body: new URLSearchParams({
+          grant_type: DEVICE_GRANT,
+          device_code: authorization.device_code,
+          client_id: cli.id,
+        }),
+      }).then(async (response) => (await response.json()) as { error: string; error_description: string });
     assert.equal((await poll()).error, 'authorization_pending');
     const tooFast = await poll();
     assert.equal(tooFast.error, 'slow_down');
@@ -78,13 +96,21 @@ describe('device authorization grant', () => {
     let form = parseForm(await (await agent.request(`${issuer.url}/device`)).text());
     const statuses: number[] = [];
     for (let attempt = 0; attempt <= USER_CODE_GUESS_LIMITS.perSession; attempt += 1) {
-      const { response } = await agent.submitForm(new URL(form.action, issuer.url), { ...form.fields, user_code: 'BCDF-GHJK' }, issuer.url);
+      const { response } = await agent.submitForm(
+        new URL(form.action, issuer.url),
+        { ...form.fields, user_code: 'BCDF-GHJK' },
+        issuer.url,
+      );
       statuses.push(response.status);
       const html = await response.text();
       if (response.status === 429) {
         assert.ok(Number(response.headers.get('retry-after')) > 0);
         assert.match(html, /Too many wrong codes/);
-        assert.equal(response.headers.get('cache-control'), 'no-store', 'the refusal is one of our pages, with their headers');
+        assert.equal(
+          response.headers.get('cache-control'),
+          'no-store',
+          'the refusal is one of our pages, with their headers',
+        );
         assert.match(response.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
         break;
       }
@@ -95,7 +121,11 @@ describe('device authorization grant', () => {
     assert.equal(statuses.at(-1), 429);
     // Even a valid code is not looked at while the limit holds.
     const authorization = await client.initiateDeviceAuthorization(config, { scope: 'openid' });
-    const { response } = await agent.submitForm(new URL(form.action, issuer.url), { ...form.fields, user_code: authorization.user_code }, issuer.url);
+    const { response } = await agent.submitForm(
+      new URL(form.action, issuer.url),
+      { ...form.fields, user_code: authorization.user_code },
+      issuer.url,
+    );
     assert.equal(response.status, 429);
   });
 
@@ -103,11 +133,22 @@ describe('device authorization grant', () => {
     const authorization = await client.initiateDeviceAuthorization(config, { scope: 'openid' });
     const agent = new UserAgent();
     const inputForm = parseForm(await (await agent.request(`${issuer.url}/device`)).text());
-    const confirm = await agent.submitForm(new URL(inputForm.action, issuer.url), { ...inputForm.fields, user_code: authorization.user_code }, issuer.url);
+    const confirm = await agent.submitForm(
+      new URL(inputForm.action, issuer.url),
+      { ...inputForm.fields, user_code: authorization.user_code },
+      issuer.url,
+    );
     const confirmForm = parseForm(await confirm.response.text());
     const { confirm: _omit, ...withoutConfirm } = confirmForm.fields;
-    const denied = await agent.submitForm(new URL(confirmForm.action, issuer.url), { ...withoutConfirm, abort: 'yes' }, issuer.url);
+    const denied = await agent.submitForm(
+      new URL(confirmForm.action, issuer.url),
+      { ...withoutConfirm, abort: 'yes' },
+      issuer.url,
+    );
     await denied.response.body?.cancel();
-    await assert.rejects(client.pollDeviceAuthorizationGrant(config, authorization), (error: client.ResponseBodyError) => error.error === 'access_denied');
+    await assert.rejects(
+      client.pollDeviceAuthorizationGrant(config, authorization),
+      (error: client.ResponseBodyError) => error.error === 'access_denied',
+    );
   });
 });

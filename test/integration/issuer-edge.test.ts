@@ -23,16 +23,23 @@ describe('issuer edge: hosts, forwarded headers and page headers', () => {
       assert.equal(response.status, 421, path);
       assert.doesNotMatch(response.body, /evil\.example/);
     }
-    const device = await rawRequest(`${issuer.url}/device/auth`, { method: 'POST', headers: { host: 'evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_id=x' });
+    const device = await rawRequest(`${issuer.url}/device/auth`, {
+      method: 'POST',
+      headers: { host: 'evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'client_id=x',
+    });
     assert.equal(device.status, 421);
   });
 
   it('attack: X-Forwarded-Host and X-Forwarded-Proto from a client are ignored without a trusted proxy; discovery names ISSUER_URL only', async () => {
-    const response = await rawRequest(`${issuer.url}${DISCOVERY}`, { headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } });
+    const response = await rawRequest(`${issuer.url}${DISCOVERY}`, {
+      headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
+    });
     assert.equal(response.status, 200);
     const metadata = JSON.parse(response.body) as Record<string, unknown>;
     for (const [name, value] of Object.entries(metadata)) {
-      if (typeof value === 'string' && /^https?:/.test(value)) assert.ok(value.startsWith(`${issuer.url}/`) || value === issuer.url, `${name}: ${value}`);
+      if (typeof value === 'string' && /^https?:/.test(value))
+        assert.ok(value.startsWith(`${issuer.url}/`) || value === issuer.url, `${name}: ${value}`);
     }
   });
 
@@ -45,7 +52,11 @@ describe('issuer edge: hosts, forwarded headers and page headers', () => {
     const cli = await issuer.createClient({ type: 'cli' });
     const response = await rawRequest(`${issuer.url}/device/auth`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-host': 'evil.example', forwarded: 'host=evil.example;proto=https' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-forwarded-host': 'evil.example',
+        forwarded: 'host=evil.example;proto=https',
+      },
       body: new URLSearchParams({ client_id: cli.id, scope: 'openid' }).toString(),
     });
     assert.equal(response.status, 200, response.body);
@@ -54,16 +65,25 @@ describe('issuer edge: hosts, forwarded headers and page headers', () => {
     assert.ok(body.verification_uri_complete.startsWith(`${issuer.url}/device?`));
   });
 
-  it('attack: a DPoP proof made for another server\'s token endpoint is refused, even when the Host header claims to be that server', async () => {
+  it("attack: a DPoP proof made for another server's token endpoint is refused, even when the Host header claims to be that server", async () => {
     const service = await issuer.createClient({ type: 'service' });
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     const publicJwk = await exportJWK(publicKey);
-    const proof = (htu: string) => new SignJWT({ htm: 'POST', htu, jti: crypto.randomUUID() }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: publicJwk }).setIssuedAt().sign(privateKey);
+    const proof = (htu: string) =>
+      new SignJWT({ htm: 'POST', htu, jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: publicJwk })
+        .setIssuedAt()
+        .sign(privateKey);
     const basic = `Basic ${Buffer.from(`${encodeURIComponent(service.id)}:${encodeURIComponent(service.secret!)}`).toString('base64')}`;
     const send = async (htu: string, host?: string) =>
       rawRequest(`${issuer.url}/token`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic, dpop: await proof(htu), ...(host ? { host } : {}) },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basic,
+          dpop: await proof(htu),
+          ...(host ? { host } : {}),
+        },
         body: 'grant_type=client_credentials&scope=tasks%3Awork',
       });
     const foreign = await send('https://other-server.example/token');
@@ -75,14 +95,24 @@ describe('issuer edge: hosts, forwarded headers and page headers', () => {
     assert.equal(own.status, 200, own.body);
   });
 
-  it('sends CSP, no framing and no referrer on the provider\'s own form_post page, which still carries its hashed script', async () => {
+  it("sends CSP, no framing and no referrer on the provider's own form_post page, which still carries its hashed script", async () => {
     const user = await issuer.createUser();
     const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT_URI, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', response_mode: 'form_post' });
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      response_mode: 'form_post',
+    });
     const agent = new UserAgent();
     const { response, url: at } = await agent.follow(url, issuer.url);
     await response.body?.cancel();
-    const signedIn = await agent.submitForm(new URL(`${at.pathname}/login`, issuer.url), { email: user.email, password: 'correct horse battery staple' }, issuer.url);
+    const signedIn = await agent.submitForm(
+      new URL(`${at.pathname}/login`, issuer.url),
+      { email: user.email, password: 'correct horse battery staple' },
+      issuer.url,
+    );
     const html = await signedIn.response.text();
     assert.match(html, /<form method="post" action="http:\/\/127\.0\.0\.1:5173\/callback">/);
     const csp = signedIn.response.headers.get('content-security-policy') ?? '';
@@ -110,7 +140,7 @@ describe('issuer edge behind a trusted proxy', () => {
   });
   after(() => issuer.stop());
 
-  it('attack: an X-Forwarded-Host other than the issuer\'s is refused with 421 when proxies are trusted', async () => {
+  it("attack: an X-Forwarded-Host other than the issuer's is refused with 421 when proxies are trusted", async () => {
     const response = await rawRequest(`${issuer.url}${DISCOVERY}`, { headers: { 'x-forwarded-host': 'evil.example' } });
     assert.equal(response.status, 421);
   });

@@ -19,11 +19,21 @@ describe('issuer endpoints', () => {
     const config = await issuer.discover(app.id, app.secret);
     const user = await issuer.createUser();
     const { callbackUrl, verifier, state } = await issuer.authorize(config, user, { redirect_uri: REDIRECT });
-    return { config, user, tokens: await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }) };
+    return {
+      config,
+      user,
+      tokens: await client.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      }),
+    };
   }
 
   it('advertises only the code response type (and none, for the account pages) and S256 in discovery', async () => {
-    const metadata = (await (await fetch(`${issuer.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const metadata = (await (await fetch(`${issuer.url}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(metadata.response_types_supported, ['code', 'none']);
     assert.deepEqual(metadata.code_challenge_methods_supported, ['S256']);
     assert.ok(metadata.device_authorization_endpoint);
@@ -35,7 +45,11 @@ describe('issuer endpoints', () => {
     const service = await issuer.createClient({ type: 'service' });
     const config = await issuer.discover(service.id, service.secret);
     const keyPair = await client.randomDPoPKeyPair('ES256');
-    const tokens = await client.clientCredentialsGrant(config, { scope: 'tasks:work' }, { DPoP: client.getDPoPHandle(config, keyPair) });
+    const tokens = await client.clientCredentialsGrant(
+      config,
+      { scope: 'tasks:work' },
+      { DPoP: client.getDPoPHandle(config, keyPair) },
+    );
     assert.equal(tokens.token_type.toLowerCase(), 'dpop');
     const cnf = decodeJwt(tokens.access_token).cnf as { jkt: string };
     assert.equal(cnf.jkt, await calculateJwkThumbprint(await exportJWK(keyPair.publicKey)));
@@ -56,22 +70,35 @@ describe('issuer endpoints', () => {
   it('revokes a refresh token so it no longer refreshes', async () => {
     const { config, tokens } = await signedIn('spa');
     await client.tokenRevocation(config, tokens.refresh_token!);
-    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
+    await assert.rejects(
+      client.refreshTokenGrant(config, tokens.refresh_token!),
+      (error: client.ResponseBodyError) => error.error === 'invalid_grant',
+    );
   });
 
   it('answers userinfo for the signed-in user with the email claims', async () => {
     const app = await issuer.createClient({ type: 'spa', redirectUris: [REDIRECT], firstParty: true });
     const config = await issuer.discover(app.id);
     const user = await issuer.createUser();
-    const { callbackUrl, verifier, state } = await issuer.authorize(config, user, { redirect_uri: REDIRECT, scope: 'openid email' });
-    const tokens = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const { callbackUrl, verifier, state } = await issuer.authorize(config, user, {
+      redirect_uri: REDIRECT,
+      scope: 'openid email',
+    });
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     const info = await client.fetchUserInfo(config, tokens.access_token, user.id);
     assert.equal(info.email, user.email);
     assert.equal(info.email_verified, true);
   });
 
   it('never shows internal error details to a client', async () => {
-    const response = await fetch(`${issuer.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=refresh_token&refresh_token=%00%FF&client_id=nope' });
+    const response = await fetch(`${issuer.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=refresh_token&refresh_token=%00%FF&client_id=nope',
+    });
     const text = await response.text();
     assert.ok(response.status >= 400 && response.status < 500, `status ${response.status}`);
     assert.doesNotMatch(text, /prisma|SELECT|at .*\.ts:\d+|stack/i);

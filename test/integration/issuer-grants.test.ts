@@ -16,7 +16,8 @@ describe('issuer grants', () => {
   });
   after(() => issuer.stop());
 
-  const verifyAccessToken = (token: string) => jwtVerify(token, jwks, { issuer: issuer.url, audience: issuer.taskApi, typ: 'at+jwt', algorithms: ['ES256'] });
+  const verifyAccessToken = (token: string) =>
+    jwtVerify(token, jwks, { issuer: issuer.url, audience: issuer.taskApi, typ: 'at+jwt', algorithms: ['ES256'] });
 
   it('issues a client-credentials JWT for the task API with the service scope and a client subject no user can have', async () => {
     const service = await issuer.createClient({ type: 'service' });
@@ -38,7 +39,10 @@ describe('issuer grants', () => {
     const user = await issuer.createUser({ role: 'admin' });
     const config = await issuer.discover(spa.id);
     const { callbackUrl, verifier, state } = await issuer.authorize(config, user, { redirect_uri: SPA_REDIRECT });
-    const tokens = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     const { payload } = await verifyAccessToken(tokens.access_token);
     assert.equal(payload.sub, user.id);
     assert.equal(payload.client_id, spa.id);

@@ -26,7 +26,10 @@ describe('issuer hardening', () => {
 
   it('attack: a malformed %-escape in the Basic client id beside a just-rotated refresh token is answered, not left hanging', async () => {
     const { config, callbackUrl, verifier, state } = await signedIn('web');
-    const tokens = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     await client.refreshTokenGrant(config, tokens.refresh_token!);
     const response = await fetch(`${issuer.url}/token`, {
       method: 'POST',
@@ -39,18 +42,29 @@ describe('issuer hardening', () => {
   });
 
   it('attack: POST /device without a session gets a page that sends the person back, not a 500', async () => {
-    const response = await fetch(`${issuer.url}/device`, { method: 'POST', headers: form, body: 'user_code=BCDF-GHJK&xsrf=forged' });
+    const response = await fetch(`${issuer.url}/device`, {
+      method: 'POST',
+      headers: form,
+      body: 'user_code=BCDF-GHJK&xsrf=forged',
+    });
     assert.equal(response.status, 400);
     assert.match(await response.text(), /This page has expired/);
   });
 
-  it('attack: a confidential client cannot introspect another client\'s refresh token (active: false)', async () => {
+  it("attack: a confidential client cannot introspect another client's refresh token (active: false)", async () => {
     const victim = await signedIn('web');
-    const tokens = await client.authorizationCodeGrant(victim.config, victim.callbackUrl, { pkceCodeVerifier: victim.verifier, expectedState: victim.state });
+    const tokens = await client.authorizationCodeGrant(victim.config, victim.callbackUrl, {
+      pkceCodeVerifier: victim.verifier,
+      expectedState: victim.state,
+    });
     const snoop = await issuer.createClient({ type: 'service' });
     const snoopConfig = await issuer.discover(snoop.id, snoop.secret);
     assert.deepEqual(await client.tokenIntrospection(snoopConfig, tokens.refresh_token!), { active: false });
-    assert.equal((await client.tokenIntrospection(victim.config, tokens.refresh_token!)).active, true, 'its own client still can');
+    assert.equal(
+      (await client.tokenIntrospection(victim.config, tokens.refresh_token!)).active,
+      true,
+      'its own client still can',
+    );
   });
 
   it('attack: client_secret_post is refused for a client registered for client_secret_basic', async () => {
@@ -58,18 +72,36 @@ describe('issuer hardening', () => {
     const response = await fetch(`${issuer.url}/token`, {
       method: 'POST',
       headers: form,
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: service.id, client_secret: service.secret!, scope: 'tasks:work' }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: service.id,
+        client_secret: service.secret!,
+        scope: 'tasks:work',
+      }),
     });
     assert.equal(response.status, 401);
     assert.equal(((await response.json()) as { error: string }).error, 'invalid_client');
-    const viaBasic = await fetch(`${issuer.url}/token`, { method: 'POST', headers: { ...form, authorization: basic(service.id, service.secret!) }, body: 'grant_type=client_credentials&scope=tasks%3Awork' });
+    const viaBasic = await fetch(`${issuer.url}/token`, {
+      method: 'POST',
+      headers: { ...form, authorization: basic(service.id, service.secret!) },
+      body: 'grant_type=client_credentials&scope=tasks%3Awork',
+    });
     assert.equal(viaBasic.status, 200);
   });
 
   it('attack: an authorization code is used up by a redemption with a wrong PKCE verifier', async () => {
     const { config, callbackUrl, verifier, state } = await signedIn('spa');
-    await assert.rejects(client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: state }), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
-    await assert.rejects(client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
+    await assert.rejects(
+      client.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: client.randomPKCECodeVerifier(),
+        expectedState: state,
+      }),
+      (error: client.ResponseBodyError) => error.error === 'invalid_grant',
+    );
+    await assert.rejects(
+      client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }),
+      (error: client.ResponseBodyError) => error.error === 'invalid_grant',
+    );
   });
 });
 
@@ -78,13 +110,21 @@ describe('issuer hardening: client-authentication budget', () => {
 
   before(async () => {
     // Its own cache prefix: the address's failure count must start at zero, whatever other tests did.
-    issuer = await startIssuer({ LOCKOUT_IP_MAX_FAILURES: '3', REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:client-auth:` });
+    issuer = await startIssuer({
+      LOCKOUT_IP_MAX_FAILURES: '3',
+      REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:client-auth:`,
+    });
   });
   after(() => issuer.stop());
 
   it('attack: guessing client secrets from one address stops with 429 once the budget is spent', async () => {
     const service = await issuer.createClient({ type: 'service' });
-    const attempt = (secret: string) => fetch(`${issuer.url}/token`, { method: 'POST', headers: { ...form, authorization: basic(service.id, secret) }, body: 'grant_type=client_credentials' });
+    const attempt = (secret: string) =>
+      fetch(`${issuer.url}/token`, {
+        method: 'POST',
+        headers: { ...form, authorization: basic(service.id, secret) },
+        body: 'grant_type=client_credentials',
+      });
     const statuses: number[] = [];
     for (let i = 0; i < 4; i += 1) statuses.push((await attempt(`guess-${i}`)).status);
     assert.deepEqual(statuses, [401, 401, 401, 429]);

@@ -23,11 +23,15 @@ describe('signing key rotation', () => {
   after(() => issuer.stop());
 
   const ring = () =>
-    keyRing(signingKeyRepository(issuer.service.database.client), keyEncryption(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')), {
-      publishLeadSeconds: LEAD_SECONDS,
-      tokenRetentionSeconds: 660,
-      cookieRetentionSeconds: 3_600,
-    });
+    keyRing(
+      signingKeyRepository(issuer.service.database.client),
+      keyEncryption(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')),
+      {
+        publishLeadSeconds: LEAD_SECONDS,
+        tokenRetentionSeconds: 660,
+        cookieRetentionSeconds: 3_600,
+      },
+    );
   const jwks = async (url = issuer.url) => (await (await fetch(`${url}/jwks`)).json()) as JSONWebKeySet;
   const token = async () => (await client.clientCredentialsGrant(config, { scope: 'tasks:work' })).access_token;
   const verifies = async (accessToken: string) => {
@@ -65,16 +69,27 @@ describe('signing key rotation', () => {
     await ring().rotate();
     await waitFor(async () => decodeProtectedHeader(await token()).kid !== kid);
     // Fast-forward the retention: every token this key signed has expired by now.
-    await issuer.service.database.client.signingKey.update({ where: { kid }, data: { removesAt: new Date(Date.now() - 1_000) } });
+    await issuer.service.database.client.signingKey.update({
+      where: { kid },
+      data: { removesAt: new Date(Date.now() - 1_000) },
+    });
     await waitFor(async () => !(await jwks()).keys.some((key) => key.kid === kid));
     assert.equal(await verifies(signed), false);
   });
 
   it('rotates on its schedule without a command, and publishes the new key', async () => {
     // A rotation interval of one second stands in for thirty days.
-    const scheduled = await startIssuer({ KEY_PUBLISH_LEAD_SECONDS: String(LEAD_SECONDS), KEY_RELOAD_INTERVAL_SECONDS: '0.2', KEY_ROTATION_INTERVAL_DAYS: String(1 / 86_400) });
+    const scheduled = await startIssuer({
+      KEY_PUBLISH_LEAD_SECONDS: String(LEAD_SECONDS),
+      KEY_RELOAD_INTERVAL_SECONDS: '0.2',
+      KEY_ROTATION_INTERVAL_DAYS: String(1 / 86_400),
+    });
     try {
-      const newest = async () => (await scheduled.service.database.client.signingKey.findFirst({ where: { purpose: 'token', alg: 'ES256' }, orderBy: { createdAt: 'desc' } }))!.kid;
+      const newest = async () =>
+        (await scheduled.service.database.client.signingKey.findFirst({
+          where: { purpose: 'token', alg: 'ES256' },
+          orderBy: { createdAt: 'desc' },
+        }))!.kid;
       const initial = await newest();
       await waitFor(async () => (await newest()) !== initial, 5_000);
       const rotated = await newest();
@@ -85,7 +100,10 @@ describe('signing key rotation', () => {
   });
 
   it('lets every instance pick up a rotation made on another', { skip: needsPostgres }, async () => {
-    const second = await startIssuer({ KEY_PUBLISH_LEAD_SECONDS: String(LEAD_SECONDS), KEY_RELOAD_INTERVAL_SECONDS: '0.2' });
+    const second = await startIssuer({
+      KEY_PUBLISH_LEAD_SECONDS: String(LEAD_SECONDS),
+      KEY_RELOAD_INTERVAL_SECONDS: '0.2',
+    });
     try {
       const [created] = await ring().rotate();
       await waitFor(async () => (await jwks(second.url)).keys.some((key) => key.kid === created));

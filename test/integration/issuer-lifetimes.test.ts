@@ -28,7 +28,12 @@ describe('issuer lifetimes, client authentication and sessions', () => {
 
   before(async () => {
     issuer = await startIssuer({ REFRESH_TOKEN_IDLE_TTL_SECONDS: '3600', REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS: '7200' });
-    spa = await issuer.createClient({ type: 'spa', redirectUris: [REDIRECT], postLogoutRedirectUris: [LOGOUT_REDIRECT], firstParty: true });
+    spa = await issuer.createClient({
+      type: 'spa',
+      redirectUris: [REDIRECT],
+      postLogoutRedirectUris: [LOGOUT_REDIRECT],
+      firstParty: true,
+    });
     config = await issuer.discover(spa.id);
   });
   after(() => issuer.stop());
@@ -36,7 +41,13 @@ describe('issuer lifetimes, client authentication and sessions', () => {
   async function signIn() {
     const user = await issuer.createUser();
     const { callbackUrl, verifier, state, agent } = await issuer.authorize(config, user, { redirect_uri: REDIRECT });
-    return { agent, tokens: await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }) };
+    return {
+      agent,
+      tokens: await client.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      }),
+    };
   }
 
   it('expires a refresh token left unused for its idle lifetime', async () => {
@@ -48,21 +59,28 @@ describe('issuer lifetimes, client authentication and sessions', () => {
     const { tokens } = await signIn();
     let refreshToken = tokens.refresh_token!;
     // Rotate every 50 minutes: always inside the idle lifetime.
-    for (const minutes of [50, 100]) refreshToken = (await later(minutes * 60, () => client.refreshTokenGrant(config, refreshToken))).refresh_token!;
+    for (const minutes of [50, 100])
+      refreshToken = (await later(minutes * 60, () => client.refreshTokenGrant(config, refreshToken))).refresh_token!;
     await later(7_201, () => assert.rejects(client.refreshTokenGrant(config, refreshToken), isInvalidGrant));
   });
 
   it('authenticates a service with private_key_jwt instead of a secret', async () => {
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-    const service = await issuer.createClient({ type: 'service', jwks: { keys: [{ ...(await exportJWK(publicKey)), alg: 'ES256', use: 'sig' }] } });
+    const service = await issuer.createClient({
+      type: 'service',
+      jwks: { keys: [{ ...(await exportJWK(publicKey)), alg: 'ES256', use: 'sig' }] },
+    });
     assert.equal(service.secret, undefined);
-    const keyed = await client.discovery(new URL(issuer.url), service.id, undefined, client.PrivateKeyJwt(privateKey), { execute: [client.allowInsecureRequests] });
+    const keyed = await client.discovery(new URL(issuer.url), service.id, undefined, client.PrivateKeyJwt(privateKey), {
+      execute: [client.allowInsecureRequests],
+    });
     const tokens = await client.clientCredentialsGrant(keyed, { scope: 'tasks:work' });
     assert.ok(tokens.access_token);
   });
 
   it('allows CORS on the token endpoint from the origin a browser app redirects to, and no other', async () => {
-    const preflight = (origin: string) => fetch(`${issuer.url}/token`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+    const preflight = (origin: string) =>
+      fetch(`${issuer.url}/token`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
     const from = async (origin: string) =>
       (
         await fetch(`${issuer.url}/token`, {
@@ -78,10 +96,18 @@ describe('issuer lifetimes, client authentication and sessions', () => {
 
   it('signs out through RP-initiated logout, returns to the registered post-logout URI, and ends the refresh token', async () => {
     const { agent, tokens } = await signIn();
-    const endSession = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: LOGOUT_REDIRECT, state: 'bye' });
+    const endSession = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: LOGOUT_REDIRECT,
+      state: 'bye',
+    });
     const confirm = await agent.request(endSession);
     const form = parseForm(await confirm.text());
-    const done = await agent.submitForm(new URL(form.action, issuer.url), { ...form.fields, logout: 'yes' }, issuer.url);
+    const done = await agent.submitForm(
+      new URL(form.action, issuer.url),
+      { ...form.fields, logout: 'yes' },
+      issuer.url,
+    );
     await done.response.body?.cancel();
     assert.equal(`${done.url.origin}${done.url.pathname}`, LOGOUT_REDIRECT);
     assert.equal(done.url.searchParams.get('state'), 'bye');
@@ -90,7 +116,15 @@ describe('issuer lifetimes, client authentication and sessions', () => {
 
   it('keeps grants and refresh tokens when Redis loses everything', { skip: needsRedis }, async () => {
     const { tokens } = await signIn();
-    const redis = (issuer.service.cache as unknown as { redis: { keys(pattern: string): Promise<string[]>; del(...keys: string[]): Promise<number>; options: { keyPrefix: string } } }).redis;
+    const redis = (
+      issuer.service.cache as unknown as {
+        redis: {
+          keys(pattern: string): Promise<string[]>;
+          del(...keys: string[]): Promise<number>;
+          options: { keyPrefix: string };
+        };
+      }
+    ).redis;
     const prefix = redis.options.keyPrefix;
     const keys = (await redis.keys(`${prefix}*`)).map((key) => key.slice(prefix.length));
     if (keys.length) await redis.del(...keys);

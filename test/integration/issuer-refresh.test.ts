@@ -50,7 +50,11 @@ describe('refresh tokens', () => {
     const second = await client.refreshTokenGrant(config, first.refresh_token!);
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     await assert.rejects(client.refreshTokenGrant(config, first.refresh_token!), isInvalidGrant);
-    await assert.rejects(client.refreshTokenGrant(config, second.refresh_token!), isInvalidGrant, 'the successor dies with its family');
+    await assert.rejects(
+      client.refreshTokenGrant(config, second.refresh_token!),
+      isInvalidGrant,
+      'the successor dies with its family',
+    );
   });
 
   it('revokes the whole grant when an older token (not the immediate predecessor) is replayed', async () => {
@@ -87,8 +91,15 @@ describe('refresh tokens', () => {
         fetch(`${issuer.url}/token`, {
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: first.refresh_token!, client_id: spa.id }),
-        }).then(async (response) => ({ status: response.status, body: (await response.json()) as { refresh_token?: string; error?: string } })),
+          body: new URLSearchParams({
+            grant_type: 'refresh_token',
+            refresh_token: first.refresh_token!,
+            client_id: spa.id,
+          }),
+        }).then(async (response) => ({
+          status: response.status,
+          body: (await response.json()) as { refresh_token?: string; error?: string },
+        })),
       ),
     );
     const successors = new Set(results.filter((r) => r.status === 200).map((r) => r.body.refresh_token));

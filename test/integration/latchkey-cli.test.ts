@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshPostgresDatabase, REAL_POSTGRES_URL, TEST_KEY_ENCRYPTION_KEY, temporaryDirectory } from '../support/environment.ts';
+import {
+  freshPostgresDatabase,
+  REAL_POSTGRES_URL,
+  TEST_KEY_ENCRYPTION_KEY,
+  temporaryDirectory,
+} from '../support/environment.ts';
 import { projectRoot } from '../support/processes.ts';
 
 interface Run {
@@ -20,7 +25,13 @@ describe('latchkey command line', () => {
   before(async () => {
     const dir = await temporaryDirectory();
     const database = REAL_POSTGRES_URL ? await freshPostgresDatabase() : undefined;
-    env = { PATH: process.env.PATH, NODE_ENV: 'test', DATA_DIR: dir.path, DATABASE_URL: database?.url, KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY };
+    env = {
+      PATH: process.env.PATH,
+      NODE_ENV: 'test',
+      DATA_DIR: dir.path,
+      DATABASE_URL: database?.url,
+      KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY,
+    };
     cleanup = async () => {
       await database?.drop();
       await dir.remove();
@@ -37,7 +48,9 @@ describe('latchkey command line', () => {
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.stdin.end(stdin ?? '');
-      child.on('exit', (code) => resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) as Record<string, unknown> }));
+      child.on('exit', (code) =>
+        resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) as Record<string, unknown> }),
+      );
     });
   }
 
@@ -57,7 +70,18 @@ describe('latchkey command line', () => {
   });
 
   it('creates a first-party browser app and lists it, then deletes it', async () => {
-    const created = await latchkey(['client', 'create', '--name', 'Tasks SPA', '--type', 'spa', '--redirect-uri', 'http://localhost:5173/callback', '--first-party', '--json']);
+    const created = await latchkey([
+      'client',
+      'create',
+      '--name',
+      'Tasks SPA',
+      '--type',
+      'spa',
+      '--redirect-uri',
+      'http://localhost:5173/callback',
+      '--first-party',
+      '--json',
+    ]);
     assert.equal(created.code, 0, created.stderr);
     const client = created.json();
     assert.equal(client.clientSecret, undefined, 'a public client has no secret');
@@ -71,7 +95,16 @@ describe('latchkey command line', () => {
   });
 
   it('refuses a wildcard redirect URI and a browser app without one, with exit code 1', async () => {
-    const wildcard = await latchkey(['client', 'create', '--name', 'x', '--type', 'web', '--redirect-uri', 'https://*.example.com/cb']);
+    const wildcard = await latchkey([
+      'client',
+      'create',
+      '--name',
+      'x',
+      '--type',
+      'web',
+      '--redirect-uri',
+      'https://*.example.com/cb',
+    ]);
     assert.equal(wildcard.code, 1);
     assert.match(wildcard.stderr, /wildcards/);
     const none = await latchkey(['client', 'create', '--name', 'x', '--type', 'spa']);
@@ -83,7 +116,10 @@ describe('latchkey command line', () => {
     const short = await latchkey(['user', 'create', '--email', 'short@example.com'], 'too short\n');
     assert.equal(short.code, 1);
     assert.match(short.stderr, /at least 12 characters/);
-    const created = await latchkey(['user', 'create', '--email', 'Ada@Example.com', '--role', 'admin', '--verified', '--json'], 'a long enough passphrase\n');
+    const created = await latchkey(
+      ['user', 'create', '--email', 'Ada@Example.com', '--role', 'admin', '--verified', '--json'],
+      'a long enough passphrase\n',
+    );
     assert.equal(created.code, 0, created.stderr);
     assert.equal(created.json().email, 'ada@example.com');
     assert.equal(created.json().role, 'admin');
@@ -97,7 +133,16 @@ describe('latchkey command line', () => {
     const rotated = await latchkey(['keys', 'rotate', '--json']);
     assert.equal(rotated.code, 0, rotated.stderr);
     assert.equal((rotated.json().created as string[]).length, 3, 'ES256, RS256 and a cookie key');
-    const keys = (await latchkey(['keys', 'list', '--json'])).json() as unknown as Array<{ alg: string; state: string }>;
-    assert.deepEqual(keys.filter((key) => key.alg === 'ES256').map((key) => key.state).sort(), ['published', 'signing']);
+    const keys = (await latchkey(['keys', 'list', '--json'])).json() as unknown as Array<{
+      alg: string;
+      state: string;
+    }>;
+    assert.deepEqual(
+      keys
+        .filter((key) => key.alg === 'ES256')
+        .map((key) => key.state)
+        .sort(),
+      ['published', 'signing'],
+    );
   });
 });

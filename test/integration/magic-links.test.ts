@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { APP_REDIRECT_URI, openSignIn, startIssuerWithApp, totpCode, type IssuerHarness } from '../support/issuer-harness.ts';
+import {
+  APP_REDIRECT_URI,
+  openSignIn,
+  startIssuerWithApp,
+  totpCode,
+  type IssuerHarness,
+} from '../support/issuer-harness.ts';
 import { linkIn, startSmtpPeer, type ReceivedMail } from '../support/smtp-peer.ts';
 import { UserAgent } from '../support/user-agent.ts';
 
@@ -31,8 +37,13 @@ describe('magic links', () => {
     return { agent, interaction, response: result.response, html: await result.response.text() };
   }
   const csrfOf = async (response: Response) => /name="csrf" value="([^"]+)"/.exec(await response.text())?.[1] ?? '';
-  const mailFor = (email: string, after = 0) => smtp.waitFor((mail) => mail.to.includes(email) && smtp.messages.indexOf(mail) >= after);
-  const stable = (html: string) => html.replace(/nonce="[^"]+"/g, '').replace(/value="[^"]+"/g, '').replace(/\/interaction\/[^/"]+/g, '/interaction/X');
+  const mailFor = (email: string, after = 0) =>
+    smtp.waitFor((mail) => mail.to.includes(email) && smtp.messages.indexOf(mail) >= after);
+  const stable = (html: string) =>
+    html
+      .replace(/nonce="[^"]+"/g, '')
+      .replace(/value="[^"]+"/g, '')
+      .replace(/\/interaction\/[^/"]+/g, '/interaction/X');
 
   async function openLinkAndSignIn(agent: UserAgent, link: URL) {
     const page = await agent.request(link);
@@ -101,7 +112,11 @@ describe('magic links', () => {
     assert.doesNotMatch(html, /method="post"/, 'another browser gets no button that could sign it in');
     const code = /aria-label="Sign-in code">([A-Z]{4}-[A-Z]{4})</.exec(html)?.[1];
     assert.ok(code, 'the page shows a short code');
-    const { url } = await agent.submitForm(new URL(`${interaction}/magic-code`, issuer.url), { code: code.toLowerCase() }, issuer.url);
+    const { url } = await agent.submitForm(
+      new URL(`${interaction}/magic-code`, issuer.url),
+      { code: code.toLowerCase() },
+      issuer.url,
+    );
     assert.equal(url.origin + url.pathname, APP_REDIRECT_URI);
   });
 
@@ -112,7 +127,8 @@ describe('magic links', () => {
     const link = linkIn(await mailFor(user.email, before), /\/magic\//);
     const code = /aria-label="Sign-in code">([A-Z-]+)</.exec(await (await new UserAgent().request(link)).text())![1]!;
     const action = new URL(`${interaction}/magic-code`, issuer.url);
-    for (let i = 0; i < 5; i += 1) assert.equal((await agent.submitForm(action, { code: 'BBBB-BBBB' }, issuer.url)).response.status, 401);
+    for (let i = 0; i < 5; i += 1)
+      assert.equal((await agent.submitForm(action, { code: 'BBBB-BBBB' }, issuer.url)).response.status, 401);
     assert.equal((await agent.submitForm(action, { code }, issuer.url)).response.status, 429);
   });
 
@@ -135,7 +151,10 @@ describe('magic links', () => {
   it('builds the link from the configured issuer URL whatever forwarded host the request names', async () => {
     const user = await issuer.createUser();
     const before = smtp.messages.length;
-    await requestLink(user.email, new UserAgent(), { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' });
+    await requestLink(user.email, new UserAgent(), {
+      'x-forwarded-host': 'evil.example',
+      'x-forwarded-proto': 'https',
+    });
     const link = linkIn(await mailFor(user.email, before), /\/magic\//);
     assert.equal(link.origin, issuer.url);
   });
@@ -148,7 +167,11 @@ describe('magic links', () => {
     const { response, url } = await openLinkAndSignIn(agent, link);
     assert.equal(url.origin, issuer.url, 'no redirect to the app yet');
     assert.match(await response.text(), /Two-step verification/);
-    const done = await agent.submitForm(new URL(`${interaction}/second-factor`, issuer.url), { code: await totpCode(user.totpSecret!) }, issuer.url);
+    const done = await agent.submitForm(
+      new URL(`${interaction}/second-factor`, issuer.url),
+      { code: await totpCode(user.totpSecret!) },
+      issuer.url,
+    );
     assert.equal(done.url.origin + done.url.pathname, APP_REDIRECT_URI);
   });
 

@@ -11,8 +11,14 @@ import { captureLog } from '../support/log-capture.ts';
 import { freePort } from '../support/processes.ts';
 import { mailText, startSmtpPeer } from '../support/smtp-peer.ts';
 
-const message = (to: string) => ({ kind: 'password_reset', to, subject: 'Reset your Latchkey password', text: 'https://id.example.com/reset/a-token-that-must-not-be-logged' });
-const outboxFiles = async (directory: string) => (await readdir(directory).catch(() => [] as string[])).filter((name) => name.endsWith('.eml'));
+const message = (to: string) => ({
+  kind: 'password_reset',
+  to,
+  subject: 'Reset your Latchkey password',
+  text: 'https://id.example.com/reset/a-token-that-must-not-be-logged',
+});
+const outboxFiles = async (directory: string) =>
+  (await readdir(directory).catch(() => [] as string[])).filter((name) => name.endsWith('.eml'));
 
 describe('mailer', () => {
   let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
@@ -28,7 +34,10 @@ describe('mailer', () => {
   });
 
   it('delivers a sent message over SMTP, after the caller has returned', async () => {
-    const mailer = createMailer(loadConfig({ DATA_DIR: data.path, SMTP_URL: smtp.url }), createLogger({ name: 'test', level: 'info', format: 'json' }, captureLog().stream));
+    const mailer = createMailer(
+      loadConfig({ DATA_DIR: data.path, SMTP_URL: smtp.url }),
+      createLogger({ name: 'test', level: 'info', format: 'json' }, captureLog().stream),
+    );
     const before = smtp.messages.length;
     mailer.send(message('known@example.com'));
     assert.equal(smtp.messages.length, before, 'nothing is delivered before the caller gets on with its response');
@@ -40,7 +49,11 @@ describe('mailer', () => {
   it('logs a give-up with the mail kind and never the address or the link, when SMTP refuses every try', async () => {
     const log = captureLog();
     const refused = `smtp://127.0.0.1:${await freePort()}`;
-    const mailer = createMailer(loadConfig({ DATA_DIR: data.path, SMTP_URL: refused }), createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream), { retryDelaysMs: [10, 10] });
+    const mailer = createMailer(
+      loadConfig({ DATA_DIR: data.path, SMTP_URL: refused }),
+      createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream),
+      { retryDelaysMs: [10, 10] },
+    );
     mailer.send(message('refused@example.com'));
     await mailer.idle();
     const gaveUp = log.entries().find((entry) => entry.msg === 'mail could not be delivered; giving up');
@@ -53,9 +66,14 @@ describe('mailer', () => {
   it('at shutdown, tries mail waiting on its back-off at once instead of dropping it', async () => {
     const port = await freePort();
     const log = captureLog();
-    const mailer = createMailer(loadConfig({ DATA_DIR: data.path, SMTP_URL: `smtp://127.0.0.1:${port}` }), createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream), { retryDelaysMs: [60_000] });
+    const mailer = createMailer(
+      loadConfig({ DATA_DIR: data.path, SMTP_URL: `smtp://127.0.0.1:${port}` }),
+      createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream),
+      { retryDelaysMs: [60_000] },
+    );
     mailer.send(message('later@example.com'));
-    for (let i = 0; i < 50 && !log.text().includes('will retry'); i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 50 && !log.text().includes('will retry'); i += 1)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     const peer = await startSmtpPeer(port);
     try {
       const started = performance.now();
@@ -73,7 +91,10 @@ describe('mailer', () => {
     // A server that accepts and never greets: delivery hangs past the drain's bound.
     const silent = net.createServer(() => {});
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const mailer = createMailer(loadConfig({ DATA_DIR: data.path, SMTP_URL: `smtp://127.0.0.1:${(silent.address() as net.AddressInfo).port}` }), createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream));
+    const mailer = createMailer(
+      loadConfig({ DATA_DIR: data.path, SMTP_URL: `smtp://127.0.0.1:${(silent.address() as net.AddressInfo).port}` }),
+      createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream),
+    );
     try {
       mailer.send(message('stuck@example.com'));
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -88,7 +109,10 @@ describe('mailer', () => {
 
   it('neither delivers nor logs a pretended message', async () => {
     const log = captureLog();
-    const mailer = createMailer(loadConfig({ DATA_DIR: data.path, SMTP_URL: smtp.url }), createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream));
+    const mailer = createMailer(
+      loadConfig({ DATA_DIR: data.path, SMTP_URL: smtp.url }),
+      createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream),
+    );
     const before = smtp.messages.length;
     mailer.pretendToSend(message('nobody@example.com'));
     await mailer.idle();
@@ -96,13 +120,19 @@ describe('mailer', () => {
     mailer.send(message('marker@example.com'));
     await mailer.idle();
     await smtp.waitFor((received) => received.to.includes('marker@example.com'));
-    assert.deepEqual(smtp.messages.slice(before).map((received) => received.to), [['marker@example.com']]);
+    assert.deepEqual(
+      smtp.messages.slice(before).map((received) => received.to),
+      [['marker@example.com']],
+    );
     assert.ok(!log.text().includes('nobody@example.com'));
     assert.equal(log.entries().filter((entry) => entry.msg === 'mail sent').length, 1);
   });
 
   it('writes no outbox file for a pretended message in the embedded mode', async () => {
-    const mailer = createMailer(loadConfig({ DATA_DIR: data.path }), createLogger({ name: 'test', level: 'info', format: 'json' }, captureLog().stream));
+    const mailer = createMailer(
+      loadConfig({ DATA_DIR: data.path }),
+      createLogger({ name: 'test', level: 'info', format: 'json' }, captureLog().stream),
+    );
     const outbox = path.join(data.path, 'outbox');
     const already = (await outboxFiles(outbox)).length;
     mailer.pretendToSend(message('nobody@example.com'));

@@ -20,7 +20,9 @@ async function migrationNames(directory: string): Promise<string[]> {
 async function appliedNames(target: DatabaseTarget, table = '_prisma_migrations'): Promise<string[]> {
   const database = await openDatabase(target, (adapter) => new IssuerClient({ adapter }), log);
   try {
-    const rows = await database.client.$queryRawUnsafe<Array<{ migration_name: string }>>(`SELECT migration_name FROM ${table} WHERE finished_at IS NOT NULL ORDER BY migration_name`);
+    const rows = await database.client.$queryRawUnsafe<Array<{ migration_name: string }>>(
+      `SELECT migration_name FROM ${table} WHERE finished_at IS NOT NULL ORDER BY migration_name`,
+    );
     return rows.map((row) => row.migration_name);
   } finally {
     await database.close();
@@ -28,9 +30,13 @@ async function appliedNames(target: DatabaseTarget, table = '_prisma_migrations'
 }
 
 /** Runs `latchkey migrate` as its own process, as an operator or a second instance would. */
-function runMigrateCommand(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runMigrateCommand(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/latchkey.ts'), 'migrate', '--json'], { env: { PATH: process.env.PATH, ...env } });
+    const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/latchkey.ts'), 'migrate', '--json'], {
+      env: { PATH: process.env.PATH, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -65,9 +71,14 @@ describe('migrations on PGlite', () => {
     try {
       const database = await openDatabase(target, (adapter) => new TasksClient({ adapter }), log);
       try {
-        const [first, second] = await Promise.all([migrate(database, MIGRATIONS.tasks, log), migrate(database, MIGRATIONS.tasks, log)]);
+        const [first, second] = await Promise.all([
+          migrate(database, MIGRATIONS.tasks, log),
+          migrate(database, MIGRATIONS.tasks, log),
+        ]);
         assert.deepEqual([...first, ...second], await migrationNames(MIGRATIONS.tasks));
-        const rows = await database.client.$queryRawUnsafe<Array<{ n: number }>>('SELECT count(*)::int AS n FROM _prisma_migrations');
+        const rows = await database.client.$queryRawUnsafe<Array<{ n: number }>>(
+          'SELECT count(*)::int AS n FROM _prisma_migrations',
+        );
         assert.equal(rows[0]?.n, (await migrationNames(MIGRATIONS.tasks)).length);
       } finally {
         await database.close();
@@ -85,7 +96,10 @@ describe('migrations on PGlite', () => {
       try {
         const result = await runMigrateCommand({ DATA_DIR: dir.path });
         assert.equal(result.code, 3);
-        assert.equal(result.stderr.trim(), `latchkey: the embedded database in ${target.dataDir} is in use by process ${process.pid}; stop it, or set DATA_DIR to another folder`);
+        assert.equal(
+          result.stderr.trim(),
+          `latchkey: the embedded database in ${target.dataDir} is in use by process ${process.pid}; stop it, or set DATA_DIR to another folder`,
+        );
       } finally {
         await database.close();
       }
@@ -107,10 +121,17 @@ describe('migrations on PostgreSQL', { skip: needsPostgres }, () => {
 
       const again = await runMigrateCommand({ DATABASE_URL: db.url });
       assert.equal(again.code, 0, again.stderr);
-      assert.deepEqual(JSON.parse(again.stdout), { ...report, issuer: { ...report.issuer, applied: [] }, tasks: { ...report.tasks, applied: [] } });
+      assert.deepEqual(JSON.parse(again.stdout), {
+        ...report,
+        issuer: { ...report.issuer, applied: [] },
+        tasks: { ...report.tasks, applied: [] },
+      });
 
       const target: DatabaseTarget = { kind: 'postgres', url: db.url, schema: undefined, poolSize: 2 };
-      assert.deepEqual(await appliedNames(target, 'public._prisma_migrations'), await migrationNames(MIGRATIONS.issuer));
+      assert.deepEqual(
+        await appliedNames(target, 'public._prisma_migrations'),
+        await migrationNames(MIGRATIONS.issuer),
+      );
       assert.deepEqual(await appliedNames(target, 'tasks._prisma_migrations'), await migrationNames(MIGRATIONS.tasks));
     } finally {
       await db.drop();
@@ -120,13 +141,19 @@ describe('migrations on PostgreSQL', { skip: needsPostgres }, () => {
   it('let two processes started together migrate one database without error, each migration applied once', async () => {
     const db = await freshPostgresDatabase();
     try {
-      const results = await Promise.all([runMigrateCommand({ DATABASE_URL: db.url }), runMigrateCommand({ DATABASE_URL: db.url })]);
+      const results = await Promise.all([
+        runMigrateCommand({ DATABASE_URL: db.url }),
+        runMigrateCommand({ DATABASE_URL: db.url }),
+      ]);
       for (const result of results) assert.equal(result.code, 0, result.stderr);
       const reports = results.map((result) => JSON.parse(result.stdout) as { issuer: { applied: string[] } });
       const appliedByEither = reports.flatMap((report) => report.issuer.applied).sort();
       assert.deepEqual(appliedByEither, await migrationNames(MIGRATIONS.issuer));
       const target: DatabaseTarget = { kind: 'postgres', url: db.url, schema: undefined, poolSize: 2 };
-      assert.deepEqual(await appliedNames(target, 'public._prisma_migrations'), await migrationNames(MIGRATIONS.issuer));
+      assert.deepEqual(
+        await appliedNames(target, 'public._prisma_migrations'),
+        await migrationNames(MIGRATIONS.issuer),
+      );
     } finally {
       await db.drop();
     }

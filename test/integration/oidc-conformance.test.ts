@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
-import { APP_REDIRECT_URI, startIssuer, TEST_PASSWORD, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
+import {
+  APP_REDIRECT_URI,
+  startIssuer,
+  TEST_PASSWORD,
+  type IssuerHarness,
+  type TestUser,
+} from '../support/issuer-harness.ts';
 import { UserAgent } from '../support/user-agent.ts';
 
 /**
@@ -23,21 +29,43 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
 
   before(async () => {
     issuer = await startIssuer();
-    app = await issuer.createClient({ type: 'web', redirectUris: [APP_REDIRECT_URI], postLogoutRedirectUris: [SIGNED_OUT_URI], firstParty: true, scopes: ['openid', 'email', 'profile', 'offline_access'] });
+    app = await issuer.createClient({
+      type: 'web',
+      redirectUris: [APP_REDIRECT_URI],
+      postLogoutRedirectUris: [SIGNED_OUT_URI],
+      firstParty: true,
+      scopes: ['openid', 'email', 'profile', 'offline_access'],
+    });
     config = await issuer.discover(app.id, app.secret);
     user = await issuer.createUser();
   });
   after(() => issuer.stop());
 
   const codeFlow = async (parameters: Record<string, string> = {}) => {
-    const { callbackUrl, verifier, state, agent } = await issuer.authorize(config, user, { redirect_uri: APP_REDIRECT_URI, scope: 'openid email', ...parameters });
-    const tokens = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const { callbackUrl, verifier, state, agent } = await issuer.authorize(config, user, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid email',
+      ...parameters,
+    });
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     return { tokens, agent };
   };
   /** Sends the browser to /auth with `parameters` and returns where it ended (the client, or a page of ours). */
   const authorizeAs = async (agent: UserAgent, parameters: Record<string, string>) => {
     const url = new URL(`${issuer.url}/auth`);
-    for (const [key, value] of Object.entries({ client_id: app.id, response_type: 'code', scope: 'openid', redirect_uri: APP_REDIRECT_URI, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', state: 'st', ...parameters })) {
+    for (const [key, value] of Object.entries({
+      client_id: app.id,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: APP_REDIRECT_URI,
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+      state: 'st',
+      ...parameters,
+    })) {
       if (value !== '') url.searchParams.set(key, value);
     }
     const { response, url: at } = await agent.follow(url, issuer.url);
@@ -47,14 +75,34 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
 
   it('publishes discovery with the required fields, acr values and the introspection and revocation auth methods', async () => {
     const metadata = config.serverMetadata();
-    for (const field of ['issuer', 'authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'response_types_supported', 'subject_types_supported', 'id_token_signing_alg_values_supported', 'end_session_endpoint'] as const) {
+    for (const field of [
+      'issuer',
+      'authorization_endpoint',
+      'token_endpoint',
+      'jwks_uri',
+      'userinfo_endpoint',
+      'response_types_supported',
+      'subject_types_supported',
+      'id_token_signing_alg_values_supported',
+      'end_session_endpoint',
+    ] as const) {
       assert.ok(metadata[field], field);
     }
     assert.equal(metadata.issuer, issuer.url);
-    assert.deepEqual(metadata.scopes_supported, ['openid', 'offline_access', 'email'], 'only scopes whose claims we return');
+    assert.deepEqual(
+      metadata.scopes_supported,
+      ['openid', 'offline_access', 'email'],
+      'only scopes whose claims we return',
+    );
     assert.deepEqual(metadata.acr_values_supported, ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchkey:mfa']);
-    assert.deepEqual(metadata.introspection_endpoint_auth_methods_supported, metadata.token_endpoint_auth_methods_supported);
-    assert.deepEqual(metadata.revocation_endpoint_auth_methods_supported, metadata.token_endpoint_auth_methods_supported);
+    assert.deepEqual(
+      metadata.introspection_endpoint_auth_methods_supported,
+      metadata.token_endpoint_auth_methods_supported,
+    );
+    assert.deepEqual(
+      metadata.revocation_endpoint_auth_methods_supported,
+      metadata.token_endpoint_auth_methods_supported,
+    );
   });
 
   it('issues an ID token with acr, amr and auth_time, which openid-client validates', async () => {
@@ -70,22 +118,41 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
   it('signs in a client that still asks for profile (registered before it was withdrawn), without error', async () => {
     const { tokens } = await codeFlow({ scope: 'openid profile email' });
     assert.equal(tokens.claims()?.sub, user.id);
-    assert.deepEqual(Object.keys(await client.fetchUserInfo(config, tokens.access_token, user.id)).sort(), ['email', 'email_verified', 'sub']);
+    assert.deepEqual(Object.keys(await client.fetchUserInfo(config, tokens.access_token, user.id)).sort(), [
+      'email',
+      'email_verified',
+      'sub',
+    ]);
   });
 
   it('answers userinfo by GET and by POST', async () => {
     const { tokens } = await codeFlow();
     const viaGet = await client.fetchUserInfo(config, tokens.access_token, user.id);
     assert.equal(viaGet.email, user.email);
-    const viaPost = await fetch(`${issuer.url}/me`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ access_token: tokens.access_token }) });
+    const viaPost = await fetch(`${issuer.url}/me`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ access_token: tokens.access_token }),
+    });
     assert.equal(((await viaPost.json()) as { sub: string }).sub, user.id);
   });
 
   it('answers userinfo for an access token that also names an API (one token for both, as client libraries expect)', async () => {
-    const both = await issuer.createClient({ type: 'web', redirectUris: [APP_REDIRECT_URI], firstParty: true, scopes: ['openid', 'email', 'tasks:read'] });
+    const both = await issuer.createClient({
+      type: 'web',
+      redirectUris: [APP_REDIRECT_URI],
+      firstParty: true,
+      scopes: ['openid', 'email', 'tasks:read'],
+    });
     const bothConfig = await issuer.discover(both.id, both.secret);
-    const { callbackUrl, verifier, state } = await issuer.authorize(bothConfig, user, { redirect_uri: APP_REDIRECT_URI, scope: 'openid email tasks:read' });
-    const tokens = await client.authorizationCodeGrant(bothConfig, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const { callbackUrl, verifier, state } = await issuer.authorize(bothConfig, user, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid email tasks:read',
+    });
+    const tokens = await client.authorizationCodeGrant(bothConfig, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     const claims = decodeJwt(tokens.access_token);
     assert.deepEqual(claims.aud, [issuer.taskApi, `${issuer.url}/me`], 'the API first, userinfo beside it');
     const info = await client.fetchUserInfo(bothConfig, tokens.access_token, user.id);
@@ -132,13 +199,24 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
   });
 
   it('refuses a code used twice', async () => {
-    const { callbackUrl, verifier, state } = await issuer.authorize(config, user, { redirect_uri: APP_REDIRECT_URI, scope: 'openid email' });
+    const { callbackUrl, verifier, state } = await issuer.authorize(config, user, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid email',
+    });
     await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
-    await assert.rejects(client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }), (error: client.ResponseBodyError) => error.error === 'invalid_grant');
+    await assert.rejects(
+      client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state }),
+      (error: client.ResponseBodyError) => error.error === 'invalid_grant',
+    );
   });
 
-  it('ignores the claims request parameter cleanly (not supported): the sign-in goes on with the scopes\' claims', async () => {
-    const { tokens } = await codeFlow({ claims: JSON.stringify({ userinfo: { email: { essential: true } }, id_token: { auth_time: { essential: true } } }) });
+  it("ignores the claims request parameter cleanly (not supported): the sign-in goes on with the scopes' claims", async () => {
+    const { tokens } = await codeFlow({
+      claims: JSON.stringify({
+        userinfo: { email: { essential: true } },
+        id_token: { auth_time: { essential: true } },
+      }),
+    });
     assert.equal(tokens.claims()?.sub, user.id);
     assert.equal((await client.fetchUserInfo(config, tokens.access_token, user.id)).email, user.email);
   });
@@ -151,12 +229,22 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
 
   it('signs out through RP-initiated logout with id_token_hint, returning to the registered post-logout URI with its state', async () => {
     const { tokens, agent } = await codeFlow();
-    const page = await agent.request(client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: SIGNED_OUT_URI, state: 'bye' }));
+    const page = await agent.request(
+      client.buildEndSessionUrl(config, {
+        id_token_hint: tokens.id_token!,
+        post_logout_redirect_uri: SIGNED_OUT_URI,
+        state: 'bye',
+      }),
+    );
     const html = await page.text();
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
     assert.ok(action && xsrf, `a confirmation form: ${html.slice(0, 300)}`);
-    const { url } = await agent.follow(new URL(action, issuer.url), issuer.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: issuer.url }, body: new URLSearchParams({ xsrf, logout: 'yes' }).toString() });
+    const { url } = await agent.follow(new URL(action, issuer.url), issuer.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: issuer.url },
+      body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+    });
     assert.equal(url.origin + url.pathname, SIGNED_OUT_URI);
     assert.equal(url.searchParams.get('state'), 'bye');
     const again = await authorizeAs(agent, { prompt: 'none' });
@@ -165,24 +253,52 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
 
   it('refuses a post-logout URI the client did not register, and redirects nowhere', async () => {
     const { tokens, agent } = await codeFlow();
-    const page = await agent.request(client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://evil.example/' }));
+    const page = await agent.request(
+      client.buildEndSessionUrl(config, {
+        id_token_hint: tokens.id_token!,
+        post_logout_redirect_uri: 'https://evil.example/',
+      }),
+    );
     assert.equal(page.status, 400);
     assert.equal(page.headers.get('location'), null);
   });
 
   it('completes the code flow without PKCE for a confidential client registered without it, as the certification plans run', async () => {
-    const noPkce = await issuer.createClient({ type: 'web', redirectUris: [APP_REDIRECT_URI], firstParty: true, pkceRequired: false });
+    const noPkce = await issuer.createClient({
+      type: 'web',
+      redirectUris: [APP_REDIRECT_URI],
+      firstParty: true,
+      pkceRequired: false,
+    });
     const agent = new UserAgent();
     const start = new URL(`${issuer.url}/auth`);
-    start.search = new URLSearchParams({ client_id: noPkce.id, response_type: 'code', scope: 'openid', redirect_uri: APP_REDIRECT_URI, state: 'cert', nonce: 'n-0S6_WzA2Mj' }).toString();
+    start.search = new URLSearchParams({
+      client_id: noPkce.id,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: APP_REDIRECT_URI,
+      state: 'cert',
+      nonce: 'n-0S6_WzA2Mj',
+    }).toString();
     const { response, url: at } = await agent.follow(start, issuer.url);
     await response.body?.cancel();
-    const { url: callback } = await agent.submitForm(new URL(`${at.pathname}/login`, issuer.url), { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    const { url: callback } = await agent.submitForm(
+      new URL(`${at.pathname}/login`, issuer.url),
+      { email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
     assert.equal(callback.origin + callback.pathname, APP_REDIRECT_URI);
     const tokens = await fetch(`${issuer.url}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${noPkce.id}:${noPkce.secret}`).toString('base64')}` },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: APP_REDIRECT_URI }),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${noPkce.id}:${noPkce.secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code')!,
+        redirect_uri: APP_REDIRECT_URI,
+      }),
     });
     assert.equal(tokens.status, 200);
     assert.ok(((await tokens.json()) as { id_token?: string }).id_token);
@@ -191,14 +307,20 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
   it('requires PKCE from a confidential client registered the default way, and refuses to register a public client without it', async () => {
     const { at } = await authorizeAs(new UserAgent(), { code_challenge: '', code_challenge_method: '' });
     assert.equal(at.searchParams.get('error'), 'invalid_request');
-    await assert.rejects(issuer.createClient({ type: 'spa', redirectUris: [APP_REDIRECT_URI], pkceRequired: false }), /only a confidential web client may be registered without PKCE/);
+    await assert.rejects(
+      issuer.createClient({ type: 'spa', redirectUris: [APP_REDIRECT_URI], pkceRequired: false }),
+      /only a confidential web client may be registered without PKCE/,
+    );
   });
 
   it('answers revocation with application/json', async () => {
     const { tokens } = await codeFlow({ scope: 'openid offline_access' });
     const response = await fetch(`${issuer.url}/token/revocation`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${app.id}:${app.secret}`).toString('base64')}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${app.id}:${app.secret}`).toString('base64')}`,
+      },
       body: new URLSearchParams({ token: tokens.refresh_token! }),
     });
     assert.equal(response.status, 200);
@@ -206,10 +328,13 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
   });
 
   it('answers introspection without client authentication with 401 invalid_client', async () => {
-    const response = await fetch(`${issuer.url}/token/introspection`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=whatever' });
+    const response = await fetch(`${issuer.url}/token/introspection`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'token=whatever',
+    });
     assert.equal(response.status, 401);
     assert.ok(response.headers.get('www-authenticate'));
     assert.equal(((await response.json()) as { error: string }).error, 'invalid_client');
   });
-
 });

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { APP_REDIRECT_URI, guessUntilLocked, openSignIn, startIssuerWithApp, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
+import {
+  APP_REDIRECT_URI,
+  guessUntilLocked,
+  openSignIn,
+  startIssuerWithApp,
+  TEST_PASSWORD,
+  type IssuerHarness,
+} from '../support/issuer-harness.ts';
 import { linkIn, mailText, startSmtpPeer } from '../support/smtp-peer.ts';
 import { UserAgent } from '../support/user-agent.ts';
 
@@ -38,7 +45,8 @@ describe('password reset', () => {
     await smtp.close();
   });
 
-  const mailFor = (email: string, after: number) => smtp.waitFor((mail) => mail.to.includes(email) && smtp.messages.indexOf(mail) >= after);
+  const mailFor = (email: string, after: number) =>
+    smtp.waitFor((mail) => mail.to.includes(email) && smtp.messages.indexOf(mail) >= after);
   const stable = (html: string) => html.replace(/nonce="[^"]+"/g, '').replace(/value="[^"]+"/g, '');
 
   async function askForReset(email: string, agent = new UserAgent()) {
@@ -50,7 +58,12 @@ describe('password reset', () => {
   async function resetLink(email: string): Promise<URL> {
     const before = smtp.messages.length;
     await askForReset(email);
-    const mail = await smtp.waitFor((message) => message.to.includes(email) && smtp.messages.indexOf(message) >= before && /\/reset\/[\w-]{20}/.test(mailText(message)));
+    const mail = await smtp.waitFor(
+      (message) =>
+        message.to.includes(email) &&
+        smtp.messages.indexOf(message) >= before &&
+        /\/reset\/[\w-]{20}/.test(mailText(message)),
+    );
     return linkIn(mail, /^\/reset\/./);
   }
 
@@ -103,14 +116,20 @@ describe('password reset', () => {
   it('ends refresh tokens, sessions and grants, and the new password signs in', async () => {
     const user = await issuer.createUser();
     const { callbackUrl, verifier, state } = await issuer.authorize(config, user, { redirect_uri: APP_REDIRECT_URI });
-    const tokens = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     assert.ok(tokens.refresh_token);
     const link = await resetLink(user.email);
     const before = smtp.messages.length;
     const agent = new UserAgent();
     await (await agent.request(link)).text();
     await agent.submitForm(link, { password: NEW_PASSWORD }, issuer.url);
-    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), (error: { error?: string }) => error.error === 'invalid_grant');
+    await assert.rejects(
+      client.refreshTokenGrant(config, tokens.refresh_token),
+      (error: { error?: string }) => error.error === 'invalid_grant',
+    );
     const notice = await mailFor(user.email, before);
     assert.match(mailText(notice), /password of your Latchkey account was just reset/);
     const withOld = await signIn(user.email, TEST_PASSWORD);
@@ -126,7 +145,10 @@ describe('password reset', () => {
     await (await agent.request(link)).text();
     assert.equal((await agent.submitForm(link, { password: NEW_PASSWORD }, issuer.url)).response.status, 200);
     assert.equal((await agent.request(link)).status, 410);
-    assert.equal((await agent.submitForm(link, { password: `${NEW_PASSWORD} again` }, issuer.url)).response.status, 410);
+    assert.equal(
+      (await agent.submitForm(link, { password: `${NEW_PASSWORD} again` }, issuer.url)).response.status,
+      410,
+    );
   });
 
   it('stays available while the account is locked, and unlocks it', async () => {
@@ -193,7 +215,13 @@ describe('sign-up', () => {
   }
   const mailsTo = (email: string) => smtp.messages.filter((mail) => mail.to.includes(email));
   const confirmationLink = async (email: string, after: number) =>
-    linkIn(await smtp.waitFor((mail) => mail.to.includes(email) && smtp.messages.indexOf(mail) >= after && /verify-email/.test(mailText(mail))), /^\/verify-email\//);
+    linkIn(
+      await smtp.waitFor(
+        (mail) =>
+          mail.to.includes(email) && smtp.messages.indexOf(mail) >= after && /verify-email/.test(mailText(mail)),
+      ),
+      /^\/verify-email\//,
+    );
   /** Opens the confirmation link in `agent` and posts the chosen password. */
   async function finishSignUp(link: URL, password: string, agent = new UserAgent()) {
     const page = await (await agent.request(link)).text();
@@ -206,38 +234,57 @@ describe('sign-up', () => {
     const before = smtp.messages.length;
     assert.equal((await signUp(email)).status, 200);
     const link = await confirmationLink(email, before);
-    await assert.rejects(issuer.authorize(config, { id: '', email }, { redirect_uri: APP_REDIRECT_URI }), /did not reach the client/, 'no account before the confirmation');
+    await assert.rejects(
+      issuer.authorize(config, { id: '', email }, { redirect_uri: APP_REDIRECT_URI }),
+      /did not reach the client/,
+      'no account before the confirmation',
+    );
     const finished = await finishSignUp(link, TEST_PASSWORD);
     assert.match(finished.page, /name="password"/, 'the confirmation page asks for the password');
     assert.match(finished.html, /Your account is ready/);
-    const { callbackUrl, verifier, state } = await issuer.authorize(config, { id: '', email }, { redirect_uri: APP_REDIRECT_URI });
-    const tokens = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const { callbackUrl, verifier, state } = await issuer.authorize(
+      config,
+      { id: '', email },
+      { redirect_uri: APP_REDIRECT_URI },
+    );
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     assert.equal(tokens.claims()?.email_verified, true);
     assert.equal(tokens.claims()?.email, email);
   });
 
-  it('attack: pre-hijacking, a stranger signs up with the victim\'s address, the victim confirms, the stranger\'s password does not sign in', async () => {
+  it("attack: pre-hijacking, a stranger signs up with the victim's address, the victim confirms, the stranger's password does not sign in", async () => {
     const victim = `victim-${Date.now()}@example.com`;
     const attackerPassword = 'the attacker chose this passphrase';
     const before = smtp.messages.length;
     // The attacker cannot even send a password with the sign-up: the form takes the address alone.
     const attacker = new UserAgent();
     await (await attacker.request(new URL('/sign-up', issuer.url))).text();
-    await attacker.submitForm(new URL('/sign-up', issuer.url), { email: victim, password: attackerPassword }, issuer.url);
+    await attacker.submitForm(
+      new URL('/sign-up', issuer.url),
+      { email: victim, password: attackerPassword },
+      issuer.url,
+    );
     const attackersLink = await confirmationLink(victim, before);
     // The victim signs up too (or just follows the mail), and confirms with her own password.
     const beforeOwn = smtp.messages.length;
     await signUp(victim);
     const ownLink = await confirmationLink(victim, beforeOwn);
-    assert.match((await finishSignUp(attackersLink, TEST_PASSWORD)).html, /Your account is ready/, 'the first link she opens works');
+    assert.match(
+      (await finishSignUp(attackersLink, TEST_PASSWORD)).html,
+      /Your account is ready/,
+      'the first link she opens works',
+    );
     assert.equal((await finishSignUp(ownLink, NEW_PASSWORD)).status, 409, 'the second finds the account made');
     const { agent, response, action } = await openSignIn(issuer, config);
     await response.body?.cancel();
     const attempt = await agent.submitForm(action, { email: victim, password: attackerPassword }, issuer.url);
-    assert.equal(attempt.response.status, 401, 'the attacker\'s password is not the account\'s');
+    assert.equal(attempt.response.status, 401, "the attacker's password is not the account's");
   });
 
-  it('attack: a stranger\'s later sign-up for the same address does not void the owner\'s pending link', async () => {
+  it("attack: a stranger's later sign-up for the same address does not void the owner's pending link", async () => {
     const email = `pending-${Date.now()}@example.com`;
     const before = smtp.messages.length;
     await signUp(email);
@@ -266,9 +313,15 @@ describe('sign-up', () => {
     const taken = await signUp(existing.email);
     const fresh = await signUp(`fresh-${Date.now()}@example.com`);
     assert.equal(taken.status, fresh.status);
-    const strip = (html: string) => html.replace(/nonce="[^"]+"/g, '').replace(/value="[^"]+"/g, '').replace(/[\w.+-]+@example\.com/g, 'EMAIL');
+    const strip = (html: string) =>
+      html
+        .replace(/nonce="[^"]+"/g, '')
+        .replace(/value="[^"]+"/g, '')
+        .replace(/[\w.+-]+@example\.com/g, 'EMAIL');
     assert.equal(strip(taken.html), strip(fresh.html));
-    const mail = await smtp.waitFor((message) => message.to.includes(existing.email) && smtp.messages.indexOf(message) >= before);
+    const mail = await smtp.waitFor(
+      (message) => message.to.includes(existing.email) && smtp.messages.indexOf(message) >= before,
+    );
     assert.match(mailText(mail), /already has one/);
   });
 
@@ -287,7 +340,12 @@ describe('sign-up', () => {
     const { issuer: closed } = await startIssuerWithApp({ SIGN_UP_ENABLED: 'false' });
     try {
       assert.equal((await fetch(new URL('/sign-up', closed.url))).status, 404);
-      const login = await openSignIn(closed, await closed.discover((await closed.createClient({ type: 'spa', redirectUris: [APP_REDIRECT_URI], firstParty: true })).id));
+      const login = await openSignIn(
+        closed,
+        await closed.discover(
+          (await closed.createClient({ type: 'spa', redirectUris: [APP_REDIRECT_URI], firstParty: true })).id,
+        ),
+      );
       assert.doesNotMatch(await login.response.text(), /Create an account/);
     } finally {
       await closed.stop();

@@ -2,7 +2,12 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { freshPostgresDatabase, REAL_POSTGRES_URL, REAL_REDIS_URL, temporaryDirectory } from '../support/environment.ts';
+import {
+  freshPostgresDatabase,
+  REAL_POSTGRES_URL,
+  REAL_REDIS_URL,
+  temporaryDirectory,
+} from '../support/environment.ts';
 import { waitForStatus } from '../support/http.ts';
 import { freePort, spawnEntry } from '../support/processes.ts';
 
@@ -29,7 +34,11 @@ describe('processes', () => {
       assert.equal((await fetch(`http://127.0.0.1:${apiPort}/healthz`)).status, 200);
       await waitForStatus(`http://127.0.0.1:${spaPort}/healthz`, 200, 30_000);
       assert.match(all.output(), /"msg":"demo clients created"/);
-      assert.match(all.output(), /user create --email you@example\.com --role admin/, 'the banner says how to make the first admin');
+      assert.match(
+        all.output(),
+        /user create --email you@example\.com --role admin/,
+        'the banner says how to make the first admin',
+      );
       assert.equal((await stat(path.join(dir.path, 'demo-worker.secret'))).mode & 0o777, 0o600);
       all.child.kill('SIGINT');
       assert.deepEqual(await all.exited, { code: 0, signal: null });
@@ -44,7 +53,10 @@ describe('processes', () => {
   });
 
   it('refuses to start on bad configuration with one line per problem and no stack trace', async () => {
-    const issuer = spawnEntry('src/issuer/main.ts', { DATABASE_URL: 'mysql://root:hunter2@db/latchkey', ISSUER_PORT: 'http' });
+    const issuer = spawnEntry('src/issuer/main.ts', {
+      DATABASE_URL: 'mysql://root:hunter2@db/latchkey',
+      ISSUER_PORT: 'http',
+    });
     const { code } = await issuer.exited;
     assert.equal(code, 1);
     assert.deepEqual(issuer.output().trim().split('\n').sort(), [

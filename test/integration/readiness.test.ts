@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { issuerService } from '../../src/issuer/issuer-service.ts';
 import { startService } from '../../src/shared/lifecycle/service.ts';
-import { needsPostgres, needsRedis, REAL_POSTGRES_URL, REAL_REDIS_URL, temporaryDirectory, testConfig } from '../support/environment.ts';
+import {
+  needsPostgres,
+  needsRedis,
+  REAL_POSTGRES_URL,
+  REAL_REDIS_URL,
+  temporaryDirectory,
+  testConfig,
+} from '../support/environment.ts';
 import { waitForStatus } from '../support/http.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 
@@ -12,14 +19,21 @@ import { startTcpProxy } from '../support/tcp-proxy.ts';
  */
 async function readinessFollows(dependency: 'database' | 'cache'): Promise<void> {
   const realUrl = new URL(dependency === 'database' ? REAL_POSTGRES_URL! : REAL_REDIS_URL!);
-  const proxy = await startTcpProxy(realUrl.hostname, Number(realUrl.port || (dependency === 'database' ? 5432 : 6379)));
+  const proxy = await startTcpProxy(
+    realUrl.hostname,
+    Number(realUrl.port || (dependency === 'database' ? 5432 : 6379)),
+  );
   const proxiedUrl = new URL(realUrl);
   proxiedUrl.hostname = '127.0.0.1';
   proxiedUrl.port = String(proxy.port);
   const dir = await temporaryDirectory();
   const service = await startService(
     issuerService,
-    testConfig(dir.path, { [dependency === 'database' ? 'DATABASE_URL' : 'REDIS_URL']: proxiedUrl.toString(), READINESS_TIMEOUT_MS: '500', LOG_LEVEL: 'silent' }),
+    testConfig(dir.path, {
+      [dependency === 'database' ? 'DATABASE_URL' : 'REDIS_URL']: proxiedUrl.toString(),
+      READINESS_TIMEOUT_MS: '500',
+      LOG_LEVEL: 'silent',
+    }),
     { port: 0 },
   );
   const readyz = `http://127.0.0.1:${service.port}/readyz`;
@@ -40,6 +54,10 @@ async function readinessFollows(dependency: 'database' | 'cache'): Promise<void>
 }
 
 describe('readiness against real dependencies', () => {
-  it('turns 503 when PostgreSQL becomes unreachable and 200 when it returns', { skip: needsPostgres }, () => readinessFollows('database'));
-  it('turns 503 when Redis becomes unreachable and 200 when it returns', { skip: needsRedis }, () => readinessFollows('cache'));
+  it('turns 503 when PostgreSQL becomes unreachable and 200 when it returns', { skip: needsPostgres }, () =>
+    readinessFollows('database'),
+  );
+  it('turns 503 when Redis becomes unreachable and 200 when it returns', { skip: needsRedis }, () =>
+    readinessFollows('cache'),
+  );
 });

@@ -5,6 +5,13 @@ import { needsRedis, REAL_REDIS_URL } from '../support/environment.ts';
 
 describeCacheContract(
   'Redis',
-  () => new RedisCache(createRedisConnection({ url: REAL_REDIS_URL!, keyPrefix: `latchkey-test:${process.pid}:`, log: createLogger({ level: 'silent', format: 'json', name: 'test' }) })),
+  () =>
+    new RedisCache(
+      createRedisConnection({
+        url: REAL_REDIS_URL!,
+        keyPrefix: `latchkey-test:${process.pid}:`,
+        log: createLogger({ level: 'silent', format: 'json', name: 'test' }),
+      }),
+    ),
   needsRedis,
 );

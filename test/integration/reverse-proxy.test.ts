@@ -22,7 +22,9 @@ describe('behind nginx with TRUST_PROXY=1', { skip: !nginxAvailable() && 'nginx 
     issuer = await startIssuer({ ISSUER_URL: publicUrl, TRUST_PROXY: '1', LOCKOUT_IP_MAX_FAILURES: '3' });
     proxy = await startNginx(issuer.url, { port });
     const app = await issuer.createClient({ type: 'spa', redirectUris: [APP_REDIRECT_URI], firstParty: true });
-    config = await client.discovery(new URL(proxy.url), app.id, undefined, client.None(), { execute: [client.allowInsecureRequests] });
+    config = await client.discovery(new URL(proxy.url), app.id, undefined, client.None(), {
+      execute: [client.allowInsecureRequests],
+    });
   });
   after(async () => {
     await proxy?.stop();
@@ -32,7 +34,12 @@ describe('behind nginx with TRUST_PROXY=1', { skip: !nginxAvailable() && 'nginx 
   /** Opens a sign-in through nginx and posts one password, with a forged X-Forwarded-For. */
   async function signIn(email: string, password: string) {
     const agent = new UserAgent();
-    const url = client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT_URI, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
     const { response, url: at } = await agent.follow(url, proxy.url, { headers: { 'x-forwarded-for': spoofed() } });
     const csrf = /name="csrf" value="([^"]+)"/.exec(await response.text())?.[1] ?? '';
     return agent.follow(new URL(`${at.pathname}/login`, proxy.url), proxy.url, {
@@ -56,7 +63,10 @@ describe('behind nginx with TRUST_PROXY=1', { skip: !nginxAvailable() && 'nginx 
     await response.body?.cancel();
     assert.equal(response.status, 401, 'the address nginx saw has spent its budget');
     const events = await issuer.issuer.events.list({ limit: 10 });
-    assert.ok(events.filter((event) => event.type === 'sign_in.failed').every((event) => event.ip === '127.0.0.1'), 'the security log has the address nginx saw');
+    assert.ok(
+      events.filter((event) => event.type === 'sign_in.failed').every((event) => event.ip === '127.0.0.1'),
+      'the security log has the address nginx saw',
+    );
   });
 
   it('attack: rotating X-Forwarded-For does not escape the per-IP cap on wrong device user codes', async () => {
@@ -64,10 +74,16 @@ describe('behind nginx with TRUST_PROXY=1', { skip: !nginxAvailable() && 'nginx 
     for (let attempt = 0; attempt <= USER_CODE_GUESS_LIMITS.perIp; attempt += 1) {
       // A new browser each time, so only the per-IP limit can stop it.
       const agent = new UserAgent();
-      const form = parseForm(await (await agent.request(`${proxy.url}/device`, { headers: { 'x-forwarded-for': spoofed() } })).text());
+      const form = parseForm(
+        await (await agent.request(`${proxy.url}/device`, { headers: { 'x-forwarded-for': spoofed() } })).text(),
+      );
       const { response } = await agent.follow(new URL(form.action, proxy.url), proxy.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: proxy.url, 'x-forwarded-for': spoofed() },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: proxy.url,
+          'x-forwarded-for': spoofed(),
+        },
         body: new URLSearchParams({ ...form.fields, user_code: 'BCDF-GHJK' }).toString(),
       });
       await response.body?.cancel();

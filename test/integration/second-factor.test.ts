@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
-import { APP_REDIRECT_URI as REDIRECT, openSignIn, startIssuerWithApp, TEST_PASSWORD, totpCode, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
+import {
+  APP_REDIRECT_URI as REDIRECT,
+  openSignIn,
+  startIssuerWithApp,
+  TEST_PASSWORD,
+  totpCode,
+  type IssuerHarness,
+  type TestUser,
+} from '../support/issuer-harness.ts';
 import type { UserAgent } from '../support/user-agent.ts';
 
 describe('second factor: TOTP and recovery codes', () => {
@@ -21,7 +29,8 @@ describe('second factor: TOTP and recovery codes', () => {
     const afterPassword = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
     return { agent, interaction, afterPassword };
   }
-  const secondStep = (agent: UserAgent, interaction: string, fields: Record<string, string>) => agent.submitForm(new URL(`${interaction}/second-factor`, issuer.url), fields, issuer.url);
+  const secondStep = (agent: UserAgent, interaction: string, fields: Record<string, string>) =>
+    agent.submitForm(new URL(`${interaction}/second-factor`, issuer.url), fields, issuer.url);
 
   it('turns TOTP on only after one correct code, and gives ten recovery codes once', async () => {
     const user = await issuer.createUser();
@@ -34,7 +43,10 @@ describe('second factor: TOTP and recovery codes', () => {
     assert.equal(new Set(codes).size, 10);
     assert.equal(await issuer.secondFactor.isEnabled(user.id), true);
     const stored = await issuer.service.database.client.recoveryCode.findMany({ where: { userId: user.id } });
-    assert.ok(stored.every((row) => !(codes ?? []).includes(row.codeHash)), 'stored hashed');
+    assert.ok(
+      stored.every((row) => !(codes ?? []).includes(row.codeHash)),
+      'stored hashed',
+    );
     const sealed = await issuer.service.database.client.user.findUnique({ where: { id: user.id } });
     assert.ok(!sealed!.totpSecretEncrypted!.includes(secret), 'the secret is encrypted at rest');
   });
@@ -76,7 +88,9 @@ describe('second factor: TOTP and recovery codes', () => {
     const [code] = user.recoveryCodes!;
     const first = await passwordStep(user);
     await first.afterPassword.response.body?.cancel();
-    const ok = await secondStep(first.agent, first.interaction, { recovery_code: code!.toUpperCase().replace('-', ' ') });
+    const ok = await secondStep(first.agent, first.interaction, {
+      recovery_code: code!.toUpperCase().replace('-', ' '),
+    });
     await ok.response.body?.cancel();
     assert.equal(ok.url.origin, new URL(REDIRECT).origin, 'case and separators do not matter');
     const second = await passwordStep(user);
@@ -99,10 +113,13 @@ describe('second factor: TOTP and recovery codes', () => {
     const { agent, interaction, afterPassword } = await passwordStep(user);
     await afterPassword.response.body?.cancel();
     // Five checked wrong codes; an attempt made during the growing wait after a failure is told to retry, not counted.
-    for (let checked = 0; checked < 5; ) {
+    for (let checked = 0; checked < 5;) {
       const wrong = await secondStep(agent, interaction, { code: '000000' });
       await wrong.response.body?.cancel();
-      if (wrong.response.status === 429) await new Promise((resolve) => setTimeout(resolve, Number(wrong.response.headers.get('retry-after')) * 1000 + 50));
+      if (wrong.response.status === 429)
+        await new Promise((resolve) =>
+          setTimeout(resolve, Number(wrong.response.headers.get('retry-after')) * 1000 + 50),
+        );
       else checked += 1;
     }
     const events = (await issuer.issuer.events.list({ userId: user.id })).map((event) => event.type);
@@ -113,8 +130,14 @@ describe('second factor: TOTP and recovery codes', () => {
 
   it('gives the access token amr ["pwd","otp"] after a TOTP sign-in', async () => {
     const user = await issuer.createUser({ totp: true });
-    const { callbackUrl, verifier, state } = await issuer.authorize(config, user, { redirect_uri: REDIRECT, scope: 'openid tasks:read' });
-    const tokens = await client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+    const { callbackUrl, verifier, state } = await issuer.authorize(config, user, {
+      redirect_uri: REDIRECT,
+      scope: 'openid tasks:read',
+    });
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     assert.deepEqual(decodeJwt(tokens.access_token).amr, ['pwd', 'otp']);
   });
 });

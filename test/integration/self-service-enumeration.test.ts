@@ -9,7 +9,14 @@ import { UserAgent } from '../support/user-agent.ts';
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Posts a form as a browser behind the trusted proxy at `ip` would, with the page's form token. */
-async function timedPost(agent: UserAgent, action: URL, fields: Record<string, string>, csrf: string, ip: string, origin: string): Promise<number> {
+async function timedPost(
+  agent: UserAgent,
+  action: URL,
+  fields: Record<string, string>,
+  csrf: string,
+  ip: string,
+  origin: string,
+): Promise<number> {
   const started = performance.now();
   const response = await agent.request(action, {
     method: 'POST',
@@ -47,7 +54,8 @@ describe('mail-sending forms, timing', () => {
     };
     for (const [i, user] of users.entries()) {
       const askKnown = () => sample(user.email, `10.1.${i}.1`).then((ms) => known.push(ms));
-      const askUnknown = () => sample(`nobody-${i}-${Date.now()}@example.com`, `10.2.${i}.1`).then((ms) => unknown.push(ms));
+      const askUnknown = () =>
+        sample(`nobody-${i}-${Date.now()}@example.com`, `10.2.${i}.1`).then((ms) => unknown.push(ms));
       if (i % 2 === 0) await askKnown().then(askUnknown);
       else await askUnknown().then(askKnown);
     }
@@ -60,13 +68,19 @@ describe('mail-sending forms, timing', () => {
   it('takes as long to ask a sign-in link for an unknown address as for a known one (medians within 20% over 30 tries)', async (t) => {
     const { agent, response, interaction } = await openSignIn(issuer, config);
     const csrf = csrfIn(await response.text());
-    t.diagnostic(await compare((email, ip) => timedPost(agent, new URL(`${interaction}/magic-link`, issuer.url), { email }, csrf, ip, issuer.url)));
+    t.diagnostic(
+      await compare((email, ip) =>
+        timedPost(agent, new URL(`${interaction}/magic-link`, issuer.url), { email }, csrf, ip, issuer.url),
+      ),
+    );
   });
 
   it('takes as long to ask a password reset for an unknown address as for a known one (medians within 20% over 30 tries)', async (t) => {
     const agent = new UserAgent();
     const csrf = csrfIn(await (await agent.request(new URL('/reset', issuer.url))).text());
-    t.diagnostic(await compare((email, ip) => timedPost(agent, new URL('/reset', issuer.url), { email }, csrf, ip, issuer.url)));
+    t.diagnostic(
+      await compare((email, ip) => timedPost(agent, new URL('/reset', issuer.url), { email }, csrf, ip, issuer.url)),
+    );
   });
 });
 
@@ -107,7 +121,9 @@ describe('mail-sending forms, secrets', () => {
     await (await resetAgent.request(new URL('/reset', issuer.url))).text();
     const before = smtp.messages.length;
     await resetAgent.submitForm(new URL('/reset', issuer.url), { email: user.email }, issuer.url);
-    const resetMail = await smtp.waitFor((mail) => smtp.messages.indexOf(mail) >= before && /\/reset\/[\w-]{20}/.test(mailText(mail)));
+    const resetMail = await smtp.waitFor(
+      (mail) => smtp.messages.indexOf(mail) >= before && /\/reset\/[\w-]{20}/.test(mailText(mail)),
+    );
     const resetLink = linkIn(resetMail, /^\/reset\/./);
     secrets.push(resetLink.pathname.split('/').pop()!);
     await (await resetAgent.request(resetLink)).text();
@@ -116,7 +132,9 @@ describe('mail-sending forms, secrets', () => {
     await resetAgent.submitForm(resetLink, { password: newPassword }, issuer.url);
     await issuer.issuer.mailer.idle();
 
-    const events = JSON.stringify((await issuer.issuer.events.list({ userId: user.id })).map(({ id: _id, ...event }) => event));
+    const events = JSON.stringify(
+      (await issuer.issuer.events.list({ userId: user.id })).map(({ id: _id, ...event }) => event),
+    );
     for (const secret of [...secrets, user.totpSecret!]) {
       assert.ok(!log.text().includes(secret), `the log holds a secret (${secret.slice(0, 3)}...)`);
       assert.ok(!events.includes(secret), `the security events hold a secret (${secret.slice(0, 3)}...)`);

@@ -20,7 +20,10 @@ for (const definition of [issuerService, taskApiService] as const) {
       // The issuer answers only at ISSUER_URL's host: give it the address the test calls.
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
-      service = await startService(definition as never, testConfig(dataDir.path, { ISSUER_URL: base }), { port, logDestination: log.stream });
+      service = await startService(definition as never, testConfig(dataDir.path, { ISSUER_URL: base }), {
+        port,
+        logDestination: log.stream,
+      });
     });
     after(async () => {
       await service.stop();
@@ -37,7 +40,10 @@ for (const definition of [issuerService, taskApiService] as const) {
       const response = await fetch(`${base}/readyz`);
       assert.equal(response.status, 200);
       const body = (await response.json()) as { status: string; checks: unknown; details?: Record<string, string> };
-      assert.deepEqual({ status: body.status, checks: body.checks }, { status: 'ready', checks: { database: 'ok', cache: 'ok' } });
+      assert.deepEqual(
+        { status: body.status, checks: body.checks },
+        { status: 'ready', checks: { database: 'ok', cache: 'ok' } },
+      );
       // States that inform without deciding readiness: the issuer's mail, the task API's copy of the issuer's keys.
       assert.deepEqual(body.details, definition.name === 'issuer' ? { mail: 'ok' } : { issuer_keys: 'not_fetched' });
       assert.equal(response.headers.get('cache-control'), 'no-store');
@@ -66,7 +72,11 @@ for (const definition of [issuerService, taskApiService] as const) {
     it('leaves no trace of an Authorization header or a password field in the log', async () => {
       const response = await fetch(`${base}/no/such/route?probe=1`, {
         method: 'POST',
-        headers: { authorization: 'Bearer tkn-5f1e2d3c4b5a', 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': 'redaction-check-1' },
+        headers: {
+          authorization: 'Bearer tkn-5f1e2d3c4b5a',
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-request-id': 'redaction-check-1',
+        },
         body: 'email=alice%40example.com&password=pw-9a8b7c6d5e4f',
       });
       assert.equal(response.status, 404);

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { issuerService } from '../../src/issuer/issuer-service.ts';
 import { startService } from '../../src/shared/lifecycle/service.ts';
-import { REAL_POSTGRES_URL, REAL_REDIS_URL, TEST_KEY_ENCRYPTION_KEY, temporaryDirectory, testConfig } from '../support/environment.ts';
+import {
+  REAL_POSTGRES_URL,
+  REAL_REDIS_URL,
+  TEST_KEY_ENCRYPTION_KEY,
+  temporaryDirectory,
+  testConfig,
+} from '../support/environment.ts';
 import { captureLog } from '../support/log-capture.ts';
 import { freePort, spawnEntry } from '../support/processes.ts';
 
@@ -25,7 +31,11 @@ describe('graceful shutdown', () => {
     };
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const service = await startService(slowIssuer, testConfig(dir.path, { ISSUER_URL: base, SHUTDOWN_READINESS_DELAY_MS: '400' }), { port, logDestination: log.stream });
+    const service = await startService(
+      slowIssuer,
+      testConfig(dir.path, { ISSUER_URL: base, SHUTDOWN_READINESS_DELAY_MS: '400' }),
+      { port, logDestination: log.stream },
+    );
     try {
       const inFlight = fetch(`${base}/slow`);
       await new Promise((resolve) => setTimeout(resolve, 150));
@@ -52,7 +62,16 @@ describe('graceful shutdown', () => {
     const dir = await temporaryDirectory();
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const issuer = spawnEntry('src/issuer/main.ts', { NODE_ENV: 'test', DATA_DIR: dir.path, ISSUER_URL: base, ISSUER_PORT: String(port), DATABASE_URL: REAL_POSTGRES_URL, REDIS_URL: REAL_REDIS_URL, KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY, SHUTDOWN_READINESS_DELAY_MS: '500' });
+    const issuer = spawnEntry('src/issuer/main.ts', {
+      NODE_ENV: 'test',
+      DATA_DIR: dir.path,
+      ISSUER_URL: base,
+      ISSUER_PORT: String(port),
+      DATABASE_URL: REAL_POSTGRES_URL,
+      REDIS_URL: REAL_REDIS_URL,
+      KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY,
+      SHUTDOWN_READINESS_DELAY_MS: '500',
+    });
     try {
       await issuer.waitForOutput(/issuer listening on/);
       // Keep-alive load: fetch reuses its connections.
@@ -62,7 +81,11 @@ describe('graceful shutdown', () => {
         while (running) {
           try {
             const response = await fetch(`${base}/readyz`);
-            seen.push({ status: response.status, connection: response.headers.get('connection'), at: performance.now() });
+            seen.push({
+              status: response.status,
+              connection: response.headers.get('connection'),
+              at: performance.now(),
+            });
             await response.body?.cancel();
           } catch {
             // A connection closed between two requests, or the listener gone: a client would retry elsewhere.
@@ -81,7 +104,10 @@ describe('graceful shutdown', () => {
       assert.ok(exitedAfter < 2_000, `exited ${Math.round(exitedAfter)} ms after SIGTERM`);
       const during = seen.filter((entry) => entry.at > signalled + 50);
       assert.ok(during.length > 0, 'requests were answered during the drain');
-      assert.ok(during.every((entry) => entry.status === 503 && entry.connection === 'close'), JSON.stringify(during.slice(0, 3)));
+      assert.ok(
+        during.every((entry) => entry.status === 503 && entry.connection === 'close'),
+        JSON.stringify(during.slice(0, 3)),
+      );
       assert.ok(seen.filter((entry) => entry.at < signalled).every((entry) => entry.status === 200));
     } finally {
       issuer.child.kill('SIGKILL');
@@ -92,7 +118,14 @@ describe('graceful shutdown', () => {
   it('stops the issuer process on SIGTERM with exit code 0', async () => {
     const dir = await temporaryDirectory();
     const port = await freePort();
-    const issuer = spawnEntry('src/issuer/main.ts', { NODE_ENV: 'test', DATA_DIR: dir.path, ISSUER_PORT: String(port), DATABASE_URL: REAL_POSTGRES_URL, REDIS_URL: REAL_REDIS_URL, KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY });
+    const issuer = spawnEntry('src/issuer/main.ts', {
+      NODE_ENV: 'test',
+      DATA_DIR: dir.path,
+      ISSUER_PORT: String(port),
+      DATABASE_URL: REAL_POSTGRES_URL,
+      REDIS_URL: REAL_REDIS_URL,
+      KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY,
+    });
     try {
       await issuer.waitForOutput(/issuer listening on/);
       issuer.child.kill('SIGTERM');

@@ -3,7 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
 import { artifactPath, launchBrowser, needsChromium } from '../support/browser.ts';
-import { APP_REDIRECT_URI, startIssuerWithApp, TEST_PASSWORD, totpCode, type IssuerHarness } from '../support/issuer-harness.ts';
+import {
+  APP_REDIRECT_URI,
+  startIssuerWithApp,
+  TEST_PASSWORD,
+  totpCode,
+  type IssuerHarness,
+} from '../support/issuer-harness.ts';
 import { linkIn, startSmtpPeer } from '../support/smtp-peer.ts';
 
 /** A real browser (Chromium) through the sign-in pages, with screenshots kept in test-results/screenshots. */
@@ -38,7 +44,9 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
       state,
     });
     const page = await browser.newPage({ viewport: { width: 420, height: 760 } });
-    await page.route(`${APP_REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' }));
+    await page.route(`${APP_REDIRECT_URI}**`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' }),
+    );
     await page.goto(authorizationUrl.href);
     return { page, verifier };
   }
@@ -57,7 +65,10 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     await page.waitForURL(`${APP_REDIRECT_URI}**`);
     const landed = new URL(page.url());
     assert.equal(landed.searchParams.get('state'), 'browser-state');
-    const tokens = await client.authorizationCodeGrant(config, landed, { pkceCodeVerifier: verifier, expectedState: 'browser-state' });
+    const tokens = await client.authorizationCodeGrant(config, landed, {
+      pkceCodeVerifier: verifier,
+      expectedState: 'browser-state',
+    });
     assert.ok(tokens.access_token);
     const cookies = await page.context().cookies(issuer.url);
     const session = cookies.find((cookie) => cookie.name === 'latchkey.session');
@@ -89,8 +100,13 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     await page.screenshot({ path: await artifactPath('magic-link-open.png'), fullPage: true });
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${APP_REDIRECT_URI}**`);
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'magic-state' });
-    const accessClaims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString('utf8')) as { amr?: string[] };
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
+      pkceCodeVerifier: verifier,
+      expectedState: 'magic-state',
+    });
+    const accessClaims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString('utf8')) as {
+      amr?: string[];
+    };
     assert.deepEqual(accessClaims.amr, ['email'], 'the access token says how the person signed in');
     await page.close();
   });

@@ -3,7 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import argon2 from 'argon2';
 import type * as client from 'openid-client';
-import { openSignIn as open, startIssuerWithApp, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
+import {
+  openSignIn as open,
+  startIssuerWithApp,
+  TEST_PASSWORD,
+  type IssuerHarness,
+} from '../support/issuer-harness.ts';
 import type { UserAgent } from '../support/user-agent.ts';
 
 /** The sign-in pages' own defences: form tokens, origin checks, and the headers every page sends. */
@@ -18,7 +23,11 @@ describe('sign-in forms', () => {
 
   const openSignIn = () => open(issuer, config);
   const post = (agent: UserAgent, action: string, fields: Record<string, string>, origin?: string) =>
-    agent.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin ? { origin } : {}) }, body: new URLSearchParams(fields).toString() });
+    agent.request(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin ? { origin } : {}) },
+      body: new URLSearchParams(fields).toString(),
+    });
 
   it('shows a person whose sign-in was lost from the cache a page saying it expired, not JSON', async () => {
     const { agent, response, interaction, action } = await openSignIn();
@@ -26,7 +35,11 @@ describe('sign-in forms', () => {
     // What a Redis flush does to a sign-in in progress: its interaction record is gone.
     const uid = interaction.split('/').pop()!;
     await issuer.service.cache.delete(`oidc:Interaction:${createHash('sha256').update(uid).digest('base64url')}`);
-    const lost = await agent.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: issuer.url, accept: 'text/html' }, body: new URLSearchParams({ email: 'a@example.com', password: TEST_PASSWORD, csrf }).toString() });
+    const lost = await agent.request(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: issuer.url, accept: 'text/html' },
+      body: new URLSearchParams({ email: 'a@example.com', password: TEST_PASSWORD, csrf }).toString(),
+    });
     assert.equal(lost.status, 400);
     assert.match(lost.headers.get('content-type') ?? '', /text\/html/);
     assert.match(await lost.text(), /This sign-in has expired/);
@@ -38,7 +51,10 @@ describe('sign-in forms', () => {
     const refused = await agent.submitForm(action, { email: typed, password: 'not the right one at all' }, issuer.url);
     assert.equal(refused.response.status, 401);
     const html = await refused.response.text();
-    assert.ok(html.includes('value="someone&quot;&gt;&lt;b&gt;x&lt;/b&gt;@example.com"'), 'the address is back in the field, escaped');
+    assert.ok(
+      html.includes('value="someone&quot;&gt;&lt;b&gt;x&lt;/b&gt;@example.com"'),
+      'the address is back in the field, escaped',
+    );
     assert.doesNotMatch(html, /<b>x<\/b>/);
   });
 
@@ -58,7 +74,12 @@ describe('sign-in forms', () => {
     const user = await issuer.createUser();
     const { agent, response, action } = await openSignIn();
     await response.body?.cancel();
-    const result = await post(agent, action, { email: user.email, password: TEST_PASSWORD, csrf: '' }, new URL(issuer.url).origin);
+    const result = await post(
+      agent,
+      action,
+      { email: user.email, password: TEST_PASSWORD, csrf: '' },
+      new URL(issuer.url).origin,
+    );
     assert.equal(result.status, 403);
   });
 
@@ -66,11 +87,20 @@ describe('sign-in forms', () => {
     const user = await issuer.createUser();
     const { agent, response, action } = await openSignIn();
     const csrf = /name="csrf" value="([^"]+)"/.exec(await response.text())![1]!;
-    const crossSite = await post(agent, action, { email: user.email, password: TEST_PASSWORD, csrf }, 'https://evil.example');
+    const crossSite = await post(
+      agent,
+      action,
+      { email: user.email, password: TEST_PASSWORD, csrf },
+      'https://evil.example',
+    );
     assert.equal(crossSite.status, 403);
     const noOrigin = await post(agent, action, { email: user.email, password: TEST_PASSWORD, csrf });
     assert.equal(noOrigin.status, 403);
-    const nullOriginCrossSite = await agent.request(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null', 'sec-fetch-site': 'cross-site' }, body: new URLSearchParams({ email: user.email, password: TEST_PASSWORD, csrf }).toString() });
+    const nullOriginCrossSite = await agent.request(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null', 'sec-fetch-site': 'cross-site' },
+      body: new URLSearchParams({ email: user.email, password: TEST_PASSWORD, csrf }).toString(),
+    });
     assert.equal(nullOriginCrossSite.status, 403);
   });
 
@@ -78,7 +108,12 @@ describe('sign-in forms', () => {
     const user = await issuer.createUser();
     const { agent, response, action } = await openSignIn();
     const csrf = /name="csrf" value="([^"]+)"/.exec(await response.text())![1]!;
-    const result = await post(agent, action, { email: user.email, password: TEST_PASSWORD, csrf }, new URL(issuer.url).origin);
+    const result = await post(
+      agent,
+      action,
+      { email: user.email, password: TEST_PASSWORD, csrf },
+      new URL(issuer.url).origin,
+    );
     assert.equal(result.status, 303);
   });
 });
@@ -87,13 +122,21 @@ describe('password hashes', () => {
   it('upgrades a hash made with weaker parameters at the next successful sign-in', async () => {
     const { issuer, config } = await startIssuerWithApp();
     try {
-      const weak = await argon2.hash(TEST_PASSWORD, { type: argon2.argon2id, memoryCost: 8_192, timeCost: 1, parallelism: 1 });
-      const user = await issuer.service.database.client.user.create({ data: { email: `legacy-${Date.now()}@example.com`, passwordHash: weak, emailVerified: true } });
+      const weak = await argon2.hash(TEST_PASSWORD, {
+        type: argon2.argon2id,
+        memoryCost: 8_192,
+        timeCost: 1,
+        parallelism: 1,
+      });
+      const user = await issuer.service.database.client.user.create({
+        data: { email: `legacy-${Date.now()}@example.com`, passwordHash: weak, emailVerified: true },
+      });
       const { agent, response, action } = await open(issuer, config);
       await response.body?.cancel();
       const result = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
       await result.response.body?.cancel();
-      const upgraded = (await issuer.service.database.client.user.findUnique({ where: { id: user.id } }))!.passwordHash!;
+      const upgraded = (await issuer.service.database.client.user.findUnique({ where: { id: user.id } }))!
+        .passwordHash!;
       assert.notEqual(upgraded, weak);
       assert.match(upgraded, /^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
       assert.ok(await argon2.verify(upgraded, TEST_PASSWORD));

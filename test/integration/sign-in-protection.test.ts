@@ -3,7 +3,16 @@ import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { lockRepository } from '../../src/accounts/lock-repository.ts';
 import { lockout } from '../../src/accounts/lockout.ts';
-import { APP_REDIRECT_URI as REDIRECT, guessUntilLocked, openSignIn, startIssuer, startIssuerWithApp, TEST_PASSWORD, totpCode, type IssuerHarness } from '../support/issuer-harness.ts';
+import {
+  APP_REDIRECT_URI as REDIRECT,
+  guessUntilLocked,
+  openSignIn,
+  startIssuer,
+  startIssuerWithApp,
+  TEST_PASSWORD,
+  totpCode,
+  type IssuerHarness,
+} from '../support/issuer-harness.ts';
 import { startSmtpPeer } from '../support/smtp-peer.ts';
 import { UserAgent } from '../support/user-agent.ts';
 
@@ -32,19 +41,29 @@ describe('sign-in protection', () => {
     await result.response.body?.cancel();
     return result;
   };
-  const eventsFor = async (userId: string) => (await issuer.issuer.events.list({ userId })).map((event) => ({ type: event.type, reason: (event.detail as { reason?: string } | null)?.reason }));
+  const eventsFor = async (userId: string) =>
+    (await issuer.issuer.events.list({ userId })).map((event) => ({
+      type: event.type,
+      reason: (event.detail as { reason?: string } | null)?.reason,
+    }));
 
   it('locks an account exactly once after twenty parallel wrong passwords, checking no more than five', async () => {
     const user = await issuer.createUser();
     const attacker = new UserAgent();
     const action = await loginForm(attacker);
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(attacker, action, user.email, `wrong password number ${i}`)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => submit(attacker, action, user.email, `wrong password number ${i}`)),
+    );
     // Refused as wrong (checked, or the lock), or told to wait (a check was not made): never let in.
     assert.ok(results.every((result) => result.response.status === 401 || result.response.status === 429));
     // On a slow machine some of the burst arrive after a failure and are told to wait; keep guessing until the lock.
     await guessUntilLocked(issuer, config, user.email, attacker);
     const events = await eventsFor(user.id);
-    assert.equal(events.filter((event) => event.reason === 'wrong_password').length, 5, 'exactly five passwords checked');
+    assert.equal(
+      events.filter((event) => event.reason === 'wrong_password').length,
+      5,
+      'exactly five passwords checked',
+    );
     assert.equal(events.filter((event) => event.type === 'account.locked').length, 1);
   });
 
@@ -54,21 +73,35 @@ describe('sign-in protection', () => {
     await guessUntilLocked(issuer, config, user.email, attacker);
     const stranger = new UserAgent();
     const strangerAction = await loginForm(stranger);
-    const wrong = await stranger.submitForm(strangerAction, { email: user.email, password: 'another wrong one!' }, issuer.url);
+    const wrong = await stranger.submitForm(
+      strangerAction,
+      { email: user.email, password: 'another wrong one!' },
+      issuer.url,
+    );
     const right = await stranger.submitForm(strangerAction, { email: user.email, password: TEST_PASSWORD }, issuer.url);
     assert.equal(right.response.status, 401);
     const withoutNonce = (html: string) => html.replace(/nonce="[^"]+"/, '');
     assert.equal(withoutNonce(await right.response.text()), withoutNonce(await wrong.response.text()));
   });
 
-  it('lets the owner\'s browser, which signed in before, in while an attacker has the account locked', async () => {
+  it("lets the owner's browser, which signed in before, in while an attacker has the account locked", async () => {
     const user = await issuer.createUser();
     const owner = new UserAgent();
     const first = await submit(owner, await loginForm(owner), user.email, TEST_PASSWORD);
-    assert.equal(first.url.origin, new URL(REDIRECT).origin, 'the first sign-in reaches the app and leaves a device cookie');
+    assert.equal(
+      first.url.origin,
+      new URL(REDIRECT).origin,
+      'the first sign-in reaches the app and leaves a device cookie',
+    );
     const attacker = new UserAgent();
     await guessUntilLocked(issuer, config, user.email, attacker);
-    assert.ok(await lockout(issuer.service.cache, lockRepository(issuer.service.database.client), issuer.service.config.issuer.lockout).isLocked(user.id));
+    assert.ok(
+      await lockout(
+        issuer.service.cache,
+        lockRepository(issuer.service.database.client),
+        issuer.service.config.issuer.lockout,
+      ).isLocked(user.id),
+    );
     const again = await submit(owner, await loginForm(owner), user.email, TEST_PASSWORD);
     assert.equal(again.url.origin, new URL(REDIRECT).origin, 'the owner is not locked out');
   });
@@ -78,7 +111,10 @@ describe('sign-in protection', () => {
     const agents = Array.from({ length: 10 }, () => new UserAgent());
     const actions = await Promise.all(agents.map((agent) => loginForm(agent)));
     const results = await Promise.all(agents.map((agent, i) => submit(agent, actions[i]!, user.email, TEST_PASSWORD)));
-    assert.deepEqual(results.map((result) => result.url.origin), Array(10).fill(new URL(REDIRECT).origin));
+    assert.deepEqual(
+      results.map((result) => result.url.origin),
+      Array(10).fill(new URL(REDIRECT).origin),
+    );
     assert.equal((await eventsFor(user.id)).filter((event) => event.type === 'sign_in.failed').length, 0);
   });
 
@@ -86,7 +122,10 @@ describe('sign-in protection', () => {
     const user = await issuer.createUser();
     const agent = new UserAgent();
     const action = await loginForm(agent);
-    await Promise.all([submit(agent, action, user.email, 'typo number one'), submit(agent, action, user.email, 'typo number two')]);
+    await Promise.all([
+      submit(agent, action, user.email, 'typo number one'),
+      submit(agent, action, user.email, 'typo number two'),
+    ]);
     const early = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
     assert.equal(early.response.status, 429);
     assert.ok(Number(early.response.headers.get('retry-after')) >= 1);
@@ -107,14 +146,27 @@ describe('sign-in protection', () => {
     let passed = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
     if (passed.response.status === 429) {
       await passed.response.body?.cancel();
-      await new Promise((resolve) => setTimeout(resolve, Number(passed.response.headers.get('retry-after')) * 1000 + 50));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Number(passed.response.headers.get('retry-after')) * 1000 + 50),
+      );
       passed = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
     }
     assert.match(await passed.response.text(), /name="code"/, 'the password step passed');
-    const coded = await agent.submitForm(`${issuer.url}${interaction}/second-factor`, { code: await totpCode(user.totpSecret!) }, issuer.url);
+    const coded = await agent.submitForm(
+      `${issuer.url}${interaction}/second-factor`,
+      { code: await totpCode(user.totpSecret!) },
+      issuer.url,
+    );
     await coded.response.body?.cancel();
     assert.equal(coded.url.origin, new URL(REDIRECT).origin, 'the valid code signs in');
-    assert.equal(await lockout(issuer.service.cache, lockRepository(issuer.service.database.client), issuer.service.config.issuer.lockout).isLocked(user.id), false);
+    assert.equal(
+      await lockout(
+        issuer.service.cache,
+        lockRepository(issuer.service.database.client),
+        issuer.service.config.issuer.lockout,
+      ).isLocked(user.id),
+      false,
+    );
   });
 
   it('keeps an account locked when the cache loses the lock (a Redis flush or restart)', async () => {
@@ -145,7 +197,11 @@ describe('sign-in protection', () => {
     const user = await issuer.createUser();
     const attacker = new UserAgent();
     await guessUntilLocked(issuer, config, user.email, attacker);
-    await lockout(issuer.service.cache, lockRepository(issuer.service.database.client), issuer.service.config.issuer.lockout).unlock(user.id);
+    await lockout(
+      issuer.service.cache,
+      lockRepository(issuer.service.database.client),
+      issuer.service.config.issuer.lockout,
+    ).unlock(user.id);
     const fresh = new UserAgent();
     const result = await submit(fresh, await loginForm(fresh), user.email, TEST_PASSWORD);
     assert.equal(result.url.origin, new URL(REDIRECT).origin);
@@ -155,7 +211,9 @@ describe('sign-in protection', () => {
     const user = await issuer.createUser();
     const agent = new UserAgent();
     await submit(agent, await loginForm(agent), user.email, 'pw-do-not-log-7f3a');
-    const rows = JSON.stringify((await issuer.issuer.events.list({ userId: user.id })).map(({ id: _id, ...event }) => event));
+    const rows = JSON.stringify(
+      (await issuer.issuer.events.list({ userId: user.id })).map(({ id: _id, ...event }) => event),
+    );
     assert.doesNotMatch(rows, /pw-do-not-log|correct horse/);
   });
 });
@@ -166,7 +224,10 @@ describe('sign-in protection behind a shared address', () => {
 
   before(async () => {
     // Its own cache prefix: the address's failure count must start at zero, whatever other tests did.
-    ({ issuer, config } = await startIssuerWithApp({ LOCKOUT_IP_MAX_FAILURES: '3', REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:shared-ip:` }));
+    ({ issuer, config } = await startIssuerWithApp({
+      LOCKOUT_IP_MAX_FAILURES: '3',
+      REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:shared-ip:`,
+    }));
   });
   after(() => issuer.stop());
 
@@ -175,15 +236,30 @@ describe('sign-in protection behind a shared address', () => {
     const owner = new UserAgent();
     const first = await openSignIn(issuer, config, owner);
     await first.response.body?.cancel();
-    assert.equal((await owner.submitForm(first.action, { email: user.email, password: TEST_PASSWORD }, issuer.url)).url.origin, new URL(REDIRECT).origin);
+    assert.equal(
+      (await owner.submitForm(first.action, { email: user.email, password: TEST_PASSWORD }, issuer.url)).url.origin,
+      new URL(REDIRECT).origin,
+    );
     // Someone else behind the same address (a NAT, an office, a proxy with TRUST_PROXY off) spends its budget.
     const attacker = new UserAgent();
     const attack = await openSignIn(issuer, config, attacker);
     await attack.response.body?.cancel();
-    await Promise.all(Array.from({ length: 4 }, (_, i) => attacker.submitForm(attack.action, { email: `someone-${i}@example.com`, password: 'guessing away' }, issuer.url)));
+    await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        attacker.submitForm(
+          attack.action,
+          { email: `someone-${i}@example.com`, password: 'guessing away' },
+          issuer.url,
+        ),
+      ),
+    );
     const stranger = await openSignIn(issuer, config);
     await stranger.response.body?.cancel();
-    const blocked = await stranger.agent.submitForm(stranger.action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    const blocked = await stranger.agent.submitForm(
+      stranger.action,
+      { email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
     assert.equal(blocked.response.status, 401, 'the address has spent its budget');
     const again = await openSignIn(issuer, config, owner);
     await again.response.body?.cancel();
@@ -234,7 +310,10 @@ describe('security log', () => {
       await db.$executeRawUnsafe(`UPDATE security_events SET type = 'tampered' WHERE user_id = '${user.id}'`);
       await db.$executeRawUnsafe(`DELETE FROM security_events WHERE user_id = '${user.id}'`);
       const events = await issuer.issuer.events.list({ userId: user.id });
-      assert.deepEqual(events.map((event) => event.type), ['admin.user_created']);
+      assert.deepEqual(
+        events.map((event) => event.type),
+        ['admin.user_created'],
+      );
     } finally {
       await issuer.stop();
     }

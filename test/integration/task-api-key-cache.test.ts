@@ -21,7 +21,8 @@ async function fakeIssuer(jwk: JWK) {
     new Promise<void>((resolve) => {
       server = createServer((req, res) => {
         res.setHeader('content-type', 'application/json');
-        if (req.url === '/.well-known/openid-configuration') res.end(JSON.stringify({ issuer: url, jwks_uri: `${url}/jwks` }));
+        if (req.url === '/.well-known/openid-configuration')
+          res.end(JSON.stringify({ issuer: url, jwks_uri: `${url}/jwks` }));
         else {
           jwksFetches += 1;
           res.end(JSON.stringify({ keys: [jwk] }));
@@ -49,7 +50,8 @@ describe('issuer key cache', () => {
     privateKey = pair.privateKey;
     jwk = { ...(await exportJWK(pair.publicKey)), kid: 'real', alg: 'ES256', use: 'sig' };
   });
-  const sign = (issuer: string, kid: string) => new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'ES256', kid }).setIssuer(issuer).sign(privateKey);
+  const sign = (issuer: string, kid: string) =>
+    new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'ES256', kid }).setIssuer(issuer).sign(privateKey);
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   it('refetches the JWKS at most once per cooldown under a storm of unknown kids', async () => {
@@ -89,7 +91,7 @@ describe('issuer key cache', () => {
     }
   });
 
-  it('keeps verifying known keys with the issuer unreachable past the key set\'s age, says so, and refreshes when it returns', async () => {
+  it("keeps verifying known keys with the issuer unreachable past the key set's age, says so, and refreshes when it returns", async () => {
     const issuer = await fakeIssuer(jwk);
     const keys = issuerKeys({ issuer: issuer.url, cooldownMs: 50, maxAgeMs: 100 });
     await jwtVerify(await sign(issuer.url, 'real'), keys);
@@ -123,8 +125,16 @@ describe('task API with the issuer away', () => {
     const port = await freePort();
     const apiUrl = `http://127.0.0.1:${port}`;
     const api = await startService(
-      { ...taskApiService, buildApp: (dependencies) => buildTaskApiApp(dependencies, { jwksCooldownMs: 50, jwksMaxAgeMs: 100 }) },
-      testConfig(dir.path, { ISSUER_URL: issuer.url, TASK_API_URL: apiUrl, TASK_API_PORT: String(port), LOG_LEVEL: 'silent' }),
+      {
+        ...taskApiService,
+        buildApp: (dependencies) => buildTaskApiApp(dependencies, { jwksCooldownMs: 50, jwksMaxAgeMs: 100 }),
+      },
+      testConfig(dir.path, {
+        ISSUER_URL: issuer.url,
+        TASK_API_URL: apiUrl,
+        TASK_API_PORT: String(port),
+        LOG_LEVEL: 'silent',
+      }),
       { port },
     );
     const token = async () =>
@@ -138,13 +148,17 @@ describe('task API with the issuer away', () => {
           .setExpirationTime('5m')
           .sign(privateKey),
       );
-    const list = async () => (await fetch(`${apiUrl}/tasks/mine`, { headers: { authorization: `Bearer ${await token()}` } })).status;
+    const list = async () =>
+      (await fetch(`${apiUrl}/tasks/mine`, { headers: { authorization: `Bearer ${await token()}` } })).status;
     try {
       assert.equal(await list(), 200);
       await issuer.down();
       await new Promise((resolve) => setTimeout(resolve, 250));
       assert.equal(await list(), 200, 'a known key still verifies with the issuer away');
-      const ready = (await (await fetch(`${apiUrl}/readyz`)).json()) as { status: string; details: { issuer_keys: string } };
+      const ready = (await (await fetch(`${apiUrl}/readyz`)).json()) as {
+        status: string;
+        details: { issuer_keys: string };
+      };
       assert.equal(ready.status, 'ready');
       assert.equal(ready.details.issuer_keys, 'stale');
     } finally {

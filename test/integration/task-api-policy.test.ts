@@ -28,7 +28,8 @@ describe('task API authorization', () => {
       stack.serviceToken(),
     ]);
     // Each person has opened the app once: that makes them users of the API, whom tasks can be assigned to.
-    for (const caller of [alice, bob, readOnly, admin, adminSteppedUp]) assert.equal((await stack.call('GET', '/tasks/mine', caller.token)).status, 200);
+    for (const caller of [alice, bob, readOnly, admin, adminSteppedUp])
+      assert.equal((await stack.call('GET', '/tasks/mine', caller.token)).status, 200);
   });
   after(() => stack.stop());
 
@@ -40,14 +41,18 @@ describe('task API authorization', () => {
 
   describe('allowed', () => {
     it('lets a user create a task they own', async () => {
-      const response = await stack.call('POST', '/tasks', alice.token, { title: 'Buy milk', description: 'semi-skimmed', dueAt: '2026-12-01T09:00:00Z' });
+      const response = await stack.call('POST', '/tasks', alice.token, {
+        title: 'Buy milk',
+        description: 'semi-skimmed',
+        dueAt: '2026-12-01T09:00:00Z',
+      });
       assert.equal(response.status, 201);
       assert.equal(response.body.owner, alice.sub);
       assert.equal(response.body.status, 'open');
       assert.equal(response.headers.get('location'), `/tasks/${response.body.id}`);
     });
 
-    it('lists the tasks a user owns and is assigned, in pages, and no one else\'s', async () => {
+    it("lists the tasks a user owns and is assigned, in pages, and no one else's", async () => {
       const own = await createTask(bob, 'bob 1');
       await createTask(bob, 'bob 2');
       const assigned = await createTask(alice, 'for bob');
@@ -82,7 +87,7 @@ describe('task API authorization', () => {
       assert.equal(update.status, 403);
     });
 
-    it('lets an admin read and update anyone\'s task', async () => {
+    it("lets an admin read and update anyone's task", async () => {
       const id = await createTask(alice);
       assert.equal((await stack.call('GET', `/tasks/${id}`, admin.token)).status, 200);
       assert.equal((await stack.call('PATCH', `/tasks/${id}`, admin.token, { title: 'checked by admin' })).status, 200);
@@ -103,15 +108,18 @@ describe('task API authorization', () => {
   });
 
   describe('refused', () => {
-    it('hides another user\'s task from reading (404)', async () => {
+    it("hides another user's task from reading (404)", async () => {
       const id = await createTask(alice);
       const response = await stack.call('GET', `/tasks/${id}`, bob.token);
       assert.equal(response.status, 404);
       assert.equal(response.body.error.code, 'not_found');
     });
 
-    it('hides another user\'s task from updating (404)', async () => {
-      assert.equal((await stack.call('PATCH', `/tasks/${await createTask(alice)}`, bob.token, { title: 'x' })).status, 404);
+    it("hides another user's task from updating (404)", async () => {
+      assert.equal(
+        (await stack.call('PATCH', `/tasks/${await createTask(alice)}`, bob.token, { title: 'x' })).status,
+        404,
+      );
     });
 
     it('attack: refuses to assign a task to someone who is not a user of the API, a service or a made-up id (400)', async () => {
@@ -131,11 +139,15 @@ describe('task API authorization', () => {
       const cleared = await stack.call('PUT', `/tasks/${id}/assignee`, bob.token, { assignee: null });
       assert.equal(cleared.status, 200);
       assert.equal(cleared.body.assignee, null);
-      assert.equal((await stack.call('GET', `/tasks/${id}`, bob.token)).status, 404, 'gone from bob\'s view');
+      assert.equal((await stack.call('GET', `/tasks/${id}`, bob.token)).status, 404, "gone from bob's view");
     });
 
     it('attack: a NUL character in any field is a 400, never reaching PostgreSQL', async () => {
-      for (const body of [{ title: 'nul\u0000title' }, { title: 'ok', description: 'a\u0000b' }, { title: 'ok', 'k\u0000': 1 }]) {
+      for (const body of [
+        { title: 'nul\u0000title' },
+        { title: 'ok', description: 'a\u0000b' },
+        { title: 'ok', 'k\u0000': 1 },
+      ]) {
         const response = await stack.call('POST', '/tasks', alice.token, body);
         assert.equal(response.status, 400, JSON.stringify(body));
         assert.match(String(response.body.error.message), /NUL/);
@@ -145,23 +157,44 @@ describe('task API authorization', () => {
     });
 
     it('attack: a due date outside 1970-9999 (year 0000, year 10000) is a 400', async () => {
-      for (const dueAt of ['0000-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '+010000-01-01T00:00:00Z', '10000-01-01T00:00:00Z']) {
+      for (const dueAt of [
+        '0000-01-01T00:00:00Z',
+        '1969-12-31T23:59:59Z',
+        '+010000-01-01T00:00:00Z',
+        '10000-01-01T00:00:00Z',
+      ]) {
         const response = await stack.call('POST', '/tasks', alice.token, { title: 'when?', dueAt });
         assert.equal(response.status, 400, dueAt);
       }
-      assert.equal((await stack.call('POST', '/tasks', alice.token, { title: 'edge', dueAt: '9999-12-31T23:59:59Z' })).status, 201);
+      assert.equal(
+        (await stack.call('POST', '/tasks', alice.token, { title: 'edge', dueAt: '9999-12-31T23:59:59Z' })).status,
+        201,
+      );
     });
 
     it('attack: a forged list cursor (a non-UUID id, a bad date, a NUL) is a 400', async () => {
-      for (const raw of ['2026-01-01T00:00:00.000Z|not-a-uuid', `2026-13-45|${crypto.randomUUID()}`, `2026-01-01T00:00:00.000Z|${crypto.randomUUID()}\u0000`, '0000-01-01T00:00:00.000Z|x|y']) {
-        const response = await stack.call('GET', `/tasks/mine?cursor=${Buffer.from(raw).toString('base64url')}`, alice.token);
+      for (const raw of [
+        '2026-01-01T00:00:00.000Z|not-a-uuid',
+        `2026-13-45|${crypto.randomUUID()}`,
+        `2026-01-01T00:00:00.000Z|${crypto.randomUUID()}\u0000`,
+        '0000-01-01T00:00:00.000Z|x|y',
+      ]) {
+        const response = await stack.call(
+          'GET',
+          `/tasks/mine?cursor=${Buffer.from(raw).toString('base64url')}`,
+          alice.token,
+        );
         assert.equal(response.status, 400, raw);
       }
       assert.equal((await stack.call('GET', '/tasks/mine?cursor=%00', alice.token)).status, 400);
     });
 
-    it('hides another user\'s task from assigning (404)', async () => {
-      assert.equal((await stack.call('PUT', `/tasks/${await createTask(alice)}/assignee`, bob.token, { assignee: bob.sub })).status, 404);
+    it("hides another user's task from assigning (404)", async () => {
+      assert.equal(
+        (await stack.call('PUT', `/tasks/${await createTask(alice)}/assignee`, bob.token, { assignee: bob.sub }))
+          .status,
+        404,
+      );
     });
 
     it('refuses another user deleting a task exactly as it refuses a task that does not exist', async () => {
@@ -169,7 +202,10 @@ describe('task API authorization', () => {
       const existing = await stack.call('DELETE', `/tasks/${id}`, bob.token);
       const missing = await stack.call('DELETE', `/tasks/${crypto.randomUUID()}`, bob.token);
       assert.equal(existing.status, 403);
-      assert.deepEqual([existing.status, existing.body.error.code, existing.body.error.message], [missing.status, missing.body.error.code, missing.body.error.message]);
+      assert.deepEqual(
+        [existing.status, existing.body.error.code, existing.body.error.message],
+        [missing.status, missing.body.error.code, missing.body.error.message],
+      );
       assert.equal((await stack.call('GET', `/tasks/${id}`, alice.token)).status, 200, 'the task is still there');
     });
 
@@ -186,7 +222,10 @@ describe('task API authorization', () => {
       const response = await stack.call('DELETE', `/tasks/${id}`, admin.token);
       assert.equal(response.status, 401);
       assert.equal(response.body.error.code, 'insufficient_user_authentication');
-      assert.match(response.headers.get('www-authenticate')!, /error="insufficient_user_authentication".*max_age="900"/);
+      assert.match(
+        response.headers.get('www-authenticate')!,
+        /error="insufficient_user_authentication".*max_age="900"/,
+      );
       assert.equal((await stack.call('GET', `/tasks/${id}`, alice.token)).status, 200);
     });
 
@@ -222,12 +261,23 @@ describe('task API authorization', () => {
     });
 
     it('refuses malformed JSON, the wrong content type and an oversized body in the envelope', async () => {
-      const malformed = await fetch(`${stack.apiUrl}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' }, body: '{"title":' });
+      const malformed = await fetch(`${stack.apiUrl}/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
+        body: '{"title":',
+      });
       assert.equal(malformed.status, 400);
       assert.equal(((await malformed.json()) as { error: { code: string } }).error.code, 'invalid_json');
-      const text = await fetch(`${stack.apiUrl}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'text/plain' }, body: 'title' });
+      const text = await fetch(`${stack.apiUrl}/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'text/plain' },
+        body: 'title',
+      });
       assert.equal(text.status, 415);
-      assert.equal((await stack.call('POST', '/tasks', alice.token, { title: 'x', description: 'y'.repeat(20_000) })).status, 413);
+      assert.equal(
+        (await stack.call('POST', '/tasks', alice.token, { title: 'x', description: 'y'.repeat(20_000) })).status,
+        413,
+      );
     });
 
     it('answers a task id that is not a UUID with 404, not an error', async () => {
@@ -242,7 +292,10 @@ describe('task API authorization', () => {
       // Drain older open tasks left by other tests first, so these two are next in line.
       let claims: Array<{ status: number; body: { id?: string } }>;
       do {
-        claims = await Promise.all([stack.call('GET', '/worker/tasks/next', worker.token), stack.call('GET', '/worker/tasks/next', otherWorker.token)]);
+        claims = await Promise.all([
+          stack.call('GET', '/worker/tasks/next', worker.token),
+          stack.call('GET', '/worker/tasks/next', otherWorker.token),
+        ]);
       } while (claims.some((claim) => claim.status === 200 && ![first, second].includes(String(claim.body.id))));
       const ids = claims.map((claim) => claim.body.id);
       assert.equal(new Set(ids).size, 2, 'never the same task twice');
@@ -266,7 +319,15 @@ describe('task API authorization', () => {
 
   it('produces the table of routes × callers and the status each gets', async () => {
     const id = await createTask(alice, 'matrix');
-    const callers = { 'no token': undefined, owner: alice.token, 'other user': bob.token, 'read-only user': readOnly.token, admin: admin.token, 'admin (2FA)': adminSteppedUp.token, service: worker.token } as const;
+    const callers = {
+      'no token': undefined,
+      owner: alice.token,
+      'other user': bob.token,
+      'read-only user': readOnly.token,
+      admin: admin.token,
+      'admin (2FA)': adminSteppedUp.token,
+      service: worker.token,
+    } as const;
     const routes: Array<[string, string, unknown?]> = [
       ['POST', '/tasks', { title: 'matrix' }],
       ['GET', '/tasks/mine'],
@@ -277,7 +338,12 @@ describe('task API authorization', () => {
       ['POST', `/worker/tasks/${id}/complete`],
       ['DELETE', `/tasks/${id}`],
     ];
-    const rows: string[] = [`| route | ${Object.keys(callers).join(' | ')} |`, `|---|${Object.keys(callers).map(() => '---').join('|')}|`];
+    const rows: string[] = [
+      `| route | ${Object.keys(callers).join(' | ')} |`,
+      `|---|${Object.keys(callers)
+        .map(() => '---')
+        .join('|')}|`,
+    ];
     for (const [method, route, body] of routes) {
       const statuses: number[] = [];
       for (const token of Object.values(callers)) statuses.push((await stack.call(method, route, token, body)).status);

@@ -16,7 +16,10 @@ describe('task API resilience', () => {
   let stack: Stack;
 
   before(async () => {
-    stack = await startStack({ jwksCooldownMs: 200, issuerOverrides: { KEY_PUBLISH_LEAD_SECONDS: '0', KEY_RELOAD_INTERVAL_SECONDS: '0.2' } });
+    stack = await startStack({
+      jwksCooldownMs: 200,
+      issuerOverrides: { KEY_PUBLISH_LEAD_SECONDS: '0', KEY_RELOAD_INTERVAL_SECONDS: '0.2' },
+    });
   });
   after(() => stack.stop());
 
@@ -24,7 +27,11 @@ describe('task API resilience', () => {
     const service = await stack.serviceToken();
     assert.equal((await stack.call('GET', '/worker/tasks/next', service.token)).status === 401, false);
     const oldKid = decodeProtectedHeader(service.token).kid;
-    const ring = keyRing(signingKeyRepository(stack.issuer.service.database.client), keyEncryption(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')), { publishLeadSeconds: 0, tokenRetentionSeconds: 660, cookieRetentionSeconds: 3_600 });
+    const ring = keyRing(
+      signingKeyRepository(stack.issuer.service.database.client),
+      keyEncryption(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')),
+      { publishLeadSeconds: 0, tokenRetentionSeconds: 660, cookieRetentionSeconds: 3_600 },
+    );
     await ring.rotate();
     let fresh = service.token;
     for (let attempt = 0; attempt < 50 && decodeProtectedHeader(fresh).kid === oldKid; attempt += 1) {
@@ -34,14 +41,27 @@ describe('task API resilience', () => {
     assert.notEqual(decodeProtectedHeader(fresh).kid, oldKid, 'the issuer signs with the new key');
     await new Promise((resolve) => setTimeout(resolve, 250)); // past the API's JWKS cooldown
     assert.notEqual((await stack.call('GET', '/worker/tasks/next', fresh)).status, 401);
-    assert.notEqual((await stack.call('GET', '/worker/tasks/next', service.token)).status, 401, 'tokens of the retired key still verify');
+    assert.notEqual(
+      (await stack.call('GET', '/worker/tasks/next', service.token)).status,
+      401,
+      'tokens of the retired key still verify',
+    );
   });
 
-  it('limits each caller\'s requests per minute and answers 429 with Retry-After', async () => {
+  it("limits each caller's requests per minute and answers 429 with Retry-After", async () => {
     const dir = await temporaryDirectory();
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const limited = await startService(taskApiService, testConfig(dir.path, { ISSUER_URL: stack.issuer.url, TASK_API_URL: stack.apiUrl, TASK_API_RATE_LIMIT_PER_MINUTE: '3', LOG_LEVEL: 'silent' }), { port });
+    const limited = await startService(
+      taskApiService,
+      testConfig(dir.path, {
+        ISSUER_URL: stack.issuer.url,
+        TASK_API_URL: stack.apiUrl,
+        TASK_API_RATE_LIMIT_PER_MINUTE: '3',
+        LOG_LEVEL: 'silent',
+      }),
+      { port },
+    );
     try {
       const caller = await stack.userToken();
       const statuses: number[] = [];
@@ -55,7 +75,11 @@ describe('task API resilience', () => {
       assert.deepEqual(statuses, [200, 200, 200, 429]);
       assert.ok(Number(retryAfter) > 0 && Number(retryAfter) <= 60);
       const other = await stack.userToken();
-      assert.equal((await fetch(`${url}/tasks/mine`, { headers: { authorization: `Bearer ${other.token}` } })).status, 200, 'another caller has a budget of its own');
+      assert.equal(
+        (await fetch(`${url}/tasks/mine`, { headers: { authorization: `Bearer ${other.token}` } })).status,
+        200,
+        'another caller has a budget of its own',
+      );
     } finally {
       await limited.stop();
       await dir.remove();
@@ -68,7 +92,13 @@ describe('task API resilience', () => {
     const url = `http://127.0.0.1:${port}`;
     const limited = await startService(
       taskApiService,
-      testConfig(dir.path, { ISSUER_URL: stack.issuer.url, TASK_API_URL: stack.apiUrl, TASK_API_IP_RATE_LIMIT_PER_MINUTE: '3', LOG_LEVEL: 'silent', REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:ip-limit:` }),
+      testConfig(dir.path, {
+        ISSUER_URL: stack.issuer.url,
+        TASK_API_URL: stack.apiUrl,
+        TASK_API_IP_RATE_LIMIT_PER_MINUTE: '3',
+        LOG_LEVEL: 'silent',
+        REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:ip-limit:`,
+      }),
       { port },
     );
     try {
@@ -91,12 +121,19 @@ describe('task API resilience', () => {
     const unreachableIssuer = `http://127.0.0.1:${await freePort()}`;
     const api = await startService(
       { ...taskApiService, buildApp: (dependencies) => buildTaskApiApp(dependencies) },
-      testConfig(dir.path, { ISSUER_URL: stack.issuer.url, ISSUER_INTERNAL_URL: unreachableIssuer, TASK_API_URL: stack.apiUrl, LOG_LEVEL: 'silent' }),
+      testConfig(dir.path, {
+        ISSUER_URL: stack.issuer.url,
+        ISSUER_INTERNAL_URL: unreachableIssuer,
+        TASK_API_URL: stack.apiUrl,
+        LOG_LEVEL: 'silent',
+      }),
       { port },
     );
     try {
       const caller = await stack.userToken();
-      const response = await fetch(`http://127.0.0.1:${port}/tasks/mine`, { headers: { authorization: `Bearer ${caller.token}` } });
+      const response = await fetch(`http://127.0.0.1:${port}/tasks/mine`, {
+        headers: { authorization: `Bearer ${caller.token}` },
+      });
       assert.equal(response.status, 401);
     } finally {
       await api.stop();

@@ -18,9 +18,22 @@ describe('task API token verification', () => {
   });
   after(() => stack.stop());
 
-  const claims = () => ({ iss: stack.issuer.url, aud: stack.apiUrl, sub: valid.sub, client_id: 'app', scope: 'tasks:read', jti: `j-${Math.random()}`, iat: now(), exp: now() + 600 });
+  const claims = () => ({
+    iss: stack.issuer.url,
+    aud: stack.apiUrl,
+    sub: valid.sub,
+    client_id: 'app',
+    scope: 'tasks:read',
+    jti: `j-${Math.random()}`,
+    iat: now(),
+    exp: now() + 600,
+  });
 
-  async function refused(token: string | undefined, expectedCode = 'invalid_token', headers: Record<string, string> = {}) {
+  async function refused(
+    token: string | undefined,
+    expectedCode = 'invalid_token',
+    headers: Record<string, string> = {},
+  ) {
     const response = await stack.call('GET', '/tasks/mine', token, undefined, headers);
     assert.equal(response.status, 401);
     assert.equal(response.body.error.code, expectedCode);
@@ -35,7 +48,10 @@ describe('task API token verification', () => {
 
   it('refuses a request without a token, pointing at the protected-resource metadata', async () => {
     const response = await refused(undefined, 'unauthorized');
-    assert.match(response.headers.get('www-authenticate')!, /resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource"/);
+    assert.match(
+      response.headers.get('www-authenticate')!,
+      /resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource"/,
+    );
     assert.match(response.headers.get('www-authenticate')!, /DPoP realm="task-api", algs="ES256/);
   });
 
@@ -47,7 +63,9 @@ describe('task API token verification', () => {
     const [header, payload] = valid.token.split('.');
     const tampered = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
     tampered.roles = ['admin'];
-    await refused(`${header}.${Buffer.from(JSON.stringify(tampered)).toString('base64url')}.${valid.token.split('.')[2]}`);
+    await refused(
+      `${header}.${Buffer.from(JSON.stringify(tampered)).toString('base64url')}.${valid.token.split('.')[2]}`,
+    );
   });
 
   it('gets tokens from the issuer in the one spelling it accepts (low-s ES256, no padding)', async () => {
@@ -74,8 +92,13 @@ describe('task API token verification', () => {
 
   it('refuses HS256 signed with the issuer public key as the secret', async () => {
     const jwks = (await (await fetch(`${stack.issuer.url}/jwks`)).json()) as { keys: Array<{ alg: string }> };
-    const publicPem = createPublicKey({ key: jwks.keys.find((key) => key.alg === 'ES256')!, format: 'jwk' } as never).export({ type: 'spki', format: 'pem' });
-    await refused(await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' }).sign(Buffer.from(publicPem)));
+    const publicPem = createPublicKey({
+      key: jwks.keys.find((key) => key.alg === 'ES256')!,
+      format: 'jwk',
+    } as never).export({ type: 'spki', format: 'pem' });
+    await refused(
+      await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' }).sign(Buffer.from(publicPem)),
+    );
   });
 
   it('refuses an expired token', async () => {
@@ -100,12 +123,18 @@ describe('task API token verification', () => {
 
   it('refuses a token signed with a key the issuer never published', async () => {
     const { privateKey } = await generateKeyPair('ES256');
-    await refused(await new SignJWT(claims()).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'made-up' }).sign(privateKey));
+    await refused(
+      await new SignJWT(claims()).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'made-up' }).sign(privateKey),
+    );
   });
 
   it('ignores a key embedded in the token header (jwk), refusing the token', async () => {
     const { privateKey, publicKey } = await generateKeyPair('ES256');
-    await refused(await new SignJWT(claims()).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', jwk: await exportJWK(publicKey) }).sign(privateKey));
+    await refused(
+      await new SignJWT(claims())
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', jwk: await exportJWK(publicKey) })
+        .sign(privateKey),
+    );
   });
 
   describe('DPoP-bound tokens', () => {
@@ -115,16 +144,31 @@ describe('task API token verification', () => {
     before(async () => {
       const service = await stack.serviceToken();
       keyPair = await client.randomDPoPKeyPair('ES256');
-      const tokens = await client.clientCredentialsGrant(service.config, { scope: 'tasks:work' }, { DPoP: client.getDPoPHandle(service.config, keyPair) });
+      const tokens = await client.clientCredentialsGrant(
+        service.config,
+        { scope: 'tasks:work' },
+        { DPoP: client.getDPoPHandle(service.config, keyPair) },
+      );
       bound = { token: tokens.access_token, config: service.config };
     });
 
     async function proof(keys: client.CryptoKeyPair, overrides: Record<string, unknown> = {}) {
-      return new SignJWT({ htm: 'GET', htu: `${stack.apiUrl}/worker/tasks/next`, iat: now(), jti: `p-${Math.random().toString(36).slice(2)}`, ath: createHash('sha256').update(bound.token).digest('base64url'), ...overrides })
+      return new SignJWT({
+        htm: 'GET',
+        htu: `${stack.apiUrl}/worker/tasks/next`,
+        iat: now(),
+        jti: `p-${Math.random().toString(36).slice(2)}`,
+        ath: createHash('sha256').update(bound.token).digest('base64url'),
+        ...overrides,
+      })
         .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) })
         .sign(keys.privateKey);
     }
-    const callBound = (dpop?: string, scheme = 'DPoP') => stack.call('GET', '/worker/tasks/next', undefined, undefined, { authorization: `${scheme} ${bound.token}`, ...(dpop ? { dpop } : {}) });
+    const callBound = (dpop?: string, scheme = 'DPoP') =>
+      stack.call('GET', '/worker/tasks/next', undefined, undefined, {
+        authorization: `${scheme} ${bound.token}`,
+        ...(dpop ? { dpop } : {}),
+      });
 
     it('accepts a bound token with a valid proof', async () => {
       assert.ok([200, 204].includes((await callBound(await proof(keyPair))).status));
@@ -133,7 +177,10 @@ describe('task API token verification', () => {
     it('refuses a bound token without a proof', async () => {
       const response = await callBound();
       assert.equal(response.status, 401);
-      assert.match(response.headers.get('www-authenticate')!, /DPoP realm="task-api", algs="[^"]+", error="invalid_dpop_proof"/);
+      assert.match(
+        response.headers.get('www-authenticate')!,
+        /DPoP realm="task-api", algs="[^"]+", error="invalid_dpop_proof"/,
+      );
     });
 
     it('refuses a bound token sent as a plain bearer token', async () => {
@@ -163,7 +210,10 @@ describe('task API token verification', () => {
   });
 
   it('publishes protected-resource metadata (RFC 9728)', async () => {
-    const metadata = (await (await fetch(`${stack.apiUrl}/.well-known/oauth-protected-resource`)).json()) as Record<string, unknown>;
+    const metadata = (await (await fetch(`${stack.apiUrl}/.well-known/oauth-protected-resource`)).json()) as Record<
+      string,
+      unknown
+    >;
     assert.equal(metadata.resource, stack.apiUrl);
     assert.deepEqual(metadata.authorization_servers, [stack.issuer.url]);
     assert.deepEqual(metadata.scopes_supported, ['tasks:read', 'tasks:write', 'tasks:admin', 'tasks:work']);

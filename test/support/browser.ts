@@ -6,13 +6,23 @@ import { projectRoot } from './processes.ts';
 
 /** Debian's Chromium (apt-get install chromium); `.ci/run` installs it. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const needsChromium = existsSync(CHROMIUM_PATH) ? false : `needs Chromium at ${CHROMIUM_PATH} (apt-get install chromium); CI installs it`;
+export const needsChromium = existsSync(CHROMIUM_PATH)
+  ? false
+  : `needs Chromium at ${CHROMIUM_PATH} (apt-get install chromium); CI installs it`;
 
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 

@@ -41,14 +41,20 @@ export function describeCacheContract(name: string, open: () => Cache, skip: str
       const k = key();
       await cache!.set(k, 'once', 60);
       const taken = await Promise.all(Array.from({ length: 20 }, () => cache!.take(k)));
-      assert.deepEqual(taken.filter((v) => v !== null), ['once']);
+      assert.deepEqual(
+        taken.filter((v) => v !== null),
+        ['once'],
+      );
       assert.equal(await cache!.get(k), null);
     });
 
     it('counts concurrent increments exactly and starts the window on the first', async () => {
       const k = key();
       const counts = await Promise.all(Array.from({ length: 25 }, () => cache!.increment(k, 60)));
-      assert.deepEqual([...counts].sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i + 1));
+      assert.deepEqual(
+        [...counts].sort((a, b) => a - b),
+        Array.from({ length: 25 }, (_, i) => i + 1),
+      );
       const ttl = await cache!.ttl(k);
       assert.ok(ttl !== null && ttl > 55 && ttl <= 60, `ttl ${ttl}`);
     });

@@ -14,7 +14,9 @@ export const TEST_KEY_ENCRYPTION_KEY = 'a0'.repeat(32);
 export const needsPostgres = REAL_POSTGRES_URL ? false : 'needs DATABASE_URL (real PostgreSQL); CI always sets it';
 export const needsRedis = REAL_REDIS_URL ? false : 'needs REDIS_URL (real Redis); CI always sets it';
 
-export async function temporaryDirectory(prefix = 'latchkey-test-'): Promise<{ path: string; remove(): Promise<void> }> {
+export async function temporaryDirectory(
+  prefix = 'latchkey-test-',
+): Promise<{ path: string; remove(): Promise<void> }> {
   const directory = await mkdtemp(path.join(tmpdir(), prefix));
   return { path: directory, remove: () => rm(directory, { recursive: true, force: true }) };
 }

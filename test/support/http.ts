@@ -28,11 +28,21 @@ export interface RawResponse {
  * One HTTP request with exactly the headers given, Host included (fetch would set Host from the
  * URL): for tests that send what an attacker would.
  */
-export function rawRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<RawResponse> {
+export function rawRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const request = httpRequest(
-      { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: options.method ?? 'GET', headers: options.headers, setHost: !options.headers?.host },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: `${target.pathname}${target.search}`,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        setHost: !options.headers?.host,
+      },
       (response) => {
         let body = '';
         response.setEncoding('utf8');

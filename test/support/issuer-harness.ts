@@ -39,7 +39,11 @@ export interface IssuerHarness {
   secondFactor: ReturnType<typeof secondFactor>;
   discover(clientId: string, secret?: string): Promise<client.Configuration>;
   /** Runs the browser part of Authorization Code + PKCE and returns the URL the issuer redirected to. */
-  authorize(config: client.Configuration, user: TestUser, parameters: Record<string, string> & { redirect_uri: string }): Promise<{ callbackUrl: URL; verifier: string; state: string; agent: UserAgent }>;
+  authorize(
+    config: client.Configuration,
+    user: TestUser,
+    parameters: Record<string, string> & { redirect_uri: string },
+  ): Promise<{ callbackUrl: URL; verifier: string; state: string; agent: UserAgent }>;
   stop(): Promise<void>;
 }
 
@@ -47,7 +51,10 @@ export const APP_REDIRECT_URI = 'http://127.0.0.1:5173/callback';
 const FIXED_CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
 /** An issuer with one first-party browser app registered, ready for sign-in tests. */
-export async function startIssuerWithApp(overrides: Record<string, string> = {}, options: HarnessOptions = {}): Promise<{ issuer: IssuerHarness; config: client.Configuration; appId: string }> {
+export async function startIssuerWithApp(
+  overrides: Record<string, string> = {},
+  options: HarnessOptions = {},
+): Promise<{ issuer: IssuerHarness; config: client.Configuration; appId: string }> {
   const issuer = await startIssuer(overrides, options);
   const app = await issuer.createClient({ type: 'spa', redirectUris: [APP_REDIRECT_URI], firstParty: true });
   return { issuer, config: await issuer.discover(app.id), appId: app.id };
@@ -59,7 +66,13 @@ export async function startIssuerWithApp(overrides: Record<string, string> = {},
  */
 export async function openSignIn(issuer: IssuerHarness, config: client.Configuration, agent = new UserAgent()) {
   const { response, url } = await agent.follow(
-    client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT_URI, scope: 'openid tasks:read', code_challenge: FIXED_CHALLENGE, code_challenge_method: 'S256', prompt: 'login' }),
+    client.buildAuthorizationUrl(config, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid tasks:read',
+      code_challenge: FIXED_CHALLENGE,
+      code_challenge_method: 'S256',
+      prompt: 'login',
+    }),
     issuer.url,
   );
   return { agent, response, interaction: url.pathname, action: `${url.href}/login` };
@@ -70,7 +83,12 @@ export async function openSignIn(issuer: IssuerHarness, config: client.Configura
  * then one at a time, waiting out each "try again shortly" (how many a burst gets checked depends on
  * timing; the lock does not).
  */
-export async function guessUntilLocked(issuer: IssuerHarness, config: client.Configuration, email: string, agent = new UserAgent()): Promise<void> {
+export async function guessUntilLocked(
+  issuer: IssuerHarness,
+  config: client.Configuration,
+  email: string,
+  agent = new UserAgent(),
+): Promise<void> {
   const { response, action } = await openSignIn(issuer, config, agent);
   await response.body?.cancel();
   const guess = async (i: number) => {
@@ -79,11 +97,13 @@ export async function guessUntilLocked(issuer: IssuerHarness, config: client.Con
     return result.response;
   };
   const user = await userRepository(issuer.service.database.client).findByEmail(email);
-  const locked = async () => (await issuer.issuer.events.list({ userId: user?.id, limit: 50 })).some((event) => event.type === 'account.locked');
+  const locked = async () =>
+    (await issuer.issuer.events.list({ userId: user?.id, limit: 50 })).some((event) => event.type === 'account.locked');
   await Promise.all(Array.from({ length: 6 }, (_, i) => guess(i)));
   for (let i = 6; i < 30 && !(await locked()); i += 1) {
     const answer = await guess(i);
-    if (answer.status === 429) await new Promise((resolve) => setTimeout(resolve, Number(answer.headers.get('retry-after') ?? 1) * 1000 + 50));
+    if (answer.status === 429)
+      await new Promise((resolve) => setTimeout(resolve, Number(answer.headers.get('retry-after') ?? 1) * 1000 + 50));
   }
   if (!(await locked())) throw new Error(`${email} was not locked`);
 }
@@ -96,12 +116,21 @@ export interface HarnessOptions {
   logDestination?: Writable;
 }
 
-export async function startIssuer(overrides: Record<string, string> = {}, options: HarnessOptions = {}): Promise<IssuerHarness> {
+export async function startIssuer(
+  overrides: Record<string, string> = {},
+  options: HarnessOptions = {},
+): Promise<IssuerHarness> {
   const dir = await temporaryDirectory();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const taskApi = overrides.TASK_API_URL ?? 'http://127.0.0.1:4999';
-  const config = testConfig(dir.path, { ISSUER_URL: url, ISSUER_PORT: String(port), TASK_API_URL: taskApi, LOG_LEVEL: options.logDestination ? 'info' : 'warn', ...overrides });
+  const config = testConfig(dir.path, {
+    ISSUER_URL: url,
+    ISSUER_PORT: String(port),
+    TASK_API_URL: taskApi,
+    LOG_LEVEL: options.logDestination ? 'info' : 'warn',
+    ...overrides,
+  });
   let issuer!: IssuerApp;
   const service = await startService(
     {
@@ -133,7 +162,12 @@ export async function startIssuer(overrides: Record<string, string> = {}, option
     secondFactor: factors,
     async createUser(options = {}) {
       const email = options.email ?? `user-${unique()}@example.com`;
-      const user = await users.create({ email, passwordHash: await passwords.hash(TEST_PASSWORD), role: options.role ?? 'user', emailVerified: true });
+      const user = await users.create({
+        email,
+        passwordHash: await passwords.hash(TEST_PASSWORD),
+        role: options.role ?? 'user',
+        emailVerified: true,
+      });
       if (!options.totp) return { id: user.id, email: user.email };
       const { secret } = await factors.beginEnrollment(user.id, user.email);
       const recoveryCodes = await factors.confirmEnrollment(user.id, await totpCode(secret));
@@ -142,7 +176,13 @@ export async function startIssuer(overrides: Record<string, string> = {}, option
       return { id: user.id, email: user.email, totpSecret: secret, recoveryCodes: recoveryCodes! };
     },
     async discover(clientId, secret) {
-      const config = await client.discovery(new URL(url), clientId, undefined, secret ? client.ClientSecretBasic(secret) : client.None(), { execute: [client.allowInsecureRequests] });
+      const config = await client.discovery(
+        new URL(url),
+        clientId,
+        undefined,
+        secret ? client.ClientSecretBasic(secret) : client.None(),
+        { execute: [client.allowInsecureRequests] },
+      );
       return config;
     },
     async authorize(config, user, parameters) {
@@ -162,14 +202,23 @@ export async function startIssuer(overrides: Record<string, string> = {}, option
       if (at.origin === url && at.pathname.startsWith('/interaction/')) {
         await response.body?.cancel();
         const interaction = at.pathname;
-        ({ response, url: at } = await agent.submitForm(new URL(`${interaction}/login`, url), { email: user.email, password: TEST_PASSWORD }, url));
+        ({ response, url: at } = await agent.submitForm(
+          new URL(`${interaction}/login`, url),
+          { email: user.email, password: TEST_PASSWORD },
+          url,
+        ));
         if (user.totpSecret && at.pathname === `${interaction}/login`) {
           await response.body?.cancel();
-          ({ response, url: at } = await agent.submitForm(new URL(`${interaction}/second-factor`, url), { code: await totpCode(user.totpSecret) }, url));
+          ({ response, url: at } = await agent.submitForm(
+            new URL(`${interaction}/second-factor`, url),
+            { code: await totpCode(user.totpSecret) },
+            url,
+          ));
         }
       }
       await response.body?.cancel();
-      if (at.origin !== redirectOrigin) throw new Error(`authorization did not reach the client (stopped at ${at.href} with ${response.status})`);
+      if (at.origin !== redirectOrigin)
+        throw new Error(`authorization did not reach the client (stopped at ${at.href} with ${response.status})`);
       return { callbackUrl: at, verifier, state, agent };
     },
     async stop() {

@@ -13,7 +13,10 @@ export const nginxAvailable = () => existsSync(NGINX_BINARY);
  * A real nginx (Debian's package) on loopback in front of `upstream`, configured the way the README
  * tells operators to: it appends the address it saw to X-Forwarded-For and passes the Host on.
  */
-export async function startNginx(upstream: string, options: { port?: number } = {}): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+export async function startNginx(
+  upstream: string,
+  options: { port?: number } = {},
+): Promise<{ url: string; port: number; stop(): Promise<void> }> {
   const dir = await temporaryDirectory();
   const port = options.port ?? (await freePort());
   await mkdir(path.join(dir.path, 'logs'), { recursive: true });

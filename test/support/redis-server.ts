@@ -7,12 +7,24 @@ export const REDIS_SERVER_BINARY = process.env.REDIS_SERVER_BINARY ?? '/usr/bin/
 export const redisServerAvailable = () => existsSync(REDIS_SERVER_BINARY);
 
 /** A Redis server of the test's own (Debian's redis-server), on a free loopback port, that the test may kill and start again. */
-export async function startRedisServer(port?: number): Promise<{ url: string; port: number; kill(): Promise<void>; start(): Promise<void>; stop(): Promise<void> }> {
+export async function startRedisServer(
+  port?: number,
+): Promise<{ url: string; port: number; kill(): Promise<void>; start(): Promise<void>; stop(): Promise<void> }> {
   const chosen = port ?? (await freePort());
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn(REDIS_SERVER_BINARY, ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const probe = new Redis({ port: chosen, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    child = spawn(
+      REDIS_SERVER_BINARY,
+      ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    const probe = new Redis({
+      port: chosen,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     probe.on('error', () => {});
     for (let attempt = 0; attempt < 50; attempt += 1) {
       try {

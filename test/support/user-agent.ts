@@ -32,7 +32,8 @@ export class UserAgent {
 
   async request(url: string | URL, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    if (this.#cookies.size) headers.set('cookie', [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; '));
+    if (this.#cookies.size)
+      headers.set('cookie', [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; '));
     const response = await fetch(url, { ...init, headers, redirect: 'manual' });
     this.#remember(response);
     if (response.headers.get('content-type')?.includes('text/html')) {
@@ -55,11 +56,18 @@ export class UserAgent {
     return { response, url: current };
   }
 
-  async submitForm(action: string | URL, fields: Record<string, string>, origin: string): Promise<{ response: Response; url: URL }> {
+  async submitForm(
+    action: string | URL,
+    fields: Record<string, string>,
+    origin: string,
+  ): Promise<{ response: Response; url: URL }> {
     return this.follow(action, origin, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin },
-      body: new URLSearchParams({ ...(this.#csrf && !('csrf' in fields) ? { csrf: this.#csrf } : {}), ...fields }).toString(),
+      body: new URLSearchParams({
+        ...(this.#csrf && !('csrf' in fields) ? { csrf: this.#csrf } : {}),
+        ...fields,
+      }).toString(),
     });
   }
 }

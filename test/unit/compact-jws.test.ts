@@ -16,7 +16,9 @@ function twin(compact: string): string {
 
 describe('compact JWS spelling', async () => {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
-  const tokens = await Promise.all(Array.from({ length: 16 }, (_, i) => new SignJWT({ i }).setProtectedHeader({ alg: 'ES256' }).sign(privateKey)));
+  const tokens = await Promise.all(
+    Array.from({ length: 16 }, (_, i) => new SignJWT({ i }).setProtectedHeader({ alg: 'ES256' }).sign(privateKey)),
+  );
 
   it('turns every ES256 signature into its low-s spelling, which still verifies', async () => {
     for (const token of tokens) {

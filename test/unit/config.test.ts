@@ -29,8 +29,18 @@ describe('configuration', () => {
 
   it('uses PostgreSQL for both processes, the task API in its own schema, when DATABASE_URL is set', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://app@db:5432/latchkey', REDIS_URL: 'redis://cache:6379' });
-    assert.deepEqual(config.issuer.database, { kind: 'postgres', url: 'postgres://app@db:5432/latchkey', schema: undefined, poolSize: 10 });
-    assert.deepEqual(config.taskApi.database, { kind: 'postgres', url: 'postgres://app@db:5432/latchkey', schema: 'tasks', poolSize: 10 });
+    assert.deepEqual(config.issuer.database, {
+      kind: 'postgres',
+      url: 'postgres://app@db:5432/latchkey',
+      schema: undefined,
+      poolSize: 10,
+    });
+    assert.deepEqual(config.taskApi.database, {
+      kind: 'postgres',
+      url: 'postgres://app@db:5432/latchkey',
+      schema: 'tasks',
+      poolSize: 10,
+    });
     assert.equal(config.cache.kind, 'redis');
   });
 
@@ -41,7 +51,12 @@ describe('configuration', () => {
   });
 
   it('reports every problem, one line each', () => {
-    const problems = problemsOf({ ISSUER_PORT: 'eighty', LOG_LEVEL: 'loud', REDIS_URL: 'http://x', ISSUER_URL: 'http://localhost:3000/' });
+    const problems = problemsOf({
+      ISSUER_PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      REDIS_URL: 'http://x',
+      ISSUER_URL: 'http://localhost:3000/',
+    });
     assert.equal(problems.length, 4);
     assert.ok(problems.includes('ISSUER_PORT must be a number'));
     assert.ok(problems.some((p) => p.startsWith('LOG_LEVEL must be one of: fatal, error')));
@@ -69,18 +84,25 @@ describe('configuration', () => {
       const file = path.join(dir.path, 'database-url');
       writeFileSync(file, 'postgresql://app:s3cret@db/latchkey\n');
       const config = loadConfig({ DATABASE_URL_FILE: file });
-      assert.equal(config.issuer.database.kind === 'postgres' && config.issuer.database.url, 'postgresql://app:s3cret@db/latchkey');
+      assert.equal(
+        config.issuer.database.kind === 'postgres' && config.issuer.database.url,
+        'postgresql://app:s3cret@db/latchkey',
+      );
     } finally {
       await dir.remove();
     }
   });
 
   it('refuses a secret given both as NAME and NAME_FILE', () => {
-    assert.deepEqual(problemsOf({ REDIS_URL: 'redis://a', REDIS_URL_FILE: '/etc/hostname' }), ['REDIS_URL and REDIS_URL_FILE are both set; set only one']);
+    assert.deepEqual(problemsOf({ REDIS_URL: 'redis://a', REDIS_URL_FILE: '/etc/hostname' }), [
+      'REDIS_URL and REDIS_URL_FILE are both set; set only one',
+    ]);
   });
 
   it('names an unreadable NAME_FILE', () => {
-    assert.deepEqual(problemsOf({ REDIS_URL_FILE: '/nonexistent/redis-url' }), ['REDIS_URL_FILE: cannot read /nonexistent/redis-url (ENOENT)']);
+    assert.deepEqual(problemsOf({ REDIS_URL_FILE: '/nonexistent/redis-url' }), [
+      'REDIS_URL_FILE: cannot read /nonexistent/redis-url (ENOENT)',
+    ]);
   });
 
   it('treats an empty variable as unset', () => {

@@ -17,12 +17,16 @@ interface ComposeService {
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
 }
-const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, ComposeService>; secrets: Record<string, { file: string }> };
+const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, ComposeService>;
+  secrets: Record<string, { file: string }>;
+};
 
 describe('docker-compose.yml', () => {
   it('defines PostgreSQL, Redis, Mailpit, the issuer and the task API, each with a health check', () => {
     assert.deepEqual(Object.keys(compose.services).sort(), ['issuer', 'mailpit', 'postgres', 'redis', 'task-api']);
-    for (const [name, service] of Object.entries(compose.services)) assert.ok(service.healthcheck?.test.length, `${name} has a health check`);
+    for (const [name, service] of Object.entries(compose.services))
+      assert.ok(service.healthcheck?.test.length, `${name} has a health check`);
   });
 
   it('runs each process from its own entry point on its configured port', () => {
@@ -37,10 +41,19 @@ describe('docker-compose.yml', () => {
   it('sets only variables the configuration module knows, and a valid production configuration', () => {
     for (const name of ['issuer', 'task-api']) {
       const environment = compose.services[name]?.environment ?? {};
-      for (const variable of Object.keys(environment)) assert.ok(CONFIG_VARIABLES.includes(variable), `${name}: ${variable} is not a Latchkey variable`);
+      for (const variable of Object.keys(environment))
+        assert.ok(CONFIG_VARIABLES.includes(variable), `${name}: ${variable} is not a Latchkey variable`);
       // Secrets arrive as files; substitute readable stand-ins for the mounted paths.
-      const resolved = Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, key.endsWith('_FILE') ? '/dev/null' : value]));
-      const withSecrets = { ...resolved, DATABASE_URL_FILE: undefined, DATABASE_URL: 'postgresql://latchkey@postgres/latchkey', KEY_ENCRYPTION_KEY_FILE: undefined, KEY_ENCRYPTION_KEY: 'ab'.repeat(32) };
+      const resolved = Object.fromEntries(
+        Object.entries(environment).map(([key, value]) => [key, key.endsWith('_FILE') ? '/dev/null' : value]),
+      );
+      const withSecrets = {
+        ...resolved,
+        DATABASE_URL_FILE: undefined,
+        DATABASE_URL: 'postgresql://latchkey@postgres/latchkey',
+        KEY_ENCRYPTION_KEY_FILE: undefined,
+        KEY_ENCRYPTION_KEY: 'ab'.repeat(32),
+      };
       assert.equal(loadConfig(withSecrets).env, 'production');
     }
   });
@@ -51,7 +64,11 @@ describe('docker-compose.yml', () => {
       for (const secret of SECRET_VARIABLES) {
         const value = environment[secret];
         // A URL without credentials (redis://redis:6379, smtp://mailpit:1025) is not a secret.
-        if (value !== undefined) assert.ok(!new URL(value).password && !new URL(value).username, `${name}: ${secret} carries credentials inline`);
+        if (value !== undefined)
+          assert.ok(
+            !new URL(value).password && !new URL(value).username,
+            `${name}: ${secret} carries credentials inline`,
+          );
       }
       for (const [key, value] of Object.entries(environment).filter(([key]) => key.endsWith('_FILE'))) {
         assert.match(value, /^\/run\/secrets\//, `${name}: ${key}`);
@@ -63,7 +80,8 @@ describe('docker-compose.yml', () => {
 
   it('starts the processes only once their dependencies are healthy', () => {
     assert.deepEqual(Object.keys(compose.services.issuer?.depends_on ?? {}).sort(), ['mailpit', 'postgres', 'redis']);
-    for (const dependency of Object.values(compose.services.issuer?.depends_on ?? {})) assert.equal(dependency.condition, 'service_healthy');
+    for (const dependency of Object.values(compose.services.issuer?.depends_on ?? {}))
+      assert.equal(dependency.condition, 'service_healthy');
   });
 });
 
@@ -76,11 +94,19 @@ describe('.env.example', () => {
     for (const variable of CONFIG_VARIABLES.filter((name) => !name.endsWith('_FILE'))) {
       const index = lines.findIndex((line) => line.startsWith(`${variable}=`));
       assert.ok(index > 0, `${variable} is missing`);
-      assert.ok(lines.slice(0, index).reverse().find((line) => line !== '' && !/^[A-Z]/.test(line))?.startsWith('#'), `${variable} has a comment`);
+      assert.ok(
+        lines
+          .slice(0, index)
+          .reverse()
+          .find((line) => line !== '' && !/^[A-Z]/.test(line))
+          ?.startsWith('#'),
+        `${variable} has a comment`,
+      );
     }
   });
 
   it('lists nothing the configuration module does not read', () => {
-    for (const variable of listed) assert.ok(CONFIG_VARIABLES.includes(variable!), `${variable} is not read by Latchkey`);
+    for (const variable of listed)
+      assert.ok(CONFIG_VARIABLES.includes(variable!), `${variable} is not read by Latchkey`);
   });
 });

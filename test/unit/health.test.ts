@@ -6,7 +6,10 @@ const ok = { name: 'database', check: async () => {} };
 
 describe('readiness', () => {
   it('is ready when every dependency answers', async () => {
-    assert.deepEqual(await checkReadiness({ probes: [ok], timeoutMs: 100, isAcceptingTraffic: () => true }), { ready: true, checks: { database: 'ok' } });
+    assert.deepEqual(await checkReadiness({ probes: [ok], timeoutMs: 100, isAcceptingTraffic: () => true }), {
+      ready: true,
+      checks: { database: 'ok' },
+    });
   });
 
   it('is not ready when a dependency fails', async () => {
@@ -26,6 +29,9 @@ describe('readiness', () => {
   });
 
   it('is not ready once shutdown has begun, even with healthy dependencies', async () => {
-    assert.equal((await checkReadiness({ probes: [ok], timeoutMs: 100, isAcceptingTraffic: () => false })).ready, false);
+    assert.equal(
+      (await checkReadiness({ probes: [ok], timeoutMs: 100, isAcceptingTraffic: () => false })).ready,
+      false,
+    );
   });
 });

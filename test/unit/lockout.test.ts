@@ -4,14 +4,20 @@ import type { LockStore } from '../../src/accounts/lock-repository.ts';
 import { lockout, type Attempt } from '../../src/accounts/lockout.ts';
 import { MemoryCache } from '../../src/shared/cache/memory-cache.ts';
 
-const SETTINGS = { maxFailures: 5, windowSeconds: 900, baseLockSeconds: 900, maxLockSeconds: 86_400, ipMaxFailures: 30 };
+const SETTINGS = {
+  maxFailures: 5,
+  windowSeconds: 900,
+  baseLockSeconds: 900,
+  maxLockSeconds: 86_400,
+  ipMaxFailures: 30,
+};
 
 /** The durable lock store, in memory: what the PostgreSQL table does, for the rule's own tests. */
 function memoryLocks(): LockStore {
   const rows = new Map<string, Date>();
   return {
     save: async (scope, until) => void rows.set(scope, until),
-    lockedUntil: async (scope) => (rows.get(scope)?.getTime() ?? 0) > Date.now() ? rows.get(scope) : undefined,
+    lockedUntil: async (scope) => ((rows.get(scope)?.getTime() ?? 0) > Date.now() ? rows.get(scope) : undefined),
     clear: async (scopes) => scopes.forEach((scope) => rows.delete(scope)),
   };
 }
@@ -24,10 +30,21 @@ describe('lockout', () => {
     cache = new MemoryCache();
     locks = memoryLocks();
   });
-  const attempt = (overrides: Partial<Attempt> = {}): Attempt => ({ userId: 'user-1', email: 'a@example.com', ip: '192.0.2.1', trustedDeviceId: undefined, ...overrides });
+  const attempt = (overrides: Partial<Attempt> = {}): Attempt => ({
+    userId: 'user-1',
+    email: 'a@example.com',
+    ip: '192.0.2.1',
+    trustedDeviceId: undefined,
+    ...overrides,
+  });
 
   /** Runs one check through the lockout: admitted, then the secret is right or wrong. */
-  async function check(guard: ReturnType<typeof lockout>, who: Attempt, right: boolean, work = () => new Promise((resolve) => setTimeout(resolve, 20))) {
+  async function check(
+    guard: ReturnType<typeof lockout>,
+    who: Attempt,
+    right: boolean,
+    work = () => new Promise((resolve) => setTimeout(resolve, 20)),
+  ) {
     const admission = await guard.admit(who);
     if (!admission.admitted) return admission.reason;
     await work();

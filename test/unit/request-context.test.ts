@@ -24,7 +24,13 @@ describe('request ids', () => {
 describe('error classification', () => {
   it('exposes an AppError as it was raised', () => {
     const classified = classifyError(new AppError(409, 'conflict', 'Already there.'));
-    assert.deepEqual(classified, { status: 409, code: 'conflict', message: 'Already there.', headers: {}, unexpected: false });
+    assert.deepEqual(classified, {
+      status: 409,
+      code: 'conflict',
+      message: 'Already there.',
+      headers: {},
+      unexpected: false,
+    });
   });
 
   it('hides the message of an unexpected error behind a generic 500', () => {
@@ -36,8 +42,17 @@ describe('error classification', () => {
   });
 
   it('maps an exposed HTTP client error (a too-large body) to a fixed message', () => {
-    const error = Object.assign(new Error('request entity too large: limit 1mb, got 5mb'), { status: 413, expose: true });
-    assert.deepEqual(classifyError(error), { status: 413, code: 'payload_too_large', message: 'The request body is too large.', headers: {}, unexpected: false });
+    const error = Object.assign(new Error('request entity too large: limit 1mb, got 5mb'), {
+      status: 413,
+      expose: true,
+    });
+    assert.deepEqual(classifyError(error), {
+      status: 413,
+      code: 'payload_too_large',
+      message: 'The request body is too large.',
+      headers: {},
+      unexpected: false,
+    });
   });
 });
 

@@ -41,7 +41,15 @@ const RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
 export function createMailer(config: Config, log: Logger, options: { retryDelaysMs?: number[] } = {}): Mailer {
   const transport = config.mail.transport;
   // Bounded waits: a server that accepts the connection and then says nothing must not hold mail for minutes.
-  const smtp = transport.kind === 'smtp' ? nodemailer.createTransport({ url: transport.url, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 }) : undefined;
+  const smtp =
+    transport.kind === 'smtp'
+      ? nodemailer.createTransport({
+          url: transport.url,
+          connectionTimeout: 10_000,
+          greetingTimeout: 10_000,
+          socketTimeout: 20_000,
+        })
+      : undefined;
   const outbox = transport.kind === 'outbox' ? transport.directory : undefined;
   const retryDelays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
   const pending = new Set<Promise<void>>();
@@ -88,16 +96,29 @@ export function createMailer(config: Config, log: Logger, options: { retryDelays
         try {
           const where = await deliver(message);
           failing = false;
-          log.info({ mailKind: message.kind, deliveredTo: where === 'smtp' ? 'smtp' : 'outbox', file: where === 'smtp' ? undefined : where }, 'mail sent');
+          log.info(
+            {
+              mailKind: message.kind,
+              deliveredTo: where === 'smtp' ? 'smtp' : 'outbox',
+              file: where === 'smtp' ? undefined : where,
+            },
+            'mail sent',
+          );
           return;
         } catch (error) {
           failing = true;
           const delay = retryDelays[tries];
           if (delay === undefined) {
-            log.error({ mailKind: message.kind, errMessage: (error as Error).message, tries: tries + 1 }, 'mail could not be delivered; giving up');
+            log.error(
+              { mailKind: message.kind, errMessage: (error as Error).message, tries: tries + 1 },
+              'mail could not be delivered; giving up',
+            );
             return;
           }
-          log.warn({ mailKind: message.kind, errMessage: (error as Error).message, retryInMs: shuttingDown ? 0 : delay }, 'mail delivery failed; will retry');
+          log.warn(
+            { mailKind: message.kind, errMessage: (error as Error).message, retryInMs: shuttingDown ? 0 : delay },
+            'mail delivery failed; will retry',
+          );
           await backOff(delay);
         }
       }

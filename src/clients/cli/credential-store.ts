@@ -17,7 +17,9 @@ export interface StoredCredentials {
 
 /** Where taskctl keeps its state: TASKCTL_CONFIG_DIR, else $XDG_CONFIG_HOME/latchkey-taskctl, else ~/.config/latchkey-taskctl. */
 export function configDirectory(env: NodeJS.ProcessEnv = process.env): string {
-  return env.TASKCTL_CONFIG_DIR ?? path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'latchkey-taskctl');
+  return (
+    env.TASKCTL_CONFIG_DIR ?? path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'latchkey-taskctl')
+  );
 }
 
 /**
@@ -43,20 +45,27 @@ export function credentialStore(directory: string) {
         return undefined;
       }
     },
-    save: (credentials: StoredCredentials) => writePrivate(credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`),
+    save: (credentials: StoredCredentials) =>
+      writePrivate(credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`),
 
     /** The DPoP key pair, made on first use (ES256). */
     async keyPair(): Promise<webcrypto.CryptoKeyPair> {
       const algorithm = { name: 'ECDSA', namedCurve: 'P-256' };
       try {
-        const { privateKey, publicKey } = JSON.parse(await readFile(keyFile, 'utf8')) as { privateKey: webcrypto.JsonWebKey; publicKey: webcrypto.JsonWebKey };
+        const { privateKey, publicKey } = JSON.parse(await readFile(keyFile, 'utf8')) as {
+          privateKey: webcrypto.JsonWebKey;
+          publicKey: webcrypto.JsonWebKey;
+        };
         return {
           privateKey: await webcrypto.subtle.importKey('jwk', privateKey, algorithm, false, ['sign']),
           publicKey: await webcrypto.subtle.importKey('jwk', publicKey, algorithm, true, ['verify']),
         };
       } catch {
         const pair = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
-        const [privateKey, publicKey] = await Promise.all([webcrypto.subtle.exportKey('jwk', pair.privateKey), webcrypto.subtle.exportKey('jwk', pair.publicKey)]);
+        const [privateKey, publicKey] = await Promise.all([
+          webcrypto.subtle.exportKey('jwk', pair.privateKey),
+          webcrypto.subtle.exportKey('jwk', pair.publicKey),
+        ]);
         await writePrivate(keyFile, JSON.stringify({ privateKey, publicKey }));
         return pair;
       }

@@ -84,14 +84,20 @@ const output = (json: unknown, text: () => void) => (flags.json ? print(JSON.str
 async function discover(): Promise<oauth.AuthorizationServer> {
   const issuer = new URL(settings.issuer);
   try {
-    return await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, allowHttp(settings.issuer)));
+    return await oauth.processDiscoveryResponse(
+      issuer,
+      await oauth.discoveryRequest(issuer, allowHttp(settings.issuer)),
+    );
   } catch {
     throw new CliError(EXIT.server, `cannot reach the issuer at ${settings.issuer}`);
   }
 }
 
 /** A token request, retried once if the issuer asks for a DPoP nonce. */
-async function tokenRequest(send: () => Promise<Response>, process: (response: Response) => Promise<oauth.TokenEndpointResponse>): Promise<oauth.TokenEndpointResponse> {
+async function tokenRequest(
+  send: () => Promise<Response>,
+  process: (response: Response) => Promise<oauth.TokenEndpointResponse>,
+): Promise<oauth.TokenEndpointResponse> {
   try {
     return await process(await send());
   } catch (error) {
@@ -114,11 +120,24 @@ function openBrowser(url: string): void {
 async function login(): Promise<void> {
   const as = await discover();
   const dpop = oauth.DPoP(client, await store.keyPair());
-  const response = await oauth.deviceAuthorizationRequest(as, client, oauth.None(), { scope: SCOPE, resource: settings.api }, allowHttp(settings.issuer));
+  const response = await oauth.deviceAuthorizationRequest(
+    as,
+    client,
+    oauth.None(),
+    { scope: SCOPE, resource: settings.api },
+    allowHttp(settings.issuer),
+  );
   const authorization = await oauth.processDeviceAuthorizationResponse(as, client, response);
   const direct = authorization.verification_uri_complete ?? authorization.verification_uri;
   if (flags.json) {
-    print(JSON.stringify({ verification_uri: authorization.verification_uri, verification_uri_complete: authorization.verification_uri_complete, user_code: authorization.user_code, expires_in: authorization.expires_in }));
+    print(
+      JSON.stringify({
+        verification_uri: authorization.verification_uri,
+        verification_uri_complete: authorization.verification_uri_complete,
+        user_code: authorization.user_code,
+        expires_in: authorization.expires_in,
+      }),
+    );
   } else {
     print(`To sign in, open ${authorization.verification_uri} and enter the code ${authorization.user_code}`);
     print(`(or open ${direct}, or scan:)`);
@@ -133,12 +152,19 @@ async function login(): Promise<void> {
   while (Date.now() < deadline) {
     // Honours the interval the issuer asked for, and slows down by 5 s whenever told to (RFC 8628 §3.5).
     for (let waited = 0; waited < interval; waited += 100) {
-      if (spinner) process.stderr.write(`\r${spinner[(frame += 1) % spinner.length]} waiting for you to confirm in the browser...`);
+      if (spinner)
+        process.stderr.write(
+          `\r${spinner[(frame += 1) % spinner.length]} waiting for you to confirm in the browser...`,
+        );
       await sleep(100);
     }
     try {
       const result = await tokenRequest(
-        () => oauth.deviceCodeGrantRequest(as, client, oauth.None(), authorization.device_code, { DPoP: dpop, ...allowHttp(settings.issuer) }),
+        () =>
+          oauth.deviceCodeGrantRequest(as, client, oauth.None(), authorization.device_code, {
+            DPoP: dpop,
+            ...allowHttp(settings.issuer),
+          }),
         (answer) => oauth.processDeviceCodeResponse(as, client, answer),
       );
       if (spinner) process.stderr.write('\r\x1b[K');
@@ -152,7 +178,9 @@ async function login(): Promise<void> {
         email: typeof claims?.email === 'string' ? claims.email : undefined,
       });
       const email = typeof claims?.email === 'string' ? claims.email : undefined;
-      output({ signedIn: true, sub: claims?.sub, email }, () => print(`Signed in as ${email ?? claims?.sub ?? 'you'}.`));
+      output({ signedIn: true, sub: claims?.sub, email }, () =>
+        print(`Signed in as ${email ?? claims?.sub ?? 'you'}.`),
+      );
       return;
     } catch (error) {
       const code = error instanceof oauth.ResponseBodyError ? error.error : undefined;
@@ -163,7 +191,8 @@ async function login(): Promise<void> {
       }
       if (spinner) process.stderr.write('\r\x1b[K');
       if (code === 'access_denied') throw new CliError(EXIT.authNeeded, 'Sign-in was denied in the browser.');
-      if (code === 'expired_token') throw new CliError(EXIT.authNeeded, 'The code expired before it was confirmed. Run `taskctl login` again.');
+      if (code === 'expired_token')
+        throw new CliError(EXIT.authNeeded, 'The code expired before it was confirmed. Run `taskctl login` again.');
       throw error;
     }
   }
@@ -173,21 +202,32 @@ async function login(): Promise<void> {
 /** The stored credentials, refreshed (with the DPoP key) when the access token is about to expire. */
 async function credentials(forceRefresh = false): Promise<StoredCredentials> {
   const stored = await store.load();
-  if (!stored || stored.issuer !== settings.issuer) throw new CliError(EXIT.authNeeded, 'Not signed in. Run `taskctl login`.');
+  if (!stored || stored.issuer !== settings.issuer)
+    throw new CliError(EXIT.authNeeded, 'Not signed in. Run `taskctl login`.');
   if (!forceRefresh && Date.now() < stored.expiresAt - 15_000) return stored;
   if (!stored.refreshToken) throw new CliError(EXIT.authNeeded, 'Your sign-in has expired. Run `taskctl login`.');
   const as = await discover();
   const dpop = oauth.DPoP(client, await store.keyPair());
   try {
     const result = await tokenRequest(
-      () => oauth.refreshTokenGrantRequest(as, client, oauth.None(), stored.refreshToken!, { DPoP: dpop, ...allowHttp(settings.issuer) }),
+      () =>
+        oauth.refreshTokenGrantRequest(as, client, oauth.None(), stored.refreshToken!, {
+          DPoP: dpop,
+          ...allowHttp(settings.issuer),
+        }),
       (answer) => oauth.processRefreshTokenResponse(as, client, answer),
     );
-    const refreshed = { ...stored, accessToken: result.access_token, refreshToken: result.refresh_token ?? stored.refreshToken, expiresAt: Date.now() + (result.expires_in ?? 60) * 1000 };
+    const refreshed = {
+      ...stored,
+      accessToken: result.access_token,
+      refreshToken: result.refresh_token ?? stored.refreshToken,
+      expiresAt: Date.now() + (result.expires_in ?? 60) * 1000,
+    };
     await store.save(refreshed);
     return refreshed;
   } catch (error) {
-    if (error instanceof oauth.ResponseBodyError) throw new CliError(EXIT.authNeeded, 'Your sign-in has ended. Run `taskctl login`.');
+    if (error instanceof oauth.ResponseBodyError)
+      throw new CliError(EXIT.authNeeded, 'Your sign-in has ended. Run `taskctl login`.');
     throw error;
   }
 }
@@ -197,7 +237,15 @@ async function api(method: string, path: string, body?: unknown): Promise<Respon
   const send = async (current: StoredCredentials) => {
     const headers = new Headers({ accept: 'application/json' });
     if (body !== undefined) headers.set('content-type', 'application/json');
-    const call = () => oauth.protectedResourceRequest(current.accessToken, method, new URL(path, settings.api), headers, body === undefined ? null : JSON.stringify(body), { DPoP: dpop, ...allowHttp(settings.api) });
+    const call = () =>
+      oauth.protectedResourceRequest(
+        current.accessToken,
+        method,
+        new URL(path, settings.api),
+        headers,
+        body === undefined ? null : JSON.stringify(body),
+        { DPoP: dpop, ...allowHttp(settings.api) },
+      );
     try {
       return await call();
     } catch (error) {
@@ -222,7 +270,13 @@ function table(tasks: Task[]): void {
   const rows = tasks.map((task) => [task.id, task.status, task.title, task.assignee ?? '']);
   const header = ['ID', 'STATUS', 'TITLE', 'ASSIGNEE'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  for (const row of [header, ...rows]) print(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+  for (const row of [header, ...rows])
+    print(
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 function showTask(task: Task): void {
@@ -248,13 +302,21 @@ async function main(): Promise<void> {
       return login();
     case 'whoami': {
       const current = await credentials();
-      return output({ sub: current.sub, email: current.email, issuer: current.issuer }, () => print(`${current.email ?? current.sub} at ${current.issuer}`));
+      return output({ sub: current.sub, email: current.email, issuer: current.issuer }, () =>
+        print(`${current.email ?? current.sub} at ${current.issuer}`),
+      );
     }
     case 'logout': {
       const stored = await store.load();
       if (stored?.refreshToken) {
         const as = await discover();
-        const response = await oauth.revocationRequest(as, client, oauth.None(), stored.refreshToken, allowHttp(settings.issuer));
+        const response = await oauth.revocationRequest(
+          as,
+          client,
+          oauth.None(),
+          stored.refreshToken,
+          allowHttp(settings.issuer),
+        );
         await oauth.processRevocationResponse(response).catch(() => undefined);
       }
       await store.clear();
@@ -268,13 +330,25 @@ async function main(): Promise<void> {
         }
         case 'add': {
           const title = need(rest.join(' ') || flags.title, 'the title');
-          return showTask((await (await api('POST', '/tasks', { title, ...(flags.description !== undefined ? { description: flags.description } : {}) })).json()) as Task);
+          return showTask(
+            (await (
+              await api('POST', '/tasks', {
+                title,
+                ...(flags.description !== undefined ? { description: flags.description } : {}),
+              })
+            ).json()) as Task,
+          );
         }
         case 'show':
           return showTask((await (await api('GET', taskPath(rest[0]))).json()) as Task);
         case 'edit': {
-          const changes = { ...(flags.title !== undefined ? { title: flags.title } : {}), ...(flags.description !== undefined ? { description: flags.description } : {}), ...(flags.status !== undefined ? { status: flags.status } : {}) };
-          if (Object.keys(changes).length === 0) throw new CliError(EXIT.usage, 'name a change: --title, --description or --status');
+          const changes = {
+            ...(flags.title !== undefined ? { title: flags.title } : {}),
+            ...(flags.description !== undefined ? { description: flags.description } : {}),
+            ...(flags.status !== undefined ? { status: flags.status } : {}),
+          };
+          if (Object.keys(changes).length === 0)
+            throw new CliError(EXIT.usage, 'name a change: --title, --description or --status');
           return showTask((await (await api('PATCH', taskPath(rest[0]), changes)).json()) as Task);
         }
         case 'assign': {

@@ -23,11 +23,19 @@ export function buildSpaApp(config: Config, log: Logger): Koa<RequestState> {
   const files: Record<string, { type: string; body: string }> = {
     '/app.ts': { type: 'text/javascript', body: browserModule('app.ts') },
     '/oauth-session.ts': { type: 'text/javascript', body: browserModule('oauth-session.ts') },
-    '/vendor/oauth4webapi.js': { type: 'text/javascript', body: readFileSync(fileURLToPath(import.meta.resolve('oauth4webapi')), 'utf8') },
+    '/vendor/oauth4webapi.js': {
+      type: 'text/javascript',
+      body: readFileSync(fileURLToPath(import.meta.resolve('oauth4webapi')), 'utf8'),
+    },
     '/app.css': { type: 'text/css', body: readFileSync(here('./public/app.css'), 'utf8') },
     '/config.json': {
       type: 'application/json',
-      body: JSON.stringify({ issuer: config.issuer.url, api: config.taskApi.url, clientId: config.spa.clientId, redirectUri: `${config.spa.url}/` }),
+      body: JSON.stringify({
+        issuer: config.issuer.url,
+        api: config.taskApi.url,
+        clientId: config.spa.clientId,
+        redirectUri: `${config.spa.url}/`,
+      }),
     },
   };
   const page = readFileSync(here('./public/index.html'), 'utf8');
@@ -56,7 +64,10 @@ export function buildSpaApp(config: Config, log: Logger): Koa<RequestState> {
     }
     const nonce = randomBytes(16).toString('base64');
     ctx.set('Cache-Control', 'no-store');
-    ctx.set('Content-Security-Policy', `default-src 'none'; script-src 'self' 'nonce-${nonce}'; style-src 'self'; connect-src 'self' ${connect}; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`);
+    ctx.set(
+      'Content-Security-Policy',
+      `default-src 'none'; script-src 'self' 'nonce-${nonce}'; style-src 'self'; connect-src 'self' ${connect}; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
+    );
     ctx.type = 'html';
     ctx.body = page.replace('__NONCE__', nonce);
   });

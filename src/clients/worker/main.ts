@@ -30,15 +30,32 @@ if (!env.success) {
   process.exit(1);
 }
 const settings = env.data;
-const secretFile = settings.WORKER_CLIENT_SECRET_FILE ?? (settings.WORKER_CLIENT_SECRET ? undefined : demoWorkerSecretPath(path.resolve(settings.DATA_DIR)));
+const secretFile =
+  settings.WORKER_CLIENT_SECRET_FILE ??
+  (settings.WORKER_CLIENT_SECRET ? undefined : demoWorkerSecretPath(path.resolve(settings.DATA_DIR)));
 if (secretFile && !existsSync(secretFile)) {
-  log.fatal({ file: secretFile }, 'no client secret: set WORKER_CLIENT_SECRET or WORKER_CLIENT_SECRET_FILE (or run `npm start` once to create the demo worker client)');
+  log.fatal(
+    { file: secretFile },
+    'no client secret: set WORKER_CLIENT_SECRET or WORKER_CLIENT_SECRET_FILE (or run `npm start` once to create the demo worker client)',
+  );
   process.exit(1);
 }
 const clientSecret = settings.WORKER_CLIENT_SECRET ?? readFileSync(secretFile!, 'utf8').trim();
 
-const worker = taskWorker({ issuer: settings.ISSUER_URL, api: settings.TASK_API_URL, clientId: settings.WORKER_CLIENT_ID, clientSecret, idleMaxMs: settings.WORKER_IDLE_MAX_MS }, log);
+const worker = taskWorker(
+  {
+    issuer: settings.ISSUER_URL,
+    api: settings.TASK_API_URL,
+    clientId: settings.WORKER_CLIENT_ID,
+    clientSecret,
+    idleMaxMs: settings.WORKER_IDLE_MAX_MS,
+  },
+  log,
+);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => worker.stop());
-log.info({ issuer: settings.ISSUER_URL, api: settings.TASK_API_URL, clientId: settings.WORKER_CLIENT_ID }, 'worker started');
+log.info(
+  { issuer: settings.ISSUER_URL, api: settings.TASK_API_URL, clientId: settings.WORKER_CLIENT_ID },
+  'worker started',
+);
 await worker.run();
 process.exit(0);

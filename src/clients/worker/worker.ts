@@ -37,8 +37,17 @@ export function taskWorker(settings: WorkerSettings, log: Logger) {
   async function token(): Promise<string> {
     if (cached && Date.now() < cached.expiresAt - renewBeforeMs) return cached.token;
     const issuer = new URL(settings.issuer);
-    as ??= await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, allowHttp(settings.issuer)));
-    const response = await oauth.clientCredentialsGrantRequest(as, client, auth, { scope: 'tasks:work', resource: settings.api }, allowHttp(settings.issuer));
+    as ??= await oauth.processDiscoveryResponse(
+      issuer,
+      await oauth.discoveryRequest(issuer, allowHttp(settings.issuer)),
+    );
+    const response = await oauth.clientCredentialsGrantRequest(
+      as,
+      client,
+      auth,
+      { scope: 'tasks:work', resource: settings.api },
+      allowHttp(settings.issuer),
+    );
     const result = await oauth.processClientCredentialsResponse(as, client, response);
     cached = { token: result.access_token, expiresAt: Date.now() + (result.expires_in ?? 60) * 1000 };
     log.info({ expiresInSeconds: result.expires_in }, 'got a service token');
@@ -46,7 +55,15 @@ export function taskWorker(settings: WorkerSettings, log: Logger) {
   }
 
   async function call(method: string, path: string): Promise<Response> {
-    const send = async () => oauth.protectedResourceRequest(await token(), method, new URL(path, settings.api), new Headers({ accept: 'application/json' }), null, allowHttp(settings.api));
+    const send = async () =>
+      oauth.protectedResourceRequest(
+        await token(),
+        method,
+        new URL(path, settings.api),
+        new Headers({ accept: 'application/json' }),
+        null,
+        allowHttp(settings.api),
+      );
     let response = await send();
     if (response.status === 401) {
       // Revoked or rotated away: one fresh token, then the answer stands.
@@ -80,7 +97,10 @@ export function taskWorker(settings: WorkerSettings, log: Logger) {
           idleMs = (await workOnce()) ? 0 : Math.min(settings.idleMaxMs, Math.max(500, idleMs * 2));
         } catch (error) {
           idleMs = Math.min(settings.idleMaxMs, Math.max(1_000, idleMs * 2));
-          log.warn({ errMessage: (error as Error).message, retryInMs: idleMs }, 'worker could not reach the issuer or the task API');
+          log.warn(
+            { errMessage: (error as Error).message, retryInMs: idleMs },
+            'worker could not reach the issuer or the task API',
+          );
         }
         if (idleMs > 0) await sleep(idleMs, undefined, { signal: stopping.signal }).catch(() => undefined);
       }

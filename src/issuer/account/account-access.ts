@@ -28,7 +28,17 @@ interface StoredSession {
  * (in the cache, indexed by account) and grants to apps (in PostgreSQL). Every revoke checks the
  * thing belongs to the account first: a handle from another account's page does nothing.
  */
-export function accountAccess({ cache, records, revokeGrant, hiddenClients }: { cache: Cache; records: OidcRecordRepository; revokeGrant: (grantId: string) => Promise<void>; hiddenClients: string[] }) {
+export function accountAccess({
+  cache,
+  records,
+  revokeGrant,
+  hiddenClients,
+}: {
+  cache: Cache;
+  records: OidcRecordRepository;
+  revokeGrant: (grantId: string) => Promise<void>;
+  hiddenClients: string[];
+}) {
   async function readSession(hash: string): Promise<StoredSession | undefined> {
     const stored = await cache.get(sessionKey(hash));
     return stored === null ? undefined : (JSON.parse(stored) as StoredSession);
@@ -37,7 +47,9 @@ export function accountAccess({ cache, records, revokeGrant, hiddenClients }: { 
   async function endSession(hash: string, session: StoredSession): Promise<void> {
     await cache.delete(sessionKey(hash), sessionMetaKey(hash));
     // Signing a browser out takes the app access it gave with it, as logout does there.
-    const grantIds = Object.values(session.authorizations ?? {}).map((authorization) => authorization.grantId).filter((id): id is string => typeof id === 'string');
+    const grantIds = Object.values(session.authorizations ?? {})
+      .map((authorization) => authorization.grantId)
+      .filter((id): id is string => typeof id === 'string');
     await Promise.all(grantIds.map(revokeGrant));
   }
 
@@ -48,7 +60,8 @@ export function accountAccess({ cache, records, revokeGrant, hiddenClients }: { 
         hashes.map(async (handle) => {
           const [session, meta] = await Promise.all([readSession(handle), cache.get(sessionMetaKey(handle))]);
           if (session?.accountId !== accountId) return undefined;
-          const parsedMeta = meta === null ? undefined : (JSON.parse(meta) as { userAgent?: string; lastSeen?: number });
+          const parsedMeta =
+            meta === null ? undefined : (JSON.parse(meta) as { userAgent?: string; lastSeen?: number });
           return {
             handle,
             device: describeDevice(parsedMeta?.userAgent),
@@ -57,7 +70,9 @@ export function accountAccess({ cache, records, revokeGrant, hiddenClients }: { 
           };
         }),
       );
-      return found.filter((session) => session !== undefined).sort((a, b) => (b.lastSeenAt?.getTime() ?? 0) - (a.lastSeenAt?.getTime() ?? 0));
+      return found
+        .filter((session) => session !== undefined)
+        .sort((a, b) => (b.lastSeenAt?.getTime() ?? 0) - (a.lastSeenAt?.getTime() ?? 0));
     },
 
     /** Signs one browser out; false when the handle is not a live session of this account. */
@@ -89,7 +104,11 @@ export function accountAccess({ cache, records, revokeGrant, hiddenClients }: { 
         .map((payload) => {
           const openid = (payload.openid as { scope?: string } | undefined)?.scope ?? '';
           const resources = Object.values((payload.resources as Record<string, string> | undefined) ?? {});
-          return { grantId: String(payload.jti), clientId: String(payload.clientId), scopes: [...new Set([openid, ...resources].join(' ').split(' ').filter(Boolean))] };
+          return {
+            grantId: String(payload.jti),
+            clientId: String(payload.clientId),
+            scopes: [...new Set([openid, ...resources].join(' ').split(' ').filter(Boolean))],
+          };
         });
     },
 

@@ -44,7 +44,8 @@ interface SignedIn {
   signedInAt: number;
 }
 
-const when = (date: Date | undefined) => (date ? date.toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'unknown');
+const when = (date: Date | undefined) =>
+  date ? date.toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'unknown';
 const groupsOfFour = (secret: string) => secret.replace(/(.{4})/g, '$1 ').trim();
 
 /**
@@ -52,7 +53,21 @@ const groupsOfFour = (secret: string) => secret.replace(/(.{4})/g, '$1 ').trim()
  * comes only from the issuer's session cookie, and every change is to that account alone.
  */
 export function accountRoutes(dependencies: AccountDependencies): Router<RequestState> {
-  const { provider, users, passwords, policy, lockout, secondFactor, events, mailer, access, guard, pages, issuerUrl, recentSignInSeconds } = dependencies;
+  const {
+    provider,
+    users,
+    passwords,
+    policy,
+    lockout,
+    secondFactor,
+    events,
+    mailer,
+    access,
+    guard,
+    pages,
+    issuerUrl,
+    recentSignInSeconds,
+  } = dependencies;
   const router = new Router<RequestState>();
   const secure = issuerUrl.startsWith('https://');
 
@@ -67,9 +82,24 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   /** Sends the browser through the issuer's own sign-in; `again` forces the password (and second factor) to be asked. */
   function signIn(ctx: Context, again = false): void {
     const state = randomBytes(16).toString('base64url');
-    ctx.cookies.set(STATE_COOKIE, state, { httpOnly: true, sameSite: 'lax', secure, path: '/account', maxAge: 3_600_000, overwrite: true, signed: false });
+    ctx.cookies.set(STATE_COOKIE, state, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure,
+      path: '/account',
+      maxAge: 3_600_000,
+      overwrite: true,
+      signed: false,
+    });
     const url = new URL('/auth', issuerUrl);
-    url.search = new URLSearchParams({ client_id: ACCOUNT_CONSOLE_CLIENT_ID, response_type: 'none', redirect_uri: `${issuerUrl}/account/callback`, scope: 'openid', state, ...(again ? { prompt: 'login', max_age: '0' } : {}) }).toString();
+    url.search = new URLSearchParams({
+      client_id: ACCOUNT_CONSOLE_CLIENT_ID,
+      response_type: 'none',
+      redirect_uri: `${issuerUrl}/account/callback`,
+      scope: 'openid',
+      state,
+      ...(again ? { prompt: 'login', max_age: '0' } : {}),
+    }).toString();
     seeOther(ctx, url.href);
   }
 
@@ -77,12 +107,25 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
 
   /** Mails the owner about a change to the account's security, with the way back if it was not them. */
   const tellOwner = (who: SignedIn, kind: string, subject: string, whatHappened: string) =>
-    mailer.send({ kind, to: who.user.email, subject, text: `${whatHappened}\n\nIf this was not you, reset your password now: ${issuerUrl}/reset` });
+    mailer.send({
+      kind,
+      to: who.user.email,
+      subject,
+      text: `${whatHappened}\n\nIf this was not you, reset your password now: ${issuerUrl}/reset`,
+    });
 
   async function overview(ctx: Context, who: SignedIn, extra: Partial<PageData> = {}, status = 200): Promise<void> {
-    const [sessions, grants, recoveryCodesLeft] = await Promise.all([access.sessions(who.user.id), access.grants(who.user.id), secondFactor.recoveryCodesLeft(who.user.id)]);
+    const [sessions, grants, recoveryCodesLeft] = await Promise.all([
+      access.sessions(who.user.id),
+      access.grants(who.user.id),
+      secondFactor.recoveryCodesLeft(who.user.id),
+    ]);
     const apps = await Promise.all(
-      grants.map(async (grant) => ({ handle: grant.grantId, clientName: (await provider().Client.find(grant.clientId))?.clientName ?? grant.clientId, scopes: grant.scopes.join(', ') })),
+      grants.map(async (grant) => ({
+        handle: grant.grantId,
+        clientName: (await provider().Client.find(grant.clientId))?.clientName ?? grant.clientId,
+        scopes: grant.scopes.join(', '),
+      })),
     );
     pages.render(
       ctx,
@@ -97,7 +140,13 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
         createdAt: when(who.user.createdAt),
         totpEnabled: who.user.totpEnabledAt !== null,
         recoveryCodesLeft,
-        sessions: sessions.map((session) => ({ handle: session.handle, device: session.device, signedIn: when(session.signedInAt), lastSeen: when(session.lastSeenAt), current: session.handle === who.sessionHandle })),
+        sessions: sessions.map((session) => ({
+          handle: session.handle,
+          device: session.device,
+          signedIn: when(session.signedInAt),
+          lastSeen: when(session.lastSeenAt),
+          current: session.handle === who.sessionHandle,
+        })),
         apps,
         ...extra,
       },
@@ -106,7 +155,10 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   }
 
   /** The signed-in person for a form POST (origin and form token checked), or a redirect to sign in. */
-  async function formFrom(ctx: Context, options: { recent?: boolean } = {}): Promise<{ who: SignedIn; form: URLSearchParams } | undefined> {
+  async function formFrom(
+    ctx: Context,
+    options: { recent?: boolean } = {},
+  ): Promise<{ who: SignedIn; form: URLSearchParams } | undefined> {
     const form = await guard.readBrowserForm(ctx);
     const who = await signedIn(ctx);
     if (!who) {
@@ -123,7 +175,9 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
 
   /** Checks the account's password, counted by the lockout like any sign-in (a session left open must not be a free guessing oracle). */
   const checkCurrentPassword = (ctx: Context, who: SignedIn, password: string) =>
-    lockout.check({ userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined }, () => passwords.verify(who.user.passwordHash, password));
+    lockout.check({ userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined }, () =>
+      passwords.verify(who.user.passwordHash, password),
+    );
 
   /**
    * Proof that the person at the keyboard holds the account's secrets, not just its session: a
@@ -132,13 +186,33 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   async function provesHolder(ctx: Context, who: SignedIn, proof: string): Promise<boolean> {
     const trimmed = proof.trim();
     if (!/^\d{6}$/.test(trimmed)) return checkCurrentPassword(ctx, who, proof);
-    return lockout.check({ userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined, step: 'second_factor' }, () => secondFactor.verifyCode(who.user.id, trimmed));
+    return lockout.check(
+      { userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined, step: 'second_factor' },
+      () => secondFactor.verifyCode(who.user.id, trimmed),
+    );
   }
   const PROOF_REFUSED = 'Enter the current code from your authenticator app, or your password, to make this change.';
 
-  async function totpEnrollmentPage(ctx: Context, who: SignedIn, uri: string, secret: string, error?: string): Promise<void> {
+  async function totpEnrollmentPage(
+    ctx: Context,
+    who: SignedIn,
+    uri: string,
+    secret: string,
+    error?: string,
+  ): Promise<void> {
     const qrDataUrl = await QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, scale: 5 });
-    pages.render(ctx, 'account-totp', { title: 'Set up two-step verification', csrf: guard.browserToken(ctx), qrDataUrl, secretGroups: groupsOfFour(secret), error }, error ? 400 : 200);
+    pages.render(
+      ctx,
+      'account-totp',
+      {
+        title: 'Set up two-step verification',
+        csrf: guard.browserToken(ctx),
+        qrDataUrl,
+        secretGroups: groupsOfFour(secret),
+        error,
+      },
+      error ? 400 : 200,
+    );
   }
 
   router.get('/account', async (ctx) => {
@@ -154,20 +228,37 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     ctx.cookies.set(STATE_COOKIE, null, { path: '/account', overwrite: true });
     const validState = expected.length > 0 && expected.length === given.length && timingSafeEqual(expected, given);
     if (!validState || ctx.query.iss !== issuerUrl || typeof ctx.query.error === 'string') {
-      pages.render(ctx, 'message', { title: 'Sign-in did not finish', paragraphs: ['The sign-in was cancelled or has expired.'], link: { href: '/account', text: 'Try again' } }, 400);
+      pages.render(
+        ctx,
+        'message',
+        {
+          title: 'Sign-in did not finish',
+          paragraphs: ['The sign-in was cancelled or has expired.'],
+          link: { href: '/account', text: 'Try again' },
+        },
+        400,
+      );
       return;
     }
     seeOther(ctx, '/account');
   });
 
   router.get('/account/signed-out', (ctx) => {
-    pages.render(ctx, 'message', { title: 'Signed out', paragraphs: ['You are signed out of Latchkey in this browser.'], link: { href: '/account', text: 'Sign in again' } });
+    pages.render(ctx, 'message', {
+      title: 'Signed out',
+      paragraphs: ['You are signed out of Latchkey in this browser.'],
+      link: { href: '/account', text: 'Sign in again' },
+    });
   });
 
   router.get('/account/password', async (ctx) => {
     const who = await signedIn(ctx);
     if (!who) return signIn(ctx);
-    pages.render(ctx, 'account-password', { title: 'Change your password', csrf: guard.browserToken(ctx), minLength: policy.minLength });
+    pages.render(ctx, 'account-password', {
+      title: 'Change your password',
+      csrf: guard.browserToken(ctx),
+      minLength: policy.minLength,
+    });
   });
 
   // Asks for the current password whatever the sign-in's age: a session left open must not be enough to take the account.
@@ -175,15 +266,33 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     const signedInForm = await formFrom(ctx);
     if (!signedInForm) return;
     const { who, form } = signedInForm;
-    const again = (error: string, status: number) => pages.render(ctx, 'account-password', { title: 'Change your password', csrf: guard.browserToken(ctx), minLength: policy.minLength, error }, status);
-    if (!(await checkCurrentPassword(ctx, who, form.get('current_password') ?? ''))) return again('Your current password was not accepted.', 401);
+    const again = (error: string, status: number) =>
+      pages.render(
+        ctx,
+        'account-password',
+        { title: 'Change your password', csrf: guard.browserToken(ctx), minLength: policy.minLength, error },
+        status,
+      );
+    if (!(await checkCurrentPassword(ctx, who, form.get('current_password') ?? '')))
+      return again('Your current password was not accepted.', 401);
     const newPassword = form.get('new_password') ?? '';
     const problem = passwordProblem(newPassword, who.user.email, policy);
     if (problem) return again(problem, 400);
     await users.setPasswordHash(who.user.id, await passwords.hash(newPassword));
     const signedOut = await access.revokeOtherSessions(who.user.id, who.sessionHandle);
-    await events.record({ type: 'password.changed', userId: who.user.id, actor: who.user.id, ip: ctx.ip, detail: { otherSessionsEnded: signedOut } });
-    tellOwner(who, 'password_changed', 'Your Latchkey password was changed', 'The password of your Latchkey account was just changed, and other browsers were signed out.');
+    await events.record({
+      type: 'password.changed',
+      userId: who.user.id,
+      actor: who.user.id,
+      ip: ctx.ip,
+      detail: { otherSessionsEnded: signedOut },
+    });
+    tellOwner(
+      who,
+      'password_changed',
+      'Your Latchkey password was changed',
+      'The password of your Latchkey account was just changed, and other browsers were signed out.',
+    );
     seeOther(ctx, '/account?notice=password');
   });
 
@@ -203,9 +312,21 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     const pending = await secondFactor.pendingEnrollment(who.user.id, who.user.email);
     if (!pending) return overview(ctx, who, { error: 'Start the set-up again.' }, 409);
     const codes = await secondFactor.confirmEnrollment(who.user.id, form.get('code') ?? '');
-    if (!codes) return totpEnrollmentPage(ctx, who, pending.uri, pending.secret, 'That code was not accepted. Check the time on your phone and enter the current code.');
+    if (!codes)
+      return totpEnrollmentPage(
+        ctx,
+        who,
+        pending.uri,
+        pending.secret,
+        'That code was not accepted. Check the time on your phone and enter the current code.',
+      );
     await events.record({ type: 'totp.enrolled', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
-    tellOwner(who, 'totp_enrolled', 'Two-step verification is on', 'Two-step verification was turned on for your Latchkey account.');
+    tellOwner(
+      who,
+      'totp_enrolled',
+      'Two-step verification is on',
+      'Two-step verification was turned on for your Latchkey account.',
+    );
     pages.render(ctx, 'account-recovery-codes', { title: 'Save your recovery codes', codes });
   });
 
@@ -214,10 +335,16 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     if (!signedInForm) return;
     const { who, form } = signedInForm;
     if (!who.user.totpEnabledAt) return overview(ctx, who, { error: 'Two-step verification is already off.' }, 409);
-    if (!(await provesHolder(ctx, who, form.get('proof') ?? ''))) return overview(ctx, who, { error: PROOF_REFUSED }, 401);
+    if (!(await provesHolder(ctx, who, form.get('proof') ?? '')))
+      return overview(ctx, who, { error: PROOF_REFUSED }, 401);
     await secondFactor.disable(who.user.id);
     await events.record({ type: 'totp.removed', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
-    tellOwner(who, 'totp_removed', 'Two-step verification was turned off', 'Two-step verification was turned off for your Latchkey account.');
+    tellOwner(
+      who,
+      'totp_removed',
+      'Two-step verification was turned off',
+      'Two-step verification was turned off for your Latchkey account.',
+    );
     seeOther(ctx, '/account?notice=totp_removed');
   });
 
@@ -226,7 +353,8 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     if (!signedInForm) return;
     const { who, form } = signedInForm;
     if (!who.user.totpEnabledAt) return overview(ctx, who, { error: 'Turn on two-step verification first.' }, 409);
-    if (!(await provesHolder(ctx, who, form.get('proof') ?? ''))) return overview(ctx, who, { error: PROOF_REFUSED }, 401);
+    if (!(await provesHolder(ctx, who, form.get('proof') ?? '')))
+      return overview(ctx, who, { error: PROOF_REFUSED }, 401);
     const codes = await secondFactor.regenerateRecoveryCodes(who.user.id);
     await events.record({ type: 'recovery_codes.regenerated', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
     pages.render(ctx, 'account-recovery-codes', { title: 'Save your recovery codes', codes });
@@ -237,8 +365,15 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     if (!signedInForm) return;
     const { who, form } = signedInForm;
     const handle = form.get('session') ?? '';
-    if (handle === who.sessionHandle || !(await access.revokeSession(who.user.id, handle))) return overview(ctx, who, { error: 'That session was not found; it may have ended already.' }, 404);
-    await events.record({ type: 'session.revoked', userId: who.user.id, actor: who.user.id, ip: ctx.ip, detail: { count: 1 } });
+    if (handle === who.sessionHandle || !(await access.revokeSession(who.user.id, handle)))
+      return overview(ctx, who, { error: 'That session was not found; it may have ended already.' }, 404);
+    await events.record({
+      type: 'session.revoked',
+      userId: who.user.id,
+      actor: who.user.id,
+      ip: ctx.ip,
+      detail: { count: 1 },
+    });
     seeOther(ctx, '/account?notice=session');
   });
 
@@ -247,7 +382,13 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     if (!signedInForm) return;
     const { who } = signedInForm;
     const count = await access.revokeOtherSessions(who.user.id, who.sessionHandle);
-    await events.record({ type: 'session.revoked', userId: who.user.id, actor: who.user.id, ip: ctx.ip, detail: { count } });
+    await events.record({
+      type: 'session.revoked',
+      userId: who.user.id,
+      actor: who.user.id,
+      ip: ctx.ip,
+      detail: { count },
+    });
     seeOther(ctx, '/account?notice=sessions');
   });
 
@@ -256,7 +397,8 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     if (!signedInForm) return;
     const { who, form } = signedInForm;
     const grantId = form.get('grant') ?? '';
-    if (!(await access.revokeGrant(who.user.id, grantId))) return overview(ctx, who, { error: 'That app was not found; its access may have ended already.' }, 404);
+    if (!(await access.revokeGrant(who.user.id, grantId)))
+      return overview(ctx, who, { error: 'That app was not found; its access may have ended already.' }, 404);
     await events.record({ type: 'grant.revoked', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
     seeOther(ctx, '/account?notice=app');
   });
@@ -264,7 +406,10 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   router.post('/account/sign-out', async (ctx) => {
     const signedInForm = await formFrom(ctx);
     if (!signedInForm) return;
-    seeOther(ctx, `/session/end?${new URLSearchParams({ client_id: ACCOUNT_CONSOLE_CLIENT_ID, post_logout_redirect_uri: `${issuerUrl}/account/signed-out` }).toString()}`);
+    seeOther(
+      ctx,
+      `/session/end?${new URLSearchParams({ client_id: ACCOUNT_CONSOLE_CLIENT_ID, post_logout_redirect_uri: `${issuerUrl}/account/signed-out` }).toString()}`,
+    );
   });
 
   return router;

@@ -43,15 +43,55 @@ interface SignUpData {
  * has an account, after the same work; links open a page with a button, and only its POST acts.
  */
 export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router<RequestState> {
-  const { users, passwords, policy, lockout, mailer, events, tokens, budget, guard, pages, endEverything, issuerUrl, signUpEnabled, resetTtlSeconds } = dependencies;
+  const {
+    users,
+    passwords,
+    policy,
+    lockout,
+    mailer,
+    events,
+    tokens,
+    budget,
+    guard,
+    pages,
+    endEverything,
+    issuerUrl,
+    signUpEnabled,
+    resetTtlSeconds,
+  } = dependencies;
   const router = new Router<RequestState>();
-  const message = (ctx: Context, title: string, paragraphs: string[], status = 200, link?: { href: string; text: string }) => pages.render(ctx, 'message', { title, paragraphs, link }, status);
-  const linkGone = (ctx: Context) => message(ctx, 'Link expired', ['This link has expired or was already used. Ask for a new one.'], 410);
+  const message = (
+    ctx: Context,
+    title: string,
+    paragraphs: string[],
+    status = 200,
+    link?: { href: string; text: string },
+  ) => pages.render(ctx, 'message', { title, paragraphs, link }, status);
+  const linkGone = (ctx: Context) =>
+    message(ctx, 'Link expired', ['This link has expired or was already used. Ask for a new one.'], 410);
   const resetForm = (ctx: Context, token: string, error?: string, status = 200) =>
-    pages.render(ctx, 'reset-form', { title: 'Choose a new password', token, csrf: guard.browserToken(ctx), minLength: policy.minLength, error }, status);
-  const signUpForm = (ctx: Context, error?: string, status = 200) => pages.render(ctx, 'sign-up', { title: 'Create an account', csrf: guard.browserToken(ctx), error }, status);
+    pages.render(
+      ctx,
+      'reset-form',
+      { title: 'Choose a new password', token, csrf: guard.browserToken(ctx), minLength: policy.minLength, error },
+      status,
+    );
+  const signUpForm = (ctx: Context, error?: string, status = 200) =>
+    pages.render(ctx, 'sign-up', { title: 'Create an account', csrf: guard.browserToken(ctx), error }, status);
   const finishSignUpForm = (ctx: Context, token: string, email: string, error?: string, status = 200) =>
-    pages.render(ctx, 'sign-up-finish', { title: 'Choose your password', token, email, csrf: guard.browserToken(ctx), minLength: policy.minLength, error }, status);
+    pages.render(
+      ctx,
+      'sign-up-finish',
+      {
+        title: 'Choose your password',
+        token,
+        email,
+        csrf: guard.browserToken(ctx),
+        minLength: policy.minLength,
+        error,
+      },
+      status,
+    );
 
   router.get('/reset', (ctx) => {
     pages.render(ctx, 'reset-request', { title: 'Reset your password', csrf: guard.browserToken(ctx) });
@@ -60,17 +100,31 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
   router.post('/reset', async (ctx) => {
     const form = await guard.readBrowserForm(ctx);
     const email = (form.get('email') ?? '').trim().toLowerCase().slice(0, 320);
-    const checkEmail = () => message(ctx, 'Check your email', [`If an account uses that address, we have sent it a link to choose a new password. The link works for ${Math.round(resetTtlSeconds / 60)} minutes.`]);
+    const checkEmail = () =>
+      message(ctx, 'Check your email', [
+        `If an account uses that address, we have sent it a link to choose a new password. The link works for ${Math.round(resetTtlSeconds / 60)} minutes.`,
+      ]);
     // The budget comes first: past it, nothing is looked up, stored or sent.
     if (!EMAIL.test(email) || !(await budget.allow('password_reset', email, ctx.ip))) {
-      await events.record({ type: 'password_reset.requested', actor: 'anonymous', ip: ctx.ip, detail: { sent: false, limited: EMAIL.test(email) } });
+      await events.record({
+        type: 'password_reset.requested',
+        actor: 'anonymous',
+        ip: ctx.ip,
+        detail: { sent: false, limited: EMAIL.test(email) },
+      });
       return checkEmail();
     }
     const user = await users.findByEmail(email);
     const recipient = user && !user.disabledAt ? user : undefined;
     // Locked accounts may reset: the lock is against guessing, and this proves the mailbox instead.
     const token = await tokens.issue('password_reset', recipient?.id ?? `email:${email}`, {}, resetTtlSeconds);
-    await events.record({ type: 'password_reset.requested', userId: recipient?.id, actor: recipient?.id ?? 'anonymous', ip: ctx.ip, detail: { sent: recipient !== undefined, limited: false } });
+    await events.record({
+      type: 'password_reset.requested',
+      userId: recipient?.id,
+      actor: recipient?.id ?? 'anonymous',
+      ip: ctx.ip,
+      detail: { sent: recipient !== undefined, limited: false },
+    });
     const mail = {
       kind: 'password_reset',
       to: recipient?.email ?? email,
@@ -105,14 +159,28 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
     if (!user.emailVerified) await users.setEmailVerified(user.id);
     await lockout.unlock(user.id);
     const ended = await endEverything(user.id);
-    await events.record({ type: 'password.reset', userId: user.id, actor: user.id, ip: ctx.ip, detail: { grantsRevoked: ended } });
+    await events.record({
+      type: 'password.reset',
+      userId: user.id,
+      actor: user.id,
+      ip: ctx.ip,
+      detail: { grantsRevoked: ended },
+    });
     mailer.send({
       kind: 'password_changed',
       to: user.email,
       subject: 'Your Latchkey password was changed',
       text: `The password of your Latchkey account was just reset, and every device and app was signed out.\n\nIf this was not you, reset it again now (${issuerUrl}/reset) and tell your administrator.`,
     });
-    message(ctx, 'Password changed', ['Your new password is set. Every browser and app signed in to your account was signed out; sign in again with the new password.'], 200, { href: '/account', text: 'Sign in to your account' });
+    message(
+      ctx,
+      'Password changed',
+      [
+        'Your new password is set. Every browser and app signed in to your account was signed out; sign in again with the new password.',
+      ],
+      200,
+      { href: '/account', text: 'Sign in to your account' },
+    );
   });
 
   router.get('/sign-up', (ctx) => {
@@ -129,14 +197,23 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
     const form = await guard.readBrowserForm(ctx);
     const email = (form.get('email') ?? '').trim().toLowerCase().slice(0, 320);
     if (!EMAIL.test(email)) return signUpForm(ctx, 'Enter a valid email address.', 400);
-    const checkEmail = () => message(ctx, 'Check your email', [`We have sent a message to ${email}. Open the link in it to choose your password and finish creating your account.`]);
+    const checkEmail = () =>
+      message(ctx, 'Check your email', [
+        `We have sent a message to ${email}. Open the link in it to choose your password and finish creating your account.`,
+      ]);
     // The budget comes first: past it, nothing is looked up, stored or sent.
     if (!(await budget.allow('sign_up', email, ctx.ip))) {
       await events.record({ type: 'sign_up.requested', actor: 'anonymous', ip: ctx.ip, detail: { limited: true } });
       return checkEmail();
     }
     const existing = await users.findByEmail(email);
-    await events.record({ type: 'sign_up.requested', userId: existing?.id, actor: 'anonymous', ip: ctx.ip, detail: { existing: existing !== null, limited: false } });
+    await events.record({
+      type: 'sign_up.requested',
+      userId: existing?.id,
+      actor: 'anonymous',
+      ip: ctx.ip,
+      detail: { existing: existing !== null, limited: false },
+    });
     if (existing) {
       mailer.send({
         kind: 'sign_up_existing',
@@ -147,7 +224,13 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
       return checkEmail();
     }
     // Each request gets its own link and voids none: a stranger signing up with this address cannot cancel the owner's.
-    const token = await tokens.issue<SignUpData>('email_verification', `sign-up:${email}`, { email }, VERIFICATION_TTL_SECONDS, { newestOnly: false });
+    const token = await tokens.issue<SignUpData>(
+      'email_verification',
+      `sign-up:${email}`,
+      { email },
+      VERIFICATION_TTL_SECONDS,
+      { newestOnly: false },
+    );
     mailer.send({
       kind: 'verify_email',
       to: email,
@@ -177,11 +260,29 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
     const passwordHash = await passwords.hash(password);
     if (!(await tokens.consume('email_verification', token))) return linkGone(ctx);
     if (await users.findByEmail(email)) {
-      return message(ctx, 'Account already exists', ['This address already has an account. Sign in, or reset the password if you have forgotten it.'], 409, { href: '/account', text: 'Sign in' });
+      return message(
+        ctx,
+        'Account already exists',
+        ['This address already has an account. Sign in, or reset the password if you have forgotten it.'],
+        409,
+        { href: '/account', text: 'Sign in' },
+      );
     }
     const user = await users.create({ email, passwordHash, role: 'user', emailVerified: true });
-    await events.record({ type: 'account.created', userId: user.id, actor: user.id, ip: ctx.ip, detail: { via: 'sign_up' } });
-    message(ctx, 'Your account is ready', ['Your address is confirmed and your account is created. You can now sign in.'], 200, { href: '/account', text: 'Go to your account' });
+    await events.record({
+      type: 'account.created',
+      userId: user.id,
+      actor: user.id,
+      ip: ctx.ip,
+      detail: { via: 'sign_up' },
+    });
+    message(
+      ctx,
+      'Your account is ready',
+      ['Your address is confirmed and your account is created. You can now sign in.'],
+      200,
+      { href: '/account', text: 'Go to your account' },
+    );
   });
 
   return router;

@@ -30,8 +30,10 @@ function validateRedirectUri(uri: string, type: ClientType): void {
   if (uri.includes('*')) throw new ClientValidationError('redirect URIs cannot contain wildcards');
   if (url.hash) throw new ClientValidationError('redirect URIs cannot have a fragment');
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  if (url.protocol === 'http:' && !loopback) throw new ClientValidationError(`redirect URI ${uri} must use https (http only on loopback)`);
-  if (!['http:', 'https:'].includes(url.protocol) && type !== 'cli') throw new ClientValidationError(`redirect URI ${uri} must be http(s)`);
+  if (url.protocol === 'http:' && !loopback)
+    throw new ClientValidationError(`redirect URI ${uri} must use https (http only on loopback)`);
+  if (!['http:', 'https:'].includes(url.protocol) && type !== 'cli')
+    throw new ClientValidationError(`redirect URI ${uri} must be http(s)`);
 }
 
 export function clientService(repository: ClientRepository, resources: { taskApi: string }) {
@@ -40,16 +42,27 @@ export function clientService(repository: ClientRepository, resources: { taskApi
     async create(input: NewClient): Promise<{ client: ClientRow; secret: string | undefined }> {
       const kind = CLIENT_TYPES[input.type];
       const redirectUris = input.redirectUris ?? [];
-      if (kind.needsRedirect && redirectUris.length === 0) throw new ClientValidationError(`a ${input.type} client needs at least one --redirect-uri`);
-      if (!kind.needsRedirect && redirectUris.length > 0) throw new ClientValidationError(`a ${input.type} client does not use redirect URIs`);
-      for (const uri of [...redirectUris, ...(input.postLogoutRedirectUris ?? [])]) validateRedirectUri(uri, input.type);
-      if (input.pkceRequired === false && !(kind.confidential && kind.needsRedirect)) throw new ClientValidationError('only a confidential web client may be registered without PKCE');
-      if (input.jwks && input.type !== 'service') throw new ClientValidationError('only service clients authenticate with private_key_jwt');
+      if (kind.needsRedirect && redirectUris.length === 0)
+        throw new ClientValidationError(`a ${input.type} client needs at least one --redirect-uri`);
+      if (!kind.needsRedirect && redirectUris.length > 0)
+        throw new ClientValidationError(`a ${input.type} client does not use redirect URIs`);
+      for (const uri of [...redirectUris, ...(input.postLogoutRedirectUris ?? [])])
+        validateRedirectUri(uri, input.type);
+      if (input.pkceRequired === false && !(kind.confidential && kind.needsRedirect))
+        throw new ClientValidationError('only a confidential web client may be registered without PKCE');
+      if (input.jwks && input.type !== 'service')
+        throw new ClientValidationError('only service clients authenticate with private_key_jwt');
       const scopes = input.scopes?.length ? input.scopes : DEFAULT_SCOPES[input.type];
-      if (input.type === 'service' && scopes.some((scope) => ['openid', 'offline_access', 'profile', 'email'].includes(scope))) {
-        throw new ClientValidationError('a service client acts for itself: it cannot have user scopes such as openid or offline_access');
+      if (
+        input.type === 'service' &&
+        scopes.some((scope) => ['openid', 'offline_access', 'profile', 'email'].includes(scope))
+      ) {
+        throw new ClientValidationError(
+          'a service client acts for itself: it cannot have user scopes such as openid or offline_access',
+        );
       }
-      if (input.id !== undefined && !/^[A-Za-z0-9._-]{3,64}$/.test(input.id)) throw new ClientValidationError('a client id has 3-64 letters, digits, ".", "_" or "-"');
+      if (input.id !== undefined && !/^[A-Za-z0-9._-]{3,64}$/.test(input.id))
+        throw new ClientValidationError('a client id has 3-64 letters, digits, ".", "_" or "-"');
       const secret = kind.confidential && !input.jwks ? generateClientSecret() : undefined;
       const client = await repository.create({
         id: input.id ?? randomBytes(16).toString('base64url'),
@@ -104,7 +117,9 @@ export function toProviderMetadata(client: ClientRow): AdapterPayload {
     post_logout_redirect_uris: client.postLogoutRedirectUris,
     token_endpoint_auth_method: client.tokenEndpointAuthMethod as AdapterPayload['token_endpoint_auth_method'],
     // oidc-provider checks `scope` against OpenID scopes; resource scopes are enforced per resource server.
-    ...(client.scopes.some((scope) => OIDC_SCOPE_NAMES.has(scope)) ? { scope: client.scopes.filter((scope) => OIDC_SCOPE_NAMES.has(scope)).join(' ') } : {}),
+    ...(client.scopes.some((scope) => OIDC_SCOPE_NAMES.has(scope))
+      ? { scope: client.scopes.filter((scope) => OIDC_SCOPE_NAMES.has(scope)).join(' ') }
+      : {}),
     resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_NAMES.has(scope) && scope !== 'profile'),
     ...(client.secretHash ? { client_secret: client.secretHash } : {}),
     ...(client.jwks ? { jwks: client.jwks as unknown as AdapterPayload['jwks'] } : {}),

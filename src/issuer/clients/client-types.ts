@@ -7,11 +7,44 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
  * service never sends a user through the authorization endpoint, a CLI signs in through the device
  * grant.
  */
-export const CLIENT_TYPES: Record<ClientType, { grantTypes: string[]; authMethod: string; confidential: boolean; applicationType: 'web' | 'native'; needsRedirect: boolean }> = {
-  web: { grantTypes: ['authorization_code', 'refresh_token'], authMethod: 'client_secret_basic', confidential: true, applicationType: 'web', needsRedirect: true },
-  spa: { grantTypes: ['authorization_code', 'refresh_token'], authMethod: 'none', confidential: false, applicationType: 'web', needsRedirect: true },
-  cli: { grantTypes: [DEVICE_CODE_GRANT, 'refresh_token'], authMethod: 'none', confidential: false, applicationType: 'native', needsRedirect: false },
-  service: { grantTypes: ['client_credentials'], authMethod: 'client_secret_basic', confidential: true, applicationType: 'web', needsRedirect: false },
+export const CLIENT_TYPES: Record<
+  ClientType,
+  {
+    grantTypes: string[];
+    authMethod: string;
+    confidential: boolean;
+    applicationType: 'web' | 'native';
+    needsRedirect: boolean;
+  }
+> = {
+  web: {
+    grantTypes: ['authorization_code', 'refresh_token'],
+    authMethod: 'client_secret_basic',
+    confidential: true,
+    applicationType: 'web',
+    needsRedirect: true,
+  },
+  spa: {
+    grantTypes: ['authorization_code', 'refresh_token'],
+    authMethod: 'none',
+    confidential: false,
+    applicationType: 'web',
+    needsRedirect: true,
+  },
+  cli: {
+    grantTypes: [DEVICE_CODE_GRANT, 'refresh_token'],
+    authMethod: 'none',
+    confidential: false,
+    applicationType: 'native',
+    needsRedirect: false,
+  },
+  service: {
+    grantTypes: ['client_credentials'],
+    authMethod: 'client_secret_basic',
+    confidential: true,
+    applicationType: 'web',
+    needsRedirect: false,
+  },
 };
 
 /** The scopes a client of each type gets when none are given at creation. */

@@ -5,7 +5,11 @@ import type { Logger } from '../../shared/logging/logger.ts';
 import type { clientService } from './client-service.ts';
 
 /** Fixed ids, so the demo browser app, taskctl and the worker find their clients with no set-up. */
-export const DEMO_CLIENT_IDS = { spa: 'latchkey-demo-spa', cli: 'latchkey-demo-cli', worker: 'latchkey-demo-worker' } as const;
+export const DEMO_CLIENT_IDS = {
+  spa: 'latchkey-demo-spa',
+  cli: 'latchkey-demo-cli',
+  worker: 'latchkey-demo-worker',
+} as const;
 
 /** Where the demo worker's generated secret is kept (mode 0600): there is no default secret anywhere. */
 export const demoWorkerSecretPath = (dataDir: string) => path.join(dataDir, 'demo-worker.secret');
@@ -15,20 +19,40 @@ export const demoWorkerSecretPath = (dataDir: string) => path.join(dataDir, 'dem
  * origin as redirect and logout URI), the command-line tool (device grant) and the worker (client
  * credentials, a generated secret written to the data folder).
  */
-export async function ensureDemoClients(clients: ReturnType<typeof clientService>, settings: { spaUrl: string; dataDir: string }, log: Logger): Promise<void> {
+export async function ensureDemoClients(
+  clients: ReturnType<typeof clientService>,
+  settings: { spaUrl: string; dataDir: string },
+  log: Logger,
+): Promise<void> {
   const created: string[] = [];
   if (!(await clients.find(DEMO_CLIENT_IDS.spa))) {
-    await clients.create({ id: DEMO_CLIENT_IDS.spa, name: 'Latchkey Tasks (demo web app)', type: 'spa', redirectUris: [`${settings.spaUrl}/`], postLogoutRedirectUris: [`${settings.spaUrl}/`], firstParty: true });
+    await clients.create({
+      id: DEMO_CLIENT_IDS.spa,
+      name: 'Latchkey Tasks (demo web app)',
+      type: 'spa',
+      redirectUris: [`${settings.spaUrl}/`],
+      postLogoutRedirectUris: [`${settings.spaUrl}/`],
+      firstParty: true,
+    });
     created.push(DEMO_CLIENT_IDS.spa);
   }
   if (!(await clients.find(DEMO_CLIENT_IDS.cli))) {
-    await clients.create({ id: DEMO_CLIENT_IDS.cli, name: 'taskctl (demo command line)', type: 'cli', firstParty: true });
+    await clients.create({
+      id: DEMO_CLIENT_IDS.cli,
+      name: 'taskctl (demo command line)',
+      type: 'cli',
+      firstParty: true,
+    });
     created.push(DEMO_CLIENT_IDS.cli);
   }
   const secretFile = demoWorkerSecretPath(settings.dataDir);
   let secret: string | undefined;
   if (!(await clients.find(DEMO_CLIENT_IDS.worker))) {
-    ({ secret } = await clients.create({ id: DEMO_CLIENT_IDS.worker, name: 'Task worker (demo service)', type: 'service' }));
+    ({ secret } = await clients.create({
+      id: DEMO_CLIENT_IDS.worker,
+      name: 'Task worker (demo service)',
+      type: 'service',
+    }));
     created.push(DEMO_CLIENT_IDS.worker);
   } else if (!existsSync(secretFile)) {
     secret = await clients.rotateSecret(DEMO_CLIENT_IDS.worker);

@@ -24,7 +24,12 @@ export function canonicalHost(issuerUrl: string, pages: PageRenderer, internalUr
     }
     const message = `This server answers only at ${issuer.origin}.`;
     if (ctx.accepts('json', 'html') === 'html') {
-      pages.render(ctx, 'message', { title: 'Wrong address', paragraphs: [message], link: { href: issuer.origin, text: issuer.origin } }, 421);
+      pages.render(
+        ctx,
+        'message',
+        { title: 'Wrong address', paragraphs: [message], link: { href: issuer.origin, text: issuer.origin } },
+        421,
+      );
       return;
     }
     ctx.status = 421;

@@ -26,14 +26,34 @@ export function errorPages(pages: PageRenderer): Middleware<RequestState> {
       if (ctx.accepts('json', 'html') !== 'html') throw error;
       // The sign-in's state is gone (it expired, or the cache lost it): say so, not "bad request".
       if ((error as { name?: unknown }).name === 'SessionNotFound') {
-        pages.render(ctx, 'message', { title: 'This sign-in has expired', paragraphs: ['It was open too long, or the server restarted it.', 'Go back to the application you came from and sign in again.'] }, 400);
+        pages.render(
+          ctx,
+          'message',
+          {
+            title: 'This sign-in has expired',
+            paragraphs: [
+              'It was open too long, or the server restarted it.',
+              'Go back to the application you came from and sign in again.',
+            ],
+          },
+          400,
+        );
         return;
       }
       const classified = classifyError(error);
       if (classified.unexpected) ctx.state.log.error({ err: error }, 'unhandled error');
-      else if (classified.status === 503) ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
+      else if (classified.status === 503)
+        ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
       ctx.set(classified.headers);
-      pages.render(ctx, 'message', { title: TITLES[classified.status] ?? 'Something went wrong', paragraphs: [classified.message, 'Go back and try again.'] }, classified.status);
+      pages.render(
+        ctx,
+        'message',
+        {
+          title: TITLES[classified.status] ?? 'Something went wrong',
+          paragraphs: [classified.message, 'Go back and try again.'],
+        },
+        classified.status,
+      );
     }
   };
 }

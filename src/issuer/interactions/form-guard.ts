@@ -22,12 +22,14 @@ export function formGuard(keyEncryptionKey: Buffer, issuerUrl: string) {
 
   async function checkedForm(ctx: Context, expectedToken: string | undefined): Promise<URLSearchParams> {
     const declared = ctx.get('origin');
-    const sameOrigin = declared && declared !== 'null' ? declared === origin : ctx.get('sec-fetch-site') === 'same-origin';
+    const sameOrigin =
+      declared && declared !== 'null' ? declared === origin : ctx.get('sec-fetch-site') === 'same-origin';
     if (!sameOrigin) throw new AppError(403, 'forbidden', 'This form must be sent from the sign-in page.');
     const form = await readForm(ctx);
     const expected = Buffer.from(expectedToken ?? '');
     const given = Buffer.from(form.get('csrf') ?? '');
-    if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) throw new AppError(403, 'forbidden', 'This form has expired; go back and try again.');
+    if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given))
+      throw new AppError(403, 'forbidden', 'This form has expired; go back and try again.');
     return form;
   }
 
@@ -45,7 +47,14 @@ export function formGuard(keyEncryptionKey: Buffer, issuerUrl: string) {
       let value = browserCookie(ctx);
       if (!value) {
         value = randomBytes(16).toString('base64url');
-        ctx.cookies.set(BROWSER_COOKIE, value, { httpOnly: true, sameSite: 'lax', secure, path: '/', overwrite: true, signed: false });
+        ctx.cookies.set(BROWSER_COOKIE, value, {
+          httpOnly: true,
+          sameSite: 'lax',
+          secure,
+          path: '/',
+          overwrite: true,
+          signed: false,
+        });
       }
       return tokenFor(`browser:${value}`);
     },

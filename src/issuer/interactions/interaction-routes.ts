@@ -98,23 +98,74 @@ If you did not ask to sign in, ignore this message; nothing happens without the 
  * origin and form token and answers with a page or a 303 back into the provider.
  */
 export function interactionRoutes(dependencies: InteractionDependencies): Router<RequestState> {
-  const { provider, users, passwords, lockout, devices, mailer, events, secondFactor, cache, guard, pages, tokens, budget, issuerUrl, signUpEnabled, magicLinkTtlSeconds } = dependencies;
+  const {
+    provider,
+    users,
+    passwords,
+    lockout,
+    devices,
+    mailer,
+    events,
+    secondFactor,
+    cache,
+    guard,
+    pages,
+    tokens,
+    budget,
+    issuerUrl,
+    signUpEnabled,
+    magicLinkTtlSeconds,
+  } = dependencies;
   const router = new Router<RequestState>();
   const pendingKey = (uid: string) => `interaction-2fa:${uid}`;
   const magicCodeKey = (uid: string) => `interaction-magic-code:${uid}`;
-  const clientNameOf = async (clientId: unknown) => (await provider().Client.find(String(clientId)))?.clientName ?? 'an application';
+  const clientNameOf = async (clientId: unknown) =>
+    (await provider().Client.find(String(clientId)))?.clientName ?? 'an application';
 
   const render = (ctx: Context, view: string, data: PageData, status = 200) => pages.render(ctx, view, data, status);
   /** The sign-in form; `email` fills the address in (a `login_hint`, or what was typed before a refusal). */
-  const loginPage = async (ctx: Context, uid: string, clientId: unknown, error?: string, status = 200, email?: string) =>
-    render(ctx, 'login', { title: 'Sign in', uid, csrf: guard.tokenFor(uid), clientName: await clientNameOf(clientId), signUpEnabled, error, email }, status);
+  const loginPage = async (
+    ctx: Context,
+    uid: string,
+    clientId: unknown,
+    error?: string,
+    status = 200,
+    email?: string,
+  ) =>
+    render(
+      ctx,
+      'login',
+      {
+        title: 'Sign in',
+        uid,
+        csrf: guard.tokenFor(uid),
+        clientName: await clientNameOf(clientId),
+        signUpEnabled,
+        error,
+        email,
+      },
+      status,
+    );
   /** An OIDC `login_hint` that looks like an email address (anything else is ignored, as the spec allows). */
-  const hintedEmail = (hint: unknown) => (typeof hint === 'string' && /^[^\s@]{1,64}@[^\s@]{1,255}$/.test(hint) ? hint : undefined);
+  const hintedEmail = (hint: unknown) =>
+    typeof hint === 'string' && /^[^\s@]{1,64}@[^\s@]{1,255}$/.test(hint) ? hint : undefined;
   const secondFactorPage = async (ctx: Context, uid: string, clientId: unknown, error?: string, status = 200) =>
-    render(ctx, 'second-factor', { title: 'Two-step verification', uid, csrf: guard.tokenFor(uid), clientName: await clientNameOf(clientId), error }, status);
+    render(
+      ctx,
+      'second-factor',
+      {
+        title: 'Two-step verification',
+        uid,
+        csrf: guard.tokenFor(uid),
+        clientName: await clientNameOf(clientId),
+        error,
+      },
+      status,
+    );
   const magicSentPage = (ctx: Context, uid: string, error?: string, status = 200) =>
     render(ctx, 'magic-link-sent', { title: 'Check your email', uid, csrf: guard.tokenFor(uid), error }, status);
-  const messagePage = (ctx: Context, title: string, paragraphs: string[], status = 200) => render(ctx, 'message', { title, paragraphs }, status);
+  const messagePage = (ctx: Context, title: string, paragraphs: string[], status = 200) =>
+    render(ctx, 'message', { title, paragraphs }, status);
 
   const interactionAt = async (ctx: Context, prompt = 'login') => {
     const details = await provider().interactionDetails(ctx.req, ctx.res);
@@ -122,10 +173,25 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     return details;
   };
 
-  const notifyLock = async (user: { id: string; email: string } | null | undefined, ip: string, lockedForSeconds: number | undefined) => {
+  const notifyLock = async (
+    user: { id: string; email: string } | null | undefined,
+    ip: string,
+    lockedForSeconds: number | undefined,
+  ) => {
     if (lockedForSeconds === undefined || !user) return;
-    await events.record({ type: 'account.locked', userId: user.id, actor: 'system', ip, detail: { seconds: lockedForSeconds } });
-    mailer.send({ kind: 'account_locked', to: user.email, subject: 'Your Latchkey account was locked', text: lockNotice(lockedForSeconds, issuerUrl) });
+    await events.record({
+      type: 'account.locked',
+      userId: user.id,
+      actor: 'system',
+      ip,
+      detail: { seconds: lockedForSeconds },
+    });
+    mailer.send({
+      kind: 'account_locked',
+      to: user.email,
+      subject: 'Your Latchkey account was locked',
+      text: lockNotice(lockedForSeconds, issuerUrl),
+    });
   };
 
   async function finishSignIn(ctx: Context, userId: string, amr: string[], method: string): Promise<void> {
@@ -138,7 +204,13 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
   }
 
   /** Where every first factor (password, emailed link) ends: the second factor if enrolled, else a session. */
-  async function afterFirstFactor(ctx: Context, uid: string, clientId: unknown, user: UserRow, firstFactor: FirstFactor): Promise<void> {
+  async function afterFirstFactor(
+    ctx: Context,
+    uid: string,
+    clientId: unknown,
+    user: UserRow,
+    firstFactor: FirstFactor,
+  ): Promise<void> {
     if (user.totpEnabledAt) {
       const pending: PendingSecondFactor = { userId: user.id, firstFactor };
       await cache.set(pendingKey(uid), JSON.stringify(pending), 600);
@@ -152,12 +224,31 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     const details = await provider().interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name === 'login') {
       const pending = await cache.get(pendingKey(details.uid));
-      await (pending ? secondFactorPage(ctx, details.uid, details.params.client_id) : loginPage(ctx, details.uid, details.params.client_id, undefined, 200, hintedEmail(details.params.login_hint)));
+      await (pending
+        ? secondFactorPage(ctx, details.uid, details.params.client_id)
+        : loginPage(
+            ctx,
+            details.uid,
+            details.params.client_id,
+            undefined,
+            200,
+            hintedEmail(details.params.login_hint),
+          ));
       return;
     }
-    const missingResourceScopes = (details.prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {};
-    const scopes = [...((details.prompt.details.missingOIDCScope as string[] | undefined) ?? []), ...Object.values(missingResourceScopes).flat()];
-    render(ctx, 'consent', { title: 'Allow access?', uid: details.uid, csrf: guard.tokenFor(details.uid), clientName: await clientNameOf(details.params.client_id), scopes: describeScopes(scopes) });
+    const missingResourceScopes =
+      (details.prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {};
+    const scopes = [
+      ...((details.prompt.details.missingOIDCScope as string[] | undefined) ?? []),
+      ...Object.values(missingResourceScopes).flat(),
+    ];
+    render(ctx, 'consent', {
+      title: 'Allow access?',
+      uid: details.uid,
+      csrf: guard.tokenFor(details.uid),
+      clientName: await clientNameOf(details.params.client_id),
+      scopes: describeScopes(scopes),
+    });
   });
 
   router.post('/interaction/:uid/login', async (ctx) => {
@@ -167,7 +258,13 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     const user = await users.findByEmail(email);
     const attempt = { userId: user?.id, email, ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, user?.id) };
     const refuse = async (reason: string) => {
-      await events.record({ type: 'sign_in.failed', userId: user?.id, actor: user?.id ?? 'anonymous', ip: ctx.ip, detail: { reason, trustedDevice: attempt.trustedDeviceId !== undefined } });
+      await events.record({
+        type: 'sign_in.failed',
+        userId: user?.id,
+        actor: user?.id ?? 'anonymous',
+        ip: ctx.ip,
+        detail: { reason, trustedDevice: attempt.trustedDeviceId !== undefined },
+      });
       // The address stays filled in (trimmed and lower-cased, for a known and an unknown one alike): only the password is asked again.
       await loginPage(ctx, details.uid, details.params.client_id, GENERIC_FAILURE, 401, email.slice(0, 320));
     };
@@ -189,7 +286,8 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
       return;
     }
     // A hash made with weaker parameters than today's is upgraded now, while we hold the password.
-    if (user.passwordHash && passwords.needsRehash(user.passwordHash)) await users.setPasswordHash(user.id, await passwords.hash(form.get('password') ?? ''));
+    if (user.passwordHash && passwords.needsRehash(user.passwordHash))
+      await users.setPasswordHash(user.id, await passwords.hash(form.get('password') ?? ''));
     // The password step is done: its slot goes back and its failures are forgiven. The second
     // factor, when enrolled, is counted on its own (it is never charged for the password's typos).
     await lockout.succeeded(admission.ticket);
@@ -203,10 +301,22 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     const { userId, firstFactor } = JSON.parse(stored) as PendingSecondFactor;
     const user = await users.findById(userId);
     const form = await guard.readForm(ctx, details.uid);
-    const attempt = { userId, email: user?.email ?? '', ip: ctx.ip, trustedDeviceId: devices.trustedFor(ctx, userId), step: 'second_factor' as const };
+    const attempt = {
+      userId,
+      email: user?.email ?? '',
+      ip: ctx.ip,
+      trustedDeviceId: devices.trustedFor(ctx, userId),
+      step: 'second_factor' as const,
+    };
     const fail = async (reason: string) => {
       await events.record({ type: 'sign_in.failed', userId, actor: userId, ip: ctx.ip, detail: { reason } });
-      await secondFactorPage(ctx, details.uid, details.params.client_id, 'That code was not accepted. Try the current code, or a recovery code.', 401);
+      await secondFactorPage(
+        ctx,
+        details.uid,
+        details.params.client_id,
+        'That code was not accepted. Try the current code, or a recovery code.',
+        401,
+      );
     };
     const admission = await lockout.admit(attempt);
     if (!admission.admitted) {
@@ -220,7 +330,9 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     }
     const recoveryCode = form.get('recovery_code')?.trim();
     const method = recoveryCode ? 'recovery_code' : 'totp';
-    const accepted = recoveryCode ? await secondFactor.useRecoveryCode(userId, recoveryCode) : await secondFactor.verifyCode(userId, form.get('code') ?? '');
+    const accepted = recoveryCode
+      ? await secondFactor.useRecoveryCode(userId, recoveryCode)
+      : await secondFactor.verifyCode(userId, form.get('code') ?? '');
     if (!accepted || !user || user.disabledAt) {
       await notifyLock(user, ctx.ip, (await lockout.failed(attempt, admission.ticket)).lockedForSeconds);
       await fail(`wrong_${method}`);
@@ -241,17 +353,36 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     const email = (form.get('email') ?? '').trim().toLowerCase().slice(0, 320);
     // The budget comes first: past it, nothing is looked up, stored or sent.
     if (email === '' || !(await budget.allow('magic_link', email, ctx.ip))) {
-      await events.record({ type: 'magic_link.requested', actor: 'anonymous', ip: ctx.ip, detail: { sent: false, limited: email !== '' } });
+      await events.record({
+        type: 'magic_link.requested',
+        actor: 'anonymous',
+        ip: ctx.ip,
+        detail: { sent: false, limited: email !== '' },
+      });
       return magicSentPage(ctx, details.uid);
     }
     const user = await users.findByEmail(email);
     const recipient = user && !user.disabledAt ? user : undefined;
     const data: MagicLinkData = { uid: details.uid, userId: recipient?.id ?? null };
-    const [token, clientName] = await Promise.all([tokens.issue('magic_link', recipient?.id ?? `email:${email}`, data, magicLinkTtlSeconds), clientNameOf(details.params.client_id)]);
-    await events.record({ type: 'magic_link.requested', userId: recipient?.id, actor: recipient?.id ?? 'anonymous', ip: ctx.ip, detail: { sent: recipient !== undefined, limited: false } });
+    const [token, clientName] = await Promise.all([
+      tokens.issue('magic_link', recipient?.id ?? `email:${email}`, data, magicLinkTtlSeconds),
+      clientNameOf(details.params.client_id),
+    ]);
+    await events.record({
+      type: 'magic_link.requested',
+      userId: recipient?.id,
+      actor: recipient?.id ?? 'anonymous',
+      ip: ctx.ip,
+      detail: { sent: recipient !== undefined, limited: false },
+    });
     // From the configured issuer URL, never the request's Host header.
     const link = `${issuerUrl}/interaction/${encodeURIComponent(details.uid)}/magic/${token}`;
-    const mail = { kind: 'magic_link', to: recipient?.email ?? email, subject: 'Your Latchkey sign-in link', text: magicLinkMail(link, clientName) };
+    const mail = {
+      kind: 'magic_link',
+      to: recipient?.email ?? email,
+      subject: 'Your Latchkey sign-in link',
+      text: magicLinkMail(link, clientName),
+    };
     if (recipient) mailer.send(mail);
     else mailer.pretendToSend(mail);
     magicSentPage(ctx, details.uid);
@@ -266,14 +397,27 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
       messagePage(ctx, 'Link expired', [LINK_GONE], 410);
       return;
     }
-    const details = await provider().interactionDetails(ctx.req, ctx.res).catch(() => undefined);
+    const details = await provider()
+      .interactionDetails(ctx.req, ctx.res)
+      .catch(() => undefined);
     if (details?.uid === uid) {
-      render(ctx, 'magic-link-open', { title: 'Sign in', sameBrowser: true, uid, token, csrf: guard.tokenFor(uid), clientName: await clientNameOf(details.params.client_id) });
+      render(ctx, 'magic-link-open', {
+        title: 'Sign in',
+        sameBrowser: true,
+        uid,
+        token,
+        csrf: guard.tokenFor(uid),
+        clientName: await clientNameOf(details.params.client_id),
+      });
       return;
     }
     const code = newShortCode();
     const stored: MagicCode = { codeHash: sha256Base64url(normalizeCode(code)), tokenHash: sha256Base64url(token) };
-    await cache.set(magicCodeKey(uid), JSON.stringify(stored), Math.max(1, await tokens.secondsLeft('magic_link', token)));
+    await cache.set(
+      magicCodeKey(uid),
+      JSON.stringify(stored),
+      Math.max(1, await tokens.secondsLeft('magic_link', token)),
+    );
     render(ctx, 'magic-link-open', { title: 'Sign in on your other device', sameBrowser: false, code });
   });
 
@@ -283,7 +427,10 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     const { uid, token } = ctx.params as { uid: string; token: string };
     // Checked before it is used up: a link tried in the wrong sign-in stays good for the right one.
     const found = await tokens.peek<MagicLinkData>('magic_link', token);
-    const record = uid === details.uid && found?.data.uid === details.uid ? await tokens.consume<MagicLinkData>('magic_link', token) : undefined;
+    const record =
+      uid === details.uid && found?.data.uid === details.uid
+        ? await tokens.consume<MagicLinkData>('magic_link', token)
+        : undefined;
     const user = record?.data.userId ? await users.findById(record.data.userId) : null;
     if (!user || user.disabledAt) {
       messagePage(ctx, 'Link expired', [LINK_GONE], 410);
@@ -307,12 +454,18 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
     const expected = stored ? Buffer.from((JSON.parse(stored) as MagicCode).codeHash) : Buffer.alloc(0);
     const given = Buffer.from(sha256Base64url(normalizeCode(form.get('code') ?? '')));
     if (!stored || expected.length !== given.length || !timingSafeEqual(expected, given)) {
-      magicSentPage(ctx, details.uid, 'That code was not accepted. Open the link from the email again to see the current code.', 401);
+      magicSentPage(
+        ctx,
+        details.uid,
+        'That code was not accepted. Open the link from the email again to see the current code.',
+        401,
+      );
       return;
     }
     const record = await tokens.consumeHash<MagicLinkData>('magic_link', (JSON.parse(stored) as MagicCode).tokenHash);
     await cache.delete(magicCodeKey(details.uid));
-    const user = record?.data.userId && record.data.uid === details.uid ? await users.findById(record.data.userId) : null;
+    const user =
+      record?.data.userId && record.data.uid === details.uid ? await users.findById(record.data.userId) : null;
     if (!user || user.disabledAt) {
       messagePage(ctx, 'Link expired', [LINK_GONE], 410);
       return;
@@ -330,14 +483,17 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
       result = { error: 'access_denied', error_description: 'the user denied the request' };
     } else {
       const { session, params, prompt, grantId } = details;
-      const grant = grantId ? await oidc.Grant.find(grantId) : new oidc.Grant({ accountId: session!.accountId, clientId: String(params.client_id) });
+      const grant = grantId
+        ? await oidc.Grant.find(grantId)
+        : new oidc.Grant({ accountId: session!.accountId, clientId: String(params.client_id) });
       if (!grant) throw badRequest('This sign-in has expired; start again from the application.');
       const missingOIDCScope = prompt.details.missingOIDCScope as string[] | undefined;
       if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
       const missingOIDCClaims = prompt.details.missingOIDCClaims as string[] | undefined;
       if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
       const missingResourceScopes = prompt.details.missingResourceScopes as Record<string, string[]> | undefined;
-      for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+      for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {}))
+        grant.addResourceScope(indicator, scopes.join(' '));
       result = { consent: { grantId: await grant.save() } };
     }
     const redirectTo = await oidc.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });

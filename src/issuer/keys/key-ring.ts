@@ -31,7 +31,10 @@ export interface KeySet {
 }
 
 function generateTokenKey(alg: TokenAlgorithm): { privateJwk: JsonWebKey; publicJwk: JsonWebKey } {
-  const pair = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pair =
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : generateKeyPairSync('rsa', { modulusLength: 2048 });
   return { privateJwk: pair.privateKey.export({ format: 'jwk' }), publicJwk: pair.publicKey.export({ format: 'jwk' }) };
 }
 
@@ -50,10 +53,18 @@ async function newTokenKey(alg: TokenAlgorithm, activatesAt: Date, encryption: K
 
 function newCookieKey(activatesAt: Date, encryption: KeyEncryption) {
   const kid = `cookie-${randomBytes(9).toString('base64url')}`;
-  return { kid, purpose: 'cookie' as const, alg: 'HS256', publicJwk: null, privateKeyEncrypted: encryption.seal(randomBytes(32).toString('base64url'), kid), activatesAt };
+  return {
+    kid,
+    purpose: 'cookie' as const,
+    alg: 'HS256',
+    publicJwk: null,
+    privateKeyEncrypted: encryption.seal(randomBytes(32).toString('base64url'), kid),
+    activatesAt,
+  };
 }
 
-const isSigning = (key: SigningKeyRow, now: Date) => key.activatesAt <= now && (key.retiresAt === null || key.retiresAt > now);
+const isSigning = (key: SigningKeyRow, now: Date) =>
+  key.activatesAt <= now && (key.retiresAt === null || key.retiresAt > now);
 
 /**
  * The issuer's keys: generated on first start, rotated on a schedule or on command, published in
@@ -62,20 +73,35 @@ const isSigning = (key: SigningKeyRow, now: Date) => key.activatesAt <= now && (
  */
 export function keyRing(repository: SigningKeyRepository, encryption: KeyEncryption, timings: KeyTimings) {
   /** Replaces the signing key of each purpose/algorithm with a new one, published `lead` seconds ahead. */
-  async function rotateWithin(tx: Parameters<Parameters<SigningKeyRepository['withRotationLock']>[0]>[0], now: Date, leadSeconds: number, only?: (row: SigningKeyRow | undefined, alg: string) => boolean): Promise<string[]> {
+  async function rotateWithin(
+    tx: Parameters<Parameters<SigningKeyRepository['withRotationLock']>[0]>[0],
+    now: Date,
+    leadSeconds: number,
+    only?: (row: SigningKeyRow | undefined, alg: string) => boolean,
+  ): Promise<string[]> {
     const live = await tx.live(now);
     const created: string[] = [];
     const activatesAt = new Date(now.getTime() + leadSeconds * 1000);
-    const slots: Array<{ purpose: 'token' | 'cookie'; alg: string }> = [...TOKEN_ALGORITHMS.map((alg) => ({ purpose: 'token' as const, alg })), { purpose: 'cookie', alg: 'HS256' }];
+    const slots: Array<{ purpose: 'token' | 'cookie'; alg: string }> = [
+      ...TOKEN_ALGORITHMS.map((alg) => ({ purpose: 'token' as const, alg })),
+      { purpose: 'cookie', alg: 'HS256' },
+    ];
     for (const slot of slots) {
-      const current = live.filter((key) => key.purpose === slot.purpose && key.alg === slot.alg && (key.retiresAt === null || key.retiresAt > now));
+      const current = live.filter(
+        (key) =>
+          key.purpose === slot.purpose && key.alg === slot.alg && (key.retiresAt === null || key.retiresAt > now),
+      );
       const newest = current[0];
       if (only && !only(newest, slot.alg)) continue;
-      const key = slot.purpose === 'token' ? await newTokenKey(slot.alg as TokenAlgorithm, activatesAt, encryption) : newCookieKey(activatesAt, encryption);
+      const key =
+        slot.purpose === 'token'
+          ? await newTokenKey(slot.alg as TokenAlgorithm, activatesAt, encryption)
+          : newCookieKey(activatesAt, encryption);
       await tx.insert(key);
       created.push(key.kid);
       const retention = slot.purpose === 'token' ? timings.tokenRetentionSeconds : timings.cookieRetentionSeconds;
-      for (const old of current) await tx.retire(old.kid, activatesAt, new Date(activatesAt.getTime() + retention * 1000));
+      for (const old of current)
+        await tx.retire(old.kid, activatesAt, new Date(activatesAt.getTime() + retention * 1000));
     }
     return created;
   }
@@ -95,7 +121,14 @@ export function keyRing(repository: SigningKeyRepository, encryption: KeyEncrypt
     rotateIfDue(intervalDays: number, now = new Date()): Promise<string[]> {
       if (intervalDays <= 0) return Promise.resolve([]);
       const dueBefore = now.getTime() - intervalDays * 86_400_000;
-      return repository.withRotationLock((tx) => rotateWithin(tx, now, timings.publishLeadSeconds, (newest) => newest !== undefined && newest.createdAt.getTime() <= dueBefore));
+      return repository.withRotationLock((tx) =>
+        rotateWithin(
+          tx,
+          now,
+          timings.publishLeadSeconds,
+          (newest) => newest !== undefined && newest.createdAt.getTime() <= dueBefore,
+        ),
+      );
     },
 
     async load(now = new Date()): Promise<KeySet> {
@@ -106,18 +139,27 @@ export function keyRing(repository: SigningKeyRepository, encryption: KeyEncrypt
       // Signing keys first (oidc-provider signs with the first key of an algorithm), then published-only ones.
       const ordered = [...live.filter((key) => isSigning(key, now)), ...live.filter((key) => !isSigning(key, now))];
       for (const key of ordered) {
-        for (const moment of [key.activatesAt, key.retiresAt, key.removesAt]) if (moment && moment > now) transitions.push(moment.getTime());
+        for (const moment of [key.activatesAt, key.retiresAt, key.removesAt])
+          if (moment && moment > now) transitions.push(moment.getTime());
         let secret: string;
         try {
           secret = encryption.open(key.privateKeyEncrypted, key.kid);
         } catch (error) {
-          throw new Error(`cannot decrypt signing key ${key.kid}: KEY_ENCRYPTION_KEY is not the key it was stored with`, { cause: error });
+          throw new Error(
+            `cannot decrypt signing key ${key.kid}: KEY_ENCRYPTION_KEY is not the key it was stored with`,
+            { cause: error },
+          );
         }
         if (key.purpose === 'cookie') cookieKeys.push(secret);
         else jwks.push({ ...(JSON.parse(secret) as JWK), kid: key.kid, alg: key.alg, use: 'sig' });
       }
       const fingerprint = ordered.map((key) => `${key.kid}:${isSigning(key, now) ? 's' : 'p'}`).join(',');
-      return { jwks: { keys: jwks }, cookieKeys, nextTransition: transitions.length ? new Date(Math.min(...transitions)) : undefined, fingerprint };
+      return {
+        jwks: { keys: jwks },
+        cookieKeys,
+        nextTransition: transitions.length ? new Date(Math.min(...transitions)) : undefined,
+        fingerprint,
+      };
     },
 
     list: () => repository.listAll(),

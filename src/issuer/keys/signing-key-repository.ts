@@ -1,7 +1,9 @@
 import type { PrismaClient, SigningKey } from '../../shared/database/generated/issuer/client.ts';
 
 export type SigningKeyRow = SigningKey;
-export type NewSigningKey = Pick<SigningKey, 'kid' | 'purpose' | 'alg' | 'privateKeyEncrypted' | 'activatesAt'> & { publicJwk: object | null };
+export type NewSigningKey = Pick<SigningKey, 'kid' | 'purpose' | 'alg' | 'privateKeyEncrypted' | 'activatesAt'> & {
+  publicJwk: object | null;
+};
 
 /** One process-wide lock key for key creation and rotation, so instances never rotate twice. */
 const ROTATION_LOCK = 7_146_233_001;
@@ -10,7 +12,10 @@ export function signingKeyRepository(db: PrismaClient) {
   return {
     /** Every key still published or still needed (not yet removed). */
     listLive(now: Date): Promise<SigningKeyRow[]> {
-      return db.signingKey.findMany({ where: { OR: [{ removesAt: null }, { removesAt: { gt: now } }] }, orderBy: { activatesAt: 'desc' } });
+      return db.signingKey.findMany({
+        where: { OR: [{ removesAt: null }, { removesAt: { gt: now } }] },
+        orderBy: { activatesAt: 'desc' },
+      });
     },
 
     listAll(): Promise<SigningKeyRow[]> {
@@ -30,12 +35,22 @@ export function signingKeyRepository(db: PrismaClient) {
      * Runs `change` inside a transaction holding the rotation lock; `change` sees the keys as they
      * are once the lock is held, so two instances deciding to rotate at once rotate once.
      */
-    withRotationLock<T>(change: (tx: { live(now: Date): Promise<SigningKeyRow[]>; insert(key: NewSigningKey): Promise<void>; retire(kid: string, retiresAt: Date, removesAt: Date): Promise<void> }) => Promise<T>): Promise<T> {
+    withRotationLock<T>(
+      change: (tx: {
+        live(now: Date): Promise<SigningKeyRow[]>;
+        insert(key: NewSigningKey): Promise<void>;
+        retire(kid: string, retiresAt: Date, removesAt: Date): Promise<void>;
+      }) => Promise<T>,
+    ): Promise<T> {
       return db.$transaction(
         async (tx) => {
           await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${ROTATION_LOCK})`);
           return change({
-            live: (now) => tx.signingKey.findMany({ where: { OR: [{ removesAt: null }, { removesAt: { gt: now } }] }, orderBy: { activatesAt: 'desc' } }),
+            live: (now) =>
+              tx.signingKey.findMany({
+                where: { OR: [{ removesAt: null }, { removesAt: { gt: now } }] },
+                orderBy: { activatesAt: 'desc' },
+              }),
             insert: async (key) => {
               await tx.signingKey.create({ data: { ...key, publicJwk: key.publicJwk ?? undefined } });
             },

@@ -39,14 +39,25 @@ export interface AdapterDependencies {
 export type ConsumedRefreshTokenVerdict = 'reuse' | 'reuse-by-other-client' | 'race';
 
 /** The models whose records carry a grantId: what revoking a grant must remove, in both stores. */
-const GRANT_BOUND_MODELS = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'ClientCredentials', 'BackchannelAuthenticationRequest', 'Grant'];
+const GRANT_BOUND_MODELS = [
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'ClientCredentials',
+  'BackchannelAuthenticationRequest',
+  'Grant',
+];
 
 export const accountSessionsKey = (accountId: string) => `oidc:account-sessions:${accountId}`;
 export const sessionKey = (hash: string) => `oidc:Session:${hash}`;
 export const sessionMetaKey = (hash: string) => `oidc:session-meta:${hash}`;
 
 /** Ends everything an account holds: grants and their tokens in both stores, and its browser sessions. */
-export function accountRevoker({ records, cache }: Pick<AdapterDependencies, 'records' | 'cache'>): (accountId: string) => Promise<number> {
+export function accountRevoker({
+  records,
+  cache,
+}: Pick<AdapterDependencies, 'records' | 'cache'>): (accountId: string) => Promise<number> {
   const revokeGrant = grantRevoker({ records, cache });
   return async (accountId) => {
     const grantIds = await records.revokeByAccountId(accountId);
@@ -58,10 +69,17 @@ export function accountRevoker({ records, cache }: Pick<AdapterDependencies, 're
 }
 
 /** Removes a grant and every token issued from it, wherever each lives (a Grant row carries its own id as grantId). */
-export function grantRevoker({ records, cache }: Pick<AdapterDependencies, 'records' | 'cache'>): (grantId: string) => Promise<void> {
+export function grantRevoker({
+  records,
+  cache,
+}: Pick<AdapterDependencies, 'records' | 'cache'>): (grantId: string) => Promise<void> {
   return async (grantId) => {
     await Promise.all(
-      GRANT_BOUND_MODELS.map((kind) => (DURABLE_MODELS.has(kind) ? new DurableAdapter(kind, records) : new CacheAdapter(kind, cache)).revokeByGrantId(grantId)),
+      GRANT_BOUND_MODELS.map((kind) =>
+        (DURABLE_MODELS.has(kind) ? new DurableAdapter(kind, records) : new CacheAdapter(kind, cache)).revokeByGrantId(
+          grantId,
+        ),
+      ),
     );
   };
 }
@@ -72,7 +90,9 @@ function expiryOf(expiresIn: number | undefined): Date | null {
   return expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
 }
 
-type DurableHooks = Partial<Pick<AdapterDependencies, 'onRefreshTokenRotated' | 'revokeGrant' | 'judgeConsumedRefreshToken'>>;
+type DurableHooks = Partial<
+  Pick<AdapterDependencies, 'onRefreshTokenRotated' | 'revokeGrant' | 'judgeConsumedRefreshToken'>
+>;
 
 class DurableAdapter implements Adapter {
   readonly #kind: string;
@@ -88,8 +108,12 @@ class DurableAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     await this.#records.upsert(this.#kind, hashId(id), payload, expiryOf(expiresIn));
     // A refresh token saved while another is being rotated in this request is that one's successor.
-    const rotated = this.#kind === 'RefreshToken' ? (Provider.ctx?.oidc.entities.RotatedRefreshToken as { jti?: string } | undefined) : undefined;
-    if (rotated?.jti && payload.clientId && payload.grantId) await this.#hooks.onRefreshTokenRotated?.(rotated.jti, id, payload.clientId, payload.grantId);
+    const rotated =
+      this.#kind === 'RefreshToken'
+        ? (Provider.ctx?.oidc.entities.RotatedRefreshToken as { jti?: string } | undefined)
+        : undefined;
+    if (rotated?.jti && payload.clientId && payload.grantId)
+      await this.#hooks.onRefreshTokenRotated?.(rotated.jti, id, payload.clientId, payload.grantId);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -99,7 +123,8 @@ class DurableAdapter implements Adapter {
     if (this.#kind === 'RefreshToken' && consumedAt && this.#hooks.judgeConsumedRefreshToken) {
       const verdict = this.#hooks.judgeConsumedRefreshToken(record.payload, consumedAt);
       if (verdict === 'race') consumedAt = null;
-      if (verdict === 'reuse-by-other-client' && typeof record.payload.grantId === 'string') await this.#hooks.revokeGrant?.(record.payload.grantId);
+      if (verdict === 'reuse-by-other-client' && typeof record.payload.grantId === 'string')
+        await this.#hooks.revokeGrant?.(record.payload.grantId);
     }
     return { ...record.payload, ...(consumedAt ? { consumed: Math.floor(consumedAt.getTime() / 1000) } : {}) };
   }
@@ -156,13 +181,23 @@ class CacheAdapter implements Adapter {
       writes.push(this.#cache.addToSet(accountSessionsKey(payload.accountId), hash, ttl));
       // What the account page shows of a session ("Firefox on Linux, active 2 minutes ago"): never the id itself.
       const browser = currentBrowser();
-      if (browser) writes.push(this.#cache.set(sessionMetaKey(hash), JSON.stringify({ userAgent: browser.userAgent.slice(0, 300), lastSeen: Date.now() }), ttl));
+      if (browser)
+        writes.push(
+          this.#cache.set(
+            sessionMetaKey(hash),
+            JSON.stringify({ userAgent: browser.userAgent.slice(0, 300), lastSeen: Date.now() }),
+            ttl,
+          ),
+        );
     }
     await Promise.all(writes);
   }
 
   async #findByHash(hash: string): Promise<AdapterPayload | undefined> {
-    const [payload, consumed] = await Promise.all([this.#cache.get(this.#key(hash)), this.#cache.get(`${this.#key(hash)}:consumed`)]);
+    const [payload, consumed] = await Promise.all([
+      this.#cache.get(this.#key(hash)),
+      this.#cache.get(`${this.#key(hash)}:consumed`),
+    ]);
     if (payload === null) return undefined;
     const parsed = JSON.parse(payload) as AdapterPayload;
     return consumed === null ? parsed : { ...parsed, consumed: Number(consumed) };
@@ -185,7 +220,8 @@ class CacheAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     const key = `${this.#key(hashId(id))}:consumed`;
     const remaining = (await this.#cache.ttl(this.#key(hashId(id)))) ?? 3_600;
-    if (!(await this.#cache.setIfAbsent(key, String(Math.floor(Date.now() / 1000)), Math.max(1, remaining)))) throw alreadyUsed();
+    if (!(await this.#cache.setIfAbsent(key, String(Math.floor(Date.now() / 1000)), Math.max(1, remaining))))
+      throw alreadyUsed();
   }
 
   // The `:consumed` marker outlives the record it marks (it expires with it): deleting it would let a
@@ -234,13 +270,24 @@ class ClientAdapter implements Adapter {
   }
 }
 
-export function adapterFactory({ records, cache, clients, onRefreshTokenRotated, revokeGrant, judgeConsumedRefreshToken }: AdapterDependencies): (name: string) => Adapter {
+export function adapterFactory({
+  records,
+  cache,
+  clients,
+  onRefreshTokenRotated,
+  revokeGrant,
+  judgeConsumedRefreshToken,
+}: AdapterDependencies): (name: string) => Adapter {
   const adapters = new Map<string, Adapter>();
   return (name) => {
     let adapter = adapters.get(name);
     if (!adapter) {
       adapter = withOutageErrors(
-        name === 'Client' ? new ClientAdapter(clients) : DURABLE_MODELS.has(name) ? new DurableAdapter(name, records, { onRefreshTokenRotated, revokeGrant, judgeConsumedRefreshToken }) : new CacheAdapter(name, cache),
+        name === 'Client'
+          ? new ClientAdapter(clients)
+          : DURABLE_MODELS.has(name)
+            ? new DurableAdapter(name, records, { onRefreshTokenRotated, revokeGrant, judgeConsumedRefreshToken })
+            : new CacheAdapter(name, cache),
       );
       adapters.set(name, adapter);
     }

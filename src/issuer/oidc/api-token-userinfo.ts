@@ -16,12 +16,20 @@ const OIDC_SCOPE_NAMES = new Set(Object.keys(SCOPE_CLAIMS));
  * client then needs one access token, as openid-client's fetchUserInfo and oidc-client-ts expect.
  * For oidc-provider's `formats.customizers.jwt`.
  */
-export function addUserinfoAudience(ctx: KoaContextWithOIDC, payload: Record<string, unknown>, userinfoUrl: string): void {
+export function addUserinfoAudience(
+  ctx: KoaContextWithOIDC,
+  payload: Record<string, unknown>,
+  userinfoUrl: string,
+): void {
   const entities = ctx.oidc.entities as Record<string, { scope?: string } | undefined>;
   const source = entities.AuthorizationCode ?? entities.RefreshToken ?? entities.DeviceCode;
   const oidcScopes = (source?.scope ?? '').split(' ').filter((scope) => OIDC_SCOPE_NAMES.has(scope));
   if (!oidcScopes.includes('openid') || typeof payload.sub !== 'string' || payload.sub.startsWith('client:')) return;
-  const audiences: unknown[] = Array.isArray(payload.aud) ? (payload.aud as unknown[]) : payload.aud === undefined ? [] : [payload.aud];
+  const audiences: unknown[] = Array.isArray(payload.aud)
+    ? (payload.aud as unknown[])
+    : payload.aud === undefined
+      ? []
+      : [payload.aud];
   payload.aud = [...audiences, userinfoUrl];
   payload[OIDC_SCOPE_CLAIM] = oidcScopes.join(' ');
 }
@@ -34,7 +42,10 @@ export interface ApiTokenUserinfoOptions {
 }
 
 const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use'] as const;
-const publicPart = (jwk: JWK): JWK => Object.fromEntries(PUBLIC_MEMBERS.filter((member) => jwk[member] !== undefined).map((member) => [member, jwk[member]]));
+const publicPart = (jwk: JWK): JWK =>
+  Object.fromEntries(
+    PUBLIC_MEMBERS.filter((member) => jwk[member] !== undefined).map((member) => [member, jwk[member]]),
+  );
 
 /**
  * Userinfo for the JWT access tokens of our APIs (oidc-provider's userinfo reads only its own opaque
@@ -54,19 +65,34 @@ export function apiTokenUserinfo({ issuerUrl, publicKeys, findAccount }: ApiToke
     }
     return verifierKeys;
   };
-  return async (authorization: string | undefined): Promise<{ status: number; body: Record<string, unknown>; challenge?: string } | undefined> => {
+  return async (
+    authorization: string | undefined,
+  ): Promise<{ status: number; body: Record<string, unknown>; challenge?: string } | undefined> => {
     const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(authorization ?? '');
     if (!match) return undefined;
     const token = match[1]!;
-    const invalid = (description: string) => ({ status: 401, body: { error: 'invalid_token', error_description: description }, challenge: `Bearer realm="${issuerUrl}", error="invalid_token"` });
+    const invalid = (description: string) => ({
+      status: 401,
+      body: { error: 'invalid_token', error_description: description },
+      challenge: `Bearer realm="${issuerUrl}", error="invalid_token"`,
+    });
     if (!isCanonicalCompactJws(token)) return invalid('the access token is not valid');
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, currentKeys(), { issuer: issuerUrl, audience: userinfoUrl, typ: 'at+jwt', algorithms: ['ES256', 'RS256'], requiredClaims: ['sub', 'exp'] }));
+      ({ payload } = await jwtVerify(token, currentKeys(), {
+        issuer: issuerUrl,
+        audience: userinfoUrl,
+        typ: 'at+jwt',
+        algorithms: ['ES256', 'RS256'],
+        requiredClaims: ['sub', 'exp'],
+      }));
     } catch {
       return invalid('the access token is not valid for userinfo');
     }
-    if (payload.cnf) return invalid('a DPoP-bound API token cannot be used at userinfo; use the opaque access token of an openid-only request');
+    if (payload.cnf)
+      return invalid(
+        'a DPoP-bound API token cannot be used at userinfo; use the opaque access token of an openid-only request',
+      );
     const account = await findAccount(String(payload.sub));
     if (!account) return invalid('the access token is not valid for userinfo');
     const granted = payload[OIDC_SCOPE_CLAIM];

@@ -8,7 +8,10 @@ import { clientSecretMatches } from '../clients/client-secrets.ts';
  * be able to authenticate with the other (a secret in a form body ends up in places an
  * Authorization header does not).
  */
-export function compareHashedSecret(this: { clientSecret?: string; clientAuthMethod?: string }, presented: string): Promise<boolean> {
+export function compareHashedSecret(
+  this: { clientSecret?: string; clientAuthMethod?: string },
+  presented: string,
+): Promise<boolean> {
   const ctx = Provider.ctx;
   const used = ctx?.oidc.params?.client_secret !== undefined ? 'client_secret_post' : 'client_secret_basic';
   if (this.clientAuthMethod !== used) return Promise.resolve(false);
@@ -23,7 +26,8 @@ export function compareHashedSecret(this: { clientSecret?: string; clientAuthMet
 export function consumeCodeOnFailedRedemption() {
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
     await next();
-    if (ctx.oidc?.route !== 'token' || ctx.status !== 400 || ctx.oidc.params?.grant_type !== 'authorization_code') return;
+    if (ctx.oidc?.route !== 'token' || ctx.status !== 400 || ctx.oidc.params?.grant_type !== 'authorization_code')
+      return;
     if ((ctx.body as { error?: unknown } | undefined)?.error !== 'invalid_grant') return;
     const value = ctx.oidc.params.code;
     const client = ctx.oidc.client;

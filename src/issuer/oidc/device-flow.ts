@@ -16,27 +16,37 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-
 /**
  * The user-code space is small by design (8 characters people can type), so guessing is limited:
  * each wrong code counts against the browser session and the IP address, and past either limit the
  * page answers 429 without looking codes up (the issuer asks `limitedFor` before the provider sees the POST).
  */
 export function userCodeGuard(cache: Cache, limits = USER_CODE_GUESS_LIMITS) {
-  const keys = (ip: string, session: string | undefined) => [`device-guess:ip:${ip}`, ...(session ? [`device-guess:session:${sha256Base64url(session)}`] : [])];
+  const keys = (ip: string, session: string | undefined) => [
+    `device-guess:ip:${ip}`,
+    ...(session ? [`device-guess:session:${sha256Base64url(session)}`] : []),
+  ];
 
   return {
     recordWrongCode: async (ip: string, cookieHeader: string | undefined): Promise<void> => {
-      await Promise.all(keys(ip, cookieValue(cookieHeader, SESSION_COOKIE)).map((key) => cache.increment(key, limits.windowSeconds)));
+      await Promise.all(
+        keys(ip, cookieValue(cookieHeader, SESSION_COOKIE)).map((key) => cache.increment(key, limits.windowSeconds)),
+      );
     },
 
     /** Seconds until this browser or address may enter codes again when it has guessed too often; undefined otherwise. */
     limitedFor: async (cookieHeader: string | undefined, ip: string): Promise<number | undefined> => {
       const session = cookieValue(cookieHeader, SESSION_COOKIE);
-      const [ipCount, sessionCount] = await Promise.all(keys(ip, session).map(async (key) => Number((await cache.get(key)) ?? 0)));
+      const [ipCount, sessionCount] = await Promise.all(
+        keys(ip, session).map(async (key) => Number((await cache.get(key)) ?? 0)),
+      );
       const limited = (ipCount ?? 0) >= limits.perIp || (sessionCount ?? 0) >= limits.perSession;
       if (!limited) return undefined;
-      return (await cache.ttl(keys(ip, session)[sessionCount !== undefined && sessionCount >= limits.perSession ? 1 : 0]!)) ?? limits.windowSeconds;
+      return (
+        (await cache.ttl(
+          keys(ip, session)[sessionCount !== undefined && sessionCount >= limits.perSession ? 1 : 0]!,
+        )) ?? limits.windowSeconds
+      );
     },
   };
 }
@@ -46,7 +56,12 @@ export type UserCodeGuard = ReturnType<typeof userCodeGuard>;
 /** The device-flow pages, from views/: enter the code, see which client asks for what, allow or deny. */
 export function deviceFlowPages(guard: UserCodeGuard, pages: PageRenderer) {
   return {
-    async userCodeInputSource(ctx: KoaContextWithOIDC, form: string, _out?: unknown, err?: Error & { userCode?: string }) {
+    async userCodeInputSource(
+      ctx: KoaContextWithOIDC,
+      form: string,
+      _out?: unknown,
+      err?: Error & { userCode?: string },
+    ) {
       let error: string | undefined;
       if (err?.name === 'NotFoundError') {
         await guard.recordWrongCode(ctx.ip, ctx.get('cookie'));
@@ -58,14 +73,31 @@ export function deviceFlowPages(guard: UserCodeGuard, pages: PageRenderer) {
       pages.render(ctx, 'device-input', { title: 'Connect a device', form, error }, err ? 400 : 200);
     },
 
-    async userCodeConfirmSource(ctx: KoaContextWithOIDC, form: string, client: { clientName?: string; clientId: string }, _deviceInfo: unknown, userCode: string) {
+    async userCodeConfirmSource(
+      ctx: KoaContextWithOIDC,
+      form: string,
+      client: { clientName?: string; clientId: string },
+      _deviceInfo: unknown,
+      userCode: string,
+    ) {
       const params = (ctx.oidc.entities.DeviceCode as unknown as { params?: { scope?: string } } | undefined)?.params;
       const scopes = (params?.scope ?? '').split(' ').filter(Boolean);
-      pages.render(ctx, 'device-confirm', { title: 'A device wants to sign in', form, clientName: client.clientName ?? client.clientId, userCode, scopes: describeScopes(scopes) });
+      pages.render(ctx, 'device-confirm', {
+        title: 'A device wants to sign in',
+        form,
+        clientName: client.clientName ?? client.clientId,
+        userCode,
+        scopes: describeScopes(scopes),
+      });
     },
 
     async successSource(ctx: KoaContextWithOIDC) {
-      pages.render(ctx, 'message', { title: 'Device connected', paragraphs: [`${ctx.oidc.client?.clientName ?? 'Your device'} is signed in. You can close this page and return to your device.`] });
+      pages.render(ctx, 'message', {
+        title: 'Device connected',
+        paragraphs: [
+          `${ctx.oidc.client?.clientName ?? 'Your device'} is signed in. You can close this page and return to your device.`,
+        ],
+      });
     },
   };
 }
@@ -93,7 +125,16 @@ export function recoverSessionlessDeviceForm(pages: PageRenderer) {
     } catch (error) {
       const unsaved = error instanceof TypeError && /previously persisted Sessions/.test(error.message);
       if (!unsaved || !ctx.path.startsWith('/device')) throw error;
-      pages.render(ctx, 'message', { title: 'This page has expired', paragraphs: ['Enter the code shown on your device again.'], link: { href: '/device', text: 'Enter the code' } }, 400);
+      pages.render(
+        ctx,
+        'message',
+        {
+          title: 'This page has expired',
+          paragraphs: ['Enter the code shown on your device again.'],
+          link: { href: '/device', text: 'Enter the code' },
+        },
+        400,
+      );
     }
   };
 }

@@ -2,7 +2,8 @@ import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 
 const { Check, base } = interactionPolicy;
 
-const isFirstParty = (ctx: KoaContextWithOIDC) => (ctx.oidc.client as unknown as { first_party?: boolean } | undefined)?.first_party === true;
+const isFirstParty = (ctx: KoaContextWithOIDC) =>
+  (ctx.oidc.client as unknown as { first_party?: boolean } | undefined)?.first_party === true;
 
 /**
  * The sign-in steps: login, then consent. oidc-provider always asks native clients for consent

@@ -9,7 +9,9 @@ export function revokeGrantsOnLogout(revokeGrant: (grantId: string) => Promise<v
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
     await next();
     if (ctx.oidc?.route !== 'end_session_confirm' || !ctx.oidc.params?.logout) return;
-    const authorizations = (ctx.oidc.session as unknown as { authorizations?: Record<string, { grantId?: string }> } | undefined)?.authorizations ?? {};
+    const authorizations =
+      (ctx.oidc.session as unknown as { authorizations?: Record<string, { grantId?: string }> } | undefined)
+        ?.authorizations ?? {};
     await Promise.all(
       Object.values(authorizations)
         .map((authorization) => authorization.grantId)

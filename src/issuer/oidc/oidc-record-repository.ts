@@ -9,21 +9,37 @@ export interface StoredRecord {
 /** oidc-provider's durable records in PostgreSQL. Ids arrive already hashed. */
 export function oidcRecordRepository(db: PrismaClient) {
   return {
-    async upsert(kind: string, idHash: string, payload: Record<string, unknown>, expiresAt: Date | null): Promise<void> {
-      const grantId = typeof payload.grantId === 'string' ? payload.grantId : kind === 'Grant' ? (payload.jti as string) : null;
+    async upsert(
+      kind: string,
+      idHash: string,
+      payload: Record<string, unknown>,
+      expiresAt: Date | null,
+    ): Promise<void> {
+      const grantId =
+        typeof payload.grantId === 'string' ? payload.grantId : kind === 'Grant' ? (payload.jti as string) : null;
       const accountId = typeof payload.accountId === 'string' ? payload.accountId : null;
       const data = { payload: payload as Prisma.InputJsonObject, expiresAt, grantId, accountId };
-      await db.oidcRecord.upsert({ where: { kind_idHash: { kind, idHash } }, create: { kind, idHash, ...data }, update: data });
+      await db.oidcRecord.upsert({
+        where: { kind_idHash: { kind, idHash } },
+        create: { kind, idHash, ...data },
+        update: data,
+      });
     },
 
     async find(kind: string, idHash: string): Promise<StoredRecord | undefined> {
-      const row = await db.oidcRecord.findUnique({ where: { kind_idHash: { kind, idHash } }, select: { payload: true, consumedAt: true } });
+      const row = await db.oidcRecord.findUnique({
+        where: { kind_idHash: { kind, idHash } },
+        select: { payload: true, consumedAt: true },
+      });
       return row ? { payload: row.payload as Record<string, unknown>, consumedAt: row.consumedAt } : undefined;
     },
 
     /** Marks the record used only if it was unused; false when another request got there first. */
     async consume(kind: string, idHash: string): Promise<boolean> {
-      const { count } = await db.oidcRecord.updateMany({ where: { kind, idHash, consumedAt: null }, data: { consumedAt: new Date() } });
+      const { count } = await db.oidcRecord.updateMany({
+        where: { kind, idHash, consumedAt: null },
+        data: { consumedAt: new Date() },
+      });
       return count === 1;
     },
 

@@ -7,8 +7,16 @@ import { isDependencyFailure, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../shar
  * `server_error`. The provider renders it as JSON, an error page, or a redirect to the client.
  */
 export function temporarilyUnavailable(cause: unknown): Error {
-  const error = new errors.TemporarilyUnavailable('the server is briefly unable to handle the request; try again in a few seconds', { cause });
-  Object.assign(error, { status: 503, statusCode: 503, expose: true, headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) } });
+  const error = new errors.TemporarilyUnavailable(
+    'the server is briefly unable to handle the request; try again in a few seconds',
+    { cause },
+  );
+  Object.assign(error, {
+    status: 503,
+    statusCode: 503,
+    expose: true,
+    headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+  });
   return error;
 }
 
@@ -27,14 +35,18 @@ export function withOutageErrors(adapter: Adapter): Adapter {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => orUnavailable(() => Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args)));
+      return (...args: unknown[]) =>
+        orUnavailable(() => Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args)));
     },
   });
 }
 
 /** oidc-provider's error handler sets no headers from the error: say when to retry on every 503 it renders. */
 export function retryAfterOnUnavailable() {
-  return async (ctx: { status: number; set(field: string, value: string): void }, next: () => Promise<void>): Promise<void> => {
+  return async (
+    ctx: { status: number; set(field: string, value: string): void },
+    next: () => Promise<void>,
+  ): Promise<void> => {
     await next();
     if (ctx.status === 503) ctx.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
   };

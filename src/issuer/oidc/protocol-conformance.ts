@@ -20,7 +20,12 @@ export function protocolConformance() {
       body.revocation_endpoint_auth_methods_supported = body.token_endpoint_auth_methods_supported;
     } else if (route === 'revocation' && ctx.status === 200) {
       ctx.body = {};
-    } else if (route === 'introspection' && ctx.status === 400 && body?.error === 'invalid_request' && /no client authentication/.test(String(body.error_description))) {
+    } else if (
+      route === 'introspection' &&
+      ctx.status === 400 &&
+      body?.error === 'invalid_request' &&
+      /no client authentication/.test(String(body.error_description))
+    ) {
       ctx.status = 401;
       ctx.set('WWW-Authenticate', 'Basic realm="latchkey"');
       ctx.body = { error: 'invalid_client', error_description: 'client authentication is required' };

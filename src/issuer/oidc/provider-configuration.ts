@@ -21,7 +21,10 @@ export interface ProviderDependencies {
   keys: KeySet;
   settings: ProviderSettings;
   /** Pages the issuer renders for the device flow (from the accounts UI, or plain defaults). */
-  deviceFlowPages?: Pick<NonNullable<NonNullable<Configuration['features']>['deviceFlow']>, 'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'>;
+  deviceFlowPages?: Pick<
+    NonNullable<NonNullable<Configuration['features']>['deviceFlow']>,
+    'userCodeInputSource' | 'userCodeConfirmSource' | 'successSource'
+  >;
   /** Renders the provider's own pages (logout, errors) from views/. */
   pages: PageRenderer;
   /** Clients defined in code rather than the database: the account pages. */
@@ -63,7 +66,15 @@ export const OIDC_SCOPES = ['openid', 'offline_access', 'email'];
  * - first-party clients skip consent: their grant is made from the request.
  * - symmetric algorithms are off: client secrets are stored hashed and cannot be HMAC keys.
  */
-export function providerConfiguration({ adapter, findAccount, keys, settings, deviceFlowPages, pages, staticClients = [] }: ProviderDependencies): Configuration {
+export function providerConfiguration({
+  adapter,
+  findAccount,
+  keys,
+  settings,
+  deviceFlowPages,
+  pages,
+  staticClients = [],
+}: ProviderDependencies): Configuration {
   const resources = resourceServers({ identifier: settings.taskApiUrl, accessTokenTtl: settings.ttl.accessToken });
   const secure = settings.issuerUrl.startsWith('https://');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true };
@@ -83,7 +94,14 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
     },
     // How and when the person signed in (acr, amr, auth_time) travels in every ID token (OIDC Core 2):
     // listed under `openid`, since oidc-provider masks ID-token claims by scope.
-    claims: { acr: null, auth_time: null, sid: null, iss: null, ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid!, 'acr', 'amr', 'auth_time'] },
+    claims: {
+      acr: null,
+      auth_time: null,
+      sid: null,
+      iss: null,
+      ...SCOPE_CLAIMS,
+      openid: [...SCOPE_CLAIMS.openid!, 'acr', 'amr', 'auth_time'],
+    },
     acrValues: [...ACR_VALUES],
     // OpenID Connect requires redirect_uri on every authorization request, even with one registered.
     allowOmittingSingleRegisteredRedirectUri: false,
@@ -92,8 +110,15 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
     // `none` only for the account pages (they need the session, never a token); clients get `code`.
     responseTypes: ['code', 'none'],
     // PKCE for every client, unless an operator registered a confidential client without it.
-    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || clientSettings(client).pkce_required !== false },
-    clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'RS256', token_endpoint_auth_method: 'client_secret_basic' },
+    pkce: {
+      required: (_ctx, client) => client.clientAuthMethod === 'none' || clientSettings(client).pkce_required !== false,
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'RS256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
       userinfoSigningAlgValues: ['RS256', 'ES256'],
@@ -102,7 +127,9 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
     },
-    extraClientMetadata: { properties: ['allowed_resources', 'resource_scopes', 'first_party', 'client_type', 'pkce_required'] },
+    extraClientMetadata: {
+      properties: ['allowed_resources', 'resource_scopes', 'first_party', 'client_type', 'pkce_required'],
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -110,7 +137,8 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
         enabled: true,
         // A confidential client may introspect the tokens issued to it, and no others (RFC 7662 §2.1,
         // §4): another client's token is answered `active: false`. A public client learns nothing.
-        allowedPolicy: (_ctx, client, token) => client.clientAuthMethod !== 'none' && token.clientId === client.clientId,
+        allowedPolicy: (_ctx, client, token) =>
+          client.clientAuthMethod !== 'none' && token.clientId === client.clientId,
       },
       // A client revokes only tokens issued to it.
       revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
@@ -118,7 +146,11 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: (ctx, form) => pages.render(ctx, 'logout', { title: 'Sign out?', form }),
-        postLogoutSuccessSource: (ctx) => pages.render(ctx, 'message', { title: 'Signed out', paragraphs: ['You are signed out of Latchkey in this browser.'] }),
+        postLogoutSuccessSource: (ctx) =>
+          pages.render(ctx, 'message', {
+            title: 'Signed out',
+            paragraphs: ['You are signed out of Latchkey in this browser.'],
+          }),
       },
       dPoP: { enabled: true },
       deviceFlow: {
@@ -135,9 +167,13 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       },
     },
     async extraTokenClaims(ctx, token) {
-      if (token.kind !== 'AccessToken' || !('accountId' in token) || typeof token.accountId !== 'string') return undefined;
+      if (token.kind !== 'AccessToken' || !('accountId' in token) || typeof token.accountId !== 'string')
+        return undefined;
       const account = (ctx.oidc.entities.Account as Account | undefined) ?? (await findAccount(token.accountId));
-      const { AuthorizationCode, RefreshToken, DeviceCode } = ctx.oidc.entities as Record<string, { authTime?: number; acr?: string; amr?: string[] } | undefined>;
+      const { AuthorizationCode, RefreshToken, DeviceCode } = ctx.oidc.entities as Record<
+        string,
+        { authTime?: number; acr?: string; amr?: string[] } | undefined
+      >;
       const origin = AuthorizationCode ?? RefreshToken ?? DeviceCode;
       return {
         roles: account?.roles ?? [],
@@ -187,7 +223,9 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
       if (!clientExtras(ctx)?.first_party || !ctx.oidc.session?.accountId) return existing;
       // First-party: grant what was asked (oidc-provider has already cut it to the client's scopes).
-      const grant = existing ?? new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session.accountId });
+      const grant =
+        existing ??
+        new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session.accountId });
       const requested = requestedScopes(ctx);
       const oidcScopes = requested.filter((scope) => OIDC_SCOPES.includes(scope));
       if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
@@ -199,13 +237,24 @@ export function providerConfiguration({ adapter, findAccount, keys, settings, de
       await grant.save();
       return grant;
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: latchkeyInteractionPolicy() },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: latchkeyInteractionPolicy(),
+    },
     clientBasedCORS(_ctx, origin, client) {
       // A browser app may call the token, userinfo and revocation endpoints from the origins it redirects to.
       return client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false;
     },
     async renderError(ctx, out) {
-      pages.render(ctx, 'message', { title: 'Something went wrong', paragraphs: [String(out.error_description ?? out.error), 'Go back to the application and try again.'] }, ctx.status >= 400 ? ctx.status : 400);
+      pages.render(
+        ctx,
+        'message',
+        {
+          title: 'Something went wrong',
+          paragraphs: [String(out.error_description ?? out.error), 'Go back to the application and try again.'],
+        },
+        ctx.status >= 400 ? ctx.status : 400,
+      );
     },
   };
 }

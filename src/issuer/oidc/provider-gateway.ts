@@ -11,7 +11,8 @@ import type { TokenRequestPolicy } from './token-request-policy.ts';
 type Context = ParameterizedContext<RequestState>;
 
 /** oidc-provider's routes (its defaults): discovery, authorize, token and its siblings, JWKS, userinfo, logout, device, PAR. */
-const PROVIDER_PATHS = /^\/(?:\.well-known\/(?:openid-configuration|oauth-authorization-server)|auth(?:\/[^/]+)*|token(?:\/introspection|\/revocation)?|jwks|me|session\/end(?:\/[^/]+)*|device(?:\/[^/]+)*|request)$/;
+const PROVIDER_PATHS =
+  /^\/(?:\.well-known\/(?:openid-configuration|oauth-authorization-server)|auth(?:\/[^/]+)*|token(?:\/introspection|\/revocation)?|jwks|me|session\/end(?:\/[^/]+)*|device(?:\/[^/]+)*|request)$/;
 /** The endpoints where a client authenticates with its secret. */
 const CLIENT_AUTH_PATHS = new Set(['/token', '/token/introspection', '/token/revocation']);
 
@@ -40,7 +41,15 @@ const oauthError = (ctx: Context, status: number, error: string, description: st
  * itself. Once a step has failed, the request still gets an answer: nothing here leaves a socket
  * open or turns into a stack trace.
  */
-export function providerGateway({ host, tokenPolicy, guard, pages, cache, apiTokenUserinfo, clientAuthFailures }: ProviderGatewayOptions): Middleware<RequestState> {
+export function providerGateway({
+  host,
+  tokenPolicy,
+  guard,
+  pages,
+  cache,
+  apiTokenUserinfo,
+  clientAuthFailures,
+}: ProviderGatewayOptions): Middleware<RequestState> {
   const failureKey = (ip: string) => `client-auth-failures:${ip}`;
 
   async function deviceGuessLimit(ctx: Context): Promise<boolean> {
@@ -48,7 +57,17 @@ export function providerGateway({ host, tokenPolicy, guard, pages, cache, apiTok
     const retryAfter = await guard.limitedFor(ctx.get('cookie'), ctx.ip);
     if (retryAfter === undefined) return false;
     ctx.set('Retry-After', String(retryAfter));
-    pages.render(ctx, 'message', { title: 'Too many attempts', paragraphs: ['Too many wrong codes were entered. Wait a while, then enter the code shown on your device again.'] }, 429);
+    pages.render(
+      ctx,
+      'message',
+      {
+        title: 'Too many attempts',
+        paragraphs: [
+          'Too many wrong codes were entered. Wait a while, then enter the code shown on your device again.',
+        ],
+      },
+      429,
+    );
     return true;
   }
 
@@ -57,12 +76,19 @@ export function providerGateway({ host, tokenPolicy, guard, pages, cache, apiTok
     if (ctx.method !== 'POST' || !CLIENT_AUTH_PATHS.has(ctx.path)) return false;
     if (Number((await cache.get(failureKey(ctx.ip))) ?? 0) < clientAuthFailures.max) return false;
     const left = (await cache.ttl(failureKey(ctx.ip))) ?? clientAuthFailures.windowSeconds;
-    oauthError(ctx, 429, 'invalid_request', 'too many failed client authentications from this address; try again later', Math.max(1, left));
+    oauthError(
+      ctx,
+      429,
+      'invalid_request',
+      'too many failed client authentications from this address; try again later',
+      Math.max(1, left),
+    );
     return true;
   }
 
   async function countClientAuthFailure(ctx: Context): Promise<void> {
-    if (CLIENT_AUTH_PATHS.has(ctx.path) && ctx.res.statusCode === 401) await cache.increment(failureKey(ctx.ip), clientAuthFailures.windowSeconds);
+    if (CLIENT_AUTH_PATHS.has(ctx.path) && ctx.res.statusCode === 401)
+      await cache.increment(failureKey(ctx.ip), clientAuthFailures.windowSeconds);
   }
 
   /** A failure before the provider answered: malformed input is the client's error, anything else a dependency's. */
@@ -79,7 +105,13 @@ export function providerGateway({ host, tokenPolicy, guard, pages, cache, apiTok
     }
     if (isDependencyFailure(error)) ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
     else ctx.state.log.error({ err: error }, 'the issuer could not complete a protocol request');
-    oauthError(ctx, 503, 'temporarily_unavailable', 'the server is briefly unable to handle the request; try again in a few seconds', UNAVAILABLE_RETRY_AFTER_SECONDS);
+    oauthError(
+      ctx,
+      503,
+      'temporarily_unavailable',
+      'the server is briefly unable to handle the request; try again in a few seconds',
+      UNAVAILABLE_RETRY_AFTER_SECONDS,
+    );
   }
 
   return async function handOverToProvider(ctx, next) {

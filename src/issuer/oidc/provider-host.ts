@@ -15,7 +15,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 const REQUEST_ID = Symbol('latchkey.requestId');
 /** The id our request context gave a request, carried on the request object into the provider's own logs. */
-export const tagRequestId = (req: IncomingMessage, requestId: string) => Object.assign(req, { [REQUEST_ID]: requestId });
+export const tagRequestId = (req: IncomingMessage, requestId: string) =>
+  Object.assign(req, { [REQUEST_ID]: requestId });
 const requestIdOf = (req: IncomingMessage) => (req as IncomingMessage & { [REQUEST_ID]?: string })[REQUEST_ID];
 
 export interface ProviderHostOptions {
@@ -76,7 +77,10 @@ export class ProviderHost {
   }
 
   #install(keys: KeySet): void {
-    const provider = new Provider(this.#options.dependencies.settings.issuerUrl, providerConfiguration({ ...this.#options.dependencies, keys }));
+    const provider = new Provider(
+      this.#options.dependencies.settings.issuerUrl,
+      providerConfiguration({ ...this.#options.dependencies, keys }),
+    );
     // Always "behind a proxy": handle() sets the forwarded headers to the settled values.
     provider.proxy = true;
     provider.maxIpsCount = 1;
@@ -89,7 +93,9 @@ export class ProviderHost {
     provider.use(advertisePollInterval(this.#options.dependencies.settings.devicePollIntervalSeconds));
     provider.use(revokeGrantsOnLogout(this.#options.revokeGrant));
     provider.use(retryAfterOnUnavailable());
-    provider.on('server_error', (ctx, error) => this.#options.log.error({ err: error, requestId: requestIdOf(ctx.req) }, 'oidc-provider server error'));
+    provider.on('server_error', (ctx, error) =>
+      this.#options.log.error({ err: error, requestId: requestIdOf(ctx.req) }, 'oidc-provider server error'),
+    );
     this.#provider = provider;
     this.#handler = provider.callback();
     this.#fingerprint = keys.fingerprint;

@@ -34,15 +34,21 @@ export function resourceServers(taskApi: { identifier: string; accessTokenTtl: n
      * The resource server as this client may use it: only the scopes it was registered with. Asking
      * for one of the resource's other scopes is an error that names it, not a silent drop.
      */
-    getResourceServerInfo: (ctx: KoaContextWithOIDC, resource: string, client: KoaContextWithOIDC['oidc']['client']): ResourceServer => {
+    getResourceServerInfo: (
+      ctx: KoaContextWithOIDC,
+      resource: string,
+      client: KoaContextWithOIDC['oidc']['client'],
+    ): ResourceServer => {
       const server = servers.get(resource);
-      if (!server || !allowedFor(client).includes(resource)) throw new errors.InvalidTarget(`resource ${resource} is not available to this client`);
+      if (!server || !allowedFor(client).includes(resource))
+        throw new errors.InvalidTarget(`resource ${resource} is not available to this client`);
       const clientScopes = new Set(extras(client)?.resource_scopes ?? []);
       const serverScopes = server.scope.split(' ');
       const scopeParam = ctx.oidc.params?.scope;
       const requested = typeof scopeParam === 'string' ? scopeParam.split(' ') : [];
       const refused = requested.filter((scope) => serverScopes.includes(scope) && !clientScopes.has(scope));
-      if (refused.length) throw new errors.InvalidScope(`scope ${refused.join(' ')} is not allowed for this client`, refused.join(' '));
+      if (refused.length)
+        throw new errors.InvalidScope(`scope ${refused.join(' ')} is not allowed for this client`, refused.join(' '));
       return { ...server, scope: serverScopes.filter((scope) => clientScopes.has(scope)).join(' ') };
     },
 
@@ -50,7 +56,11 @@ export function resourceServers(taskApi: { identifier: string; accessTokenTtl: n
      * With no `resource` parameter, a client whose only resource is the task API gets a token for it:
      * clients should not need to know RFC 8707 to get a usable JWT.
      */
-    defaultResource: (ctx: KoaContextWithOIDC, client: KoaContextWithOIDC['oidc']['client'], oneOf?: readonly string[]): string | readonly string[] | undefined => {
+    defaultResource: (
+      ctx: KoaContextWithOIDC,
+      client: KoaContextWithOIDC['oidc']['client'],
+      oneOf?: readonly string[],
+    ): string | readonly string[] | undefined => {
       if (oneOf) return oneOf.length === 1 ? oneOf[0] : oneOf;
       const allowed = allowedFor(client);
       if (allowed.length !== 1) return undefined;
@@ -59,7 +69,9 @@ export function resourceServers(taskApi: { identifier: string; accessTokenTtl: n
       const requested = typeof scopeParam === 'string' ? scopeParam.split(' ') : [''];
       const server = servers.get(allowed[0]!);
       const serverScopes = new Set(server?.scope.split(' '));
-      return requested.some((scope) => serverScopes.has(scope)) || requested.every((scope) => scope === '') ? allowed[0] : undefined;
+      return requested.some((scope) => serverScopes.has(scope)) || requested.every((scope) => scope === '')
+        ? allowed[0]
+        : undefined;
     },
   };
 }

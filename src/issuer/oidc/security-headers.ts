@@ -9,7 +9,10 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
  */
 export function securityHeaders() {
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
-    ctx.set('Content-Security-Policy', "default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'");
+    ctx.set(
+      'Content-Security-Policy',
+      "default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('X-Content-Type-Options', 'nosniff');

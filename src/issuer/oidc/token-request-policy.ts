@@ -66,7 +66,9 @@ function presentedClientId(req: IncomingMessage, form: URLSearchParams): string 
   const assertion = form.get('client_assertion');
   if (assertion) {
     try {
-      const claims = JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown };
+      const claims = JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+        sub?: unknown;
+      };
       if (typeof claims.sub === 'string') return claims.sub;
     } catch {
       return form.get('client_id') ?? undefined;
@@ -105,7 +107,12 @@ function replayRequest(original: IncomingMessage, body: Buffer): IncomingMessage
 
 function oauthError(res: ServerResponse, status: number, error: string, description: string): void {
   const body = JSON.stringify({ error, error_description: description });
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', pragma: 'no-cache', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -119,7 +126,13 @@ export interface TokenRequestPolicyOptions {
   onReuseDetected?: (payload: Record<string, unknown>, presentedBy: string | undefined) => void;
 }
 
-export function tokenRequestPolicy({ cache, graceSeconds, devicePollIntervalSeconds, revokeGrant, onReuseDetected }: TokenRequestPolicyOptions) {
+export function tokenRequestPolicy({
+  cache,
+  graceSeconds,
+  devicePollIntervalSeconds,
+  revokeGrant,
+  onReuseDetected,
+}: TokenRequestPolicyOptions) {
   const graceCacheKey = (token: string) => `oidc:refresh-grace:${hashId(token)}`;
 
   return {
@@ -132,7 +145,12 @@ export function tokenRequestPolicy({ cache, graceSeconds, devicePollIntervalSeco
       const ctx = Provider.ctx;
       const presenter = ctx?.oidc.client?.clientId;
       const recent = Date.now() - consumedAt.getTime() < graceSeconds * 1000;
-      const verdict: ConsumedRefreshTokenVerdict = presenter && presenter !== payload.clientId ? 'reuse-by-other-client' : recent && ctx && !isGraceReplay(ctx) ? 'race' : 'reuse';
+      const verdict: ConsumedRefreshTokenVerdict =
+        presenter && presenter !== payload.clientId
+          ? 'reuse-by-other-client'
+          : recent && ctx && !isGraceReplay(ctx)
+            ? 'race'
+            : 'reuse';
       if (verdict !== 'race') onReuseDetected?.(payload, presenter);
       return verdict;
     },
@@ -177,13 +195,20 @@ export function tokenRequestPolicy({ cache, graceSeconds, devicePollIntervalSeco
         if (deviceCode) {
           const key = `oidc:device-poll:${hashId(deviceCode)}`;
           const previous = await cache.get(key);
-          const state = previous ? (JSON.parse(previous) as { last: number; interval: number }) : { last: 0, interval: devicePollIntervalSeconds };
+          const state = previous
+            ? (JSON.parse(previous) as { last: number; interval: number })
+            : { last: 0, interval: devicePollIntervalSeconds };
           const nowMs = Date.now();
           if (nowMs - state.last < state.interval * 1000) {
             state.interval += 5;
             state.last = nowMs;
             await cache.set(key, JSON.stringify(state), 900);
-            oauthError(res, 400, 'slow_down', `polling too fast; wait at least ${state.interval} seconds between requests`);
+            oauthError(
+              res,
+              400,
+              'slow_down',
+              `polling too fast; wait at least ${state.interval} seconds between requests`,
+            );
             return undefined;
           }
           await cache.set(key, JSON.stringify({ last: nowMs, interval: state.interval }), 900);

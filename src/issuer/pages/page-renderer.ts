@@ -36,7 +36,10 @@ export function pageRenderer(viewsDirectory = VIEWS_DIRECTORY) {
       const nonce = randomBytes(16).toString('base64');
       target.set('Cache-Control', 'no-store');
       // No form-action: Chromium applies it to the redirects after a POST, which end at the client's redirect URI.
-      target.set('Content-Security-Policy', `default-src 'none'; style-src 'nonce-${nonce}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'`);
+      target.set(
+        'Content-Security-Policy',
+        `default-src 'none'; style-src 'nonce-${nonce}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'`,
+      );
       target.set('Referrer-Policy', 'no-referrer');
       target.set('X-Frame-Options', 'DENY');
       target.set('X-Content-Type-Options', 'nosniff');

@@ -6,7 +6,15 @@ import type { JWTPayload } from 'jose';
  * credentials) acts as itself and has no roles.
  */
 export type Actor =
-  | { kind: 'user'; sub: string; clientId: string; roles: ReadonlySet<string>; scopes: ReadonlySet<string>; authTime: number | undefined; amr: readonly string[] }
+  | {
+      kind: 'user';
+      sub: string;
+      clientId: string;
+      roles: ReadonlySet<string>;
+      scopes: ReadonlySet<string>;
+      authTime: number | undefined;
+      amr: readonly string[];
+    }
   | { kind: 'service'; clientId: string; scopes: ReadonlySet<string> };
 
 /** The issuer marks service subjects `client:<client_id>`; user subjects are UUIDs. */
@@ -17,7 +25,19 @@ export function actorFromClaims(claims: JWTPayload & Record<string, unknown>): A
   const scopes = new Set(typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : []);
   if (sub === `client:${clientId}`) return { kind: 'service', clientId, scopes };
   if (sub.startsWith('client:')) return undefined;
-  const roles = new Set(Array.isArray(claims.roles) ? claims.roles.filter((role): role is string => typeof role === 'string') : []);
-  const amr = Array.isArray(claims.amr) ? claims.amr.filter((method): method is string => typeof method === 'string') : [];
-  return { kind: 'user', sub, clientId, roles, scopes, authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined, amr };
+  const roles = new Set(
+    Array.isArray(claims.roles) ? claims.roles.filter((role): role is string => typeof role === 'string') : [],
+  );
+  const amr = Array.isArray(claims.amr)
+    ? claims.amr.filter((method): method is string => typeof method === 'string')
+    : [];
+  return {
+    kind: 'user',
+    sub,
+    clientId,
+    roles,
+    scopes,
+    authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
+    amr,
+  };
 }

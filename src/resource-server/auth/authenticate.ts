@@ -24,12 +24,16 @@ export interface AuthenticateOptions {
 const REALM = 'task-api';
 
 /** RFC 6750 / RFC 9449 challenges, offering both schemes, with the error when there is one. */
-export function challenge(audience: string, error?: { code: string; description: string; scheme?: 'Bearer' | 'DPoP'; extra?: Record<string, string> }): string {
+export function challenge(
+  audience: string,
+  error?: { code: string; description: string; scheme?: 'Bearer' | 'DPoP'; extra?: Record<string, string> },
+): string {
   const quoted = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
   const params = (scheme: 'Bearer' | 'DPoP') => {
     const parts = [`realm=${quoted(REALM)}`];
     if (scheme === 'DPoP') parts.push(`algs=${quoted(DPOP_ALGORITHMS.join(' '))}`);
-    if (scheme === 'Bearer') parts.push(`resource_metadata=${quoted(`${audience}/.well-known/oauth-protected-resource`)}`);
+    if (scheme === 'Bearer')
+      parts.push(`resource_metadata=${quoted(`${audience}/.well-known/oauth-protected-resource`)}`);
     if (error && (error.scheme ?? 'Bearer') === scheme) {
       parts.push(`error=${quoted(error.code)}`, `error_description=${quoted(error.description)}`);
       for (const [key, value] of Object.entries(error.extra ?? {})) parts.push(`${key}=${quoted(value)}`);
@@ -39,8 +43,16 @@ export function challenge(audience: string, error?: { code: string; description:
   return `${params('Bearer')}, ${params('DPoP')}`;
 }
 
-export function unauthorized(audience: string, code: string, description: string, scheme: 'Bearer' | 'DPoP' = 'Bearer', extra?: Record<string, string>): AppError {
-  return new AppError(401, code, description, { 'WWW-Authenticate': challenge(audience, { code, description, scheme, extra }) });
+export function unauthorized(
+  audience: string,
+  code: string,
+  description: string,
+  scheme: 'Bearer' | 'DPoP' = 'Bearer',
+  extra?: Record<string, string>,
+): AppError {
+  return new AppError(401, code, description, {
+    'WWW-Authenticate': challenge(audience, { code, description, scheme, extra }),
+  });
 }
 
 /**
@@ -48,42 +60,89 @@ export function unauthorized(audience: string, code: string, description: string
  * Anything short of a valid, unexpired token for this API from our issuer is a 401 that never echoes
  * the token back.
  */
-export function authenticate({ issuer, audience, keys, replayCache, algorithms = ['ES256'] }: AuthenticateOptions): Middleware<AuthenticatedState> {
+export function authenticate({
+  issuer,
+  audience,
+  keys,
+  replayCache,
+  algorithms = ['ES256'],
+}: AuthenticateOptions): Middleware<AuthenticatedState> {
   return async (ctx, next) => {
     const authorization = ctx.get('authorization');
     const match = /^(Bearer|DPoP) ([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization);
     if (!authorization) {
-      throw new AppError(401, 'unauthorized', 'An access token is required.', { 'WWW-Authenticate': challenge(audience) });
+      throw new AppError(401, 'unauthorized', 'An access token is required.', {
+        'WWW-Authenticate': challenge(audience),
+      });
     }
-    if (!match) throw unauthorized(audience, 'invalid_request', 'The Authorization header must be "Bearer <token>" or "DPoP <token>".');
+    if (!match)
+      throw unauthorized(
+        audience,
+        'invalid_request',
+        'The Authorization header must be "Bearer <token>" or "DPoP <token>".',
+      );
     const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
     const token = match[2]!;
 
     // One token, one spelling: no padding, no stray bits, no high-s twin of an ES256 signature.
-    if (!isCanonicalCompactJws(token)) throw unauthorized(audience, 'invalid_token', 'The access token is not valid.', scheme);
+    if (!isCanonicalCompactJws(token))
+      throw unauthorized(audience, 'invalid_token', 'The access token is not valid.', scheme);
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, keys, { issuer, audience, typ: 'at+jwt', algorithms, clockTolerance: 30, requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'jti'] }));
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer,
+        audience,
+        typ: 'at+jwt',
+        algorithms,
+        clockTolerance: 30,
+        requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'jti'],
+      }));
     } catch (error) {
       const description =
-        error instanceof joseErrors.JWTExpired ? 'The access token has expired.'
-        : error instanceof joseErrors.JWTClaimValidationFailed ? 'The access token is not for this API or not yet valid.'
-        : 'The access token is not valid.';
-      if (!(error instanceof joseErrors.JOSEError)) ctx.state.log.warn({ errMessage: (error as Error).message }, 'could not verify an access token (issuer keys unavailable?)');
+        error instanceof joseErrors.JWTExpired
+          ? 'The access token has expired.'
+          : error instanceof joseErrors.JWTClaimValidationFailed
+            ? 'The access token is not for this API or not yet valid.'
+            : 'The access token is not valid.';
+      if (!(error instanceof joseErrors.JOSEError))
+        ctx.state.log.warn(
+          { errMessage: (error as Error).message },
+          'could not verify an access token (issuer keys unavailable?)',
+        );
       throw unauthorized(audience, 'invalid_token', description, scheme);
     }
 
     const jkt = (payload.cnf as { jkt?: unknown } | undefined)?.jkt;
     if (typeof jkt === 'string') {
-      if (scheme !== 'DPoP') throw unauthorized(audience, 'invalid_token', 'This access token is bound to a key: send it with the DPoP scheme and a proof.', 'DPoP');
+      if (scheme !== 'DPoP')
+        throw unauthorized(
+          audience,
+          'invalid_token',
+          'This access token is bound to a key: send it with the DPoP scheme and a proof.',
+          'DPoP',
+        );
       try {
-        await verifyDpopProof({ proof: ctx.get('dpop') || undefined, accessToken: token, thumbprint: jkt, method: ctx.method, url: `${audience}${ctx.path}` }, replayCache);
+        await verifyDpopProof(
+          {
+            proof: ctx.get('dpop') || undefined,
+            accessToken: token,
+            thumbprint: jkt,
+            method: ctx.method,
+            url: `${audience}${ctx.path}`,
+          },
+          replayCache,
+        );
       } catch (error) {
         if (error instanceof DpopError) throw unauthorized(audience, 'invalid_dpop_proof', error.message, 'DPoP');
         throw error;
       }
     } else if (scheme === 'DPoP') {
-      throw unauthorized(audience, 'invalid_token', 'This access token is not bound to a key: send it with the Bearer scheme.', 'DPoP');
+      throw unauthorized(
+        audience,
+        'invalid_token',
+        'This access token is not bound to a key: send it with the Bearer scheme.',
+        'DPoP',
+      );
     }
 
     const actor = actorFromClaims(payload);

@@ -27,19 +27,31 @@ export async function verifyDpopProof(check: DpopCheck, replayCache: Cache): Pro
   let payload;
   let header;
   try {
-    ({ payload, protectedHeader: header } = await jwtVerify(check.proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: DPOP_ALGORITHMS }));
+    ({ payload, protectedHeader: header } = await jwtVerify(check.proof, EmbeddedJWK, {
+      typ: 'dpop+jwt',
+      algorithms: DPOP_ALGORITHMS,
+    }));
   } catch {
     throw new DpopError('the DPoP proof is not valid');
   }
   if (payload.htm !== check.method) throw new DpopError('the DPoP proof is for another method');
-  if (typeof payload.htu !== 'string' || !URL.canParse(payload.htu) || stripQuery(payload.htu) !== stripQuery(check.url)) throw new DpopError('the DPoP proof is for another URL');
+  if (
+    typeof payload.htu !== 'string' ||
+    !URL.canParse(payload.htu) ||
+    stripQuery(payload.htu) !== stripQuery(check.url)
+  )
+    throw new DpopError('the DPoP proof is for another URL');
   const now = Math.floor(Date.now() / 1000);
-  if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > PROOF_MAX_AGE_SECONDS) throw new DpopError('the DPoP proof is not fresh');
+  if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > PROOF_MAX_AGE_SECONDS)
+    throw new DpopError('the DPoP proof is not fresh');
   const ath = sha256Base64url(check.accessToken);
   if (payload.ath !== ath) throw new DpopError('the DPoP proof is for another access token');
-  if ((await calculateJwkThumbprint(header.jwk as JWK)) !== check.thumbprint) throw new DpopError('the DPoP proof is signed with another key than the token is bound to');
-  if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 128) throw new DpopError('the DPoP proof has no usable jti');
-  if (!(await replayCache.setIfAbsent(`dpop-jti:${check.thumbprint}:${payload.jti}`, '1', PROOF_MAX_AGE_SECONDS * 2))) throw new DpopError('the DPoP proof was already used');
+  if ((await calculateJwkThumbprint(header.jwk as JWK)) !== check.thumbprint)
+    throw new DpopError('the DPoP proof is signed with another key than the token is bound to');
+  if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 128)
+    throw new DpopError('the DPoP proof has no usable jti');
+  if (!(await replayCache.setIfAbsent(`dpop-jti:${check.thumbprint}:${payload.jti}`, '1', PROOF_MAX_AGE_SECONDS * 2)))
+    throw new DpopError('the DPoP proof was already used');
 }
 
 function stripQuery(url: string): string {

@@ -34,7 +34,15 @@ export interface IssuerKeys extends JWTVerifyGetKey {
  *   `staleIfErrorMs` (default 24 h, far beyond a token's 10 minutes), and the degraded state is
  *   logged once and shown in readiness. Past the bound, or with no set ever fetched: refused.
  */
-export function issuerKeys({ issuer, internalUrl, cooldownMs = 30_000, maxAgeMs = 10 * 60_000, staleIfErrorMs = 24 * 3_600_000, fetchTimeoutMs = 3_000, log }: IssuerKeysOptions): IssuerKeys {
+export function issuerKeys({
+  issuer,
+  internalUrl,
+  cooldownMs = 30_000,
+  maxAgeMs = 10 * 60_000,
+  staleIfErrorMs = 24 * 3_600_000,
+  fetchTimeoutMs = 3_000,
+  log,
+}: IssuerKeysOptions): IssuerKeys {
   let local: JWTVerifyGetKey | undefined;
   let fetchedAt = 0;
   let lastAttemptAt = Number.NEGATIVE_INFINITY;
@@ -42,18 +50,27 @@ export function issuerKeys({ issuer, internalUrl, cooldownMs = 30_000, maxAgeMs 
   let degraded = false;
 
   async function getJson(url: string): Promise<unknown> {
-    const response = await fetch(url, { signal: AbortSignal.timeout(fetchTimeoutMs), headers: { accept: 'application/json' } });
+    const response = await fetch(url, {
+      signal: AbortSignal.timeout(fetchTimeoutMs),
+      headers: { accept: 'application/json' },
+    });
     if (!response.ok) throw new Error(`${url} answered ${response.status}`);
     return response.json();
   }
 
   async function fetchKeySet(): Promise<void> {
     const base = internalUrl ?? issuer;
-    const metadata = (await getJson(`${base}/.well-known/openid-configuration`)) as { issuer?: unknown; jwks_uri?: unknown };
+    const metadata = (await getJson(`${base}/.well-known/openid-configuration`)) as {
+      issuer?: unknown;
+      jwks_uri?: unknown;
+    };
     if (metadata.issuer !== issuer) throw new Error('the discovery document names another issuer');
     if (typeof metadata.jwks_uri !== 'string') throw new Error('the discovery document has no jwks_uri');
     // Behind an internal address the document still speaks the public URL; fetch keys where we reach it.
-    const jwksUri = internalUrl && metadata.jwks_uri.startsWith(issuer) ? `${internalUrl}${metadata.jwks_uri.slice(issuer.length)}` : metadata.jwks_uri;
+    const jwksUri =
+      internalUrl && metadata.jwks_uri.startsWith(issuer)
+        ? `${internalUrl}${metadata.jwks_uri.slice(issuer.length)}`
+        : metadata.jwks_uri;
     const set = (await getJson(jwksUri)) as JSONWebKeySet;
     if (!Array.isArray(set.keys)) throw new Error('the JWKS has no keys');
     local = createLocalJWKSet(set);
@@ -69,8 +86,16 @@ export function issuerKeys({ issuer, internalUrl, cooldownMs = 30_000, maxAgeMs 
     lastAttemptAt = Date.now();
     inFlight = fetchKeySet()
       .catch((error: unknown) => {
-        if (!degraded && local) log?.warn({ errMessage: (error as Error).message }, 'issuer keys could not be refreshed; verifying with the last key set fetched');
-        else if (!local) log?.warn({ errMessage: (error as Error).message }, 'issuer keys could not be fetched; tokens cannot be verified');
+        if (!degraded && local)
+          log?.warn(
+            { errMessage: (error as Error).message },
+            'issuer keys could not be refreshed; verifying with the last key set fetched',
+          );
+        else if (!local)
+          log?.warn(
+            { errMessage: (error as Error).message },
+            'issuer keys could not be fetched; tokens cannot be verified',
+          );
         degraded = local !== undefined;
       })
       .finally(() => {
@@ -82,7 +107,8 @@ export function issuerKeys({ issuer, internalUrl, cooldownMs = 30_000, maxAgeMs 
   const getKey = (async (header, token) => {
     if (!local || Date.now() - fetchedAt > maxAgeMs) await refresh();
     if (!local) throw new joseErrors.JWKSNoMatchingKey('the issuer keys are not available');
-    if (Date.now() - fetchedAt > staleIfErrorMs) throw new joseErrors.JWKSNoMatchingKey('the issuer keys are too old to trust');
+    if (Date.now() - fetchedAt > staleIfErrorMs)
+      throw new joseErrors.JWKSNoMatchingKey('the issuer keys are too old to trust');
     try {
       return await local(header, token);
     } catch (error) {

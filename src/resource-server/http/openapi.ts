@@ -1,11 +1,24 @@
 import { z } from 'zod';
-import { AssignBody, CreateTaskBody, ErrorEnvelope, ListQuery, Task, TaskPage, UpdateTaskBody } from '../tasks/task-schemas.ts';
+import {
+  AssignBody,
+  CreateTaskBody,
+  ErrorEnvelope,
+  ListQuery,
+  Task,
+  TaskPage,
+  UpdateTaskBody,
+} from '../tasks/task-schemas.ts';
 
 const schema = (type: z.ZodType) => z.toJSONSchema(type, { target: 'draft-2020-12', io: 'input' });
 const output = (type: z.ZodType) => z.toJSONSchema(type, { target: 'draft-2020-12', io: 'output' });
-const json = (type: z.ZodType, io: 'input' | 'output' = 'output') => ({ content: { 'application/json': { schema: io === 'input' ? schema(type) : output(type) } } });
+const json = (type: z.ZodType, io: 'input' | 'output' = 'output') => ({
+  content: { 'application/json': { schema: io === 'input' ? schema(type) : output(type) } },
+});
 
-const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [String(status), { description: STATUS_TEXT[status] ?? 'Error', ...json(ErrorEnvelope) }]));
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((status) => [String(status), { description: STATUS_TEXT[status] ?? 'Error', ...json(ErrorEnvelope) }]),
+  );
 const STATUS_TEXT: Record<number, string> = {
   400: 'Invalid request (unknown fields are refused)',
   401: 'No valid access token, or a second factor is needed (insufficient_user_authentication)',
@@ -23,26 +36,99 @@ export function openApiDocument(options: { serverUrl: string; issuer: string }) 
   const listQuery = schema(ListQuery) as { properties: Record<string, object> };
   return {
     openapi: '3.1.0',
-    info: { title: 'Latchkey task API', version: '1.0.0', description: 'A resource server that trusts only access tokens from the Latchkey issuer.' },
+    info: {
+      title: 'Latchkey task API',
+      version: '1.0.0',
+      description: 'A resource server that trusts only access tokens from the Latchkey issuer.',
+    },
     servers: [{ url: options.serverUrl }],
     components: {
       securitySchemes: {
-        bearer: { type: 'oauth2', flows: { authorizationCode: { authorizationUrl: `${options.issuer}/auth`, tokenUrl: `${options.issuer}/token`, scopes: { 'tasks:read': 'read your tasks', 'tasks:write': 'create and change your tasks', 'tasks:admin': 'delete tasks (admins, with step-up)' } }, clientCredentials: { tokenUrl: `${options.issuer}/token`, scopes: { 'tasks:work': 'claim and complete tasks as a worker' } } } },
+        bearer: {
+          type: 'oauth2',
+          flows: {
+            authorizationCode: {
+              authorizationUrl: `${options.issuer}/auth`,
+              tokenUrl: `${options.issuer}/token`,
+              scopes: {
+                'tasks:read': 'read your tasks',
+                'tasks:write': 'create and change your tasks',
+                'tasks:admin': 'delete tasks (admins, with step-up)',
+              },
+            },
+            clientCredentials: {
+              tokenUrl: `${options.issuer}/token`,
+              scopes: { 'tasks:work': 'claim and complete tasks as a worker' },
+            },
+          },
+        },
         dpop: { type: 'http', scheme: 'DPoP', description: 'A DPoP-bound access token with a proof (RFC 9449)' },
       },
     },
     paths: {
-      '/tasks': { post: { summary: 'Create a task owned by the caller', security: scopes('tasks:write'), requestBody: { required: true, ...json(CreateTaskBody, 'input') }, responses: { '201': { description: 'Created', ...json(Task) }, ...errors(400, 401, 403, 413, 415, 429) } } },
-      '/tasks/mine': { get: { summary: 'Tasks the caller owns or is assigned, newest first', security: scopes('tasks:read'), parameters: Object.entries(listQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })), responses: { '200': { description: 'A page', ...json(TaskPage) }, ...errors(400, 401, 403, 429) } } },
+      '/tasks': {
+        post: {
+          summary: 'Create a task owned by the caller',
+          security: scopes('tasks:write'),
+          requestBody: { required: true, ...json(CreateTaskBody, 'input') },
+          responses: { '201': { description: 'Created', ...json(Task) }, ...errors(400, 401, 403, 413, 415, 429) },
+        },
+      },
+      '/tasks/mine': {
+        get: {
+          summary: 'Tasks the caller owns or is assigned, newest first',
+          security: scopes('tasks:read'),
+          parameters: Object.entries(listQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })),
+          responses: { '200': { description: 'A page', ...json(TaskPage) }, ...errors(400, 401, 403, 429) },
+        },
+      },
       '/tasks/{id}': {
         parameters: [idParameter],
-        get: { summary: 'A task (owner, assignee or admin)', security: scopes('tasks:read'), responses: { '200': { description: 'The task', ...json(Task) }, ...errors(401, 403, 404, 429) } },
-        patch: { summary: 'Change a task (owner or admin)', security: scopes('tasks:write'), requestBody: { required: true, ...json(UpdateTaskBody, 'input') }, responses: { '200': { description: 'The task', ...json(Task) }, ...errors(400, 401, 403, 404, 429) } },
-        delete: { summary: 'Delete a task (admin, second factor within 15 minutes)', security: scopes('tasks:admin'), responses: { '204': { description: 'Deleted' }, ...errors(401, 403, 404, 429) } },
+        get: {
+          summary: 'A task (owner, assignee or admin)',
+          security: scopes('tasks:read'),
+          responses: { '200': { description: 'The task', ...json(Task) }, ...errors(401, 403, 404, 429) },
+        },
+        patch: {
+          summary: 'Change a task (owner or admin)',
+          security: scopes('tasks:write'),
+          requestBody: { required: true, ...json(UpdateTaskBody, 'input') },
+          responses: { '200': { description: 'The task', ...json(Task) }, ...errors(400, 401, 403, 404, 429) },
+        },
+        delete: {
+          summary: 'Delete a task (admin, second factor within 15 minutes)',
+          security: scopes('tasks:admin'),
+          responses: { '204': { description: 'Deleted' }, ...errors(401, 403, 404, 429) },
+        },
       },
-      '/tasks/{id}/assignee': { parameters: [idParameter], put: { summary: 'Assign a task to a user sub, or clear (owner or admin)', security: scopes('tasks:write'), requestBody: { required: true, ...json(AssignBody, 'input') }, responses: { '200': { description: 'The task', ...json(Task) }, ...errors(400, 401, 403, 404, 429) } } },
-      '/worker/tasks/next': { get: { summary: 'Claim the oldest open task (service accounts)', security: scopes('tasks:work'), responses: { '200': { description: 'The claimed task', ...json(Task) }, '204': { description: 'Nothing to do' }, ...errors(401, 403, 429) } } },
-      '/worker/tasks/{id}/complete': { parameters: [idParameter], post: { summary: 'Complete a task this worker claimed', security: scopes('tasks:work'), responses: { '200': { description: 'The task', ...json(Task) }, ...errors(401, 403, 404, 429) } } },
+      '/tasks/{id}/assignee': {
+        parameters: [idParameter],
+        put: {
+          summary: 'Assign a task to a user sub, or clear (owner or admin)',
+          security: scopes('tasks:write'),
+          requestBody: { required: true, ...json(AssignBody, 'input') },
+          responses: { '200': { description: 'The task', ...json(Task) }, ...errors(400, 401, 403, 404, 429) },
+        },
+      },
+      '/worker/tasks/next': {
+        get: {
+          summary: 'Claim the oldest open task (service accounts)',
+          security: scopes('tasks:work'),
+          responses: {
+            '200': { description: 'The claimed task', ...json(Task) },
+            '204': { description: 'Nothing to do' },
+            ...errors(401, 403, 429),
+          },
+        },
+      },
+      '/worker/tasks/{id}/complete': {
+        parameters: [idParameter],
+        post: {
+          summary: 'Complete a task this worker claimed',
+          security: scopes('tasks:work'),
+          responses: { '200': { description: 'The task', ...json(Task) }, ...errors(401, 403, 404, 429) },
+        },
+      },
     },
   };
 }

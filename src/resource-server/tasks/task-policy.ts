@@ -19,20 +19,48 @@ export const SECOND_FACTOR_METHODS = new Set(['otp', 'mfa', 'hwk', 'swk', 'sms',
 export const TASK_POLICY = {
   create: { scope: 'tasks:write', actor: 'user' },
   listMine: { scope: 'tasks:read', actor: 'user' },
-  read: { scope: 'tasks:read', actor: 'user', allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAssigned(actor, task) || isAdmin(actor) },
-  update: { scope: 'tasks:write', actor: 'user', allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAdmin(actor) },
-  assign: { scope: 'tasks:write', actor: 'user', allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAdmin(actor) },
+  read: {
+    scope: 'tasks:read',
+    actor: 'user',
+    allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAssigned(actor, task) || isAdmin(actor),
+  },
+  update: {
+    scope: 'tasks:write',
+    actor: 'user',
+    allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAdmin(actor),
+  },
+  assign: {
+    scope: 'tasks:write',
+    actor: 'user',
+    allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAdmin(actor),
+  },
   /** Clearing the assignee: also the assignee, who must be able to refuse a task pushed into their list. */
-  unassign: { scope: 'tasks:write', actor: 'user', allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAssigned(actor, task) || isAdmin(actor) },
+  unassign: {
+    scope: 'tasks:write',
+    actor: 'user',
+    allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAssigned(actor, task) || isAdmin(actor),
+  },
   /** Destructive: admins only, and only soon after a sign-in with a second factor. */
   delete: { scope: 'tasks:admin', actor: 'user', allow: (actor: UserActor) => isAdmin(actor), stepUp: true },
   claim: { scope: 'tasks:work', actor: 'service' },
-  complete: { scope: 'tasks:work', actor: 'service', allowService: (actor: ServiceActor, task: TaskRow) => task.claimedBy === actor.clientId },
+  complete: {
+    scope: 'tasks:work',
+    actor: 'service',
+    allowService: (actor: ServiceActor, task: TaskRow) => task.claimedBy === actor.clientId,
+  },
 } as const;
 
 export type TaskAction = keyof typeof TASK_POLICY;
 
 /** True when the token shows a second factor no older than `maxAgeSeconds`. */
-export function hasRecentSecondFactor(actor: UserActor, maxAgeSeconds: number, now = Math.floor(Date.now() / 1000)): boolean {
-  return actor.amr.some((method) => SECOND_FACTOR_METHODS.has(method)) && actor.authTime !== undefined && now - actor.authTime <= maxAgeSeconds;
+export function hasRecentSecondFactor(
+  actor: UserActor,
+  maxAgeSeconds: number,
+  now = Math.floor(Date.now() / 1000),
+): boolean {
+  return (
+    actor.amr.some((method) => SECOND_FACTOR_METHODS.has(method)) &&
+    actor.authTime !== undefined &&
+    now - actor.authTime <= maxAgeSeconds
+  );
 }

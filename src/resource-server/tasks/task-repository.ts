@@ -17,14 +17,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function decodeCursor(cursor: string): Cursor | undefined {
   const [createdAt, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const date = new Date(createdAt ?? '');
-  if (rest.length || !id || !UUID.test(id) || Number.isNaN(date.getTime()) || date.toISOString() !== createdAt) return undefined;
+  if (rest.length || !id || !UUID.test(id) || Number.isNaN(date.getTime()) || date.toISOString() !== createdAt)
+    return undefined;
   return { createdAt: date, id };
 }
 
 /** The task API's only door to its table. */
 export function taskRepository(db: PrismaClient) {
   return {
-    create: (data: { title: string; description: string | null; dueAt: Date | null; ownerSub: string }) => db.task.create({ data }),
+    create: (data: { title: string; description: string | null; dueAt: Date | null; ownerSub: string }) =>
+      db.task.create({ data }),
 
     findById: (id: string) => db.task.findUnique({ where: { id } }),
 
@@ -34,11 +36,23 @@ export function taskRepository(db: PrismaClient) {
       const after: Prisma.TaskWhereInput | undefined = cursor
         ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] }
         : undefined;
-      return db.task.findMany({ where: after ? { AND: [mine, after] } : mine, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: limit + 1 });
+      return db.task.findMany({
+        where: after ? { AND: [mine, after] } : mine,
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: limit + 1,
+      });
     },
 
-    update: (id: string, data: { title?: string; description?: string | null; status?: TaskStatus; dueAt?: Date | null; completedAt?: Date | null }) =>
-      db.task.update({ where: { id }, data }),
+    update: (
+      id: string,
+      data: {
+        title?: string;
+        description?: string | null;
+        status?: TaskStatus;
+        dueAt?: Date | null;
+        completedAt?: Date | null;
+      },
+    ) => db.task.update({ where: { id }, data }),
 
     setAssignee: (id: string, assigneeSub: string | null) => db.task.update({ where: { id }, data: { assigneeSub } }),
 
@@ -66,7 +80,10 @@ export function taskRepository(db: PrismaClient) {
 
     /** Completes a task only if this worker holds it; false otherwise. */
     async completeClaimed(id: string, clientId: string): Promise<TaskRow | undefined> {
-      const { count } = await db.task.updateMany({ where: { id, claimedBy: clientId, status: 'in_progress' }, data: { status: 'done', completedAt: new Date() } });
+      const { count } = await db.task.updateMany({
+        where: { id, claimedBy: clientId, status: 'in_progress' },
+        data: { status: 'done', completedAt: new Date() },
+      });
       return count === 1 ? ((await db.task.findUnique({ where: { id } })) ?? undefined) : undefined;
     },
   };

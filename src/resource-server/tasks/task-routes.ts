@@ -17,7 +17,12 @@ export interface TaskRouteOptions {
 }
 
 /** Every handler: gate the caller, load the task, ask the policy, then act. */
-export function taskRoutes({ tasks, audience, stepUpMaxAgeSeconds, guard }: TaskRouteOptions): Router<AuthenticatedState> {
+export function taskRoutes({
+  tasks,
+  audience,
+  stepUpMaxAgeSeconds,
+  guard,
+}: TaskRouteOptions): Router<AuthenticatedState> {
   const router = new Router<AuthenticatedState>();
   router.use(...guard);
   const policy = { audience, stepUpMaxAgeSeconds };
@@ -30,7 +35,12 @@ export function taskRoutes({ tasks, audience, stepUpMaxAgeSeconds, guard }: Task
   router.post('/tasks', async (ctx) => {
     const actor = requireCaller<'user'>(ctx.state.actor, 'create', audience);
     const body = await readJson(ctx, CreateTaskBody);
-    const task = await tasks.create({ title: body.title, description: body.description ?? null, dueAt: body.dueAt ? new Date(body.dueAt) : null, ownerSub: actor.sub });
+    const task = await tasks.create({
+      title: body.title,
+      description: body.description ?? null,
+      dueAt: body.dueAt ? new Date(body.dueAt) : null,
+      ownerSub: actor.sub,
+    });
     ctx.status = 201;
     ctx.set('Location', `/tasks/${task.id}`);
     ctx.body = presentTask(task);
@@ -43,7 +53,10 @@ export function taskRoutes({ tasks, audience, stepUpMaxAgeSeconds, guard }: Task
     if (query.cursor && !cursor) throw badRequest('query.cursor is not a cursor this API issued.');
     const rows = await tasks.listFor(actor.sub, query.limit, cursor);
     const page = rows.slice(0, query.limit);
-    ctx.body = TaskPage.parse({ items: page.map(presentTask), nextCursor: rows.length > query.limit ? encodeCursor(page.at(-1)!) : null });
+    ctx.body = TaskPage.parse({
+      items: page.map(presentTask),
+      nextCursor: rows.length > query.limit ? encodeCursor(page.at(-1)!) : null,
+    });
   });
 
   router.get('/tasks/:id', async (ctx) => {
@@ -55,7 +68,8 @@ export function taskRoutes({ tasks, audience, stepUpMaxAgeSeconds, guard }: Task
     const actor = requireCaller<'user'>(ctx.state.actor, 'update', audience);
     const task = authorizeTask(actor, 'update', await load(ctx.params.id), policy);
     const body = await readJson(ctx, UpdateTaskBody);
-    const completedAt = body.status === undefined ? undefined : body.status === 'done' ? (task.completedAt ?? new Date()) : null;
+    const completedAt =
+      body.status === undefined ? undefined : body.status === 'done' ? (task.completedAt ?? new Date()) : null;
     const updated = await tasks.update(task.id, {
       ...(body.title !== undefined ? { title: body.title } : {}),
       ...(body.description !== undefined ? { description: body.description } : {}),
@@ -72,7 +86,8 @@ export function taskRoutes({ tasks, audience, stepUpMaxAgeSeconds, guard }: Task
     const body = await readJson(ctx, AssignBody);
     const action = body.assignee === null ? 'unassign' : 'assign';
     const task = authorizeTask(actor, action, await load(ctx.params.id), policy);
-    if (body.assignee !== null && !(await tasks.isUser(body.assignee))) throw badRequest('body.assignee is not a user of this API.', 'unknown_assignee');
+    if (body.assignee !== null && !(await tasks.isUser(body.assignee)))
+      throw badRequest('body.assignee is not a user of this API.', 'unknown_assignee');
     ctx.body = presentTask(await tasks.setAssignee(task.id, body.assignee));
   });
 

@@ -10,7 +10,8 @@ const description = z.string().max(5_000).nullable();
 /** Dates PostgreSQL and every client can hold without surprise: from 1970 to the end of year 9999. */
 const EARLIEST = Date.UTC(1970, 0, 1);
 const LATEST = Date.UTC(10_000, 0, 1) - 1;
-const isStorableDate = (date: Date) => !Number.isNaN(date.getTime()) && date.getTime() >= EARLIEST && date.getTime() <= LATEST;
+const isStorableDate = (date: Date) =>
+  !Number.isNaN(date.getTime()) && date.getTime() >= EARLIEST && date.getTime() <= LATEST;
 const dueAt = z.iso
   .datetime({ offset: true })
   .refine((value) => isStorableDate(new Date(value)), 'must be a date from 1970 to 9999')
@@ -22,7 +23,12 @@ export const TaskId = z.uuid();
 export const CreateTaskBody = z.strictObject({ title, description: description.optional(), dueAt: dueAt.optional() });
 
 export const UpdateTaskBody = z
-  .strictObject({ title: title.optional(), description: description.optional(), status: z.enum(TASK_STATUSES).optional(), dueAt: dueAt.optional() })
+  .strictObject({
+    title: title.optional(),
+    description: description.optional(),
+    status: z.enum(TASK_STATUSES).optional(),
+    dueAt: dueAt.optional(),
+  })
   .refine((body) => Object.keys(body).length > 0, 'name at least one field to change');
 
 export const AssignBody = z.strictObject({
@@ -32,7 +38,10 @@ export const AssignBody = z.strictObject({
 
 export const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/).optional(),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/)
+    .optional(),
 });
 
 export const Task = z.object({
@@ -50,6 +59,8 @@ export const Task = z.object({
 
 export const TaskPage = z.object({ items: z.array(Task), nextCursor: z.string().nullable() });
 
-export const ErrorEnvelope = z.object({ error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }) });
+export const ErrorEnvelope = z.object({
+  error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }),
+});
 
 export type TaskView = z.infer<typeof Task>;

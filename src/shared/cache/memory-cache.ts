@@ -38,7 +38,8 @@ export class MemoryCache implements Cache {
 
   #sweep(): void {
     const now = this.#now();
-    for (const [key, entry] of this.#entries) if (entry.expiresAt !== undefined && entry.expiresAt <= now) this.#entries.delete(key);
+    for (const [key, entry] of this.#entries)
+      if (entry.expiresAt !== undefined && entry.expiresAt <= now) this.#entries.delete(key);
   }
 
   async get(key: string): Promise<string | null> {

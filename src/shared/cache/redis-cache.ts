@@ -101,7 +101,11 @@ export class RedisCache implements Cache {
   }
 
   async addToSet(key: string, member: string, ttlSeconds: number): Promise<void> {
-    await this.redis.multi().sadd(key, member).expire(key, Math.max(1, Math.ceil(ttlSeconds))).exec();
+    await this.redis
+      .multi()
+      .sadd(key, member)
+      .expire(key, Math.max(1, Math.ceil(ttlSeconds)))
+      .exec();
   }
 
   async setMembers(key: string): Promise<string[]> {

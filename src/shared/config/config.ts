@@ -8,7 +8,13 @@ import { z } from 'zod';
  */
 
 /** Variables that carry a secret: each may come from `NAME_FILE`, and none has a default. */
-export const SECRET_VARIABLES = ['DATABASE_URL', 'TASKS_DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'KEY_ENCRYPTION_KEY'] as const;
+export const SECRET_VARIABLES = [
+  'DATABASE_URL',
+  'TASKS_DATABASE_URL',
+  'REDIS_URL',
+  'SMTP_URL',
+  'KEY_ENCRYPTION_KEY',
+] as const;
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveMs = z.coerce.number().int().min(0).max(600_000);
@@ -61,7 +67,10 @@ const environmentSchema = z
     MIGRATE_ON_START: z.enum(['true', 'false']).default('true'),
 
     REDIS_URL: redisUrl.optional(),
-    REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{0,64}$/, 'may hold only letters, digits, ":", "_" and "-"').default('latchkey:'),
+    REDIS_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]{0,64}$/, 'may hold only letters, digits, ":", "_" and "-"')
+      .default('latchkey:'),
 
     SMTP_URL: z
       .string()
@@ -73,32 +82,62 @@ const environmentSchema = z
     ISSUER_PORT: port.default(3000),
     KEY_ENCRYPTION_KEY: z
       .string()
-      .refine((value) => /^[A-Za-z0-9_-]{43}$/.test(value) || /^[0-9a-fA-F]{64}$/.test(value), 'must be 32 bytes as 64 hex digits or 43 base64url characters')
+      .refine(
+        (value) => /^[A-Za-z0-9_-]{43}$/.test(value) || /^[0-9a-fA-F]{64}$/.test(value),
+        'must be 32 bytes as 64 hex digits or 43 base64url characters',
+      )
       .optional(),
     ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
     ID_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
-    REFRESH_TOKEN_IDLE_TTL_SECONDS: z.coerce.number().int().min(60).default(14 * 86_400),
-    REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS: z.coerce.number().int().min(60).default(30 * 86_400),
+    REFRESH_TOKEN_IDLE_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .default(14 * 86_400),
+    REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .default(30 * 86_400),
     REFRESH_REUSE_GRACE_SECONDS: z.coerce.number().int().min(0).max(60).default(10),
-    SESSION_TTL_SECONDS: z.coerce.number().int().min(60).default(14 * 86_400),
+    SESSION_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .default(14 * 86_400),
     KEY_ROTATION_INTERVAL_DAYS: z.coerce.number().min(0).max(3_650).default(30),
     KEY_PUBLISH_LEAD_SECONDS: z.coerce.number().int().min(0).max(86_400).default(900),
     KEY_RELOAD_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(3_600).default(30),
     DEVICE_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
     PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(64).default(12),
-    PASSWORD_HASH_MEMORY_KIB: z.coerce.number().int().min(19_456, 'must be at least 19456 (OWASP argon2id minimum)').max(4_194_304).default(19_456),
+    PASSWORD_HASH_MEMORY_KIB: z.coerce
+      .number()
+      .int()
+      .min(19_456, 'must be at least 19456 (OWASP argon2id minimum)')
+      .max(4_194_304)
+      .default(19_456),
     PASSWORD_HASH_TIME_COST: z.coerce.number().int().min(2).max(20).default(2),
     PASSWORD_HASH_PARALLELISM: z.coerce.number().int().min(1).max(16).default(1),
     LOCKOUT_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
     LOCKOUT_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
     LOCKOUT_BASE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
-    LOCKOUT_MAX_SECONDS: z.coerce.number().int().min(1).max(7 * 86_400).default(86_400),
+    LOCKOUT_MAX_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(86_400),
     LOCKOUT_IP_MAX_FAILURES: z.coerce.number().int().min(1).max(10_000).default(30),
     TASK_API_URL: publicUrl.default('http://localhost:4000'),
     TASK_API_PORT: port.default(4000),
     ISSUER_INTERNAL_URL: publicUrl.optional(),
     TASK_API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
-    TASK_API_ISSUER_KEYS_STALE_SECONDS: z.coerce.number().int().min(0).max(7 * 86_400).default(86_400),
+    TASK_API_ISSUER_KEYS_STALE_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400)
+      .default(86_400),
     TASK_API_IP_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1_200),
     STEP_UP_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
     SIGN_UP_ENABLED: z.enum(['true', 'false']).default('true'),
@@ -107,35 +146,55 @@ const environmentSchema = z
     RECENT_SIGN_IN_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
     SPA_URL: publicUrl.default('http://localhost:5173'),
     SPA_PORT: port.default(5173),
-    SPA_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, 'must be a client id').default('latchkey-demo-spa'),
+    SPA_CLIENT_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{3,64}$/, 'must be a client id')
+      .default('latchkey-demo-spa'),
     DEMO_CLIENTS: z.enum(['true', 'false']).default('false'),
     CLIENT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production') {
       // The embedded stores are single-process and keep no secrets safe; production must say where state lives.
-      if (!env.DATABASE_URL) ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production' });
-      if (!env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required when NODE_ENV=production' });
+      if (!env.DATABASE_URL)
+        ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production' });
+      if (!env.REDIS_URL)
+        ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required when NODE_ENV=production' });
     }
     if (env.NODE_ENV === 'production' && !env.KEY_ENCRYPTION_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['KEY_ENCRYPTION_KEY'], message: 'is required when NODE_ENV=production (generate one with: openssl rand -hex 32)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KEY_ENCRYPTION_KEY'],
+        message: 'is required when NODE_ENV=production (generate one with: openssl rand -hex 32)',
+      });
     }
     if (env.REFRESH_TOKEN_IDLE_TTL_SECONDS > env.REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS) {
-      ctx.addIssue({ code: 'custom', path: ['REFRESH_TOKEN_IDLE_TTL_SECONDS'], message: 'must not exceed REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REFRESH_TOKEN_IDLE_TTL_SECONDS'],
+        message: 'must not exceed REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS',
+      });
     }
     if (env.NODE_ENV === 'production' && !env.SMTP_URL) {
-      ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required when NODE_ENV=production (mail would only reach the outbox folder)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SMTP_URL'],
+        message: 'is required when NODE_ENV=production (mail would only reach the outbox folder)',
+      });
     }
     if (env.TASKS_DATABASE_URL && !env.DATABASE_URL) {
-      ctx.addIssue({ code: 'custom', path: ['TASKS_DATABASE_URL'], message: 'needs DATABASE_URL too (the embedded mode has no separate task database)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TASKS_DATABASE_URL'],
+        message: 'needs DATABASE_URL too (the embedded mode has no separate task database)',
+      });
     }
   });
 
 type Environment = z.infer<typeof environmentSchema>;
 
 export type DatabaseTarget =
-  | { kind: 'postgres'; url: string; schema: string | undefined; poolSize: number }
-  | { kind: 'pglite'; dataDir: string };
+  { kind: 'postgres'; url: string; schema: string | undefined; poolSize: number } | { kind: 'pglite'; dataDir: string };
 
 export type CacheTarget = { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'memory' };
 
@@ -146,7 +205,13 @@ export interface Config {
   /** True when no DATABASE_URL is given: PGlite, in-process cache, mail to an outbox. */
   embedded: boolean;
   /** proxyHops: how many reverse proxies stand in front (0: none, X-Forwarded-* ignored). */
-  http: { host: string; proxyHops: number; shutdownTimeoutMs: number; shutdownReadinessDelayMs: number; readinessTimeoutMs: number };
+  http: {
+    host: string;
+    proxyHops: number;
+    shutdownTimeoutMs: number;
+    shutdownReadinessDelayMs: number;
+    readinessTimeoutMs: number;
+  };
   migrateOnStart: boolean;
   issuer: {
     url: string;
@@ -158,7 +223,13 @@ export interface Config {
     refreshReuseGraceSeconds: number;
     keys: { rotationIntervalDays: number; publishLeadSeconds: number; reloadIntervalSeconds: number };
     devicePollIntervalSeconds: number;
-    lockout: { maxFailures: number; windowSeconds: number; baseLockSeconds: number; maxLockSeconds: number; ipMaxFailures: number };
+    lockout: {
+      maxFailures: number;
+      windowSeconds: number;
+      baseLockSeconds: number;
+      maxLockSeconds: number;
+      ipMaxFailures: number;
+    };
     passwords: { minLength: number; memoryCost: number; timeCost: number; parallelism: number };
     /** Whether anyone may create an account from the sign-in page (a verification mail finishes it). */
     signUpEnabled: boolean;
@@ -231,9 +302,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     for (const issue of parsed.error.issues) {
       const name = issue.path.join('.') || 'environment';
       // Never echo the received value: it may be a secret.
-      const message = issue.code === 'invalid_value' || issue.code === 'invalid_type' || issue.code === 'too_small' || issue.code === 'too_big'
-        ? describeIssue(issue)
-        : issue.message;
+      const message =
+        issue.code === 'invalid_value' ||
+        issue.code === 'invalid_type' ||
+        issue.code === 'too_small' ||
+        issue.code === 'too_big'
+          ? describeIssue(issue)
+          : issue.message;
       problems.push(`${name} ${message}`);
     }
   }
@@ -308,7 +383,12 @@ function toConfig(env: Environment): Config {
         maxLockSeconds: env.LOCKOUT_MAX_SECONDS,
         ipMaxFailures: env.LOCKOUT_IP_MAX_FAILURES,
       },
-      passwords: { minLength: env.PASSWORD_MIN_LENGTH, memoryCost: env.PASSWORD_HASH_MEMORY_KIB, timeCost: env.PASSWORD_HASH_TIME_COST, parallelism: env.PASSWORD_HASH_PARALLELISM },
+      passwords: {
+        minLength: env.PASSWORD_MIN_LENGTH,
+        memoryCost: env.PASSWORD_HASH_MEMORY_KIB,
+        timeCost: env.PASSWORD_HASH_TIME_COST,
+        parallelism: env.PASSWORD_HASH_PARALLELISM,
+      },
       signUpEnabled: env.SIGN_UP_ENABLED === 'true',
       magicLinkTtlSeconds: env.MAGIC_LINK_TTL_SECONDS,
       passwordResetTtlSeconds: env.PASSWORD_RESET_TTL_SECONDS,
@@ -330,7 +410,9 @@ function toConfig(env: Environment): Config {
     cache: env.REDIS_URL ? { kind: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : { kind: 'memory' },
     mail: {
       from: env.MAIL_FROM,
-      transport: env.SMTP_URL ? { kind: 'smtp', url: env.SMTP_URL } : { kind: 'outbox', directory: path.join(dataDir, 'outbox') },
+      transport: env.SMTP_URL
+        ? { kind: 'smtp', url: env.SMTP_URL }
+        : { kind: 'outbox', directory: path.join(dataDir, 'outbox') },
     },
   };
 }

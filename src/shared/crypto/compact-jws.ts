@@ -14,11 +14,14 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const toBigInt = (bytes: Buffer) => BigInt(`0x${bytes.toString('hex') || '0'}`);
 const toBytes32 = (value: bigint) => Buffer.from(value.toString(16).padStart(64, '0'), 'hex');
 /** A segment in its only base64url spelling: no padding, no bits set past the last byte. */
-const isCanonicalSegment = (segment: string) => SEGMENT.test(segment) && Buffer.from(segment, 'base64url').toString('base64url') === segment;
+const isCanonicalSegment = (segment: string) =>
+  SEGMENT.test(segment) && Buffer.from(segment, 'base64url').toString('base64url') === segment;
 
 function algorithmOf(compact: string): string | undefined {
   try {
-    const header = JSON.parse(Buffer.from(compact.split('.')[0] ?? '', 'base64url').toString('utf8')) as { alg?: unknown };
+    const header = JSON.parse(Buffer.from(compact.split('.')[0] ?? '', 'base64url').toString('utf8')) as {
+      alg?: unknown;
+    };
     return typeof header.alg === 'string' ? header.alg : undefined;
   } catch {
     return undefined;

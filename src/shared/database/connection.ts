@@ -49,7 +49,9 @@ export async function openDatabase<Client extends PrismaLike>(
       ...(target.schema ? { options: `-c search_path=${target.schema}` } : {}),
     });
     // An idle connection that dies (database restart, network) must not crash the process; the pool replaces it.
-    pool.on('error', (error) => log.warn({ errMessage: error.message }, 'database connection lost; it will be re-established'));
+    pool.on('error', (error) =>
+      log.warn({ errMessage: error.message }, 'database connection lost; it will be re-established'),
+    );
     const adapterFactory = new PrismaPg(pool, target.schema ? { schema: target.schema } : undefined);
     const client = createClient(adapterFactory);
     return {

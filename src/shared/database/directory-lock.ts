@@ -29,7 +29,10 @@ export async function acquireDirectoryLock(directory: string): Promise<Directory
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
       if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
-        throw new Error(`the embedded database in ${directory} is in use by process ${holder}; stop it, or set DATA_DIR to another folder`, { cause: error });
+        throw new Error(
+          `the embedded database in ${directory} is in use by process ${holder}; stop it, or set DATA_DIR to another folder`,
+          { cause: error },
+        );
       }
       await rm(lockPath, { force: true });
     }

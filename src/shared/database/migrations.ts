@@ -3,7 +3,10 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import {
+  bindMigrationAwareSqlAdapterFactory,
+  type SqlMigrationAwareDriverAdapterFactory,
+} from '@prisma/driver-adapter-utils';
 import type { Logger } from '../logging/logger.ts';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -38,8 +41,13 @@ function loadSchemaEngine(): Promise<SchemaEngineRuntime> {
 
 async function instantiateSchemaEngine(): Promise<SchemaEngineRuntime> {
   const runtime = await import('@prisma/schema-engine-wasm/schema_engine_bg');
-  const wasmPath = path.join(path.dirname(require.resolve('@prisma/schema-engine-wasm/schema_engine_bg')), 'schema_engine_bg.wasm');
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(await readFile(wasmPath)), { './schema_engine_bg.js': runtime });
+  const wasmPath = path.join(
+    path.dirname(require.resolve('@prisma/schema-engine-wasm/schema_engine_bg')),
+    'schema_engine_bg.wasm',
+  );
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(await readFile(wasmPath)), {
+    './schema_engine_bg.js': runtime,
+  });
   const exports = instance.exports as unknown as { __wbindgen_start(): void };
   (runtime as unknown as { __wbg_set_wasm(exports: unknown): void }).__wbg_set_wasm(exports);
   exports.__wbindgen_start();
@@ -48,7 +56,10 @@ async function instantiateSchemaEngine(): Promise<SchemaEngineRuntime> {
 
 export async function readMigrationList(directory: string): Promise<MigrationList> {
   const entries = existsSync(directory) ? await readdir(directory, { withFileTypes: true }) : [];
-  const names = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  const names = entries
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
   const lockPath = path.join(directory, 'migration_lock.toml');
   return {
     baseDir: directory,
@@ -57,15 +68,25 @@ export async function readMigrationList(directory: string): Promise<MigrationLis
     migrationDirectories: await Promise.all(
       names.map(async (name) => ({
         path: name,
-        migrationFile: { path: 'migration.sql', content: { tag: 'ok' as const, value: await readFile(path.join(directory, name, 'migration.sql'), 'utf8') } },
+        migrationFile: {
+          path: 'migration.sql',
+          content: { tag: 'ok' as const, value: await readFile(path.join(directory, name, 'migration.sql'), 'utf8') },
+        },
       })),
     ),
   };
 }
 
-async function applyWithSchemaEngine(adapterFactory: SqlMigrationAwareDriverAdapterFactory, migrations: MigrationList): Promise<string[]> {
+async function applyWithSchemaEngine(
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory,
+  migrations: MigrationList,
+): Promise<string[]> {
   const runtime = await loadSchemaEngine();
-  const engine = await runtime.SchemaEngine.new({ datamodels: undefined }, () => {}, bindMigrationAwareSqlAdapterFactory(adapterFactory));
+  const engine = await runtime.SchemaEngine.new(
+    { datamodels: undefined },
+    () => {},
+    bindMigrationAwareSqlAdapterFactory(adapterFactory),
+  );
   try {
     const output = await engine.applyMigrations({ migrationsList: migrations, filters: NO_EXTERNAL_OBJECTS });
     return output.appliedMigrationNames;
@@ -111,7 +132,13 @@ export async function migrate(database: Database<PrismaLike>, directory: string,
     const enginePool = new pg.Pool({ ...pool.options, max: 1 });
     try {
       if (target.schema) await lockConnection.query(`CREATE SCHEMA IF NOT EXISTS "${target.schema}"`);
-      return report(await applyWithSchemaEngine(new PrismaPg(enginePool, target.schema ? { schema: target.schema } : undefined), migrations), log);
+      return report(
+        await applyWithSchemaEngine(
+          new PrismaPg(enginePool, target.schema ? { schema: target.schema } : undefined),
+          migrations,
+        ),
+        log,
+      );
     } finally {
       await enginePool.end();
       await lockConnection.query('SELECT pg_advisory_unlock($1::bigint)', [advisoryLockKey(schema)]);

@@ -18,7 +18,14 @@ export interface BaseAppOptions {
  * The koa app every Latchkey process starts from: request context, error envelope, and health routes
  * whose readiness asks the process's database and cache.
  */
-export function createBaseApp({ config, log, database, cache, isAcceptingTraffic, details }: BaseAppOptions): Koa<RequestState> {
+export function createBaseApp({
+  config,
+  log,
+  database,
+  cache,
+  isAcceptingTraffic,
+  details,
+}: BaseAppOptions): Koa<RequestState> {
   const probes: ReadinessProbe[] = [
     { name: 'database', check: () => database.ping() },
     { name: 'cache', check: () => cache.ping() },
@@ -29,7 +36,12 @@ export function createBaseApp({ config, log, database, cache, isAcceptingTraffic
   // koa would print errors to stderr on its own; requestContext has already logged what matters.
   app.silent = true;
   app.use(requestContext(log));
-  const health = healthRoutes({ probes, timeoutMs: config.http.readinessTimeoutMs, isAcceptingTraffic, ...(details ? { details } : {}) });
+  const health = healthRoutes({
+    probes,
+    timeoutMs: config.http.readinessTimeoutMs,
+    isAcceptingTraffic,
+    ...(details ? { details } : {}),
+  });
   app.use(health.routes());
   return app;
 }

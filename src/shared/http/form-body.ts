@@ -3,7 +3,8 @@ import { AppError } from './errors.ts';
 
 /** Reads an application/x-www-form-urlencoded body, bounded, for our own HTML forms. */
 export async function readForm(ctx: Context, limit = 16 * 1024): Promise<URLSearchParams> {
-  if (!ctx.is('application/x-www-form-urlencoded')) throw new AppError(415, 'unsupported_media_type', 'Forms must be sent as application/x-www-form-urlencoded.');
+  if (!ctx.is('application/x-www-form-urlencoded'))
+    throw new AppError(415, 'unsupported_media_type', 'Forms must be sent as application/x-www-form-urlencoded.');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req) {
@@ -13,7 +14,8 @@ export async function readForm(ctx: Context, limit = 16 * 1024): Promise<URLSear
   }
   const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
   for (const [name, value] of form) {
-    if (hasNul(name) || hasNul(value)) throw new AppError(400, 'invalid_request', 'The form contains a character that is not allowed.');
+    if (hasNul(name) || hasNul(value))
+      throw new AppError(400, 'invalid_request', 'The form contains a character that is not allowed.');
   }
   return form;
 }

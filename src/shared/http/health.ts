@@ -24,16 +24,24 @@ function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export type ReadinessReport = { ready: boolean; checks: Record<string, 'ok' | 'unavailable'>; details?: Record<string, string> };
+export type ReadinessReport = {
+  ready: boolean;
+  checks: Record<string, 'ok' | 'unavailable'>;
+  details?: Record<string, string>;
+};
 
 export async function checkReadiness(options: HealthOptions): Promise<ReadinessReport> {
-  const results = await Promise.allSettled(options.probes.map((probe) => withTimeout(probe.check(), options.timeoutMs)));
+  const results = await Promise.allSettled(
+    options.probes.map((probe) => withTimeout(probe.check(), options.timeoutMs)),
+  );
   const checks: ReadinessReport['checks'] = {};
   options.probes.forEach((probe, index) => {
     checks[probe.name] = results[index]?.status === 'fulfilled' ? 'ok' : 'unavailable';
   });
   const ready = options.isAcceptingTraffic() && Object.values(checks).every((status) => status === 'ok');
-  const details = options.details ? Object.fromEntries(Object.entries(options.details).map(([name, state]) => [name, state()])) : undefined;
+  const details = options.details
+    ? Object.fromEntries(Object.entries(options.details).map(([name, state]) => [name, state()]))
+    : undefined;
   return { ready, checks, ...(details ? { details } : {}) };
 }
 
@@ -51,7 +59,11 @@ export function healthRoutes(options: HealthOptions): Router<RequestState> {
     }
     ctx.set('Cache-Control', 'no-store');
     ctx.status = report.ready ? 200 : 503;
-    ctx.body = { status: report.ready ? 'ready' : 'unavailable', checks: report.checks, ...(report.details ? { details: report.details } : {}) };
+    ctx.body = {
+      status: report.ready ? 'ready' : 'unavailable',
+      checks: report.checks,
+      ...(report.details ? { details: report.details } : {}),
+    };
   });
   return router;
 }

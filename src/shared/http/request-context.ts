@@ -41,7 +41,8 @@ export function requestContext(log: Logger): Middleware<RequestState> {
     } catch (error) {
       const classified = classifyError(error);
       if (classified.unexpected) ctx.state.log.error({ err: error }, 'unhandled error');
-      else if (classified.status === 503) ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
+      else if (classified.status === 503)
+        ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
       ctx.status = classified.status;
       ctx.set(classified.headers);
       ctx.body = envelope(classified.code, classified.message, requestId);
@@ -49,7 +50,15 @@ export function requestContext(log: Logger): Middleware<RequestState> {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       // Probes hit these every few seconds; at info level they would drown the log.
       const level = ctx.path === '/healthz' || ctx.path === '/readyz' ? 'debug' : 'info';
-      ctx.state.log[level]({ method: ctx.method, path: loggablePath(ctx.path), status: ctx.status, durationMs: Math.round(durationMs * 10) / 10 }, 'request');
+      ctx.state.log[level](
+        {
+          method: ctx.method,
+          path: loggablePath(ctx.path),
+          status: ctx.status,
+          durationMs: Math.round(durationMs * 10) / 10,
+        },
+        'request',
+      );
     }
   };
 }

@@ -3,7 +3,13 @@ import type { Cache } from '../cache/cache.ts';
 import { describeCache, openCache } from '../cache/open-cache.ts';
 import { loadConfig, type Config, type DatabaseTarget } from '../config/config.ts';
 import { exitOnStartupError } from '../config/startup-errors.ts';
-import { describeTarget, openDatabase, type ClientFactory, type Database, type PrismaLike } from '../database/connection.ts';
+import {
+  describeTarget,
+  openDatabase,
+  type ClientFactory,
+  type Database,
+  type PrismaLike,
+} from '../database/connection.ts';
 import { migrate } from '../database/migrations.ts';
 import { listen } from '../http/http-server.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
@@ -50,7 +56,10 @@ export async function startService<Client extends PrismaLike>(
   options: StartOptions = {},
 ): Promise<RunningService<Client>> {
   const started = performance.now();
-  const log = createLogger({ level: config.log.level, format: config.log.format, name: definition.name }, options.logDestination);
+  const log = createLogger(
+    { level: config.log.level, format: config.log.format, name: definition.name },
+    options.logDestination,
+  );
   const target = definition.database(config);
   const database = await openDatabase(target, definition.createClient, log);
   let cache: Cache | undefined;
@@ -59,12 +68,25 @@ export async function startService<Client extends PrismaLike>(
     cache = openCache(config.cache, log);
     let accepting = true;
     const appSteps: CloseStep[] = [];
-    const dependencies: ServiceDependencies<Client> = { config, log, database, cache, isAcceptingTraffic: () => accepting, addCloseStep: (step) => appSteps.push(step) };
+    const dependencies: ServiceDependencies<Client> = {
+      config,
+      log,
+      database,
+      cache,
+      isAcceptingTraffic: () => accepting,
+      addCloseStep: (step) => appSteps.push(step),
+    };
     const app = await definition.buildApp(dependencies);
     const endpoint = definition.endpoint(config);
     const server = await listen(app, options.port ?? endpoint.port, config.http.host);
     log.info(
-      { url: endpoint.url, listen: `${config.http.host}:${server.port}`, database: describeTarget(target), cache: describeCache(config.cache), startupMs: Math.round(performance.now() - started) },
+      {
+        url: endpoint.url,
+        listen: `${config.http.host}:${server.port}`,
+        database: describeTarget(target),
+        cache: describeCache(config.cache),
+        startupMs: Math.round(performance.now() - started),
+      },
       `${definition.name} listening on ${endpoint.url}`,
     );
     const openCacheHandle = cache;
@@ -79,7 +101,13 @@ export async function startService<Client extends PrismaLike>(
         if (config.http.shutdownReadinessDelayMs > 0) await sleep(config.http.shutdownReadinessDelayMs);
         const clean = await closeInOrder(
           [
-            { name: 'http', close: () => server.close(config.http.shutdownTimeoutMs).then(({ drained }) => { if (!drained) log.warn('shutdown timeout: cut off requests still running'); }) },
+            {
+              name: 'http',
+              close: () =>
+                server.close(config.http.shutdownTimeoutMs).then(({ drained }) => {
+                  if (!drained) log.warn('shutdown timeout: cut off requests still running');
+                }),
+            },
             ...appSteps,
             { name: 'database', close: () => database.close() },
             { name: 'cache', close: () => openCacheHandle.close() },

@@ -62,7 +62,8 @@ export function scrubSecrets(value: unknown, depth = 0): unknown {
   if (value instanceof Date || Buffer.isBuffer(value)) return value;
   let changed: Record<string, unknown> | undefined;
   for (const [key, item] of Object.entries(value)) {
-    const secret = SECRET_FIELD_SET.has(key.toLowerCase()) && !(key === 'code' && typeof item === 'string' && ERROR_CODE.test(item));
+    const secret =
+      SECRET_FIELD_SET.has(key.toLowerCase()) && !(key === 'code' && typeof item === 'string' && ERROR_CODE.test(item));
     const scrubbed = secret ? CENSOR : scrubSecrets(item, depth + 1);
     if (scrubbed !== item) (changed ??= { ...(value as Record<string, unknown>) })[key] = scrubbed;
   }
@@ -82,13 +83,24 @@ export function createLogger(settings: LoggerSettings, destination?: Destination
     level: settings.level ?? 'info',
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }), log: (object) => scrubSecrets(object) as Record<string, unknown> },
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (object) => scrubSecrets(object) as Record<string, unknown>,
+    },
   };
   if (destination) return pino(options, destination);
   if (settings.format === 'pretty') {
     return pino({
       ...options,
-      transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true } },
+      transport: {
+        target: 'pino-pretty',
+        options: {
+          colorize: process.stdout.isTTY,
+          translateTime: 'HH:MM:ss.l',
+          ignore: 'pid,hostname',
+          singleLine: true,
+        },
+      },
     });
   }
   return pino(options);

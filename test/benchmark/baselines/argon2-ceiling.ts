@@ -8,7 +8,12 @@ import argon2 from 'argon2';
 
 const seconds = Number(process.env.SECONDS ?? '5');
 const parallel = Number(process.env.UV_THREADPOOL_SIZE ?? '4');
-const options = { type: argon2.argon2id as 2, memoryCost: Number(process.env.MEMORY ?? '19456'), timeCost: Number(process.env.TIME ?? '2'), parallelism: Number(process.env.PARALLELISM ?? '1') };
+const options = {
+  type: argon2.argon2id as 2,
+  memoryCost: Number(process.env.MEMORY ?? '19456'),
+  timeCost: Number(process.env.TIME ?? '2'),
+  parallelism: Number(process.env.PARALLELISM ?? '1'),
+};
 const hash = await argon2.hash('correct horse battery staple', options);
 await argon2.verify(hash, 'correct horse battery staple');
 
@@ -25,4 +30,6 @@ await Promise.all(
 );
 const elapsed = (performance.now() - started) / 1000;
 const cpu = cpuUsage(cpuBefore);
-process.stdout.write(`${JSON.stringify({ verifications, seconds: elapsed, perSecond: verifications / elapsed, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ verifications, seconds: elapsed, perSecond: verifications / elapsed, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`,
+);

@@ -15,8 +15,22 @@ const es256 = await exportJWK((await generateKeyPair('ES256', { extractable: tru
 const rs256 = await exportJWK((await generateKeyPair('RS256', { extractable: true })).privateKey);
 
 const provider = new Provider(issuer, {
-  clients: [{ client_id: 'bench', client_secret: 'bench-secret-bench-secret-bench-secret', grant_types: ['client_credentials', 'refresh_token', 'authorization_code'], redirect_uris: ['http://127.0.0.1/cb'], response_types: ['code'], scope: 'openid offline_access' }],
-  jwks: { keys: [{ ...rs256, alg: 'RS256', use: 'sig', kid: 'rs' }, { ...es256, alg: 'ES256', use: 'sig', kid: 'es' }] },
+  clients: [
+    {
+      client_id: 'bench',
+      client_secret: 'bench-secret-bench-secret-bench-secret',
+      grant_types: ['client_credentials', 'refresh_token', 'authorization_code'],
+      redirect_uris: ['http://127.0.0.1/cb'],
+      response_types: ['code'],
+      scope: 'openid offline_access',
+    },
+  ],
+  jwks: {
+    keys: [
+      { ...rs256, alg: 'RS256', use: 'sig', kid: 'rs' },
+      { ...es256, alg: 'ES256', use: 'sig', kid: 'es' },
+    ],
+  },
   scopes: ['openid', 'offline_access'],
   features: {
     devInteractions: { enabled: false },
@@ -24,7 +38,13 @@ const provider = new Provider(issuer, {
     resourceIndicators: {
       enabled: true,
       defaultResource: () => resource,
-      getResourceServerInfo: () => ({ scope: 'tasks:read tasks:work', audience: resource, accessTokenFormat: 'jwt', accessTokenTTL: 600, jwt: { sign: { alg: 'ES256' } } }),
+      getResourceServerInfo: () => ({
+        scope: 'tasks:read tasks:work',
+        audience: resource,
+        accessTokenFormat: 'jwt',
+        accessTokenTTL: 600,
+        jwt: { sign: { alg: 'ES256' } },
+      }),
       useGrantedResource: () => true,
     },
   },
@@ -42,7 +62,15 @@ async function mintRefreshTokens(count: number): Promise<string[]> {
     grant.addOIDCScope('openid offline_access');
     grant.addResourceScope(resource, 'tasks:read');
     const grantId = await grant.save();
-    const token = new provider.RefreshToken({ client, accountId: `account-${i}`, grantId, scope: 'openid offline_access', gty: 'authorization_code', resource, iiat: Math.floor(Date.now() / 1000) } as never);
+    const token = new provider.RefreshToken({
+      client,
+      accountId: `account-${i}`,
+      grantId,
+      scope: 'openid offline_access',
+      gty: 'authorization_code',
+      resource,
+      iiat: Math.floor(Date.now() / 1000),
+    } as never);
     tokens.push(await token.save());
   }
   return tokens;

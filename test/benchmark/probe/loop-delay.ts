@@ -9,6 +9,9 @@ const histogram = monitorEventLoopDelay({ resolution: 10 });
 histogram.enable();
 process.on('SIGUSR2', () => {
   const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
-  writeFileSync(process.env.LOOP_DELAY_FILE ?? 'loop-delay.json', JSON.stringify({ p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) }));
+  writeFileSync(
+    process.env.LOOP_DELAY_FILE ?? 'loop-delay.json',
+    JSON.stringify({ p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) }),
+  );
   histogram.reset();
 });

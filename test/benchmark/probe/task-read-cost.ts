@@ -34,7 +34,9 @@ async function measure(name: string, read: () => Promise<unknown>): Promise<void
   for (let done = 0; done < CALLS; done += IN_FLIGHT) await Promise.all(Array.from({ length: IN_FLIGHT }, read));
   const cpu = process.cpuUsage(cpuBefore);
   const wallMs = performance.now() - started;
-  process.stdout.write(`${name.padEnd(20)} ${Math.round((cpu.user + cpu.system) / CALLS)} µs CPU per read, ${Math.round((wallMs * 1000) / CALLS)} µs wall\n`);
+  process.stdout.write(
+    `${name.padEnd(20)} ${Math.round((cpu.user + cpu.system) / CALLS)} µs CPU per read, ${Math.round((wallMs * 1000) / CALLS)} µs wall\n`,
+  );
 }
 
 await measure('Prisma findMany', () => tasks.listFor(sub, 20, undefined));

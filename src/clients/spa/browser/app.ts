@@ -11,7 +11,11 @@ interface Task {
 const SILENT_TRIED = 'latchkey-demo.silent-tried';
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
 
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, attributes: Record<string, string> = {}): HTMLElementTagNameMap[K] {
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  text?: string,
+  attributes: Record<string, string> = {},
+): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   if (text !== undefined) node.textContent = text;
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
@@ -51,7 +55,10 @@ async function run(): Promise<void> {
     const code = (error as { error?: string }).error ?? (error as Error).message;
     // prompt=none found no session at the issuer: show the sign-in button, no error.
     if (code === 'login_required' || code === 'interaction_required') return showSignedOut(session);
-    return showSignedOut(session, code === 'access_denied' ? 'Sign-in was cancelled.' : 'Sign-in did not finish. Try again.');
+    return showSignedOut(
+      session,
+      code === 'access_denied' ? 'Sign-in was cancelled.' : 'Sign-in did not finish. Try again.',
+    );
   }
 
   if (!session.signedIn) {
@@ -97,8 +104,16 @@ async function run(): Promise<void> {
     if (items.length === 0) list.append(element('li', 'No tasks yet.', { class: 'empty' }));
     for (const task of items) {
       const row = element('li', undefined, { 'data-task-id': task.id, 'data-status': task.status });
-      row.append(element('span', task.title, { class: 'title' }), element('span', task.status.replace('_', ' '), { class: 'badge' }));
-      if (task.assignee) row.append(element('span', `assigned to ${task.assignee === session.user?.sub ? 'me' : task.assignee}`, { class: 'muted' }));
+      row.append(
+        element('span', task.title, { class: 'title' }),
+        element('span', task.status.replace('_', ' '), { class: 'badge' }),
+      );
+      if (task.assignee)
+        row.append(
+          element('span', `assigned to ${task.assignee === session.user?.sub ? 'me' : task.assignee}`, {
+            class: 'muted',
+          }),
+        );
       const actions = element('span', undefined, { class: 'actions' });
       const button = (label: string, action: () => Promise<void>) => {
         const node = element('button', label, { type: 'button' });
@@ -118,7 +133,11 @@ async function run(): Promise<void> {
       });
       button('Assign', async () => {
         const assignee = prompt('Assign to (user id; empty to clear)', task.assignee ?? '');
-        if (assignee !== null && (await call('PUT', `/tasks/${task.id}/assignee`, { assignee: assignee.trim() || null }))) say('Assignment saved.');
+        if (
+          assignee !== null &&
+          (await call('PUT', `/tasks/${task.id}/assignee`, { assignee: assignee.trim() || null }))
+        )
+          say('Assignment saved.');
         await refreshList();
       });
       row.append(actions);

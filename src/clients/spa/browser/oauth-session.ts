@@ -38,7 +38,10 @@ async function dpopKeyPair(): Promise<CryptoKeyPair> {
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error ?? new Error('IndexedDB request failed'));
     });
-  const existing = await read<CryptoKeyPair | undefined>('readonly', (store) => store.get('dpop') as IDBRequest<CryptoKeyPair | undefined>);
+  const existing = await read<CryptoKeyPair | undefined>(
+    'readonly',
+    (store) => store.get('dpop') as IDBRequest<CryptoKeyPair | undefined>,
+  );
   if (existing) return existing;
   const created = await oauth.generateKeyPair('ES256', { extractable: false });
   await read('readwrite', (store) => store.put(created, 'dpop'));
@@ -73,7 +76,10 @@ export class OAuthSession {
 
   static async open(settings: AppSettings): Promise<OAuthSession> {
     const issuer = new URL(settings.issuer);
-    const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, allowHttp(settings.issuer)));
+    const as = await oauth.processDiscoveryResponse(
+      issuer,
+      await oauth.discoveryRequest(issuer, allowHttp(settings.issuer)),
+    );
     return new OAuthSession(settings, as, oauth.DPoP({}, await dpopKeyPair()));
   }
 
@@ -83,7 +89,11 @@ export class OAuthSession {
 
   /** Sends the browser to the issuer; `silent` asks for no page at all (prompt=none) and fails quietly. */
   async signIn(silent = false): Promise<void> {
-    const pending: PendingSignIn = { verifier: oauth.generateRandomCodeVerifier(), state: oauth.generateRandomState(), nonce: oauth.generateRandomNonce() };
+    const pending: PendingSignIn = {
+      verifier: oauth.generateRandomCodeVerifier(),
+      state: oauth.generateRandomState(),
+      nonce: oauth.generateRandomNonce(),
+    };
     sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
     const url = new URL(this.#as.authorization_endpoint!);
     url.search = new URLSearchParams({
@@ -110,16 +120,33 @@ export class OAuthSession {
     const pending = JSON.parse(stored) as PendingSignIn;
     // Checks state and that `iss` names our issuer (RFC 9207) before anything else; an error response throws here.
     const params = oauth.validateAuthResponse(this.#as, this.#client, current, pending.state);
-    const result = await this.#tokenRequest(() =>
-      oauth.authorizationCodeGrantRequest(this.#as, this.#client, oauth.None(), params, this.#settings.redirectUri, pending.verifier, { DPoP: this.#dpop, ...allowHttp(this.#settings.issuer) }),
-    (response) => oauth.processAuthorizationCodeResponse(this.#as, this.#client, response, { expectedNonce: pending.nonce, requireIdToken: true }));
+    const result = await this.#tokenRequest(
+      () =>
+        oauth.authorizationCodeGrantRequest(
+          this.#as,
+          this.#client,
+          oauth.None(),
+          params,
+          this.#settings.redirectUri,
+          pending.verifier,
+          { DPoP: this.#dpop, ...allowHttp(this.#settings.issuer) },
+        ),
+      (response) =>
+        oauth.processAuthorizationCodeResponse(this.#as, this.#client, response, {
+          expectedNonce: pending.nonce,
+          requireIdToken: true,
+        }),
+    );
     const claims = oauth.getValidatedIdTokenClaims(result)!;
     this.user = { sub: claims.sub, email: typeof claims.email === 'string' ? claims.email : undefined };
     return true;
   }
 
   /** A token request, retried once when the server asks for a DPoP nonce. */
-  async #tokenRequest(send: () => Promise<Response>, process: (response: Response) => Promise<oauth.TokenEndpointResponse>): Promise<oauth.TokenEndpointResponse> {
+  async #tokenRequest(
+    send: () => Promise<Response>,
+    process: (response: Response) => Promise<oauth.TokenEndpointResponse>,
+  ): Promise<oauth.TokenEndpointResponse> {
     let result: oauth.TokenEndpointResponse;
     try {
       result = await process(await send());
@@ -141,7 +168,11 @@ export class OAuthSession {
       const refreshToken = this.#refreshToken;
       try {
         await this.#tokenRequest(
-          () => oauth.refreshTokenGrantRequest(this.#as, this.#client, oauth.None(), refreshToken, { DPoP: this.#dpop, ...allowHttp(this.#settings.issuer) }),
+          () =>
+            oauth.refreshTokenGrantRequest(this.#as, this.#client, oauth.None(), refreshToken, {
+              DPoP: this.#dpop,
+              ...allowHttp(this.#settings.issuer),
+            }),
           (response) => oauth.processRefreshTokenResponse(this.#as, this.#client, response),
         );
       } catch (error) {
@@ -162,7 +193,14 @@ export class OAuthSession {
     const send = () => {
       const headers = new Headers({ accept: 'application/json' });
       if (body !== undefined) headers.set('content-type', 'application/json');
-      return oauth.protectedResourceRequest(this.#accessToken!, method, new URL(path, this.#settings.api), headers, body === undefined ? null : JSON.stringify(body), { DPoP: this.#dpop, ...allowHttp(this.#settings.api) });
+      return oauth.protectedResourceRequest(
+        this.#accessToken!,
+        method,
+        new URL(path, this.#settings.api),
+        headers,
+        body === undefined ? null : JSON.stringify(body),
+        { DPoP: this.#dpop, ...allowHttp(this.#settings.api) },
+      );
     };
     let response: Response;
     try {
@@ -181,10 +219,16 @@ export class OAuthSession {
   /** RP-initiated logout: the refresh token is revoked first, then the issuer's session ends. */
   async signOut(): Promise<void> {
     if (this.#refreshToken) {
-      await oauth.revocationRequest(this.#as, this.#client, oauth.None(), this.#refreshToken, allowHttp(this.#settings.issuer)).catch(() => undefined);
+      await oauth
+        .revocationRequest(this.#as, this.#client, oauth.None(), this.#refreshToken, allowHttp(this.#settings.issuer))
+        .catch(() => undefined);
     }
     const url = new URL(this.#as.end_session_endpoint!);
-    url.search = new URLSearchParams({ client_id: this.#settings.clientId, post_logout_redirect_uri: this.#settings.redirectUri, ...(this.#idToken ? { id_token_hint: this.#idToken } : {}) }).toString();
+    url.search = new URLSearchParams({
+      client_id: this.#settings.clientId,
+      post_logout_redirect_uri: this.#settings.redirectUri,
+      ...(this.#idToken ? { id_token_hint: this.#idToken } : {}),
+    }).toString();
     this.#accessToken = undefined;
     this.#refreshToken = undefined;
     location.assign(url.href);

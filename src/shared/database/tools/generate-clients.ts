@@ -12,7 +12,11 @@ const prismaCli = require.resolve('prisma/build/index.js');
 for (const config of ['prisma/issuer.config.ts', 'prisma/tasks.config.ts']) {
   const result = spawnSync(process.execPath, [prismaCli, 'generate', '--config', config], {
     stdio: 'inherit',
-    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? process.execPath, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+    env: {
+      ...process.env,
+      PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? process.execPath,
+      PRISMA_HIDE_UPDATE_MESSAGE: '1',
+    },
   });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }

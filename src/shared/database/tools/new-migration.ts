@@ -21,4 +21,8 @@ const created = await createPgliteMigration({
   migrationName: name,
   prismaConfigPath: path.resolve(configs[which as keyof typeof configs]),
 });
-process.stdout.write(created ? `created ${path.relative(process.cwd(), created.migrationDirPath)}\n` : 'no changes: the migrations already match the schema\n');
+process.stdout.write(
+  created
+    ? `created ${path.relative(process.cwd(), created.migrationDirPath)}\n`
+    : 'no changes: the migrations already match the schema\n',
+);
