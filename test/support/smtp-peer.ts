@@ -7,9 +7,7 @@ export interface ReceivedMail {
 }
 
 /** A real SMTP server on loopback (nodemailer's sibling package) that keeps what it receives. */
-export async function startSmtpPeer(
-  port = 0,
-): Promise<{
+export async function startSmtpPeer(port = 0): Promise<{
   url: string;
   messages: ReceivedMail[];
   waitFor(predicate: (mail: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail>;
