@@ -12,7 +12,8 @@ import { userRepository } from '../accounts/user-repository.ts';
 import type { PrismaClient } from '../shared/database/generated/issuer/client.ts';
 import { createBaseApp } from '../shared/http/base-app.ts';
 import type { RequestState } from '../shared/http/request-context.ts';
-import type { ServiceDependencies } from '../shared/lifecycle/service.ts';
+import type { BuiltApp, ServiceDependencies } from '../shared/lifecycle/service.ts';
+import type { CloseStep } from '../shared/lifecycle/shutdown.ts';
 import { accountAccess } from './account/account-access.ts';
 import { accountConsoleClient, ACCOUNT_CONSOLE_CLIENT_ID } from './account/account-console-client.ts';
 import { accountRoutes } from './account/account-routes.ts';
@@ -37,7 +38,7 @@ import { ProviderHost } from './oidc/provider-host.ts';
 import { tokenRequestPolicy } from './oidc/token-request-policy.ts';
 import { pageRenderer } from './pages/page-renderer.ts';
 
-export interface IssuerApp {
+export interface IssuerApp extends BuiltApp {
   app: Koa<RequestState>;
   host: ProviderHost;
   mailer: Mailer;
@@ -46,7 +47,7 @@ export interface IssuerApp {
 
 /** The issuer's composition root: builds every part from the process's dependencies and wires them. */
 export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaClient>): Promise<IssuerApp> {
-  const { config, log, database, cache, isAcceptingTraffic, addCloseStep } = dependencies;
+  const { config, log, database, cache, isAcceptingTraffic } = dependencies;
   const db = database.client;
   const users = userRepository(db);
   const clients = clientService(clientRepository(db), { taskApi: config.taskApi.url });
@@ -57,7 +58,6 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   const keys = configuredKeyRing(db, config, kek);
   const events = securityEvents(db, log);
   const mailer = createMailer(config, log);
-  addCloseStep({ name: 'mail', close: () => mailer.drain(config.http.shutdownTimeoutMs) });
   const ttl = config.issuer.ttl;
 
   const revokeGrant = grantRevoker({ records, cache });
@@ -190,5 +190,11 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
       },
     }),
   );
-  return { app, host, mailer, events };
+  // After HTTP has drained: mail still in hand goes out, then nothing the issuer started fires again.
+  const close: CloseStep[] = [
+    { name: 'mail', close: () => mailer.drain(config.http.shutdownTimeoutMs) },
+    { name: 'provider host', close: () => host.stop() },
+    { name: 'record sweeper', close: async () => clearInterval(sweeper) },
+  ];
+  return { app, close, host, mailer, events };
 }

@@ -12,5 +12,5 @@ export const issuerService: ServiceDefinition<PrismaClient> = {
   database: (config) => config.issuer.database,
   migrationsDirectory: MIGRATIONS.issuer,
   createClient: (adapter) => new PrismaClient({ adapter }),
-  buildApp: async (dependencies) => (await buildIssuerApp(dependencies)).app,
+  buildApp: buildIssuerApp,
 };

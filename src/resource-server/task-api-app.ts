@@ -4,7 +4,7 @@ import type Koa from 'koa';
 import type { PrismaClient } from '../shared/database/generated/tasks/client.ts';
 import { createBaseApp } from '../shared/http/base-app.ts';
 import type { RequestState } from '../shared/http/request-context.ts';
-import type { ServiceDependencies } from '../shared/lifecycle/service.ts';
+import type { BuiltApp, ServiceDependencies } from '../shared/lifecycle/service.ts';
 import { authenticate, type AuthenticatedState } from './auth/authenticate.ts';
 import { DPOP_ALGORITHMS } from './auth/dpop.ts';
 import { issuerKeys } from './auth/issuer-keys.ts';
@@ -27,7 +27,7 @@ export interface TaskApiOptions {
 export function buildTaskApiApp(
   dependencies: ServiceDependencies<PrismaClient>,
   options: TaskApiOptions = {},
-): Koa<RequestState> {
+): BuiltApp {
   const { config, log, database, cache, isAcceptingTraffic } = dependencies;
   const audience = config.taskApi.url;
   const issuer = config.issuer.url;
@@ -93,5 +93,6 @@ export function buildTaskApiApp(
   });
   app.use(api.routes() as unknown as Koa.Middleware<RequestState>);
   app.use(api.allowedMethods() as unknown as Koa.Middleware<RequestState>);
-  return app;
+  // Nothing runs beside the requests (the key set refreshes on demand), so nothing more to stop.
+  return { app, close: [] };
 }

@@ -10,6 +10,8 @@ import {
   testConfig,
 } from '../support/environment.ts';
 import { captureLog } from '../support/log-capture.ts';
+import { startSmtpPeer } from '../support/smtp-peer.ts';
+import { buildIssuerApp, type IssuerApp } from '../../src/issuer/issuer-app.ts';
 import { freePort, spawnEntry } from '../support/processes.ts';
 
 describe('graceful shutdown', () => {
@@ -20,13 +22,13 @@ describe('graceful shutdown', () => {
     const slowIssuer = {
       ...issuerService,
       buildApp: async (dependencies: Parameters<typeof issuerService.buildApp>[0]) => {
-        const app = await issuerService.buildApp(dependencies);
-        app.use(async (ctx) => {
+        const built = await issuerService.buildApp(dependencies);
+        built.app.use(async (ctx) => {
           if (ctx.path !== '/slow') return;
           await new Promise((resolve) => setTimeout(resolve, 700));
           ctx.body = { finished: true };
         });
-        return app;
+        return built;
       },
     };
     const port = await freePort();
@@ -54,6 +56,54 @@ describe('graceful shutdown', () => {
       assert.equal(await stopping, true, 'every close step succeeded');
       assert.ok(log.text().includes('"msg":"issuer stopped"'));
     } finally {
+      await dir.remove();
+    }
+  });
+
+  it('delivers a mail queued just before shutdown, and nothing the issuer started fires after it stopped', async () => {
+    const dir = await temporaryDirectory();
+    const log = captureLog();
+    const smtp = await startSmtpPeer();
+    let issuer!: IssuerApp;
+    const port = await freePort();
+    const service = await startService(
+      {
+        ...issuerService,
+        buildApp: async (dependencies) => (issuer = await buildIssuerApp(dependencies)),
+      },
+      testConfig(dir.path, {
+        ISSUER_URL: `http://127.0.0.1:${port}`,
+        SMTP_URL: smtp.url,
+        // The key reload would fire twice during the wait below if stopping left its timer behind.
+        KEY_RELOAD_INTERVAL_SECONDS: '0.2',
+        LOG_LEVEL: 'info',
+      }),
+      { port, logDestination: log.stream },
+    );
+    try {
+      issuer.mailer.send({
+        kind: 'password_reset',
+        to: 'owner@example.com',
+        subject: 'Last words',
+        text: 'queued at SIGTERM',
+      });
+      assert.equal(await service.stop(), true);
+      assert.equal(
+        smtp.messages.filter((mail) => mail.raw.includes('queued at SIGTERM')).length,
+        1,
+        'delivered before the stores closed',
+      );
+      const linesAtStop = log.text().split('\n').length;
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      const after = log
+        .text()
+        .split('\n')
+        .slice(linesAtStop - 1)
+        .filter(Boolean);
+      assert.deepEqual(after, [], 'no log line (a key reload, a sweep) after "issuer stopped"');
+      assert.doesNotMatch(log.text(), /PGlite is closed|could not reload signing keys|scheduled key rotation failed/);
+    } finally {
+      await smtp.close();
       await dir.remove();
     }
   });

@@ -137,7 +137,7 @@ export async function startIssuer(
       ...issuerService,
       buildApp: async (dependencies) => {
         issuer = await buildIssuerApp(dependencies);
-        return issuer.app;
+        return issuer;
       },
     },
     config,

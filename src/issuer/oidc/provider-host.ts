@@ -41,6 +41,7 @@ export class ProviderHost {
   #keys: KeySet | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #inFlight: Promise<void> | undefined;
   readonly #options: ProviderHostOptions;
 
   private constructor(options: ProviderHostOptions) {
@@ -133,16 +134,21 @@ export class ProviderHost {
     let delay = this.#options.reloadIntervalSeconds * 1000;
     if (nextTransition) delay = Math.min(delay, Math.max(0, nextTransition.getTime() - Date.now()) + 50);
     this.#timer = setTimeout(() => {
-      this.reload().catch((error: unknown) => {
-        this.#options.log.warn({ errMessage: (error as Error).message }, 'could not reload signing keys; will retry');
-        this.#schedule(undefined);
-      });
+      this.#inFlight = this.reload()
+        .then(() => undefined)
+        .catch((error: unknown) => {
+          if (this.#stopped) return;
+          this.#options.log.warn({ errMessage: (error as Error).message }, 'could not reload signing keys; will retry');
+          this.#schedule(undefined);
+        });
     }, delay);
     this.#timer.unref();
   }
 
-  stop(): void {
+  /** No reload is scheduled after this, and one already running has finished when it resolves. */
+  async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    await this.#inFlight;
   }
 }

@@ -24,8 +24,15 @@ export interface ServiceDependencies<Client extends PrismaLike> {
   cache: Cache;
   /** False from the moment shutdown begins; readiness reports 503 from then on. */
   isAcceptingTraffic: () => boolean;
-  /** Adds work to do at shutdown, after requests have drained and before the stores close (mail in hand). */
-  addCloseStep: (step: CloseStep) => void;
+}
+
+/**
+ * A process's app and what it started beside it. Shutdown runs: drain HTTP, then `close` in its
+ * order (mail in hand, timers, the provider host...), then the database, then the cache.
+ */
+export interface BuiltApp {
+  app: Koa;
+  close: CloseStep[];
 }
 
 /** What differs between Latchkey's processes; everything else about starting and stopping is shared. */
@@ -35,7 +42,7 @@ export interface ServiceDefinition<Client extends PrismaLike> {
   database(config: Config): DatabaseTarget;
   migrationsDirectory: string;
   createClient: ClientFactory<Client>;
-  buildApp(dependencies: ServiceDependencies<Client>): Koa | Promise<Koa>;
+  buildApp(dependencies: ServiceDependencies<Client>): BuiltApp | Promise<BuiltApp>;
 }
 
 export interface RunningService<Client extends PrismaLike> extends ServiceDependencies<Client> {
@@ -67,16 +74,14 @@ export async function startService<Client extends PrismaLike>(
     if (config.migrateOnStart) await migrate(database, definition.migrationsDirectory, log);
     cache = openCache(config.cache, log);
     let accepting = true;
-    const appSteps: CloseStep[] = [];
     const dependencies: ServiceDependencies<Client> = {
       config,
       log,
       database,
       cache,
       isAcceptingTraffic: () => accepting,
-      addCloseStep: (step) => appSteps.push(step),
     };
-    const app = await definition.buildApp(dependencies);
+    const { app, close: appSteps } = await definition.buildApp(dependencies);
     const endpoint = definition.endpoint(config);
     const server = await listen(app, options.port ?? endpoint.port, config.http.host);
     log.info(
