@@ -1,4 +1,4 @@
-import { isDependencyFailure } from '../shared/http/errors.ts';
+import { isDependencyFailure } from '../shared/resilience/dependency-failure.ts';
 import type { UserRepository, UserRow } from './user-repository.ts';
 
 /** What oidc-provider and our token claims need to know of a signed-in person. */

@@ -14,7 +14,7 @@ import { DEFAULT_PASSWORD_POLICY, passwordProblem } from '../accounts/password-p
 import { userRepository, type UserRow } from '../accounts/user-repository.ts';
 import { clientRepository, type ClientRow } from '../issuer/clients/client-repository.ts';
 import { ClientValidationError, clientService } from '../issuer/clients/client-service.ts';
-import { resolveKeyEncryptionKey } from '../issuer/keys/key-encryption.ts';
+import { resolveKeyEncryptionKey } from '../issuer/keys/key-encryption-key.ts';
 import { configuredKeyRing } from '../issuer/keys/key-ring.ts';
 import { disableAccount } from '../issuer/account-lifecycle.ts';
 import { openCache } from '../shared/cache/open-cache.ts';

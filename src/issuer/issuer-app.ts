@@ -1,12 +1,12 @@
 import type Koa from 'koa';
 import { findActiveAccount } from '../accounts/accounts.ts';
-import { deviceCookies } from '../accounts/device-cookie.ts';
+import { deviceCookies } from './interactions/device-cookie.ts';
 import { lockRepository } from '../accounts/lock-repository.ts';
 import { lockout } from '../accounts/lockout.ts';
 import { mailTokens, sendBudget } from '../accounts/mail-tokens.ts';
 import { createMailer, type Mailer } from '../accounts/mail/mailer.ts';
 import { passwordHasher } from '../accounts/passwords.ts';
-import { secondFactor } from '../accounts/second-factor.ts';
+import { RECOVERY_CODE_KEY_PURPOSE, secondFactor } from '../accounts/second-factor.ts';
 import { securityEvents, type SecurityEvents } from '../accounts/security-events.ts';
 import { userRepository } from '../accounts/user-repository.ts';
 import type { PrismaClient } from '../shared/database/generated/issuer/client.ts';
@@ -24,7 +24,8 @@ import { clientService } from './clients/client-service.ts';
 import { ensureDemoClients } from './clients/demo-clients.ts';
 import { formGuard } from './interactions/form-guard.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
-import { keyEncryption, resolveKeyEncryptionKey } from './keys/key-encryption.ts';
+import { resolveKeyEncryptionKey } from './keys/key-encryption-key.ts';
+import { sealer, subkey } from '../shared/crypto/sealing.ts';
 import { configuredKeyRing } from './keys/key-ring.ts';
 import { accountRevoker, grantRevoker, adapterFactory } from './oidc/adapter.ts';
 import { browserContext } from './oidc/browser-context.ts';
@@ -57,7 +58,7 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   const kek = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
   const keys = configuredKeyRing(db, config, kek);
   const events = securityEvents(db, log);
-  const mailer = createMailer(config, log);
+  const mailer = createMailer(config.mail, log);
   const ttl = config.issuer.ttl;
 
   const revokeGrant = grantRevoker({ records, cache });
@@ -131,7 +132,11 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   const provider = () => host.provider;
   const passwords = passwordHasher(config.issuer.passwords);
   const failures = lockout(cache, locks, config.issuer.lockout);
-  const secondFactors = secondFactor(db, keyEncryption(kek), kek);
+  const secondFactors = secondFactor({
+    users,
+    sealer: sealer(kek),
+    recoveryCodeKey: subkey(kek, RECOVERY_CODE_KEY_PURPOSE),
+  });
   const forms = formGuard(kek, config.issuer.url);
   const tokens = mailTokens(cache);
   const budget = sendBudget(cache, { perAddress: 5, perIp: 30, windowSeconds: 900 });

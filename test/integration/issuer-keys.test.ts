@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as client from 'openid-client';
-import { keyEncryption } from '../../src/issuer/keys/key-encryption.ts';
+import { sealer } from '../../src/shared/crypto/sealing.ts';
 import { keyRing } from '../../src/issuer/keys/key-ring.ts';
 import { signingKeyRepository } from '../../src/issuer/keys/signing-key-repository.ts';
 import { needsPostgres, TEST_KEY_ENCRYPTION_KEY } from '../support/environment.ts';
@@ -23,15 +23,11 @@ describe('signing key rotation', () => {
   after(() => issuer.stop());
 
   const ring = () =>
-    keyRing(
-      signingKeyRepository(issuer.service.database.client),
-      keyEncryption(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')),
-      {
-        publishLeadSeconds: LEAD_SECONDS,
-        tokenRetentionSeconds: 660,
-        cookieRetentionSeconds: 3_600,
-      },
-    );
+    keyRing(signingKeyRepository(issuer.service.database.client), sealer(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')), {
+      publishLeadSeconds: LEAD_SECONDS,
+      tokenRetentionSeconds: 660,
+      cookieRetentionSeconds: 3_600,
+    });
   const jwks = async (url = issuer.url) => (await (await fetch(`${url}/jwks`)).json()) as JSONWebKeySet;
   const token = async () => (await client.clientCredentialsGrant(config, { scope: 'tasks:work' })).access_token;
   const verifies = async (accessToken: string) => {

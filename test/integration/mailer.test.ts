@@ -35,7 +35,7 @@ describe('mailer', () => {
 
   it('delivers a sent message over SMTP, after the caller has returned', async () => {
     const mailer = createMailer(
-      loadConfig({ DATA_DIR: data.path, SMTP_URL: smtp.url }),
+      loadConfig({ DATA_DIR: data.path, SMTP_URL: smtp.url }).mail,
       createLogger({ name: 'test', level: 'info', format: 'json' }, captureLog().stream),
     );
     const before = smtp.messages.length;
@@ -50,7 +50,7 @@ describe('mailer', () => {
     const log = captureLog();
     const refused = `smtp://127.0.0.1:${await freePort()}`;
     const mailer = createMailer(
-      loadConfig({ DATA_DIR: data.path, SMTP_URL: refused }),
+      loadConfig({ DATA_DIR: data.path, SMTP_URL: refused }).mail,
       createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream),
       { retryDelaysMs: [10, 10] },
     );
@@ -67,7 +67,7 @@ describe('mailer', () => {
     const port = await freePort();
     const log = captureLog();
     const mailer = createMailer(
-      loadConfig({ DATA_DIR: data.path, SMTP_URL: `smtp://127.0.0.1:${port}` }),
+      loadConfig({ DATA_DIR: data.path, SMTP_URL: `smtp://127.0.0.1:${port}` }).mail,
       createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream),
       { retryDelaysMs: [60_000] },
     );
@@ -92,7 +92,8 @@ describe('mailer', () => {
     const silent = net.createServer(() => {});
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const mailer = createMailer(
-      loadConfig({ DATA_DIR: data.path, SMTP_URL: `smtp://127.0.0.1:${(silent.address() as net.AddressInfo).port}` }),
+      loadConfig({ DATA_DIR: data.path, SMTP_URL: `smtp://127.0.0.1:${(silent.address() as net.AddressInfo).port}` })
+        .mail,
       createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream),
     );
     try {
@@ -110,7 +111,7 @@ describe('mailer', () => {
   it('neither delivers nor logs a pretended message', async () => {
     const log = captureLog();
     const mailer = createMailer(
-      loadConfig({ DATA_DIR: data.path, SMTP_URL: smtp.url }),
+      loadConfig({ DATA_DIR: data.path, SMTP_URL: smtp.url }).mail,
       createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream),
     );
     const before = smtp.messages.length;
@@ -130,7 +131,7 @@ describe('mailer', () => {
 
   it('writes no outbox file for a pretended message in the embedded mode', async () => {
     const mailer = createMailer(
-      loadConfig({ DATA_DIR: data.path }),
+      loadConfig({ DATA_DIR: data.path }).mail,
       createLogger({ name: 'test', level: 'info', format: 'json' }, captureLog().stream),
     );
     const outbox = path.join(data.path, 'outbox');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import * as client from 'openid-client';
-import { keyEncryption } from '../../src/issuer/keys/key-encryption.ts';
+import { sealer } from '../../src/shared/crypto/sealing.ts';
 import { keyRing } from '../../src/issuer/keys/key-ring.ts';
 import { signingKeyRepository } from '../../src/issuer/keys/signing-key-repository.ts';
 import { buildTaskApiApp } from '../../src/resource-server/task-api-app.ts';
@@ -29,7 +29,7 @@ describe('task API resilience', () => {
     const oldKid = decodeProtectedHeader(service.token).kid;
     const ring = keyRing(
       signingKeyRepository(stack.issuer.service.database.client),
-      keyEncryption(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')),
+      sealer(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')),
       { publishLeadSeconds: 0, tokenRetentionSeconds: 660, cookieRetentionSeconds: 3_600 },
     );
     await ring.rotate();

@@ -1,8 +1,8 @@
 import type { Writable } from 'node:stream';
 import { generate } from 'otplib';
 import * as client from 'openid-client';
-import { secondFactor } from '../../src/accounts/second-factor.ts';
-import { keyEncryption } from '../../src/issuer/keys/key-encryption.ts';
+import { RECOVERY_CODE_KEY_PURPOSE, secondFactor } from '../../src/accounts/second-factor.ts';
+import { sealer, subkey } from '../../src/shared/crypto/sealing.ts';
 import { passwordHasher } from '../../src/accounts/passwords.ts';
 import { userRepository } from '../../src/accounts/user-repository.ts';
 import { clientRepository } from '../../src/issuer/clients/client-repository.ts';
@@ -148,7 +148,7 @@ export async function startIssuer(
   const users = userRepository(db);
   const passwords = passwordHasher();
   const kek = Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex');
-  const factors = secondFactor(db, keyEncryption(kek), kek);
+  const factors = secondFactor({ users, sealer: sealer(kek), recoveryCodeKey: subkey(kek, RECOVERY_CODE_KEY_PURPOSE) });
 
   return {
     url,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { SignJWT, importJWK, type JWK, type JWTPayload } from 'jose';
 import * as client from 'openid-client';
-import { keyEncryption } from '../../src/issuer/keys/key-encryption.ts';
+import { sealer } from '../../src/shared/crypto/sealing.ts';
 import { keyRing } from '../../src/issuer/keys/key-ring.ts';
 import { withLowS } from '../../src/shared/crypto/compact-jws.ts';
 import { signingKeyRepository } from '../../src/issuer/keys/signing-key-repository.ts';
@@ -115,7 +115,7 @@ export async function startStack(
     async signAsIssuer(claims, header = {}) {
       const ring = keyRing(
         signingKeyRepository(issuer.service.database.client),
-        keyEncryption(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')),
+        sealer(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')),
         { publishLeadSeconds: 0, tokenRetentionSeconds: 0, cookieRetentionSeconds: 0 },
       );
       const key = (await ring.load()).jwks.keys.find((candidate) => candidate.alg === 'ES256') as JWK;

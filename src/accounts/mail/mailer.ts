@@ -3,6 +3,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Config } from '../../shared/config/config.ts';
+
+/** What the mailer needs of the configuration: the sender and the transport. */
+export type MailSettings = Config['mail'];
 import type { Logger } from '../../shared/logging/logger.ts';
 
 export interface MailMessage {
@@ -38,8 +41,8 @@ const RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
  * SMTP when SMTP_URL is set; otherwise each message is written to DATA_DIR/outbox as an .eml file
  * (the embedded demo). Failures are retried with back-off and logged, never surfaced to the user.
  */
-export function createMailer(config: Config, log: Logger, options: { retryDelaysMs?: number[] } = {}): Mailer {
-  const transport = config.mail.transport;
+export function createMailer(settings: MailSettings, log: Logger, options: { retryDelaysMs?: number[] } = {}): Mailer {
+  const transport = settings.transport;
   // Bounded waits: a server that accepts the connection and then says nothing must not hold mail for minutes.
   const smtp =
     transport.kind === 'smtp'
@@ -62,7 +65,7 @@ export function createMailer(config: Config, log: Logger, options: { retryDelays
   const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
 
   async function deliver(message: MailMessage): Promise<string> {
-    const envelope = { from: config.mail.from, to: message.to, subject: message.subject, text: message.text };
+    const envelope = { from: settings.from, to: message.to, subject: message.subject, text: message.text };
     if (smtp) {
       await smtp.sendMail(envelope);
       return 'smtp';
@@ -128,7 +131,7 @@ export function createMailer(config: Config, log: Logger, options: { retryDelays
   }
 
   const compose = (message: MailMessage) =>
-    composer.sendMail({ from: config.mail.from, to: message.to, subject: message.subject, text: message.text }).then(
+    composer.sendMail({ from: settings.from, to: message.to, subject: message.subject, text: message.text }).then(
       () => undefined,
       () => undefined,
     );

@@ -1,4 +1,5 @@
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { subkey } from '../../shared/crypto/sealing.ts';
 import type { Context } from 'koa';
 import { AppError } from '../../shared/http/errors.ts';
 import { readForm } from '../../shared/http/form-body.ts';
@@ -11,7 +12,7 @@ import { readForm } from '../../shared/http/form-body.ts';
  * `Sec-Fetch-Site: same-origin` is the proof (a cross-site form gets `cross-site`).
  */
 export function formGuard(keyEncryptionKey: Buffer, issuerUrl: string) {
-  const key = Buffer.from(hkdfSync('sha256', keyEncryptionKey, Buffer.alloc(0), 'latchkey form token', 32));
+  const key = subkey(keyEncryptionKey, 'latchkey form token');
   const origin = new URL(issuerUrl).origin;
   const secure = issuerUrl.startsWith('https://');
   const tokenFor = (uid: string) => createHmac('sha256', key).update(`form:${uid}`).digest('base64url');

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
-import type { DeviceCookies } from '../../accounts/device-cookie.ts';
+import type { DeviceCookies } from './device-cookie.ts';
 import type { Lockout } from '../../accounts/lockout.ts';
 import type { MailTokens, SendBudget } from '../../accounts/mail-tokens.ts';
 import type { Mailer } from '../../accounts/mail/mailer.ts';

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Config } from '../../shared/config/config.ts';
-import { keyEncryption, type KeyEncryption } from './key-encryption.ts';
+import { sealer, type Sealer } from '../../shared/crypto/sealing.ts';
 import { signingKeyRepository, type SigningKeyRepository, type SigningKeyRow } from './signing-key-repository.ts';
 
 type SigningKeyRepositoryDatabase = Parameters<typeof signingKeyRepository>[0];
@@ -38,7 +38,7 @@ function generateTokenKey(alg: TokenAlgorithm): { privateJwk: JsonWebKey; public
   return { privateJwk: pair.privateKey.export({ format: 'jwk' }), publicJwk: pair.publicKey.export({ format: 'jwk' }) };
 }
 
-async function newTokenKey(alg: TokenAlgorithm, activatesAt: Date, encryption: KeyEncryption) {
+async function newTokenKey(alg: TokenAlgorithm, activatesAt: Date, encryption: Sealer) {
   const { privateJwk, publicJwk } = generateTokenKey(alg);
   const kid = await calculateJwkThumbprint(publicJwk);
   return {
@@ -51,7 +51,7 @@ async function newTokenKey(alg: TokenAlgorithm, activatesAt: Date, encryption: K
   };
 }
 
-function newCookieKey(activatesAt: Date, encryption: KeyEncryption) {
+function newCookieKey(activatesAt: Date, encryption: Sealer) {
   const kid = `cookie-${randomBytes(9).toString('base64url')}`;
   return {
     kid,
@@ -71,7 +71,7 @@ const isSigning = (key: SigningKeyRow, now: Date) =>
  * JWKS ahead of use and kept there until every token they signed has expired. The database is the
  * source of truth; each instance rebuilds its key set from it.
  */
-export function keyRing(repository: SigningKeyRepository, encryption: KeyEncryption, timings: KeyTimings) {
+export function keyRing(repository: SigningKeyRepository, encryption: Sealer, timings: KeyTimings) {
   /** Replaces the signing key of each purpose/algorithm with a new one, published `lead` seconds ahead. */
   async function rotateWithin(
     tx: Parameters<Parameters<SigningKeyRepository['withRotationLock']>[0]>[0],
@@ -175,7 +175,7 @@ export type KeyRing = ReturnType<typeof keyRing>;
  */
 export function configuredKeyRing(db: SigningKeyRepositoryDatabase, config: Config, kek: Buffer): KeyRing {
   const { ttl, keys } = config.issuer;
-  return keyRing(signingKeyRepository(db), keyEncryption(kek), {
+  return keyRing(signingKeyRepository(db), sealer(kek), {
     publishLeadSeconds: keys.publishLeadSeconds,
     tokenRetentionSeconds: Math.max(ttl.accessToken, ttl.idToken) + 60,
     cookieRetentionSeconds: ttl.session,

@@ -1,5 +1,5 @@
 import { errors, type Adapter } from 'oidc-provider';
-import { isDependencyFailure, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../shared/http/errors.ts';
+import { isDependencyFailure, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../shared/resilience/dependency-failure.ts';
 
 /**
  * An OAuth `temporarily_unavailable` error (RFC 6749 §4.1.2.1) with status 503: what oidc-provider

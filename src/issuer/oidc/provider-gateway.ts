@@ -1,6 +1,6 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 import type { Cache } from '../../shared/cache/cache.ts';
-import { isDependencyFailure, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../shared/http/errors.ts';
+import { isDependencyFailure, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../shared/resilience/dependency-failure.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import type { apiTokenUserinfo } from './api-token-userinfo.ts';

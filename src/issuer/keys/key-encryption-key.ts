@@ -1,36 +1,7 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../shared/logging/logger.ts';
-
-/**
- * Seals private key material under the key-encryption key (AES-256-GCM). The associated data binds
- * each ciphertext to its row (the kid), so a ciphertext copied onto another key's row fails to open.
- */
-export interface KeyEncryption {
-  seal(plaintext: string, associatedData: string): string;
-  open(sealed: string, associatedData: string): string;
-}
-
-export function keyEncryption(key: Buffer): KeyEncryption {
-  if (key.length !== 32) throw new Error('the key-encryption key must be 32 bytes');
-  return {
-    seal(plaintext, associatedData) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      cipher.setAAD(Buffer.from(associatedData));
-      const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-      return Buffer.concat([iv, cipher.getAuthTag(), ciphertext]).toString('base64url');
-    },
-    open(sealed, associatedData) {
-      const bytes = Buffer.from(sealed, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
-      decipher.setAAD(Buffer.from(associatedData));
-      decipher.setAuthTag(bytes.subarray(12, 28));
-      return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
-    },
-  };
-}
 
 /**
  * The configured key, or in the embedded mode one generated into the data folder on first start.

@@ -1,4 +1,5 @@
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { subkey } from '../../shared/crypto/sealing.ts';
 import type { Context } from 'koa';
 
 export const DEVICE_COOKIE = 'latchkey.device';
@@ -17,7 +18,7 @@ interface DevicePayload {
  * an attacker caused. Signed with a key derived from the key-encryption key, HttpOnly, a year long.
  */
 export function deviceCookies(keyEncryptionKey: Buffer, secure: boolean) {
-  const key = Buffer.from(hkdfSync('sha256', keyEncryptionKey, Buffer.alloc(0), 'latchkey device cookie', 32));
+  const key = subkey(keyEncryptionKey, 'latchkey device cookie');
   const mac = (data: string) => createHmac('sha256', key).update(data).digest('base64url');
   const accountTag = (userId: string) =>
     createHmac('sha256', key).update(`account:${userId}`).digest('base64url').slice(0, 16);
