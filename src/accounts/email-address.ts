@@ -12,6 +12,6 @@ export function isPlausibleEmail(email: string): boolean {
 }
 
 /** What a form's email field means: normalized, and cut to a length no real address exceeds. */
-export function emailFromForm(value: string | undefined): string {
+export function emailFromForm(value: string | null | undefined): string {
   return normalizeEmail(value ?? '').slice(0, MAX_EMAIL_LENGTH);
 }

@@ -12,7 +12,15 @@ export interface PasswordPolicy {
   maxLength: number;
 }
 
-export const DEFAULT_PASSWORD_POLICY: PasswordPolicy = { minLength: 12, maxLength: 128 };
+/** The longest password accepted, everywhere (web and CLI): far past any passphrase, short of a denial of service. */
+export const MAX_PASSWORD_LENGTH = 128;
+
+export const DEFAULT_PASSWORD_POLICY: PasswordPolicy = { minLength: 12, maxLength: MAX_PASSWORD_LENGTH };
+
+/** The policy of this deployment: its configured minimum (PASSWORD_MIN_LENGTH), the one maximum. */
+export function passwordPolicy(settings: { minLength: number }): PasswordPolicy {
+  return { minLength: settings.minLength, maxLength: MAX_PASSWORD_LENGTH };
+}
 
 let common: Set<string> | undefined;
 /** Built on first use (about 30 ms), not at start-up. */

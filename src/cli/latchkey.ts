@@ -10,7 +10,9 @@ import { lockRepository } from '../accounts/lock-repository.ts';
 import { lockout } from '../accounts/lockout.ts';
 import { passwordHasher } from '../accounts/passwords.ts';
 import { securityEvents, type SecurityEvent } from '../accounts/security-events.ts';
-import { DEFAULT_PASSWORD_POLICY, passwordProblem } from '../accounts/password-policy.ts';
+import { passwordPolicy } from '../accounts/password-policy.ts';
+import { accountCreation } from '../accounts/account-creation.ts';
+import { normalizeEmail } from '../accounts/email-address.ts';
 import { userRepository, type UserRow } from '../accounts/user-repository.ts';
 import { clientRepository, type ClientRow } from '../issuer/clients/client-repository.ts';
 import { ClientValidationError, clientService } from '../issuer/clients/client-service.ts';
@@ -237,20 +239,23 @@ async function userCommand(config: Config, action: string | undefined, target: s
         if (!values.email || !['user', 'admin'].includes(role))
           throw new UsageError('user create needs --email and --role user|admin');
         const password = await readPasswordFromStdin();
-        const problem = passwordProblem(password, values.email, {
-          ...DEFAULT_PASSWORD_POLICY,
-          minLength: config.issuer.passwords.minLength,
+        const accounts = accountCreation({
+          users,
+          passwords: passwordHasher(config.issuer.passwords),
+          policy: passwordPolicy(config.issuer.passwords),
+          events: securityEvents(db, log),
         });
-        if (problem) throw new UsageError(`password refused: ${problem}`);
-        if (await users.findByEmail(values.email))
-          throw new UsageError(`a user with email ${values.email.toLowerCase()} already exists`);
-        const user = await users.create({
+        const created = await accounts.create({
           email: values.email,
-          passwordHash: await passwordHasher(config.issuer.passwords).hash(password),
+          password,
           role,
           emailVerified: values.verified,
+          event: { type: 'admin.user_created', actor: 'admin-cli', detail: { role } },
         });
-        await audit(db, { type: 'admin.user_created', userId: user.id, detail: { role } });
+        if (created.outcome === 'password-refused') throw new UsageError(`password refused: ${created.problem}`);
+        if (created.outcome === 'exists')
+          throw new UsageError(`a user with email ${normalizeEmail(values.email)} already exists`);
+        const { user } = created;
         return { json: presentUser(user), text: `created ${user.role} ${user.email} (${user.id})` };
       }
       case 'list': {

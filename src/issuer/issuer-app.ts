@@ -6,6 +6,14 @@ import { lockout } from '../accounts/lockout.ts';
 import { mailTokens, sendBudget } from '../accounts/mail-tokens.ts';
 import { createMailer, type Mailer } from '../accounts/mail/mailer.ts';
 import { passwordHasher } from '../accounts/passwords.ts';
+import { passwordPolicy } from '../accounts/password-policy.ts';
+import { accountCreation } from '../accounts/account-creation.ts';
+import { passwordReset } from '../accounts/password-reset.ts';
+import { signUp } from '../accounts/sign-up.ts';
+import { signInCore } from '../accounts/sign-in/sign-in.ts';
+import { passwordSignIn } from '../accounts/sign-in/password-sign-in.ts';
+import { secondFactorStep } from '../accounts/sign-in/second-factor-step.ts';
+import { magicLinkSignIn } from '../accounts/sign-in/magic-link.ts';
 import { RECOVERY_CODE_KEY_PURPOSE, secondFactor } from '../accounts/second-factor.ts';
 import { securityEvents, type SecurityEvents } from '../accounts/security-events.ts';
 import { userRepository } from '../accounts/user-repository.ts';
@@ -130,45 +138,75 @@ export async function buildIssuerApp(dependencies: ServiceDependencies<PrismaCli
   app.use(canonicalHost(config.issuer.url, pages, config.taskApi.issuerInternalUrl));
   app.use(browserContext());
   const provider = () => host.provider;
+  const issuerUrl = config.issuer.url;
   const passwords = passwordHasher(config.issuer.passwords);
+  const policy = passwordPolicy(config.issuer.passwords);
   const failures = lockout(cache, locks, config.issuer.lockout);
   const secondFactors = secondFactor({
     users,
     sealer: sealer(kek),
     recoveryCodeKey: subkey(kek, RECOVERY_CODE_KEY_PURPOSE),
   });
-  const forms = formGuard(kek, config.issuer.url);
+  const forms = formGuard(kek, issuerUrl);
   const tokens = mailTokens(cache);
   const budget = sendBudget(cache, { perAddress: 5, perIp: 30, windowSeconds: 900 });
-  const policy = { minLength: config.issuer.passwords.minLength, maxLength: 1024 };
-  const shared = { provider, users, passwords, mailer, events, guard: forms, pages, issuerUrl: config.issuer.url };
+  const accounts = accountCreation({ users, passwords, policy, events });
+  const core = signInCore({ cache, lockout: failures, events, mailer, issuerUrl });
+  const password = passwordSignIn({ users, passwords, lockout: failures, secondFactor: secondFactors, core });
   const routers = [
     interactionRoutes({
-      ...shared,
-      lockout: failures,
-      devices: deviceCookies(kek, config.issuer.url.startsWith('https://')),
-      secondFactor: secondFactors,
-      cache,
-      tokens,
-      budget,
+      provider,
+      password,
+      secondFactor: secondFactorStep({ users, secondFactor: secondFactors, events, core }),
+      magicLink: magicLinkSignIn({
+        users,
+        tokens,
+        budget,
+        mailer,
+        events,
+        cache,
+        core,
+        ttlSeconds: config.issuer.magicLinkTtlSeconds,
+      }),
+      devices: deviceCookies(kek, issuerUrl.startsWith('https://')),
+      forms,
+      pages,
+      issuerUrl,
       signUpEnabled: config.issuer.signUpEnabled,
-      magicLinkTtlSeconds: config.issuer.magicLinkTtlSeconds,
     }),
     selfServiceRoutes({
-      ...shared,
+      reset: passwordReset({
+        users,
+        passwords,
+        policy,
+        lockout: failures,
+        tokens,
+        budget,
+        mailer,
+        events,
+        signOutEverywhere: accountRevoker({ records, cache }),
+        issuerUrl,
+        ttlSeconds: config.issuer.passwordResetTtlSeconds,
+      }),
+      signUp: signUp({ users, accounts, tokens, budget, mailer, events, issuerUrl }),
       policy,
-      lockout: failures,
-      tokens,
-      budget,
-      endEverything: accountRevoker({ records, cache }),
+      forms,
+      pages,
       signUpEnabled: config.issuer.signUpEnabled,
       resetTtlSeconds: config.issuer.passwordResetTtlSeconds,
     }),
     accountRoutes({
-      ...shared,
+      provider,
+      users,
+      passwords,
+      password,
       policy,
-      lockout: failures,
       secondFactor: secondFactors,
+      events,
+      mailer,
+      guard: forms,
+      pages,
+      issuerUrl,
       access: accountAccess({ cache, records, revokeGrant, hiddenClients: [ACCOUNT_CONSOLE_CLIENT_ID] }),
       recentSignInSeconds: config.issuer.recentSignInSeconds,
     }),

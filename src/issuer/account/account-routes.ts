@@ -3,10 +3,11 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import QRCode from 'qrcode';
-import type { Lockout } from '../../accounts/lockout.ts';
 import type { Mailer } from '../../accounts/mail/mailer.ts';
 import { passwordProblem, type PasswordPolicy } from '../../accounts/password-policy.ts';
 import type { PasswordHasher } from '../../accounts/passwords.ts';
+import type { PasswordSignIn } from '../../accounts/sign-in/password-sign-in.ts';
+import { securityChange, type SecurityChange } from '../../accounts/mail/messages.ts';
 import type { SecondFactor } from '../../accounts/second-factor.ts';
 import type { SecurityEvents } from '../../accounts/security-events.ts';
 import type { UserRepository, UserRow } from '../../accounts/user-repository.ts';
@@ -14,6 +15,7 @@ import type { RequestState } from '../../shared/http/request-context.ts';
 import { seeOther } from '../../shared/http/see-other.ts';
 import { hashId } from '../oidc/adapter.ts';
 import type { FormGuard } from '../interactions/form-guard.ts';
+import { WAY_TO_ACCOUNT } from '../http/page-errors.ts';
 import type { PageData, PageRenderer } from '../pages/page-renderer.ts';
 import type { AccountAccess } from './account-access.ts';
 import { ACCOUNT_CONSOLE_CLIENT_ID } from './account-console-client.ts';
@@ -23,7 +25,8 @@ export interface AccountDependencies {
   users: UserRepository;
   passwords: PasswordHasher;
   policy: PasswordPolicy;
-  lockout: Lockout;
+  /** Checks the current password or code, counted by the lockout like any sign-in. */
+  password: PasswordSignIn;
   secondFactor: SecondFactor;
   events: SecurityEvents;
   mailer: Mailer;
@@ -58,7 +61,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     users,
     passwords,
     policy,
-    lockout,
+    password,
     secondFactor,
     events,
     mailer,
@@ -106,13 +109,8 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   const isRecent = (who: SignedIn) => Date.now() / 1000 - who.signedInAt <= recentSignInSeconds;
 
   /** Mails the owner about a change to the account's security, with the way back if it was not them. */
-  const tellOwner = (who: SignedIn, kind: string, subject: string, whatHappened: string) =>
-    mailer.send({
-      kind,
-      to: who.user.email,
-      subject,
-      text: `${whatHappened}\n\nIf this was not you, reset your password now: ${issuerUrl}/reset`,
-    });
+  const tellOwner = (who: SignedIn, change: SecurityChange) =>
+    mailer.send({ to: who.user.email, ...securityChange(change, issuerUrl) });
 
   async function overview(ctx: Context, who: SignedIn, extra: Partial<PageData> = {}, status = 200): Promise<void> {
     const [sessions, grants, recoveryCodesLeft] = await Promise.all([
@@ -159,7 +157,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     ctx: Context,
     options: { recent?: boolean } = {},
   ): Promise<{ who: SignedIn; form: URLSearchParams } | undefined> {
-    const form = await guard.readBrowserForm(ctx);
+    const form = await guard.readBrowserForm(ctx, WAY_TO_ACCOUNT);
     const who = await signedIn(ctx);
     if (!who) {
       signIn(ctx);
@@ -173,24 +171,9 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     return { who, form };
   }
 
-  /** Checks the account's password, counted by the lockout like any sign-in (a session left open must not be a free guessing oracle). */
-  const checkCurrentPassword = (ctx: Context, who: SignedIn, password: string) =>
-    lockout.check({ userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined }, () =>
-      passwords.verify(who.user.passwordHash, password),
-    );
-
-  /**
-   * Proof that the person at the keyboard holds the account's secrets, not just its session: a
-   * current authenticator code (six digits) or the password. Either is counted by the lockout.
-   */
-  async function provesHolder(ctx: Context, who: SignedIn, proof: string): Promise<boolean> {
-    const trimmed = proof.trim();
-    if (!/^\d{6}$/.test(trimmed)) return checkCurrentPassword(ctx, who, proof);
-    return lockout.check(
-      { userId: who.user.id, email: who.user.email, ip: ctx.ip, trustedDeviceId: undefined, step: 'second_factor' },
-      () => secondFactor.verifyCode(who.user.id, trimmed),
-    );
-  }
+  const checkCurrentPassword = (ctx: Context, who: SignedIn, given: string) =>
+    password.confirmPassword(who.user, given, ctx.ip);
+  const provesHolder = (ctx: Context, who: SignedIn, proof: string) => password.confirmHolder(who.user, proof, ctx.ip);
   const PROOF_REFUSED = 'Enter the current code from your authenticator app, or your password, to make this change.';
 
   async function totpEnrollmentPage(
@@ -287,12 +270,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
       ip: ctx.ip,
       detail: { otherSessionsEnded: signedOut },
     });
-    tellOwner(
-      who,
-      'password_changed',
-      'Your Latchkey password was changed',
-      'The password of your Latchkey account was just changed, and other browsers were signed out.',
-    );
+    tellOwner(who, 'password_changed');
     seeOther(ctx, '/account?notice=password');
   });
 
@@ -321,12 +299,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
         'That code was not accepted. Check the time on your phone and enter the current code.',
       );
     await events.record({ type: 'totp.enrolled', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
-    tellOwner(
-      who,
-      'totp_enrolled',
-      'Two-step verification is on',
-      'Two-step verification was turned on for your Latchkey account.',
-    );
+    tellOwner(who, 'totp_enrolled');
     pages.render(ctx, 'account-recovery-codes', { title: 'Save your recovery codes', codes });
   });
 
@@ -339,12 +312,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
       return overview(ctx, who, { error: PROOF_REFUSED }, 401);
     await secondFactor.disable(who.user.id);
     await events.record({ type: 'totp.removed', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
-    tellOwner(
-      who,
-      'totp_removed',
-      'Two-step verification was turned off',
-      'Two-step verification was turned off for your Latchkey account.',
-    );
+    tellOwner(who, 'totp_removed');
     seeOther(ctx, '/account?notice=totp_removed');
   });
 

@@ -1,7 +1,8 @@
 import type { Middleware } from 'koa';
-import { classifyError } from '../../shared/http/errors.ts';
+import { AppError, classifyError } from '../../shared/http/errors.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
+import { WAY_TO_ACCOUNT } from './page-errors.ts';
 
 const TITLES: Record<number, string> = {
   400: 'That did not work',
@@ -35,6 +36,7 @@ export function errorPages(pages: PageRenderer): Middleware<RequestState> {
               'It was open too long, or the server restarted it.',
               'Go back to the application you came from and sign in again.',
             ],
+            link: WAY_TO_ACCOUNT,
           },
           400,
         );
@@ -45,12 +47,14 @@ export function errorPages(pages: PageRenderer): Middleware<RequestState> {
       else if (classified.status === 503)
         ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
       ctx.set(classified.headers);
+      const link = error instanceof AppError ? error.wayForward : undefined;
       pages.render(
         ctx,
         'message',
         {
           title: TITLES[classified.status] ?? 'Something went wrong',
-          paragraphs: [classified.message, 'Go back and try again.'],
+          paragraphs: link ? [classified.message] : [classified.message, 'Go back and try again.'],
+          link,
         },
         classified.status,
       );

@@ -1,7 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { subkey } from '../../shared/crypto/sealing.ts';
 import type { Context } from 'koa';
-import { AppError } from '../../shared/http/errors.ts';
+import type { WayForward } from '../../shared/http/errors.ts';
+import { expiredForm, foreignForm, retryStep } from '../http/page-errors.ts';
 import { readForm } from '../../shared/http/form-body.ts';
 
 /**
@@ -21,16 +22,20 @@ export function formGuard(keyEncryptionKey: Buffer, issuerUrl: string) {
     return value && /^[A-Za-z0-9_-]{22}$/.test(value) ? value : undefined;
   };
 
-  async function checkedForm(ctx: Context, expectedToken: string | undefined): Promise<URLSearchParams> {
+  async function checkedForm(
+    ctx: Context,
+    expectedToken: string | undefined,
+    retry: WayForward,
+  ): Promise<URLSearchParams> {
     const declared = ctx.get('origin');
     const sameOrigin =
       declared && declared !== 'null' ? declared === origin : ctx.get('sec-fetch-site') === 'same-origin';
-    if (!sameOrigin) throw new AppError(403, 'forbidden', 'This form must be sent from the sign-in page.');
+    if (!sameOrigin) throw foreignForm(retry);
     const form = await readForm(ctx);
     const expected = Buffer.from(expectedToken ?? '');
     const given = Buffer.from(form.get('csrf') ?? '');
     if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given))
-      throw new AppError(403, 'forbidden', 'This form has expired; go back and try again.');
+      throw expiredForm(retry);
     return form;
   }
 
@@ -38,7 +43,7 @@ export function formGuard(keyEncryptionKey: Buffer, issuerUrl: string) {
     tokenFor,
 
     /** Reads a POSTed sign-in form after checking where it came from and its token (bound to the interaction); 403 otherwise. */
-    readForm: (ctx: Context, uid: string): Promise<URLSearchParams> => checkedForm(ctx, tokenFor(uid)),
+    readForm: (ctx: Context, uid: string): Promise<URLSearchParams> => checkedForm(ctx, tokenFor(uid), retryStep(uid)),
 
     /**
      * The form token of pages outside a sign-in (reset, sign-up, account): bound to a random
@@ -60,9 +65,13 @@ export function formGuard(keyEncryptionKey: Buffer, issuerUrl: string) {
       return tokenFor(`browser:${value}`);
     },
 
-    readBrowserForm(ctx: Context): Promise<URLSearchParams> {
+    /** `retry` is where a person goes when the form has expired: by default, the page at the same path. */
+    readBrowserForm(
+      ctx: Context,
+      retry: WayForward = { href: ctx.path, text: 'Start again' },
+    ): Promise<URLSearchParams> {
       const value = browserCookie(ctx);
-      return checkedForm(ctx, value ? tokenFor(`browser:${value}`) : undefined);
+      return checkedForm(ctx, value ? tokenFor(`browser:${value}`) : undefined, retry);
     },
   };
 }

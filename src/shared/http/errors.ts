@@ -9,15 +9,29 @@ export class AppError extends Error {
   readonly status: number;
   readonly code: string;
   readonly headers: Record<string, string>;
+  /** For a person in a browser: where to go from here (the error page shows it as a link; JSON ignores it). */
+  readonly wayForward: WayForward | undefined;
   readonly expose = true;
 
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+    wayForward?: WayForward,
+  ) {
     super(message);
     this.name = 'AppError';
     this.status = status;
     this.code = code;
     this.headers = headers;
+    this.wayForward = wayForward;
   }
+}
+
+export interface WayForward {
+  href: string;
+  text: string;
 }
 
 export const badRequest = (message: string, code = 'invalid_request') => new AppError(400, code, message);

@@ -1,0 +1,81 @@
+import type { AccountCreationService } from './account-creation.ts';
+import type { MailTokens, SendBudget } from './mail-tokens.ts';
+import type { Mailer } from './mail/mailer.ts';
+import { confirmSignUp, signUpForExistingAccount } from './mail/messages.ts';
+import type { SecurityEvents } from './security-events.ts';
+import type { UserRepository } from './user-repository.ts';
+
+const VERIFICATION_TTL_SECONDS = 24 * 3_600;
+
+interface SignUpData {
+  email: string;
+}
+
+export interface SignUpOptions {
+  users: UserRepository;
+  accounts: AccountCreationService;
+  tokens: MailTokens;
+  budget: SendBudget;
+  mailer: Mailer;
+  events: SecurityEvents;
+  issuerUrl: string;
+}
+
+export type SignUpResult =
+  | { outcome: 'created' }
+  | { outcome: 'link-gone' }
+  | { outcome: 'exists' }
+  | { outcome: 'password-refused'; problem: string };
+
+/**
+ * Self sign-up asks for the address alone. The password is chosen on the page the confirmation
+ * link opens, so proving the mailbox never installs a credential someone else chose
+ * (pre-hijacking), and the account is created only then: nobody can squat on someone else's
+ * address. The answer is the same for a new and a taken address (the owner of a taken one is told by mail).
+ */
+export function signUp({ users, accounts, tokens, budget, mailer, events, issuerUrl }: SignUpOptions) {
+  return {
+    /** `email` must be plausible already (the form says so before anything is counted). */
+    async request(email: string, ip: string): Promise<void> {
+      // The budget comes first: past it, nothing is looked up, stored or sent.
+      if (!(await budget.allow('sign_up', email, ip))) {
+        await events.record({ type: 'sign_up.requested', actor: 'anonymous', ip, detail: { limited: true } });
+        return;
+      }
+      const existing = await users.findByEmail(email);
+      const detail = { existing: existing !== null, limited: false };
+      await events.record({ type: 'sign_up.requested', userId: existing?.id, actor: 'anonymous', ip, detail });
+      if (existing) return mailer.send({ to: email, ...signUpForExistingAccount(issuerUrl) });
+      // Each request gets its own link and voids none: a stranger signing up with this address cannot cancel the owner's.
+      const token = await tokens.issue<SignUpData>(
+        'email_verification',
+        `sign-up:${email}`,
+        { email },
+        VERIFICATION_TTL_SECONDS,
+        { newestOnly: false },
+      );
+      mailer.send({ to: email, ...confirmSignUp(`${issuerUrl}/verify-email/${token}`) });
+    },
+
+    /** The address a live confirmation link is for. */
+    async pendingAddress(token: string): Promise<string | undefined> {
+      return (await tokens.peek<SignUpData>('email_verification', token))?.data.email;
+    },
+
+    async complete(token: string, password: string, ip: string): Promise<SignUpResult> {
+      const pending = await tokens.peek<SignUpData>('email_verification', token);
+      if (!pending) return { outcome: 'link-gone' };
+      // Only the address is taken from the pending sign-up; whatever else an older record carries is ignored.
+      const { email } = pending.data;
+      const problem = accounts.passwordProblem(password, email);
+      // The link is used up only by an acceptable password.
+      if (problem) return { outcome: 'password-refused', problem };
+      if (!(await tokens.consume('email_verification', token))) return { outcome: 'link-gone' };
+      const event = { type: 'account.created' as const, ip, detail: { via: 'sign_up' } };
+      const created = await accounts.create({ email, password, role: 'user', emailVerified: true, event });
+      return created.outcome === 'created' ? { outcome: 'created' } : created;
+    },
+  };
+}
+
+export type SignUp = ReturnType<typeof signUp>;
