@@ -1,5 +1,5 @@
 import type { Cache } from '../../shared/cache/cache.ts';
-import { accountSessionsKey, sessionKey, sessionMetaKey } from '../oidc/adapter.ts';
+import { sessionIndex, type StoredSession } from '../oidc/session-index.ts';
 import { describeDevice } from '../oidc/browser-context.ts';
 import type { OidcRecordRepository } from '../oidc/oidc-record-repository.ts';
 
@@ -15,12 +15,6 @@ export interface AppGrant {
   grantId: string;
   clientId: string;
   scopes: string[];
-}
-
-interface StoredSession {
-  accountId?: string;
-  loginTs?: number;
-  authorizations?: Record<string, { grantId?: string }>;
 }
 
 /**
@@ -39,34 +33,30 @@ export function accountAccess({
   revokeGrant: (grantId: string) => Promise<void>;
   hiddenClients: string[];
 }) {
-  async function readSession(hash: string): Promise<StoredSession | undefined> {
-    const stored = await cache.get(sessionKey(hash));
-    return stored === null ? undefined : (JSON.parse(stored) as StoredSession);
+  const index = sessionIndex(cache);
+
+  /** The session behind a handle, only when it is this account's. */
+  async function sessionOf(accountId: string, handle: string): Promise<StoredSession | undefined> {
+    const found = await index.read(handle);
+    return found?.session.accountId === accountId ? found.session : undefined;
   }
 
-  async function endSession(hash: string, session: StoredSession): Promise<void> {
-    await cache.delete(sessionKey(hash), sessionMetaKey(hash));
-    // Signing a browser out takes the app access it gave with it, as logout does there.
-    const grantIds = Object.values(session.authorizations ?? {})
-      .map((authorization) => authorization.grantId)
-      .filter((id): id is string => typeof id === 'string');
-    await Promise.all(grantIds.map(revokeGrant));
-  }
+  // Signing a browser out takes the app access it gave with it, as logout does there.
+  const endSession = async (handle: string, session: StoredSession) =>
+    Promise.all((await index.end(handle, session)).map(revokeGrant));
 
   return {
     async sessions(accountId: string): Promise<BrowserSession[]> {
-      const hashes = await cache.setMembers(accountSessionsKey(accountId));
       const found = await Promise.all(
-        hashes.map(async (handle) => {
-          const [session, meta] = await Promise.all([readSession(handle), cache.get(sessionMetaKey(handle))]);
-          if (session?.accountId !== accountId) return undefined;
-          const parsedMeta =
-            meta === null ? undefined : (JSON.parse(meta) as { userAgent?: string; lastSeen?: number });
+        (await index.handlesOf(accountId)).map(async (handle) => {
+          const stored = await index.read(handle);
+          if (stored?.session.accountId !== accountId) return undefined;
+          const { session, meta } = stored;
           return {
             handle,
-            device: describeDevice(parsedMeta?.userAgent),
+            device: describeDevice(meta?.userAgent),
             signedInAt: session.loginTs ? new Date(session.loginTs * 1000) : undefined,
-            lastSeenAt: parsedMeta?.lastSeen ? new Date(parsedMeta.lastSeen) : undefined,
+            lastSeenAt: meta?.lastSeen ? new Date(meta.lastSeen) : undefined,
           };
         }),
       );
@@ -77,9 +67,9 @@ export function accountAccess({
 
     /** Signs one browser out; false when the handle is not a live session of this account. */
     async revokeSession(accountId: string, handle: string): Promise<boolean> {
-      if (!(await cache.setMembers(accountSessionsKey(accountId))).includes(handle)) return false;
-      const session = await readSession(handle);
-      if (session?.accountId !== accountId) return false;
+      if (!(await index.handlesOf(accountId)).includes(handle)) return false;
+      const session = await sessionOf(accountId, handle);
+      if (!session) return false;
       await endSession(handle, session);
       return true;
     },
@@ -87,10 +77,10 @@ export function accountAccess({
     /** Signs every other browser out (after a password change, or on request). Returns how many. */
     async revokeOtherSessions(accountId: string, keepHandle: string | undefined): Promise<number> {
       let ended = 0;
-      for (const handle of await cache.setMembers(accountSessionsKey(accountId))) {
+      for (const handle of await index.handlesOf(accountId)) {
         if (handle === keepHandle) continue;
-        const session = await readSession(handle);
-        if (session?.accountId !== accountId) continue;
+        const session = await sessionOf(accountId, handle);
+        if (!session) continue;
         await endSession(handle, session);
         ended += 1;
       }

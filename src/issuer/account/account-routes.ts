@@ -13,7 +13,7 @@ import type { SecurityEvents } from '../../accounts/security-events.ts';
 import type { UserRepository, UserRow } from '../../accounts/user-repository.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
 import { seeOther } from '../../shared/http/see-other.ts';
-import { hashId } from '../oidc/adapter.ts';
+import { currentSession } from '../oidc/session-index.ts';
 import type { FormGuard } from '../interactions/form-guard.ts';
 import { WAY_TO_ACCOUNT } from '../http/page-errors.ts';
 import type { PageData, PageRenderer } from '../pages/page-renderer.ts';
@@ -31,7 +31,7 @@ export interface AccountDependencies {
   events: SecurityEvents;
   mailer: Mailer;
   access: AccountAccess;
-  guard: FormGuard;
+  forms: FormGuard;
   pages: PageRenderer;
   issuerUrl: string;
   /** Sensitive changes need a sign-in at most this old; past it, the person signs in again first. */
@@ -66,7 +66,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     events,
     mailer,
     access,
-    guard,
+    forms,
     pages,
     issuerUrl,
     recentSignInSeconds,
@@ -75,11 +75,11 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   const secure = issuerUrl.startsWith('https://');
 
   async function signedIn(ctx: Context): Promise<SignedIn | undefined> {
-    const session = await provider().Session.get(ctx);
-    if (!session.accountId || !session.jti) return undefined;
+    const session = await currentSession(provider(), ctx);
+    if (!session) return undefined;
     const user = await users.findById(session.accountId);
     if (!user || user.disabledAt) return undefined;
-    return { user, sessionHandle: hashId(session.jti), signedInAt: session.loginTs ?? 0 };
+    return { user, sessionHandle: session.handle, signedInAt: session.loginTs };
   }
 
   /** Sends the browser through the issuer's own sign-in; `again` forces the password (and second factor) to be asked. */
@@ -131,7 +131,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
       {
         title: 'Your account',
         wide: true,
-        csrf: guard.browserToken(ctx),
+        csrf: forms.browserToken(ctx),
         email: who.user.email,
         emailVerified: who.user.emailVerified,
         role: who.user.role,
@@ -157,7 +157,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     ctx: Context,
     options: { recent?: boolean } = {},
   ): Promise<{ who: SignedIn; form: URLSearchParams } | undefined> {
-    const form = await guard.readBrowserForm(ctx, WAY_TO_ACCOUNT);
+    const form = await forms.readBrowserForm(ctx, WAY_TO_ACCOUNT);
     const who = await signedIn(ctx);
     if (!who) {
       signIn(ctx);
@@ -189,7 +189,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
       'account-totp',
       {
         title: 'Set up two-step verification',
-        csrf: guard.browserToken(ctx),
+        csrf: forms.browserToken(ctx),
         qrDataUrl,
         secretGroups: groupsOfFour(secret),
         error,
@@ -239,7 +239,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
     if (!who) return signIn(ctx);
     pages.render(ctx, 'account-password', {
       title: 'Change your password',
-      csrf: guard.browserToken(ctx),
+      csrf: forms.browserToken(ctx),
       minLength: policy.minLength,
     });
   });
@@ -253,7 +253,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
       pages.render(
         ctx,
         'account-password',
-        { title: 'Change your password', csrf: guard.browserToken(ctx), minLength: policy.minLength, error },
+        { title: 'Change your password', csrf: forms.browserToken(ctx), minLength: policy.minLength, error },
         status,
       );
     if (!(await checkCurrentPassword(ctx, who, form.get('current_password') ?? '')))

@@ -1,9 +1,10 @@
-import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Cache } from '../../shared/cache/cache.ts';
 import type { OidcRecordRepository } from './oidc-record-repository.ts';
 import { currentBrowser } from './browser-context.ts';
 import { withOutageErrors } from './outage-errors.ts';
-import { sha256Base64url } from '../../shared/crypto/digest.ts';
+import { hashId, sessionIndex } from './session-index.ts';
+import type { ConsumedRefreshTokenVerdict } from './refresh-grace.ts';
 
 /**
  * Where each oidc-provider model lives. Durable records (a user must not be signed out of every app
@@ -12,8 +13,7 @@ import { sha256Base64url } from '../../shared/crypto/digest.ts';
  */
 export const DURABLE_MODELS = new Set(['Grant', 'RefreshToken']);
 
-/** Every id is stored hashed: a copy of the tables or of Redis holds no usable code or token. */
-export const hashId = (id: string) => sha256Base64url(id);
+export { hashId };
 
 export interface ClientSource {
   findMetadata: (clientId: string) => Promise<AdapterPayload | undefined>;
@@ -23,20 +23,12 @@ export interface AdapterDependencies {
   records: OidcRecordRepository;
   cache: Cache;
   clients: ClientSource;
-  /** Told of every rotation: the old refresh token, its successor, and whose they are. */
-  onRefreshTokenRotated: (oldToken: string, successor: string, clientId: string, grantId: string) => Promise<void>;
   revokeGrant: (grantId: string) => Promise<void>;
-  /** Decides what a used refresh token, presented again, means (see token-request-policy.ts). */
+  /** Told of every refresh token saved (the refresh grace remembers rotations; see refresh-grace.ts). */
+  onRefreshTokenSaved: (id: string, payload: AdapterPayload) => Promise<void>;
+  /** Decides what a used refresh token, presented again, means (see refresh-grace.ts). */
   judgeConsumedRefreshToken: (payload: Record<string, unknown>, consumedAt: Date) => ConsumedRefreshTokenVerdict;
 }
-
-/**
- * - `reuse`: show it as used; oidc-provider revokes the grant.
- * - `reuse-by-other-client`: revoke here (oidc-provider would only say "client mismatch").
- * - `race`: used a moment ago by this same client, in a request still finishing; hide the mark so the
- *   atomic consume refuses this request without revoking the family.
- */
-export type ConsumedRefreshTokenVerdict = 'reuse' | 'reuse-by-other-client' | 'race';
 
 /** The models whose records carry a grantId: what revoking a grant must remove, in both stores. */
 const GRANT_BOUND_MODELS = [
@@ -49,10 +41,6 @@ const GRANT_BOUND_MODELS = [
   'Grant',
 ];
 
-export const accountSessionsKey = (accountId: string) => `oidc:account-sessions:${accountId}`;
-export const sessionKey = (hash: string) => `oidc:Session:${hash}`;
-export const sessionMetaKey = (hash: string) => `oidc:session-meta:${hash}`;
-
 /** Ends everything an account holds: grants and their tokens in both stores, and its browser sessions. */
 export function accountRevoker({
   records,
@@ -62,8 +50,7 @@ export function accountRevoker({
   return async (accountId) => {
     const grantIds = await records.revokeByAccountId(accountId);
     await Promise.all(grantIds.map(revokeGrant));
-    const sessions = await cache.setMembers(accountSessionsKey(accountId));
-    await cache.delete(accountSessionsKey(accountId), ...sessions.map(sessionKey), ...sessions.map(sessionMetaKey));
+    await sessionIndex(cache).endAll(accountId);
     return grantIds.length;
   };
 }
@@ -91,7 +78,7 @@ function expiryOf(expiresIn: number | undefined): Date | null {
 }
 
 type DurableHooks = Partial<
-  Pick<AdapterDependencies, 'onRefreshTokenRotated' | 'revokeGrant' | 'judgeConsumedRefreshToken'>
+  Pick<AdapterDependencies, 'onRefreshTokenSaved' | 'revokeGrant' | 'judgeConsumedRefreshToken'>
 >;
 
 class DurableAdapter implements Adapter {
@@ -107,13 +94,7 @@ class DurableAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     await this.#records.upsert(this.#kind, hashId(id), payload, expiryOf(expiresIn));
-    // A refresh token saved while another is being rotated in this request is that one's successor.
-    const rotated =
-      this.#kind === 'RefreshToken'
-        ? (Provider.ctx?.oidc.entities.RotatedRefreshToken as { jti?: string } | undefined)
-        : undefined;
-    if (rotated?.jti && payload.clientId && payload.grantId)
-      await this.#hooks.onRefreshTokenRotated?.(rotated.jti, id, payload.clientId, payload.grantId);
+    if (this.#kind === 'RefreshToken') await this.#hooks.onRefreshTokenSaved?.(id, payload);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -177,19 +158,8 @@ class CacheAdapter implements Adapter {
     if (payload.uid) writes.push(this.#cache.set(`oidc:${this.#kind}:uid:${payload.uid}`, hash, ttl));
     if (payload.userCode) writes.push(this.#cache.set(`oidc:${this.#kind}:userCode:${payload.userCode}`, hash, ttl));
     // Sessions are indexed by account, so disabling a user can end every browser session at once.
-    if (this.#kind === 'Session' && payload.accountId) {
-      writes.push(this.#cache.addToSet(accountSessionsKey(payload.accountId), hash, ttl));
-      // What the account page shows of a session ("Firefox on Linux, active 2 minutes ago"): never the id itself.
-      const browser = currentBrowser();
-      if (browser)
-        writes.push(
-          this.#cache.set(
-            sessionMetaKey(hash),
-            JSON.stringify({ userAgent: browser.userAgent.slice(0, 300), lastSeen: Date.now() }),
-            ttl,
-          ),
-        );
-    }
+    if (this.#kind === 'Session' && payload.accountId)
+      writes.push(sessionIndex(this.#cache).recordSaved(hash, payload.accountId, ttl, currentBrowser()?.userAgent));
     await Promise.all(writes);
   }
 
@@ -274,7 +244,7 @@ export function adapterFactory({
   records,
   cache,
   clients,
-  onRefreshTokenRotated,
+  onRefreshTokenSaved,
   revokeGrant,
   judgeConsumedRefreshToken,
 }: AdapterDependencies): (name: string) => Adapter {
@@ -286,7 +256,7 @@ export function adapterFactory({
         name === 'Client'
           ? new ClientAdapter(clients)
           : DURABLE_MODELS.has(name)
-            ? new DurableAdapter(name, records, { onRefreshTokenRotated, revokeGrant, judgeConsumedRefreshToken })
+            ? new DurableAdapter(name, records, { onRefreshTokenSaved, revokeGrant, judgeConsumedRefreshToken })
             : new CacheAdapter(name, cache),
       );
       adapters.set(name, adapter);

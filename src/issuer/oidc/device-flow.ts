@@ -3,25 +3,18 @@ import type { Cache } from '../../shared/cache/cache.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import { describeScopes } from '../pages/scope-words.ts';
 import { sha256Base64url } from '../../shared/crypto/digest.ts';
+import { cookieValue, hashId, PROVIDER_COOKIES } from './session-index.ts';
+import { sendOAuthError, type TokenRequest } from './token-request.ts';
 
 /** Wrong user codes allowed per window before the device page stops checking them. */
 export const USER_CODE_GUESS_LIMITS = { perIp: 20, perSession: 5, windowSeconds: 15 * 60 };
-const SESSION_COOKIE = 'latchkey.session';
-
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const [key, ...value] = part.trim().split('=');
-    if (key === name) return value.join('=');
-  }
-  return undefined;
-}
 
 /**
  * The user-code space is small by design (8 characters people can type), so guessing is limited:
  * each wrong code counts against the browser session and the IP address, and past either limit the
  * page answers 429 without looking codes up (the issuer asks `limitedFor` before the provider sees the POST).
  */
-export function userCodeGuard(cache: Cache, limits = USER_CODE_GUESS_LIMITS) {
+export function userCodeGuessLimit(cache: Cache, limits = USER_CODE_GUESS_LIMITS) {
   const keys = (ip: string, session: string | undefined) => [
     `device-guess:ip:${ip}`,
     ...(session ? [`device-guess:session:${sha256Base64url(session)}`] : []),
@@ -30,13 +23,15 @@ export function userCodeGuard(cache: Cache, limits = USER_CODE_GUESS_LIMITS) {
   return {
     recordWrongCode: async (ip: string, cookieHeader: string | undefined): Promise<void> => {
       await Promise.all(
-        keys(ip, cookieValue(cookieHeader, SESSION_COOKIE)).map((key) => cache.increment(key, limits.windowSeconds)),
+        keys(ip, cookieValue(cookieHeader, PROVIDER_COOKIES.session)).map((key) =>
+          cache.increment(key, limits.windowSeconds),
+        ),
       );
     },
 
     /** Seconds until this browser or address may enter codes again when it has guessed too often; undefined otherwise. */
     limitedFor: async (cookieHeader: string | undefined, ip: string): Promise<number | undefined> => {
-      const session = cookieValue(cookieHeader, SESSION_COOKIE);
+      const session = cookieValue(cookieHeader, PROVIDER_COOKIES.session);
       const [ipCount, sessionCount] = await Promise.all(
         keys(ip, session).map(async (key) => Number((await cache.get(key)) ?? 0)),
       );
@@ -51,10 +46,10 @@ export function userCodeGuard(cache: Cache, limits = USER_CODE_GUESS_LIMITS) {
   };
 }
 
-export type UserCodeGuard = ReturnType<typeof userCodeGuard>;
+export type UserCodeGuessLimit = ReturnType<typeof userCodeGuessLimit>;
 
 /** The device-flow pages, from views/: enter the code, see which client asks for what, allow or deny. */
-export function deviceFlowPages(guard: UserCodeGuard, pages: PageRenderer) {
+export function deviceFlowPages(guesses: UserCodeGuessLimit, pages: PageRenderer) {
   return {
     async userCodeInputSource(
       ctx: KoaContextWithOIDC,
@@ -64,7 +59,7 @@ export function deviceFlowPages(guard: UserCodeGuard, pages: PageRenderer) {
     ) {
       let error: string | undefined;
       if (err?.name === 'NotFoundError') {
-        await guard.recordWrongCode(ctx.ip, ctx.get('cookie'));
+        await guesses.recordWrongCode(ctx.ip, ctx.get('cookie'));
         error = 'That code is not valid. Check it and try again.';
       } else if (err?.name === 'ExpiredError') error = 'That code has expired. Start again on your device.';
       else if (err?.name === 'AlreadyUsedError') error = 'That code has already been used.';
@@ -136,5 +131,38 @@ export function recoverSessionlessDeviceForm(pages: PageRenderer) {
         400,
       );
     }
+  };
+}
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/**
+ * RFC 8628 3.5: a device polling faster than its interval gets `slow_down`, and 5 s more from then
+ * on. Returns true when it has answered the request itself.
+ */
+export function devicePollThrottle({ cache, intervalSeconds }: { cache: Cache; intervalSeconds: number }) {
+  return async function throttleDevicePolling(request: TokenRequest): Promise<boolean> {
+    const deviceCode = request.form.get('grant_type') === DEVICE_CODE_GRANT ? request.form.get('device_code') : null;
+    if (!deviceCode) return false;
+    const key = `oidc:device-poll:${hashId(deviceCode)}`;
+    const previous = await cache.get(key);
+    const state = previous
+      ? (JSON.parse(previous) as { last: number; interval: number })
+      : { last: 0, interval: intervalSeconds };
+    const nowMs = Date.now();
+    if (nowMs - state.last < state.interval * 1000) {
+      state.interval += 5;
+      state.last = nowMs;
+      await cache.set(key, JSON.stringify(state), 900);
+      sendOAuthError(
+        request.res,
+        400,
+        'slow_down',
+        `polling too fast; wait at least ${state.interval} seconds between requests`,
+      );
+      return true;
+    }
+    await cache.set(key, JSON.stringify({ last: nowMs, interval: state.interval }), 900);
+    return false;
   };
 }

@@ -1,4 +1,5 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { grantIdsOf, type StoredSession } from './session-index.ts';
 
 /**
  * Tokens are kept apart from the browser session (so a Redis loss signs no one out of their apps),
@@ -9,14 +10,6 @@ export function revokeGrantsOnLogout(revokeGrant: (grantId: string) => Promise<v
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
     await next();
     if (ctx.oidc?.route !== 'end_session_confirm' || !ctx.oidc.params?.logout) return;
-    const authorizations =
-      (ctx.oidc.session as unknown as { authorizations?: Record<string, { grantId?: string }> } | undefined)
-        ?.authorizations ?? {};
-    await Promise.all(
-      Object.values(authorizations)
-        .map((authorization) => authorization.grantId)
-        .filter((grantId): grantId is string => typeof grantId === 'string')
-        .map(revokeGrant),
-    );
+    await Promise.all(grantIdsOf(ctx.oidc.session as unknown as StoredSession | undefined).map(revokeGrant));
   };
 }

@@ -1,3 +1,4 @@
+import { PROVIDER_COOKIES } from './session-index.ts';
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { Account } from '../../accounts/accounts.ts';
 import type { KeySet } from '../keys/key-ring.ts';
@@ -6,7 +7,7 @@ import { addUserinfoAudience, SCOPE_CLAIMS } from './api-token-userinfo.ts';
 import { latchkeyInteractionPolicy } from './interaction-policy.ts';
 import { orUnavailable } from './outage-errors.ts';
 import { resourceServers } from './resource-servers.ts';
-import { isGraceReplay } from './token-request-policy.ts';
+import { shouldRotateRefreshToken } from './refresh-grace.ts';
 
 export interface ProviderSettings {
   issuerUrl: string;
@@ -46,6 +47,26 @@ export function requestedScopes(ctx: KoaContextWithOIDC): string[] {
   return typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
 }
 
+/**
+ * Where oidc-provider serves each endpoint (its defaults, spelled out): the provider gate hands
+ * exactly these paths, and the paths under them, to the provider; every other path stays ours.
+ */
+export const PROVIDER_ROUTES = {
+  authorization: '/auth',
+  code_verification: '/device',
+  device_authorization: '/device/auth',
+  end_session: '/session/end',
+  introspection: '/token/introspection',
+  jwks: '/jwks',
+  pushed_authorization_request: '/request',
+  revocation: '/token/revocation',
+  token: '/token',
+  userinfo: '/me',
+} as const;
+
+/** Discovery documents, which oidc-provider serves outside its `routes`. */
+export const DISCOVERY_PATHS = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
+
 /** What `acr` says about a sign-in: the first factor, or `mfa` when a second factor was used too. */
 export const ACR_VALUES = ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchkey:mfa'] as const;
 
@@ -62,7 +83,7 @@ export const OIDC_SCOPES = ['openid', 'offline_access', 'email'];
  * - access tokens for the task API are JWTs (RFC 9068) carrying the account's roles from our database;
  *   a client asking for no resource gets the task API when it is the client's only one.
  * - refresh tokens rotate on every use, with a short grace window for a replayed predecessor
- *   (see token-request-policy.ts); an idle and an absolute lifetime bound them.
+ *   (see refresh-grace.ts); an idle and an absolute lifetime bound them.
  * - first-party clients skip consent: their grant is made from the request.
  * - symmetric algorithms are off: client secrets are stored hashed and cannot be HMAC keys.
  */
@@ -90,7 +111,7 @@ export function providerConfiguration({
       keys: keys.cookieKeys,
       long: cookie,
       short: cookie,
-      names: { session: 'latchkey.session', interaction: 'latchkey.interaction', resume: 'latchkey.resume' },
+      names: { ...PROVIDER_COOKIES },
     },
     // How and when the person signed in (acr, amr, auth_time) travels in every ID token (OIDC Core 2):
     // listed under `openid`, since oidc-provider masks ID-token claims by scope.
@@ -127,6 +148,7 @@ export function providerConfiguration({
       requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
     },
+    routes: PROVIDER_ROUTES,
     extraClientMetadata: {
       properties: ['allowed_resources', 'resource_scopes', 'first_party', 'client_type', 'pkce_required'],
     },
@@ -208,7 +230,7 @@ export function providerConfiguration({
         return Math.max(1, Math.min(settings.ttl.refreshIdle, absoluteLeft));
       },
     },
-    rotateRefreshToken: (ctx) => !isGraceReplay(ctx),
+    rotateRefreshToken: shouldRotateRefreshToken,
     // Tokens are not tied to the browser session (kept in Redis): losing Redis must not sign people out
     // of their apps. Logout still revokes the grants of the clients in the session.
     expiresWithSession: () => false,

@@ -3,7 +3,8 @@ import Provider from 'oidc-provider';
 import type { Logger } from '../../shared/logging/logger.ts';
 import type { KeyRing, KeySet } from '../keys/key-ring.ts';
 import { canonicalTokenSpelling } from './canonical-tokens.ts';
-import { compareHashedSecret, consumeCodeOnFailedRedemption } from './client-authentication.ts';
+import { installHashedSecretComparison } from '../clients/hashed-secret.ts';
+import { consumeCodeOnFailedRedemption } from './code-redemption.ts';
 import { advertisePollInterval, recoverSessionlessDeviceForm } from './device-flow.ts';
 import { retryAfterOnUnavailable } from './outage-errors.ts';
 import { protocolConformance } from './protocol-conformance.ts';
@@ -86,7 +87,7 @@ export class ProviderHost {
     provider.proxy = true;
     provider.maxIpsCount = 1;
     provider.use(securityHeaders());
-    provider.Client.prototype.compareClientSecret = compareHashedSecret;
+    installHashedSecretComparison(provider);
     provider.use(consumeCodeOnFailedRedemption());
     provider.use(canonicalTokenSpelling());
     provider.use(protocolConformance());

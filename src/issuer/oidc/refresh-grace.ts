@@ -1,0 +1,108 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import Provider, { type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Cache } from '../../shared/cache/cache.ts';
+import { hashId } from './session-index.ts';
+import { hasMark, presentedClientId, type TokenRequest } from './token-request.ts';
+
+/**
+ * Refresh-token rotation with a grace window, which oidc-provider leaves to the application. The
+ * sequence, for a refresh token R rotated to S:
+ * 1. the adapter saves S while the provider is rotating R (`recordIfRotation`): we keep, for the
+ *    window, "R became S for client C in grant G", with S sealed under a key only a holder of R can
+ *    derive;
+ * 2. R comes back (a client retried after losing the response). By C within the window: the token
+ *    request is rewritten to present S instead (`applyToTokenRequest`), and marked as a grace
+ *    replay, so the client gets a fresh pair from S. By another client: the grant is revoked;
+ * 3. the adapter finds R used (`judgeConsumed`): another client presenting it is reuse (revoke);
+ *    the same client within the window, in a request that is not a grace replay, lost a race with
+ *    the rotation still finishing (refuse, keep the family); anything else is reuse, and
+ *    oidc-provider revokes the grant.
+ */
+
+/**
+ * - `reuse`: show it as used; oidc-provider revokes the grant.
+ * - `reuse-by-other-client`: revoke here (oidc-provider would only say "client mismatch").
+ * - `race`: used a moment ago by this same client, in a request still finishing; hide the mark so the
+ *   atomic consume refuses this request without revoking the family.
+ */
+export type ConsumedRefreshTokenVerdict = 'reuse' | 'reuse-by-other-client' | 'race';
+
+interface GraceRecord {
+  clientId: string;
+  grantId: string;
+  successor: string;
+}
+
+const GRACE_REPLAY = Symbol('latchkey.refreshGraceReplay');
+
+/** oidc-provider's `rotateRefreshToken`: a grace replay presents the successor, which is not rotated again. */
+export const shouldRotateRefreshToken = (ctx: KoaContextWithOIDC) => !hasMark(ctx.req, GRACE_REPLAY);
+
+/** The successor is stored encrypted under a key only the holder of the old token can derive. */
+const graceKey = (oldToken: string) => createHash('sha256').update(`latchkey refresh grace\0${oldToken}`).digest();
+
+function sealSuccessor(oldToken: string, successor: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', graceKey(oldToken), iv);
+  const sealed = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
+}
+
+function openSuccessor(oldToken: string, sealed: string): string {
+  const bytes = Buffer.from(sealed, 'base64url');
+  const decipher = createDecipheriv('aes-256-gcm', graceKey(oldToken), bytes.subarray(0, 12));
+  decipher.setAuthTag(bytes.subarray(12, 28));
+  return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
+}
+
+export interface RefreshGraceOptions {
+  cache: Cache;
+  graceSeconds: number;
+  /** Ends a grant everywhere (both stores). */
+  revokeGrant: (grantId: string) => Promise<void>;
+  /** Told when a used refresh token comes back (for the security log). */
+  onReuseDetected?: (payload: Record<string, unknown>, presentedBy: string | undefined) => void;
+}
+
+export function refreshGrace({ cache, graceSeconds, revokeGrant, onReuseDetected }: RefreshGraceOptions) {
+  const recordKey = (token: string) => `oidc:refresh-grace:${hashId(token)}`;
+
+  return {
+    /** Step 1, from the adapter's save of a refresh token: when it is a rotation's successor, remember it. */
+    recordIfRotation: async (successor: string, payload: AdapterPayload): Promise<void> => {
+      const rotated = Provider.ctx?.oidc.entities.RotatedRefreshToken as { jti?: string } | undefined;
+      if (graceSeconds <= 0 || !rotated?.jti || !payload.clientId || !payload.grantId) return;
+      const record: GraceRecord = {
+        clientId: payload.clientId,
+        grantId: payload.grantId,
+        successor: sealSuccessor(rotated.jti, successor),
+      };
+      await cache.set(recordKey(rotated.jti), JSON.stringify(record), graceSeconds);
+    },
+
+    /** Step 2, before the provider sees a refresh_token grant. */
+    applyToTokenRequest: async (request: TokenRequest): Promise<void> => {
+      const presented = request.form.get('grant_type') === 'refresh_token' ? request.form.get('refresh_token') : null;
+      const stored = presented ? await cache.get(recordKey(presented)) : null;
+      if (!presented || !stored) return;
+      const record = JSON.parse(stored) as GraceRecord;
+      if (presentedClientId(request) !== record.clientId) return revokeGrant(record.grantId);
+      request.form.set('refresh_token', openSuccessor(presented, record.successor));
+      request.marks.add(GRACE_REPLAY);
+    },
+
+    /** Step 3, from the adapter's find of a refresh token already used. */
+    judgeConsumed: (payload: Record<string, unknown>, consumedAt: Date): ConsumedRefreshTokenVerdict => {
+      const ctx = Provider.ctx;
+      const presenter = ctx?.oidc.client?.clientId;
+      const recent = Date.now() - consumedAt.getTime() < graceSeconds * 1000;
+      let verdict: ConsumedRefreshTokenVerdict = 'reuse';
+      if (presenter && presenter !== payload.clientId) verdict = 'reuse-by-other-client';
+      else if (recent && ctx && !hasMark(ctx.req, GRACE_REPLAY)) verdict = 'race';
+      if (verdict !== 'race') onReuseDetected?.(payload, presenter);
+      return verdict;
+    },
+  };
+}
+
+export type RefreshGrace = ReturnType<typeof refreshGrace>;
