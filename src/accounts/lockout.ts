@@ -1,3 +1,4 @@
+import { normalizeEmail } from './email-address.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cache } from '../shared/cache/cache.ts';
 import type { LockStore } from './lock-repository.ts';
@@ -71,7 +72,7 @@ const SLOT_WAIT_MS = 3_000;
  * a lock.
  */
 export function lockout(cache: Cache, locks: LockStore, settings: LockoutSettings) {
-  const subject = (attempt: Attempt) => attempt.userId ?? `email:${hash(attempt.email.trim().toLowerCase())}`;
+  const subject = (attempt: Attempt) => attempt.userId ?? `email:${hash(normalizeEmail(attempt.email))}`;
   const stepPrefix = (step: SignInStep | undefined) => (step === 'second_factor' ? 'second-factor:' : '');
   const scopeOf = (attempt: Attempt) =>
     `${stepPrefix(attempt.step)}${attempt.trustedDeviceId ? `device:${attempt.trustedDeviceId}:${subject(attempt)}` : `account:${subject(attempt)}`}`;

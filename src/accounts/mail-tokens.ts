@@ -1,3 +1,4 @@
+import { normalizeEmail } from './email-address.ts';
 import { randomBytes } from 'node:crypto';
 import type { Cache } from '../shared/cache/cache.ts';
 import { sha256Base64url } from '../shared/crypto/digest.ts';
@@ -100,7 +101,7 @@ export function sendBudget(cache: Cache, limits: { perAddress: number; perIp: nu
     async allow(kind: string, address: string, ip: string): Promise<boolean> {
       const [perAddress, perIp] = await Promise.all([
         cache.increment(
-          `send-budget:${kind}:address:${sha256Base64url(address.trim().toLowerCase())}`,
+          `send-budget:${kind}:address:${sha256Base64url(normalizeEmail(address))}`,
           limits.windowSeconds,
         ),
         cache.increment(`send-budget:${kind}:ip:${ip}`, limits.windowSeconds),

@@ -1,3 +1,4 @@
+import { normalizeEmail } from './email-address.ts';
 import { dictionary } from '@zxcvbn-ts/language-common';
 
 /**
@@ -54,7 +55,7 @@ export function passwordProblem(
   if (length < policy.minLength) return `Use at least ${policy.minLength} characters.`;
   if (length > policy.maxLength) return `Use at most ${policy.maxLength} characters.`;
   const lower = password.trim().toLowerCase();
-  const address = email.trim().toLowerCase();
+  const address = normalizeEmail(email);
   const name = address.split('@')[0] ?? '';
   if (lower === address || (name.length >= 4 && lower.includes(name)))
     return 'Your password cannot contain your email address.';

@@ -1,3 +1,4 @@
+import { TASK_SCOPES } from '../shared/protocol.ts';
 import cors from '@koa/cors';
 import Router from '@koa/router';
 import type Koa from 'koa';
@@ -14,7 +15,8 @@ import { recordApiUsers } from './http/record-users.ts';
 import { taskRepository } from './tasks/task-repository.ts';
 import { taskRoutes } from './tasks/task-routes.ts';
 
-export const TASK_API_SCOPES = ['tasks:read', 'tasks:write', 'tasks:admin', 'tasks:work'];
+/** Every scope the task API understands, as its metadata (RFC 9728) lists them. */
+export const TASK_API_SCOPES = Object.values(TASK_SCOPES);
 
 export interface TaskApiOptions {
   /** Overrides the JWKS cooldown (tests of key rotation use a short one). */

@@ -193,7 +193,7 @@ async function signIn(): Promise<{ refreshToken: string; accessToken: string }> 
   await page.response.text();
   const landed = await agent.submitForm(
     new URL(`${page.url.pathname}/login`, issuerUrl),
-    { email: 'load-tester@example.com', password: PASSWORD },
+    { csrf: agent.formToken(), email: 'load-tester@example.com', password: PASSWORD },
     issuerUrl,
   );
   await landed.response.body?.cancel();

@@ -30,14 +30,14 @@ describe('account pages', () => {
       const interaction = url.pathname;
       ({ response, url } = await agent.submitForm(
         new URL(`${interaction}/login`, issuer.url),
-        { email: user.email, password },
+        { csrf: agent.formToken(), email: user.email, password },
         issuer.url,
       ));
       if (user.totpSecret && url.pathname === `${interaction}/login`) {
         await response.body?.cancel();
         ({ response, url } = await agent.submitForm(
           new URL(`${interaction}/second-factor`, issuer.url),
-          { code: await totpCode(user.totpSecret) },
+          { csrf: agent.formToken(), code: await totpCode(user.totpSecret) },
           issuer.url,
         ));
       }
@@ -45,7 +45,9 @@ describe('account pages', () => {
     return { agent, response, url, html: await response.text() };
   }
   const post = async (agent: UserAgent, path: string, fields: Record<string, string> = {}) => {
-    const { response, url } = await agent.submitForm(new URL(path, issuer.url), fields, issuer.url);
+    // The form token of the page last shown, unless the test names another.
+    const form = { csrf: agent.formToken(), ...fields };
+    const { response, url } = await agent.submitForm(new URL(path, issuer.url), form, issuer.url);
     return { response, url, html: await response.text() };
   };
 
@@ -102,7 +104,7 @@ describe('account pages', () => {
     await start.response.body?.cancel();
     const { response } = await fresh.submitForm(
       new URL(`${start.url.pathname}/login`, issuer.url),
-      { email: user.email, password: TEST_PASSWORD },
+      { csrf: fresh.formToken(), email: user.email, password: TEST_PASSWORD },
       issuer.url,
     );
     assert.match(await response.text(), /Two-step verification/);
@@ -205,7 +207,11 @@ describe('account pages', () => {
     const user = await issuer.createUser({ totp: true });
     const { agent } = await openAccount(user);
     assert.equal((await post(agent, '/account/totp/remove', { csrf: 'forged' })).response.status, 403);
-    const crossSite = await agent.submitForm(new URL('/account/totp/remove', issuer.url), {}, 'https://evil.example');
+    const crossSite = await agent.submitForm(
+      new URL('/account/totp/remove', issuer.url),
+      { csrf: agent.formToken() },
+      'https://evil.example',
+    );
     assert.equal(crossSite.response.status, 403);
     assert.equal(await issuer.secondFactor.isEnabled(user.id), true);
   });
@@ -222,19 +228,23 @@ describe('account pages with an old sign-in', () => {
       const interaction = start.url.pathname;
       let { response, url } = await agent.submitForm(
         new URL(`${interaction}/login`, issuer.url),
-        { email: user.email, password: TEST_PASSWORD },
+        { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
         issuer.url,
       );
       await response.body?.cancel();
       ({ response, url } = await agent.submitForm(
         new URL(`${interaction}/second-factor`, issuer.url),
-        { code: await totpCode(user.totpSecret!) },
+        { csrf: agent.formToken(), code: await totpCode(user.totpSecret!) },
         issuer.url,
       ));
       await response.body?.cancel();
       assert.equal(url.pathname, '/account');
       await new Promise((resolve) => setTimeout(resolve, 1_100));
-      const attempt = await agent.submitForm(new URL('/account/totp/remove', issuer.url), {}, issuer.url);
+      const attempt = await agent.submitForm(
+        new URL('/account/totp/remove', issuer.url),
+        { csrf: agent.formToken() },
+        issuer.url,
+      );
       await attempt.response.body?.cancel();
       assert.match(attempt.url.pathname, /^\/interaction\//, 'sent to sign in again');
       assert.match(await (await agent.request(attempt.url)).text(), /name="password"/);

@@ -36,7 +36,7 @@ describe('consent for third-party apps', () => {
     await start.response.body?.cancel();
     const { response, url } = await agent.submitForm(
       new URL(`${start.url.pathname}/login`, issuer.url),
-      { email: user.email, password: TEST_PASSWORD },
+      { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
       issuer.url,
     );
     return { agent, url, html: await response.text(), verifier, authorizationUrl };
@@ -54,7 +54,7 @@ describe('consent for third-party apps', () => {
     const { agent, url } = await reachConsent();
     const denied = await agent.submitForm(
       new URL(`${url.pathname}/consent`, issuer.url),
-      { decision: 'deny' },
+      { csrf: agent.formToken(), decision: 'deny' },
       issuer.url,
     );
     assert.equal(denied.url.origin + denied.url.pathname, APP_REDIRECT_URI);
@@ -66,7 +66,7 @@ describe('consent for third-party apps', () => {
     const { agent, url, verifier, authorizationUrl } = await reachConsent();
     const allowed = await agent.submitForm(
       new URL(`${url.pathname}/consent`, issuer.url),
-      { decision: 'allow' },
+      { csrf: agent.formToken(), decision: 'allow' },
       issuer.url,
     );
     const tokens = await client.authorizationCodeGrant(thirdParty, allowed.url, {
@@ -111,7 +111,7 @@ describe('browser sessions', () => {
     await start.response.body?.cancel();
     const done = await agent.submitForm(
       new URL(`${start.url.pathname}/login`, issuer.url),
-      { email: user.email, password: TEST_PASSWORD },
+      { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
       issuer.url,
     );
     await done.response.body?.cancel();

@@ -212,12 +212,12 @@ describe('authorization code flow, refused', () => {
     await start.response.body?.cancel();
     const wrongPassword = await agent.submitForm(
       `${start.url.href}/login`,
-      { email: user.email, password: `${TEST_PASSWORD}!` },
+      { csrf: agent.formToken(), email: user.email, password: `${TEST_PASSWORD}!` },
       issuer.url,
     );
     const unknownEmail = await agent.submitForm(
       `${start.url.href}/login`,
-      { email: 'nobody@example.com', password: TEST_PASSWORD },
+      { csrf: agent.formToken(), email: 'nobody@example.com', password: TEST_PASSWORD },
       issuer.url,
     );
     assert.equal(wrongPassword.response.status, 401);

@@ -38,7 +38,7 @@ describe('device authorization grant', () => {
     assert.match(login.url.pathname, /^\/interaction\//);
     const done = await agent.submitForm(
       `${login.url.href}/login`,
-      { email: user.email, password: TEST_PASSWORD },
+      { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
       issuer.url,
     );
     return done.response.text();

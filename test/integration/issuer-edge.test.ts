@@ -110,7 +110,7 @@ describe('issuer edge: hosts, forwarded headers and page headers', () => {
     await response.body?.cancel();
     const signedIn = await agent.submitForm(
       new URL(`${at.pathname}/login`, issuer.url),
-      { email: user.email, password: 'correct horse battery staple' },
+      { csrf: agent.formToken(), email: user.email, password: 'correct horse battery staple' },
       issuer.url,
     );
     const html = await signedIn.response.text();

@@ -51,7 +51,7 @@ describe('magic links', () => {
     const html = await page.text();
     assert.match(html, /<button type="submit" autofocus>Sign in<\/button>/);
     assert.ok(html.includes(`action="${link.pathname}"`), 'the button posts back to the link');
-    return agent.submitForm(link, {}, issuer.url);
+    return agent.submitForm(link, { csrf: agent.formToken() }, issuer.url);
   }
 
   it('answers the same page for a known and an unknown address, and mails only the known one', async () => {
@@ -86,7 +86,7 @@ describe('magic links', () => {
     const token = link.pathname.split('/').pop()!;
     const first = await openLinkAndSignIn(agent, link);
     assert.equal(first.url.origin + first.url.pathname, APP_REDIRECT_URI);
-    const replay = await agent.submitForm(link, { token }, issuer.url);
+    const replay = await agent.submitForm(link, { csrf: agent.formToken(), token }, issuer.url);
     assert.ok(replay.response.status >= 400);
     assert.equal((await agent.request(link)).status, 410);
   });
@@ -114,7 +114,7 @@ describe('magic links', () => {
     assert.ok(code, 'the page shows a short code');
     const { url } = await agent.submitForm(
       new URL(`${interaction}/magic-code`, issuer.url),
-      { code: code.toLowerCase() },
+      { csrf: agent.formToken(), code: code.toLowerCase() },
       issuer.url,
     );
     assert.equal(url.origin + url.pathname, APP_REDIRECT_URI);
@@ -128,8 +128,11 @@ describe('magic links', () => {
     const code = /aria-label="Sign-in code">([A-Z-]+)</.exec(await (await new UserAgent().request(link)).text())![1]!;
     const action = new URL(`${interaction}/magic-code`, issuer.url);
     for (let i = 0; i < 5; i += 1)
-      assert.equal((await agent.submitForm(action, { code: 'BBBB-BBBB' }, issuer.url)).response.status, 401);
-    assert.equal((await agent.submitForm(action, { code }, issuer.url)).response.status, 429);
+      assert.equal(
+        (await agent.submitForm(action, { csrf: agent.formToken(), code: 'BBBB-BBBB' }, issuer.url)).response.status,
+        401,
+      );
+    assert.equal((await agent.submitForm(action, { csrf: agent.formToken(), code }, issuer.url)).response.status, 429);
   });
 
   it('refuses a link asked for in one sign-in when used in another', async () => {
@@ -142,7 +145,7 @@ describe('magic links', () => {
     await response.body?.cancel();
     const elsewhere = new URL(`${other}/magic/${token}`, issuer.url);
     assert.equal((await agent.request(elsewhere)).status, 410);
-    const { response: post } = await agent.submitForm(elsewhere, { token }, issuer.url);
+    const { response: post } = await agent.submitForm(elsewhere, { csrf: agent.formToken(), token }, issuer.url);
     assert.equal(post.status, 410);
     // ...and the link is not used up by the attempt (opened elsewhere, it still offers its code).
     assert.equal((await new UserAgent().request(link)).status, 200);
@@ -169,7 +172,7 @@ describe('magic links', () => {
     assert.match(await response.text(), /Two-step verification/);
     const done = await agent.submitForm(
       new URL(`${interaction}/second-factor`, issuer.url),
-      { code: await totpCode(user.totpSecret!) },
+      { csrf: agent.formToken(), code: await totpCode(user.totpSecret!) },
       issuer.url,
     );
     assert.equal(done.url.origin + done.url.pathname, APP_REDIRECT_URI);
@@ -204,7 +207,11 @@ describe('magic link expiry', () => {
     const user = await issuer.createUser();
     const { agent, response, interaction } = await openSignIn(issuer, config);
     await response.body?.cancel();
-    await agent.submitForm(new URL(`${interaction}/magic-link`, issuer.url), { email: user.email }, issuer.url);
+    await agent.submitForm(
+      new URL(`${interaction}/magic-link`, issuer.url),
+      { csrf: agent.formToken(), email: user.email },
+      issuer.url,
+    );
     const link = linkIn(await smtp.waitFor((mail) => mail.to.includes(user.email)), /\/magic\//);
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     assert.equal((await agent.request(link)).status, 410);

@@ -284,7 +284,7 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
     await response.body?.cancel();
     const { url: callback } = await agent.submitForm(
       new URL(`${at.pathname}/login`, issuer.url),
-      { email: user.email, password: TEST_PASSWORD },
+      { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
       issuer.url,
     );
     assert.equal(callback.origin + callback.pathname, APP_REDIRECT_URI);

@@ -51,7 +51,11 @@ describe('password reset', () => {
 
   async function askForReset(email: string, agent = new UserAgent()) {
     await (await agent.request(new URL('/reset', issuer.url))).text();
-    const { response } = await agent.submitForm(new URL('/reset', issuer.url), { email }, issuer.url);
+    const { response } = await agent.submitForm(
+      new URL('/reset', issuer.url),
+      { csrf: agent.formToken(), email },
+      issuer.url,
+    );
     return { agent, status: response.status, html: await response.text() };
   }
 
@@ -70,7 +74,7 @@ describe('password reset', () => {
   async function signIn(email: string, password: string) {
     const { agent, response, action } = await openSignIn(issuer, config);
     await response.body?.cancel();
-    return agent.submitForm(action, { email, password }, issuer.url);
+    return agent.submitForm(action, { csrf: agent.formToken(), email, password }, issuer.url);
   }
 
   it('answers the same page for a known and an unknown address, and mails only the known one', async () => {
@@ -103,12 +107,12 @@ describe('password reset', () => {
     const link = await resetLink(user.email);
     const agent = new UserAgent();
     assert.equal((await agent.request(link)).status, 200);
-    const weak = await agent.submitForm(link, { password: 'password1234' }, issuer.url);
+    const weak = await agent.submitForm(link, { csrf: agent.formToken(), password: 'password1234' }, issuer.url);
     assert.equal(weak.response.status, 400);
     assert.match(await weak.response.text(), /commonly used|too easy/);
     const old = await signIn(user.email, TEST_PASSWORD);
     assert.equal(old.url.origin + old.url.pathname, APP_REDIRECT_URI, 'the old password still works');
-    const done = await agent.submitForm(link, { password: NEW_PASSWORD }, issuer.url);
+    const done = await agent.submitForm(link, { csrf: agent.formToken(), password: NEW_PASSWORD }, issuer.url);
     assert.equal(done.response.status, 200);
     assert.match(await done.response.text(), /Password changed/);
   });
@@ -125,7 +129,7 @@ describe('password reset', () => {
     const before = smtp.messages.length;
     const agent = new UserAgent();
     await (await agent.request(link)).text();
-    await agent.submitForm(link, { password: NEW_PASSWORD }, issuer.url);
+    await agent.submitForm(link, { csrf: agent.formToken(), password: NEW_PASSWORD }, issuer.url);
     await assert.rejects(
       client.refreshTokenGrant(config, tokens.refresh_token),
       (error: { error?: string }) => error.error === 'invalid_grant',
@@ -143,10 +147,14 @@ describe('password reset', () => {
     const link = await resetLink(user.email);
     const agent = new UserAgent();
     await (await agent.request(link)).text();
-    assert.equal((await agent.submitForm(link, { password: NEW_PASSWORD }, issuer.url)).response.status, 200);
+    assert.equal(
+      (await agent.submitForm(link, { csrf: agent.formToken(), password: NEW_PASSWORD }, issuer.url)).response.status,
+      200,
+    );
     assert.equal((await agent.request(link)).status, 410);
     assert.equal(
-      (await agent.submitForm(link, { password: `${NEW_PASSWORD} again` }, issuer.url)).response.status,
+      (await agent.submitForm(link, { csrf: agent.formToken(), password: `${NEW_PASSWORD} again` }, issuer.url))
+        .response.status,
       410,
     );
   });
@@ -158,7 +166,7 @@ describe('password reset', () => {
     const link = await resetLink(user.email);
     const agent = new UserAgent();
     await (await agent.request(link)).text();
-    await agent.submitForm(link, { password: NEW_PASSWORD }, issuer.url);
+    await agent.submitForm(link, { csrf: agent.formToken(), password: NEW_PASSWORD }, issuer.url);
     const after = await signIn(user.email, NEW_PASSWORD);
     assert.equal(after.url.origin + after.url.pathname, APP_REDIRECT_URI);
   });
@@ -170,7 +178,11 @@ describe('password reset', () => {
     await (await agent.request(link)).text();
     const noToken = await agent.submitForm(link, { password: NEW_PASSWORD, csrf: '' }, issuer.url);
     assert.equal(noToken.response.status, 403);
-    const crossSite = await agent.submitForm(link, { password: NEW_PASSWORD }, 'https://evil.example');
+    const crossSite = await agent.submitForm(
+      link,
+      { csrf: agent.formToken(), password: NEW_PASSWORD },
+      'https://evil.example',
+    );
     assert.equal(crossSite.response.status, 403);
   });
 });
@@ -183,7 +195,7 @@ describe('password reset expiry', () => {
       const user = await issuer.createUser();
       const agent = new UserAgent();
       await (await agent.request(new URL('/reset', issuer.url))).text();
-      await agent.submitForm(new URL('/reset', issuer.url), { email: user.email }, issuer.url);
+      await agent.submitForm(new URL('/reset', issuer.url), { csrf: agent.formToken(), email: user.email }, issuer.url);
       const link = linkIn(await smtp.waitFor((mail) => mail.to.includes(user.email)), /^\/reset\//);
       await new Promise((resolve) => setTimeout(resolve, 2_100));
       assert.equal((await agent.request(link)).status, 410);
@@ -210,7 +222,11 @@ describe('sign-up', () => {
 
   async function signUp(email: string, agent = new UserAgent()) {
     await (await agent.request(new URL('/sign-up', issuer.url))).text();
-    const { response } = await agent.submitForm(new URL('/sign-up', issuer.url), { email }, issuer.url);
+    const { response } = await agent.submitForm(
+      new URL('/sign-up', issuer.url),
+      { csrf: agent.formToken(), email },
+      issuer.url,
+    );
     return { agent, status: response.status, html: await response.text() };
   }
   const mailsTo = (email: string) => smtp.messages.filter((mail) => mail.to.includes(email));
@@ -225,7 +241,7 @@ describe('sign-up', () => {
   /** Opens the confirmation link in `agent` and posts the chosen password. */
   async function finishSignUp(link: URL, password: string, agent = new UserAgent()) {
     const page = await (await agent.request(link)).text();
-    const { response } = await agent.submitForm(link, { password }, issuer.url);
+    const { response } = await agent.submitForm(link, { csrf: agent.formToken(), password }, issuer.url);
     return { page, status: response.status, html: await response.text() };
   }
 
@@ -264,7 +280,7 @@ describe('sign-up', () => {
     await (await attacker.request(new URL('/sign-up', issuer.url))).text();
     await attacker.submitForm(
       new URL('/sign-up', issuer.url),
-      { email: victim, password: attackerPassword },
+      { csrf: attacker.formToken(), email: victim, password: attackerPassword },
       issuer.url,
     );
     const attackersLink = await confirmationLink(victim, before);
@@ -280,7 +296,11 @@ describe('sign-up', () => {
     assert.equal((await finishSignUp(ownLink, NEW_PASSWORD)).status, 409, 'the second finds the account made');
     const { agent, response, action } = await openSignIn(issuer, config);
     await response.body?.cancel();
-    const attempt = await agent.submitForm(action, { email: victim, password: attackerPassword }, issuer.url);
+    const attempt = await agent.submitForm(
+      action,
+      { csrf: agent.formToken(), email: victim, password: attackerPassword },
+      issuer.url,
+    );
     assert.equal(attempt.response.status, 401, "the attacker's password is not the account's");
   });
 

@@ -26,11 +26,19 @@ describe('second factor: TOTP and recovery codes', () => {
   async function passwordStep(user: TestUser) {
     const { agent, response, interaction, action } = await openSignIn(issuer, config);
     await response.body?.cancel();
-    const afterPassword = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    const afterPassword = await agent.submitForm(
+      action,
+      { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
     return { agent, interaction, afterPassword };
   }
   const secondStep = (agent: UserAgent, interaction: string, fields: Record<string, string>) =>
-    agent.submitForm(new URL(`${interaction}/second-factor`, issuer.url), fields, issuer.url);
+    agent.submitForm(
+      new URL(`${interaction}/second-factor`, issuer.url),
+      { csrf: agent.formToken(), ...fields },
+      issuer.url,
+    );
 
   it('turns TOTP on only after one correct code, and gives ten recovery codes once', async () => {
     const user = await issuer.createUser();

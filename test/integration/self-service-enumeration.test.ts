@@ -105,22 +105,38 @@ describe('mail-sending forms, secrets', () => {
     // A magic link, opened on another device (a short code), finished with a TOTP code.
     const { agent, response, interaction } = await openSignIn(issuer, config);
     await response.body?.cancel();
-    await agent.submitForm(new URL(`${interaction}/magic-link`, issuer.url), { email: user.email }, issuer.url);
+    await agent.submitForm(
+      new URL(`${interaction}/magic-link`, issuer.url),
+      { csrf: agent.formToken(), email: user.email },
+      issuer.url,
+    );
     const link = linkIn(await smtp.waitFor((mail) => mail.to.includes(user.email)), /\/magic\//);
     secrets.push(link.pathname.split('/').pop()!);
     const code = /aria-label="Sign-in code">([A-Z-]+)</.exec(await (await new UserAgent().request(link)).text())![1]!;
     secrets.push(code.replace('-', ''));
-    const afterCode = await agent.submitForm(new URL(`${interaction}/magic-code`, issuer.url), { code }, issuer.url);
+    const afterCode = await agent.submitForm(
+      new URL(`${interaction}/magic-code`, issuer.url),
+      { csrf: agent.formToken(), code },
+      issuer.url,
+    );
     await afterCode.response.body?.cancel();
     const otp = await totpCode(user.totpSecret!);
-    const done = await agent.submitForm(new URL(`${interaction}/second-factor`, issuer.url), { code: otp }, issuer.url);
+    const done = await agent.submitForm(
+      new URL(`${interaction}/second-factor`, issuer.url),
+      { csrf: agent.formToken(), code: otp },
+      issuer.url,
+    );
     assert.ok(done.url.searchParams.get('code'));
     secrets.push(done.url.searchParams.get('code')!);
     // A password reset with a new password.
     const resetAgent = new UserAgent();
     await (await resetAgent.request(new URL('/reset', issuer.url))).text();
     const before = smtp.messages.length;
-    await resetAgent.submitForm(new URL('/reset', issuer.url), { email: user.email }, issuer.url);
+    await resetAgent.submitForm(
+      new URL('/reset', issuer.url),
+      { csrf: resetAgent.formToken(), email: user.email },
+      issuer.url,
+    );
     const resetMail = await smtp.waitFor(
       (mail) => smtp.messages.indexOf(mail) >= before && /\/reset\/[\w-]{20}/.test(mailText(mail)),
     );
@@ -129,7 +145,7 @@ describe('mail-sending forms, secrets', () => {
     await (await resetAgent.request(resetLink)).text();
     const newPassword = 'a-secret-new-passphrase-9d2c';
     secrets.push(newPassword);
-    await resetAgent.submitForm(resetLink, { password: newPassword }, issuer.url);
+    await resetAgent.submitForm(resetLink, { csrf: resetAgent.formToken(), password: newPassword }, issuer.url);
     await issuer.issuer.mailer.idle();
 
     const events = JSON.stringify(

@@ -48,7 +48,11 @@ describe('sign-in forms', () => {
   it('keeps the address filled in after a refused password, escaped', async () => {
     const { agent, action } = await openSignIn();
     const typed = 'someone"><b>x</b>@example.com';
-    const refused = await agent.submitForm(action, { email: typed, password: 'not the right one at all' }, issuer.url);
+    const refused = await agent.submitForm(
+      action,
+      { csrf: agent.formToken(), email: typed, password: 'not the right one at all' },
+      issuer.url,
+    );
     assert.equal(refused.response.status, 401);
     const html = await refused.response.text();
     assert.ok(
@@ -133,7 +137,11 @@ describe('password hashes', () => {
       });
       const { agent, response, action } = await open(issuer, config);
       await response.body?.cancel();
-      const result = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+      const result = await agent.submitForm(
+        action,
+        { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
+        issuer.url,
+      );
       await result.response.body?.cancel();
       const upgraded = (await issuer.service.database.client.user.findUnique({ where: { id: user.id } }))!
         .passwordHash!;

@@ -37,7 +37,7 @@ describe('sign-in protection', () => {
     return action;
   }
   const submit = async (agent: UserAgent, action: string, email: string, password: string) => {
-    const result = await agent.submitForm(action, { email, password }, issuer.url);
+    const result = await agent.submitForm(action, { csrf: agent.formToken(), email, password }, issuer.url);
     await result.response.body?.cancel();
     return result;
   };
@@ -75,10 +75,14 @@ describe('sign-in protection', () => {
     const strangerAction = await loginForm(stranger);
     const wrong = await stranger.submitForm(
       strangerAction,
-      { email: user.email, password: 'another wrong one!' },
+      { csrf: stranger.formToken(), email: user.email, password: 'another wrong one!' },
       issuer.url,
     );
-    const right = await stranger.submitForm(strangerAction, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    const right = await stranger.submitForm(
+      strangerAction,
+      { csrf: stranger.formToken(), email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
     assert.equal(right.response.status, 401);
     const withoutNonce = (html: string) => html.replace(/nonce="[^"]+"/, '');
     assert.equal(withoutNonce(await right.response.text()), withoutNonce(await wrong.response.text()));
@@ -126,7 +130,11 @@ describe('sign-in protection', () => {
       submit(agent, action, user.email, 'typo number one'),
       submit(agent, action, user.email, 'typo number two'),
     ]);
-    const early = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    const early = await agent.submitForm(
+      action,
+      { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
     assert.equal(early.response.status, 429);
     assert.ok(Number(early.response.headers.get('retry-after')) >= 1);
     const html = await early.response.text();
@@ -143,18 +151,26 @@ describe('sign-in protection', () => {
     const { response, interaction, action } = await openSignIn(issuer, config, agent);
     await response.body?.cancel();
     await Promise.all(Array.from({ length: 4 }, (_, i) => submit(agent, action, user.email, `typo ${i}`)));
-    let passed = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    let passed = await agent.submitForm(
+      action,
+      { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
     if (passed.response.status === 429) {
       await passed.response.body?.cancel();
       await new Promise((resolve) =>
         setTimeout(resolve, Number(passed.response.headers.get('retry-after')) * 1000 + 50),
       );
-      passed = await agent.submitForm(action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+      passed = await agent.submitForm(
+        action,
+        { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
+        issuer.url,
+      );
     }
     assert.match(await passed.response.text(), /name="code"/, 'the password step passed');
     const coded = await agent.submitForm(
       `${issuer.url}${interaction}/second-factor`,
-      { code: await totpCode(user.totpSecret!) },
+      { csrf: agent.formToken(), code: await totpCode(user.totpSecret!) },
       issuer.url,
     );
     await coded.response.body?.cancel();
@@ -237,7 +253,13 @@ describe('sign-in protection behind a shared address', () => {
     const first = await openSignIn(issuer, config, owner);
     await first.response.body?.cancel();
     assert.equal(
-      (await owner.submitForm(first.action, { email: user.email, password: TEST_PASSWORD }, issuer.url)).url.origin,
+      (
+        await owner.submitForm(
+          first.action,
+          { csrf: owner.formToken(), email: user.email, password: TEST_PASSWORD },
+          issuer.url,
+        )
+      ).url.origin,
       new URL(REDIRECT).origin,
     );
     // Someone else behind the same address (a NAT, an office, a proxy with TRUST_PROXY off) spends its budget.
@@ -248,7 +270,7 @@ describe('sign-in protection behind a shared address', () => {
       Array.from({ length: 4 }, (_, i) =>
         attacker.submitForm(
           attack.action,
-          { email: `someone-${i}@example.com`, password: 'guessing away' },
+          { csrf: attacker.formToken(), email: `someone-${i}@example.com`, password: 'guessing away' },
           issuer.url,
         ),
       ),
@@ -257,13 +279,17 @@ describe('sign-in protection behind a shared address', () => {
     await stranger.response.body?.cancel();
     const blocked = await stranger.agent.submitForm(
       stranger.action,
-      { email: user.email, password: TEST_PASSWORD },
+      { csrf: stranger.agent.formToken(), email: user.email, password: TEST_PASSWORD },
       issuer.url,
     );
     assert.equal(blocked.response.status, 401, 'the address has spent its budget');
     const again = await openSignIn(issuer, config, owner);
     await again.response.body?.cancel();
-    const trusted = await owner.submitForm(again.action, { email: user.email, password: TEST_PASSWORD }, issuer.url);
+    const trusted = await owner.submitForm(
+      again.action,
+      { csrf: owner.formToken(), email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
     assert.equal(trusted.url.origin, new URL(REDIRECT).origin, 'the trusted browser signs in');
   });
 });
@@ -283,7 +309,11 @@ describe('sign-in timing', () => {
     const users = await Promise.all(Array.from({ length: 30 }, () => issuer.createUser()));
     const time = async (email: string) => {
       const started = performance.now();
-      const result = await agent.submitForm(action, { email, password: 'definitely wrong password' }, issuer.url);
+      const result = await agent.submitForm(
+        action,
+        { csrf: agent.formToken(), email, password: 'definitely wrong password' },
+        issuer.url,
+      );
       await result.response.body?.cancel();
       assert.equal(result.response.status, 401);
       return performance.now() - started;

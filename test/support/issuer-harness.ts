@@ -92,7 +92,11 @@ export async function guessUntilLocked(
   const { response, action } = await openSignIn(issuer, config, agent);
   await response.body?.cancel();
   const guess = async (i: number) => {
-    const result = await agent.submitForm(action, { email, password: `wrong guess number ${i}` }, issuer.url);
+    const result = await agent.submitForm(
+      action,
+      { csrf: agent.formToken(), email, password: `wrong guess number ${i}` },
+      issuer.url,
+    );
     await result.response.body?.cancel();
     return result.response;
   };
@@ -204,14 +208,14 @@ export async function startIssuer(
         const interaction = at.pathname;
         ({ response, url: at } = await agent.submitForm(
           new URL(`${interaction}/login`, url),
-          { email: user.email, password: TEST_PASSWORD },
+          { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
           url,
         ));
         if (user.totpSecret && at.pathname === `${interaction}/login`) {
           await response.body?.cancel();
           ({ response, url: at } = await agent.submitForm(
             new URL(`${interaction}/second-factor`, url),
-            { code: await totpCode(user.totpSecret) },
+            { csrf: agent.formToken(), code: await totpCode(user.totpSecret) },
             url,
           ));
         }

@@ -5,7 +5,7 @@
 export class UserAgent {
   readonly #cookies = new Map<string, string>();
   readonly #setCookieHeaders: string[] = [];
-  /** The form token of the last sign-in page shown, sent back with the next form, as a browser would. */
+  /** The form token of the last page shown (its hidden `csrf` field). */
   #csrf: string | undefined;
 
   #remember(response: Response): void {
@@ -18,6 +18,15 @@ export class UserAgent {
       if (/expires=Thu, 01 Jan 1970/i.test(header) || value === '') this.#cookies.delete(name);
       else this.#cookies.set(name, value);
     }
+  }
+
+  /**
+   * The form token of the last page this browser was shown, which a form submission names
+   * explicitly (`{ csrf: agent.formToken(), ... }`): no test sends it without saying so.
+   */
+  formToken(): string {
+    if (this.#csrf === undefined) throw new Error('no page with a form token has been shown yet');
+    return this.#csrf;
   }
 
   /** The current value of a cookie this browser holds. */
@@ -64,10 +73,7 @@ export class UserAgent {
     return this.follow(action, origin, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin },
-      body: new URLSearchParams({
-        ...(this.#csrf && !('csrf' in fields) ? { csrf: this.#csrf } : {}),
-        ...fields,
-      }).toString(),
+      body: new URLSearchParams(fields).toString(),
     });
   }
 }

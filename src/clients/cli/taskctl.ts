@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import * as oauth from 'oauth4webapi';
 import QRCode from 'qrcode';
+import { DEMO_USER_SCOPE } from '../../shared/protocol.ts';
 import { configDirectory, credentialStore, type StoredCredentials } from './credential-store.ts';
 
 /** Exit codes scripts can rely on. */
@@ -34,7 +35,7 @@ Options: --json (machine-readable output), --issuer URL (TASKCTL_ISSUER), --api 
          --client-id ID (TASKCTL_CLIENT_ID)
 Exit codes: 0 ok, 1 usage, 2 sign-in needed, 3 forbidden, 4 not found, 5 server or network`;
 
-const SCOPE = 'openid email offline_access tasks:read tasks:write';
+const SCOPE = DEMO_USER_SCOPE;
 const allowHttp = (url: string) => ({ [oauth.allowInsecureRequests]: new URL(url).protocol === 'http:' });
 
 interface Task {

@@ -10,8 +10,8 @@ import { requestContext, type RequestState } from '../../shared/http/request-con
 const here = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 
 /** Browser modules are written in TypeScript and served with their types stripped (Node's own stripper): no build step. */
-function browserModule(name: string): string {
-  return stripTypeScriptTypes(readFileSync(here(`./browser/${name}`), 'utf8'), { mode: 'strip' });
+function browserModule(relative: string): string {
+  return stripTypeScriptTypes(readFileSync(here(relative), 'utf8'), { mode: 'strip' });
 }
 
 /**
@@ -21,8 +21,10 @@ function browserModule(name: string): string {
  */
 export function buildSpaApp(config: Config, log: Logger): Koa<RequestState> {
   const files: Record<string, { type: string; body: string }> = {
-    '/app.ts': { type: 'text/javascript', body: browserModule('app.ts') },
-    '/oauth-session.ts': { type: 'text/javascript', body: browserModule('oauth-session.ts') },
+    '/app.ts': { type: 'text/javascript', body: browserModule('./browser/app.ts') },
+    '/oauth-session.ts': { type: 'text/javascript', body: browserModule('./browser/oauth-session.ts') },
+    // oauth-session.ts imports '../../../shared/protocol.ts', which the browser resolves to this path.
+    '/shared/protocol.ts': { type: 'text/javascript', body: browserModule('../../shared/protocol.ts') },
     '/vendor/oauth4webapi.js': {
       type: 'text/javascript',
       body: readFileSync(fileURLToPath(import.meta.resolve('oauth4webapi')), 'utf8'),

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEMO_CLIENT_IDS, demoWorkerSecretPath } from '../../issuer/clients/demo-clients.ts';
+import { DEMO_CLIENT_IDS, DEMO_WORKER_SECRET_FILE } from '../../shared/protocol.ts';
 import { createLogger } from '../../shared/logging/logger.ts';
 import { taskWorker } from './worker.ts';
 
@@ -32,7 +32,7 @@ if (!env.success) {
 const settings = env.data;
 const secretFile =
   settings.WORKER_CLIENT_SECRET_FILE ??
-  (settings.WORKER_CLIENT_SECRET ? undefined : demoWorkerSecretPath(path.resolve(settings.DATA_DIR)));
+  (settings.WORKER_CLIENT_SECRET ? undefined : path.join(path.resolve(settings.DATA_DIR), DEMO_WORKER_SECRET_FILE));
 if (secretFile && !existsSync(secretFile)) {
   log.fatal(
     { file: secretFile },

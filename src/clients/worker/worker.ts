@@ -1,3 +1,4 @@
+import { TASK_SCOPES } from '../../shared/protocol.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as oauth from 'oauth4webapi';
 import type { Logger } from '../../shared/logging/logger.ts';
@@ -45,7 +46,7 @@ export function taskWorker(settings: WorkerSettings, log: Logger) {
       as,
       client,
       auth,
-      { scope: 'tasks:work', resource: settings.api },
+      { scope: TASK_SCOPES.work, resource: settings.api },
       allowHttp(settings.issuer),
     );
     const result = await oauth.processClientCredentialsResponse(as, client, response);

@@ -3,7 +3,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { ClientType } from '../../shared/database/generated/issuer/client.ts';
 import type { ClientRepository, ClientRow } from './client-repository.ts';
 import { generateClientSecret, hashClientSecret } from './client-secrets.ts';
-import { OIDC_SCOPES } from '../oidc/provider-configuration.ts';
+import { OIDC_SCOPES } from '../../shared/protocol.ts';
 import { CLIENT_TYPES, DEFAULT_SCOPES } from './client-types.ts';
 
 export class ClientValidationError extends Error {}
@@ -103,7 +103,7 @@ export function clientService(repository: ClientRepository, resources: { taskApi
 }
 
 /** The OpenID scopes the provider knows; a client's others (an old `profile`) are not passed to it. */
-const OIDC_SCOPE_NAMES = new Set(OIDC_SCOPES);
+const OIDC_SCOPE_NAMES = new Set<string>(OIDC_SCOPES);
 
 export function toProviderMetadata(client: ClientRow): AdapterPayload {
   const kind = CLIENT_TYPES[client.type];

@@ -1,6 +1,8 @@
 import type { ClientType } from '../../shared/database/generated/issuer/client.ts';
 
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+import { GRANT_TYPES, TASK_SCOPES } from '../../shared/protocol.ts';
+
+const DEVICE_CODE_GRANT = GRANT_TYPES.deviceCode;
 
 /**
  * What each kind of client is allowed, by construction. A browser app never holds a secret, a
@@ -49,8 +51,8 @@ export const CLIENT_TYPES: Record<
 
 /** The scopes a client of each type gets when none are given at creation. */
 export const DEFAULT_SCOPES: Record<ClientType, string[]> = {
-  web: ['openid', 'email', 'offline_access', 'tasks:read', 'tasks:write'],
-  spa: ['openid', 'email', 'offline_access', 'tasks:read', 'tasks:write'],
-  cli: ['openid', 'email', 'offline_access', 'tasks:read', 'tasks:write'],
-  service: ['tasks:work'],
+  web: ['openid', 'email', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
+  spa: ['openid', 'email', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
+  cli: ['openid', 'email', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
+  service: [TASK_SCOPES.work],
 };

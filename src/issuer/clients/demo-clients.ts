@@ -2,17 +2,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../shared/logging/logger.ts';
+import { DEMO_CLIENT_IDS, DEMO_WORKER_SECRET_FILE } from '../../shared/protocol.ts';
 import type { clientService } from './client-service.ts';
 
-/** Fixed ids, so the demo browser app, taskctl and the worker find their clients with no set-up. */
-export const DEMO_CLIENT_IDS = {
-  spa: 'latchkey-demo-spa',
-  cli: 'latchkey-demo-cli',
-  worker: 'latchkey-demo-worker',
-} as const;
+export { DEMO_CLIENT_IDS };
 
 /** Where the demo worker's generated secret is kept (mode 0600): there is no default secret anywhere. */
-export const demoWorkerSecretPath = (dataDir: string) => path.join(dataDir, 'demo-worker.secret');
+export const demoWorkerSecretPath = (dataDir: string) => path.join(dataDir, DEMO_WORKER_SECRET_FILE);
 
 /**
  * Creates, once, the three clients the demo needs: the browser app (first-party, PKCE, its own

@@ -3,6 +3,7 @@ import type { Cache } from '../../shared/cache/cache.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import { describeScopes } from '../pages/scope-words.ts';
 import { sha256Base64url } from '../../shared/crypto/digest.ts';
+import { GRANT_TYPES } from '../../shared/protocol.ts';
 import { cookieValue, hashId, PROVIDER_COOKIES } from './session-index.ts';
 import { sendOAuthError, type TokenRequest } from './token-request.ts';
 
@@ -134,7 +135,7 @@ export function recoverSessionlessDeviceForm(pages: PageRenderer) {
   };
 }
 
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const DEVICE_CODE_GRANT = GRANT_TYPES.deviceCode;
 
 /**
  * RFC 8628 3.5: a device polling faster than its interval gets `slow_down`, and 5 s more from then

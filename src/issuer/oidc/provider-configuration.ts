@@ -1,4 +1,5 @@
 import { PROVIDER_COOKIES } from './session-index.ts';
+import { OIDC_SCOPES } from '../../shared/protocol.ts';
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { Account } from '../../accounts/accounts.ts';
 import type { KeySet } from '../keys/key-ring.ts';
@@ -71,12 +72,6 @@ export const DISCOVERY_PATHS = ['/.well-known/openid-configuration', '/.well-kno
 export const ACR_VALUES = ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchkey:mfa'] as const;
 
 /**
- * The scopes that belong to OpenID Connect itself; the rest are resource scopes. `profile` is left
- * out until accounts have profile claims to return: discovery advertises only what we give.
- */
-export const OIDC_SCOPES = ['openid', 'offline_access', 'email'];
-
-/**
  * Everything Latchkey decides about the protocol, in one place. Departures from oidc-provider's
  * defaults, and why:
  * - `code` is the only response type (no implicit, no hybrid); PKCE (S256 only) for every client.
@@ -127,7 +122,7 @@ export function providerConfiguration({
     // OpenID Connect requires redirect_uri on every authorization request, even with one registered.
     allowOmittingSingleRegisteredRedirectUri: false,
 
-    scopes: OIDC_SCOPES,
+    scopes: [...OIDC_SCOPES],
     // `none` only for the account pages (they need the session, never a token); clients get `code`.
     responseTypes: ['code', 'none'],
     // PKCE for every client, unless an operator registered a confidential client without it.
@@ -249,7 +244,7 @@ export function providerConfiguration({
         existing ??
         new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session.accountId });
       const requested = requestedScopes(ctx);
-      const oidcScopes = requested.filter((scope) => OIDC_SCOPES.includes(scope));
+      const oidcScopes = requested.filter((scope) => (OIDC_SCOPES as readonly string[]).includes(scope));
       if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
       for (const [resource, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
         const serverScopes = new Set(server.scopes);

@@ -1,7 +1,6 @@
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 
-export const TASK_API_USER_SCOPES = ['tasks:read', 'tasks:write', 'tasks:admin'] as const;
-export const TASK_API_SERVICE_SCOPES = ['tasks:work'] as const;
+import { TASK_SERVICE_SCOPES, TASK_USER_SCOPES } from '../../shared/protocol.ts';
 
 interface ClientExtras {
   allowed_resources?: string[];
@@ -17,7 +16,7 @@ export function resourceServers(taskApi: { identifier: string; accessTokenTtl: n
     [
       taskApi.identifier,
       {
-        scope: [...TASK_API_USER_SCOPES, ...TASK_API_SERVICE_SCOPES].join(' '),
+        scope: [...TASK_USER_SCOPES, ...TASK_SERVICE_SCOPES].join(' '),
         audience: taskApi.identifier,
         accessTokenTTL: taskApi.accessTokenTtl,
         accessTokenFormat: 'jwt',

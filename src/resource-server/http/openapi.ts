@@ -1,3 +1,4 @@
+import { TASK_SCOPES } from '../../shared/protocol.ts';
 import { z } from 'zod';
 import {
   AssignBody,
@@ -51,9 +52,9 @@ export function openApiDocument(options: { serverUrl: string; issuer: string }) 
               authorizationUrl: `${options.issuer}/auth`,
               tokenUrl: `${options.issuer}/token`,
               scopes: {
-                'tasks:read': 'read your tasks',
-                'tasks:write': 'create and change your tasks',
-                'tasks:admin': 'delete tasks (admins, with step-up)',
+                [TASK_SCOPES.read]: 'read your tasks',
+                [TASK_SCOPES.write]: 'create and change your tasks',
+                [TASK_SCOPES.admin]: 'delete tasks (admins, with step-up)',
               },
             },
             clientCredentials: {
@@ -69,7 +70,7 @@ export function openApiDocument(options: { serverUrl: string; issuer: string }) 
       '/tasks': {
         post: {
           summary: 'Create a task owned by the caller',
-          security: scopes('tasks:write'),
+          security: scopes(TASK_SCOPES.write),
           requestBody: { required: true, ...json(CreateTaskBody, 'input') },
           responses: { '201': { description: 'Created', ...json(Task) }, ...errors(400, 401, 403, 413, 415, 429) },
         },
@@ -77,7 +78,7 @@ export function openApiDocument(options: { serverUrl: string; issuer: string }) 
       '/tasks/mine': {
         get: {
           summary: 'Tasks the caller owns or is assigned, newest first',
-          security: scopes('tasks:read'),
+          security: scopes(TASK_SCOPES.read),
           parameters: Object.entries(listQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })),
           responses: { '200': { description: 'A page', ...json(TaskPage) }, ...errors(400, 401, 403, 429) },
         },
@@ -86,18 +87,18 @@ export function openApiDocument(options: { serverUrl: string; issuer: string }) 
         parameters: [idParameter],
         get: {
           summary: 'A task (owner, assignee or admin)',
-          security: scopes('tasks:read'),
+          security: scopes(TASK_SCOPES.read),
           responses: { '200': { description: 'The task', ...json(Task) }, ...errors(401, 403, 404, 429) },
         },
         patch: {
           summary: 'Change a task (owner or admin)',
-          security: scopes('tasks:write'),
+          security: scopes(TASK_SCOPES.write),
           requestBody: { required: true, ...json(UpdateTaskBody, 'input') },
           responses: { '200': { description: 'The task', ...json(Task) }, ...errors(400, 401, 403, 404, 429) },
         },
         delete: {
           summary: 'Delete a task (admin, second factor within 15 minutes)',
-          security: scopes('tasks:admin'),
+          security: scopes(TASK_SCOPES.admin),
           responses: { '204': { description: 'Deleted' }, ...errors(401, 403, 404, 429) },
         },
       },
@@ -105,7 +106,7 @@ export function openApiDocument(options: { serverUrl: string; issuer: string }) 
         parameters: [idParameter],
         put: {
           summary: 'Assign a task to a user sub, or clear (owner or admin)',
-          security: scopes('tasks:write'),
+          security: scopes(TASK_SCOPES.write),
           requestBody: { required: true, ...json(AssignBody, 'input') },
           responses: { '200': { description: 'The task', ...json(Task) }, ...errors(400, 401, 403, 404, 429) },
         },

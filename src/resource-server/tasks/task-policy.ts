@@ -1,3 +1,4 @@
+import { TASK_SCOPES } from '../../shared/protocol.ts';
 import type { Actor } from '../auth/actor.ts';
 import type { TaskRow } from './task-repository.ts';
 
@@ -17,31 +18,31 @@ export const SECOND_FACTOR_METHODS = new Set(['otp', 'mfa', 'hwk', 'swk', 'sms',
  * is told it does not exist (404); whoever may read it but not do this gets 403.
  */
 export const TASK_POLICY = {
-  create: { scope: 'tasks:write', actor: 'user' },
-  listMine: { scope: 'tasks:read', actor: 'user' },
+  create: { scope: TASK_SCOPES.write, actor: 'user' },
+  listMine: { scope: TASK_SCOPES.read, actor: 'user' },
   read: {
-    scope: 'tasks:read',
+    scope: TASK_SCOPES.read,
     actor: 'user',
     allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAssigned(actor, task) || isAdmin(actor),
   },
   update: {
-    scope: 'tasks:write',
+    scope: TASK_SCOPES.write,
     actor: 'user',
     allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAdmin(actor),
   },
   assign: {
-    scope: 'tasks:write',
+    scope: TASK_SCOPES.write,
     actor: 'user',
     allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAdmin(actor),
   },
   /** Clearing the assignee: also the assignee, who must be able to refuse a task pushed into their list. */
   unassign: {
-    scope: 'tasks:write',
+    scope: TASK_SCOPES.write,
     actor: 'user',
     allow: (actor: UserActor, task: TaskRow) => owns(actor, task) || isAssigned(actor, task) || isAdmin(actor),
   },
   /** Destructive: admins only, and only soon after a sign-in with a second factor. */
-  delete: { scope: 'tasks:admin', actor: 'user', allow: (actor: UserActor) => isAdmin(actor), stepUp: true },
+  delete: { scope: TASK_SCOPES.admin, actor: 'user', allow: (actor: UserActor) => isAdmin(actor), stepUp: true },
   claim: { scope: 'tasks:work', actor: 'service' },
   complete: {
     scope: 'tasks:work',

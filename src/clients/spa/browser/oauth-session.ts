@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi';
+import { DEMO_USER_SCOPE } from '../../../shared/protocol.ts';
 
 /** What the demo app is told by its server (/config.json): where the issuer and the API are, and its client id. */
 export interface AppSettings {
@@ -19,7 +20,7 @@ export interface SignedInUser {
   email: string | undefined;
 }
 
-const SCOPE = 'openid email offline_access tasks:read tasks:write';
+const SCOPE = DEMO_USER_SCOPE;
 const PENDING_KEY = 'latchkey-demo.pending-sign-in';
 /** http only for the local demo on loopback; oauth4webapi refuses plain http unless told. */
 const allowHttp = (url: string) => ({ [oauth.allowInsecureRequests]: new URL(url).protocol === 'http:' });
