@@ -2,6 +2,9 @@
  * A minimal browser for protocol tests: keeps cookies, follows redirects by hand so a test can stop
  * at the client's redirect URI, and submits forms. (The real-browser tests use Chromium.)
  */
+/** Chromium's Accept header for a navigation. */
+const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
+
 export class UserAgent {
   readonly #cookies = new Map<string, string>();
   readonly #setCookieHeaders: string[] = [];
@@ -72,7 +75,8 @@ export class UserAgent {
   ): Promise<{ response: Response; url: URL }> {
     return this.follow(action, origin, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin },
+      // What a browser sends with a form: it wants a page back.
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin, accept: BROWSER_ACCEPT },
       body: new URLSearchParams(fields).toString(),
     });
   }
