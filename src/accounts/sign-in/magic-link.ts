@@ -62,101 +62,108 @@ export interface MagicLinkOptions {
   ttlSeconds: number;
 }
 
-export function magicLinkSignIn({ users, tokens, budget, mailer, events, cache, core, ttlSeconds }: MagicLinkOptions) {
-  const codeKey = (signInId: string) => `interaction-magic-code:${signInId}`;
-  const attemptsKey = (signInId: string) => `interaction-magic-code-attempts:${signInId}`;
+/** The emailed-link strategy (see the sequence above). */
+export class MagicLinkSignIn {
+  readonly #options: MagicLinkOptions;
+
+  constructor(options: MagicLinkOptions) {
+    this.#options = options;
+  }
 
   /** The link's account, once it is used: verified, then on to the second factor or a finished sign-in. */
-  async function signInWith(
-    signInId: string,
-    userId: string | null | undefined,
-    ip: string,
-  ): Promise<SignInResult | LinkGone> {
+  async #signInWith(signInId: string, userId: string | null | undefined, ip: string): Promise<SignInResult | LinkGone> {
+    const { users, core } = this.#options;
     const user = userId ? await users.findById(userId) : null;
     if (!user || user.disabledAt) return { outcome: 'link-gone' };
     if (!user.emailVerified) await users.setEmailVerified(user.id);
     return core.afterFirstFactor(signInId, user, 'email', ip);
   }
 
-  return {
-    /** `link(token)` is the URL the mail carries; `clientName` the application the person is signing in to. */
-    async request(
-      signInId: string,
-      email: string,
-      ip: string,
-      mail: { link: (token: string) => string; clientName: () => Promise<string> },
-    ) {
-      // The budget comes first: past it, nothing is looked up, stored or sent.
-      if (email === '' || !(await budget.allow('magic_link', email, ip))) {
-        await events.record({
-          type: 'magic_link.requested',
-          actor: 'anonymous',
-          ip,
-          detail: { sent: false, limited: email !== '' },
-        });
-        return;
-      }
-      const user = await users.findByEmail(email);
-      const recipient = user && !user.disabledAt ? user : undefined;
-      const data: MagicLinkData = { uid: signInId, userId: recipient?.id ?? null };
-      const [token, clientName] = await Promise.all([
-        tokens.issue('magic_link', recipient?.id ?? `email:${email}`, data, ttlSeconds),
-        mail.clientName(),
-      ]);
-      const actor = recipient?.id ?? 'anonymous';
+  /** `link(token)` is the URL the mail carries; `clientName` the application the person is signing in to. */
+  async request(
+    signInId: string,
+    email: string,
+    ip: string,
+    mail: { link: (token: string) => string; clientName: () => Promise<string> },
+  ) {
+    const { users, tokens, budget, mailer, events, ttlSeconds } = this.#options;
+    // The budget comes first: past it, nothing is looked up, stored or sent.
+    if (email === '' || !(await budget.allow('magic_link', email, ip))) {
       await events.record({
         type: 'magic_link.requested',
-        userId: recipient?.id,
-        actor,
+        actor: 'anonymous',
         ip,
-        detail: { sent: recipient !== undefined, limited: false },
+        detail: { sent: false, limited: email !== '' },
       });
-      const message = { to: recipient?.email ?? email, ...magicLink(mail.link(token), clientName) };
-      if (recipient) mailer.send(message);
-      else mailer.pretendToSend(message);
-    },
+      return;
+    }
+    const user = await users.findByEmail(email);
+    const recipient = user && !user.disabledAt ? user : undefined;
+    const data: MagicLinkData = { uid: signInId, userId: recipient?.id ?? null };
+    const [token, clientName] = await Promise.all([
+      tokens.issue('magic_link', recipient?.id ?? `email:${email}`, data, ttlSeconds),
+      mail.clientName(),
+    ]);
+    const actor = recipient?.id ?? 'anonymous';
+    await events.record({
+      type: 'magic_link.requested',
+      userId: recipient?.id,
+      actor,
+      ip,
+      detail: { sent: recipient !== undefined, limited: false },
+    });
+    const message = { to: recipient?.email ?? email, ...magicLink(mail.link(token), clientName) };
+    if (recipient) mailer.send(message);
+    else mailer.pretendToSend(message);
+  }
 
-    /** True when the token is a live link of an account for this sign-in. */
-    async isLive(signInId: string, token: string): Promise<boolean> {
-      const record = await tokens.peek<MagicLinkData>('magic_link', token);
-      return Boolean(record?.data.userId) && record?.data.uid === signInId;
-    },
+  /** True when the token is a live link of an account for this sign-in. */
+  async isLive(signInId: string, token: string): Promise<boolean> {
+    const { tokens } = this.#options;
+    const record = await tokens.peek<MagicLinkData>('magic_link', token);
+    return Boolean(record?.data.userId) && record?.data.uid === signInId;
+  }
 
-    /** The code to show on another device; it lives as long as the link. */
-    async shortCodeFor(signInId: string, token: string): Promise<string> {
-      const code = newShortCode();
-      const stored: StoredCode = { codeHash: sha256Base64url(normalizeCode(code)), tokenHash: sha256Base64url(token) };
-      const seconds = Math.max(1, await tokens.secondsLeft('magic_link', token));
-      await cache.set(codeKey(signInId), JSON.stringify(stored), seconds);
-      return code;
-    },
+  /** The code to show on another device; it lives as long as the link. */
+  async shortCodeFor(signInId: string, token: string): Promise<string> {
+    const { tokens, cache } = this.#options;
+    const code = newShortCode();
+    const stored: StoredCode = { codeHash: sha256Base64url(normalizeCode(code)), tokenHash: sha256Base64url(token) };
+    const seconds = Math.max(1, await tokens.secondsLeft('magic_link', token));
+    await cache.set(codeKey(signInId), JSON.stringify(stored), seconds);
+    return code;
+  }
 
-    /** The button in the browser that asked. */
-    async confirmLink(signInId: string, token: string, ip: string): Promise<SignInResult | LinkGone> {
-      // Checked before it is used up: a link tried in the wrong sign-in stays good for the right one.
-      const found = await tokens.peek<MagicLinkData>('magic_link', token);
-      if (found?.data.uid !== signInId) return { outcome: 'link-gone' };
-      const record = await tokens.consume<MagicLinkData>('magic_link', token);
-      if (!record?.data.userId) return { outcome: 'link-gone' };
+  /** The button in the browser that asked. */
+  async confirmLink(signInId: string, token: string, ip: string): Promise<SignInResult | LinkGone> {
+    const { tokens, cache } = this.#options;
+    // Checked before it is used up: a link tried in the wrong sign-in stays good for the right one.
+    const found = await tokens.peek<MagicLinkData>('magic_link', token);
+    if (found?.data.uid !== signInId) return { outcome: 'link-gone' };
+    const record = await tokens.consume<MagicLinkData>('magic_link', token);
+    if (!record?.data.userId) return { outcome: 'link-gone' };
+    await cache.delete(codeKey(signInId));
+    return this.#signInWith(signInId, record.data.userId, ip);
+  }
+
+  /** The code typed into the browser that asked. */
+  async confirmCode(signInId: string, code: string, ip: string): Promise<SignInResult | LinkGone | CodeRefusal> {
+    const { tokens, cache, ttlSeconds } = this.#options;
+    const attempts = await cache.increment(attemptsKey(signInId), ttlSeconds);
+    if (attempts > CODE_ATTEMPTS) {
       await cache.delete(codeKey(signInId));
-      return signInWith(signInId, record.data.userId, ip);
-    },
-
-    /** The code typed into the browser that asked. */
-    async confirmCode(signInId: string, code: string, ip: string): Promise<SignInResult | LinkGone | CodeRefusal> {
-      const attempts = await cache.increment(attemptsKey(signInId), ttlSeconds);
-      if (attempts > CODE_ATTEMPTS) {
-        await cache.delete(codeKey(signInId));
-        return { outcome: 'too-many-codes' };
-      }
-      const raw = await cache.get(codeKey(signInId));
-      const stored = raw ? (JSON.parse(raw) as StoredCode) : undefined;
-      if (!stored || !sameHash(stored.codeHash, sha256Base64url(normalizeCode(code)))) return { outcome: 'wrong-code' };
-      const record = await tokens.consumeHash<MagicLinkData>('magic_link', stored.tokenHash);
-      await cache.delete(codeKey(signInId));
-      return signInWith(signInId, record?.data.uid === signInId ? record.data.userId : null, ip);
-    },
-  };
+      return { outcome: 'too-many-codes' };
+    }
+    const raw = await cache.get(codeKey(signInId));
+    const stored = raw ? (JSON.parse(raw) as StoredCode) : undefined;
+    if (!stored || !sameHash(stored.codeHash, sha256Base64url(normalizeCode(code)))) return { outcome: 'wrong-code' };
+    const record = await tokens.consumeHash<MagicLinkData>('magic_link', stored.tokenHash);
+    await cache.delete(codeKey(signInId));
+    return this.#signInWith(signInId, record?.data.uid === signInId ? record.data.userId : null, ip);
+  }
 }
 
-export type MagicLinkSignIn = ReturnType<typeof magicLinkSignIn>;
+export const magicLinkSignIn = (options: MagicLinkOptions) => new MagicLinkSignIn(options);
+
+const codeKey = (signInId: string) => `interaction-magic-code:${signInId}`;
+const attemptsKey = (signInId: string) => `interaction-magic-code-attempts:${signInId}`;

@@ -60,11 +60,73 @@ export interface SignInCoreOptions {
 
 type Checked = { outcome: 'passed' } | Exclude<SignInResult, { outcome: 'signed-in' | 'second-factor-needed' }>;
 
-export function signInCore({ cache, lockout, events, mailer, issuerUrl }: SignInCoreOptions) {
-  const pendingKey = (signInId: string) => `interaction-2fa:${signInId}`;
+/** The shared steps of every sign-in strategy, over the lockout, the security log and the pending-second-factor store. */
+export class SignInCore {
+  readonly #options: SignInCoreOptions;
 
-  async function notifyLock(user: UserRow | null | undefined, ip: string, lockedForSeconds: number | undefined) {
+  constructor(options: SignInCoreOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Checks one secret under the lockout: admitted or not, then the check, then the failure counted
+   * (and the owner told of a lock) or the slot given back. `check` answers why it failed, or
+   * undefined when the secret was right; a refusal is recorded with that reason and `detail`.
+   */
+  async checkSecret(
+    attempt: Attempt,
+    user: UserRow | null | undefined,
+    check: () => Promise<string | undefined>,
+    detail: Record<string, unknown> = {},
+  ): Promise<Checked> {
+    const { lockout, events } = this.#options;
+    const refuse = async (reason: string): Promise<Checked> => {
+      const actor = attempt.userId ?? 'anonymous';
+      const event = { userId: attempt.userId, actor, ip: attempt.ip, detail: { reason, ...detail } };
+      await events.record({ type: 'sign_in.failed', ...event });
+      return { outcome: 'refused' };
+    };
+    const admission = await lockout.admit(attempt);
+    if (!admission.admitted) {
+      if (admission.reason === 'throttled' || admission.reason === 'busy')
+        return { outcome: 'retry-later', retryAfterSeconds: admission.retryAfterSeconds };
+      await this.#notifyLock(user, attempt.ip, admission.lockedForSeconds);
+      return refuse(admission.reason);
+    }
+    const failure = await check();
+    if (failure !== undefined) {
+      await this.#notifyLock(user, attempt.ip, (await lockout.failed(attempt, admission.ticket)).lockedForSeconds);
+      return refuse(failure);
+    }
+    await lockout.succeeded(admission.ticket);
+    return { outcome: 'passed' };
+  }
+
+  /** Where every first factor ends: the second factor when enrolled, else a finished sign-in. */
+  async afterFirstFactor(signInId: string, user: UserRow, firstFactor: FirstFactor, ip: string): Promise<SignInResult> {
+    if (user.totpEnabledAt) {
+      const pending: PendingSecondFactor = { userId: user.id, firstFactor };
+      await this.#options.cache.set(pendingKey(signInId), JSON.stringify(pending), PENDING_SECONDS);
+      return { outcome: 'second-factor-needed' };
+    }
+    return this.#complete(user.id, [firstFactor], METHOD_NAMES[firstFactor], ip);
+  }
+
+  async pendingSecondFactor(signInId: string): Promise<PendingSecondFactor | undefined> {
+    const stored = await this.#options.cache.get(pendingKey(signInId));
+    return stored ? (JSON.parse(stored) as PendingSecondFactor) : undefined;
+  }
+
+  /** The second factor passed: the pending state is spent and the sign-in finishes with both methods. */
+  async completeSecondFactor(signInId: string, pending: PendingSecondFactor, secondFactor: 'otp' | 'mfa', ip: string) {
+    await this.#options.cache.delete(pendingKey(signInId));
+    const method = `${METHOD_NAMES[pending.firstFactor]}+${secondFactor === 'otp' ? 'totp' : 'recovery_code'}`;
+    return this.#complete(pending.userId, [pending.firstFactor, secondFactor], method, ip);
+  }
+
+  async #notifyLock(user: UserRow | null | undefined, ip: string, lockedForSeconds: number | undefined) {
     if (lockedForSeconds === undefined || !user) return;
+    const { events, mailer, issuerUrl } = this.#options;
     await events.record({
       type: 'account.locked',
       userId: user.id,
@@ -75,82 +137,13 @@ export function signInCore({ cache, lockout, events, mailer, issuerUrl }: SignIn
     mailer.send({ to: user.email, ...accountLocked(lockedForSeconds, issuerUrl) });
   }
 
-  async function complete(userId: string, amr: string[], method: string, ip: string): Promise<SignInResult> {
-    await events.record({ type: 'sign_in.succeeded', userId, actor: userId, ip, detail: { method } });
+  async #complete(userId: string, amr: string[], method: string, ip: string): Promise<SignInResult> {
+    await this.#options.events.record({ type: 'sign_in.succeeded', userId, actor: userId, ip, detail: { method } });
     return { outcome: 'signed-in', signIn: { accountId: userId, amr, acr: acrFor(amr) } };
   }
-
-  return {
-    /**
-     * Checks one secret under the lockout: admitted or not, then the check, then the failure counted
-     * (and the owner told of a lock) or the slot given back. `check` answers why it failed, or
-     * undefined when the secret was right; a refusal is recorded with that reason and `detail`.
-     */
-    async checkSecret(
-      attempt: Attempt,
-      user: UserRow | null | undefined,
-      check: () => Promise<string | undefined>,
-      detail: Record<string, unknown> = {},
-    ): Promise<Checked> {
-      const refuse = async (reason: string): Promise<Checked> => {
-        const actor = attempt.userId ?? 'anonymous';
-        await events.record({
-          type: 'sign_in.failed',
-          userId: attempt.userId,
-          actor,
-          ip: attempt.ip,
-          detail: { reason, ...detail },
-        });
-        return { outcome: 'refused' };
-      };
-      const admission = await lockout.admit(attempt);
-      if (!admission.admitted) {
-        if (admission.reason === 'throttled' || admission.reason === 'busy')
-          return { outcome: 'retry-later', retryAfterSeconds: admission.retryAfterSeconds };
-        await notifyLock(user, attempt.ip, admission.lockedForSeconds);
-        return refuse(admission.reason);
-      }
-      const failure = await check();
-      if (failure !== undefined) {
-        await notifyLock(user, attempt.ip, (await lockout.failed(attempt, admission.ticket)).lockedForSeconds);
-        return refuse(failure);
-      }
-      await lockout.succeeded(admission.ticket);
-      return { outcome: 'passed' };
-    },
-
-    /** Where every first factor ends: the second factor when enrolled, else a finished sign-in. */
-    async afterFirstFactor(
-      signInId: string,
-      user: UserRow,
-      firstFactor: FirstFactor,
-      ip: string,
-    ): Promise<SignInResult> {
-      if (user.totpEnabledAt) {
-        const pending: PendingSecondFactor = { userId: user.id, firstFactor };
-        await cache.set(pendingKey(signInId), JSON.stringify(pending), PENDING_SECONDS);
-        return { outcome: 'second-factor-needed' };
-      }
-      return complete(user.id, [firstFactor], METHOD_NAMES[firstFactor], ip);
-    },
-
-    async pendingSecondFactor(signInId: string): Promise<PendingSecondFactor | undefined> {
-      const stored = await cache.get(pendingKey(signInId));
-      return stored ? (JSON.parse(stored) as PendingSecondFactor) : undefined;
-    },
-
-    /** The second factor passed: the pending state is spent and the sign-in finishes with both methods. */
-    async completeSecondFactor(
-      signInId: string,
-      pending: PendingSecondFactor,
-      secondFactor: 'otp' | 'mfa',
-      ip: string,
-    ) {
-      await cache.delete(pendingKey(signInId));
-      const method = `${METHOD_NAMES[pending.firstFactor]}+${secondFactor === 'otp' ? 'totp' : 'recovery_code'}`;
-      return complete(pending.userId, [pending.firstFactor, secondFactor], method, ip);
-    },
-  };
 }
 
-export type SignInCore = ReturnType<typeof signInCore>;
+export const signInCore = (options: SignInCoreOptions) => new SignInCore(options);
+
+/** Holds "first factor accepted, second pending" for one sign-in. */
+const pendingKey = (signInId: string) => `interaction-2fa:${signInId}`;

@@ -17,6 +17,17 @@ export interface AppGrant {
   scopes: string[];
 }
 
+/** A grant record as the account page lists it: the app and every scope it holds, OpenID and API alike. */
+function toAppGrant(payload: Record<string, unknown>): AppGrant {
+  const openid = (payload.openid as { scope?: string } | undefined)?.scope ?? '';
+  const resources = Object.values((payload.resources as Record<string, string> | undefined) ?? {});
+  return {
+    grantId: String(payload.jti),
+    clientId: String(payload.clientId),
+    scopes: [...new Set([openid, ...resources].join(' ').split(' ').filter(Boolean))],
+  };
+}
+
 /**
  * What an account holds at the issuer, as its owner sees it on the account page: browser sessions
  * (in the cache, indexed by account) and grants to apps (in PostgreSQL). Every revoke checks the
@@ -91,15 +102,7 @@ export function accountAccess({
       const payloads = await records.grantsOf(accountId);
       return payloads
         .filter((payload) => typeof payload.clientId === 'string' && !hiddenClients.includes(payload.clientId))
-        .map((payload) => {
-          const openid = (payload.openid as { scope?: string } | undefined)?.scope ?? '';
-          const resources = Object.values((payload.resources as Record<string, string> | undefined) ?? {});
-          return {
-            grantId: String(payload.jti),
-            clientId: String(payload.clientId),
-            scopes: [...new Set([openid, ...resources].join(' ').split(' ').filter(Boolean))],
-          };
-        });
+        .map(toAppGrant);
     },
 
     /** Takes an app's access away (its refresh tokens with it); false when the grant is not this account's. */

@@ -25,9 +25,17 @@ const tokenOf = (ctx: Context) => (ctx.params as { token: string }).token;
  * The pages reached from a mail, outside any sign-in: password reset, and self sign-up with its
  * address confirmation. Links open a page with a button; only its POST acts.
  */
+type Parts = SelfServiceDependencies & { router: Router<RequestState>; page: ReturnType<typeof selfServicePages> };
+
 export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router<RequestState> {
-  const { reset, signUp, policy, forms, pages, signUpEnabled, resetTtlSeconds } = dependencies;
-  const router = new Router<RequestState>();
+  const parts: Parts = { ...dependencies, router: new Router<RequestState>(), page: selfServicePages(dependencies) };
+  resetRoutes(parts);
+  signUpRoutes(parts);
+  return parts.router;
+}
+
+/** The pages of both flows, each with its form token. */
+function selfServicePages({ policy, forms, pages }: SelfServiceDependencies) {
   const message = (
     ctx: Context,
     title: string,
@@ -35,17 +43,23 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
     status = 200,
     link?: { href: string; text: string },
   ) => pages.render(ctx, 'message', { title, paragraphs, link }, status);
-  const linkGone = (ctx: Context) =>
-    message(ctx, 'Link expired', ['This link has expired or was already used. Ask for a new one.'], 410);
   const passwordForm = (ctx: Context, view: string, title: string, data: Record<string, unknown>, status = 200) =>
     pages.render(ctx, view, { title, csrf: forms.browserToken(ctx), minLength: policy.minLength, ...data }, status);
-  const resetForm = (ctx: Context, token: string, error?: string, status = 200) =>
-    passwordForm(ctx, 'reset-form', 'Choose a new password', { token, error }, status);
-  const finishSignUpForm = (ctx: Context, token: string, email: string, error?: string, status = 200) =>
-    passwordForm(ctx, 'sign-up-finish', 'Choose your password', { token, email, error }, status);
-  const signUpForm = (ctx: Context, error?: string, status = 200) =>
-    pages.render(ctx, 'sign-up', { title: 'Create an account', csrf: forms.browserToken(ctx), error }, status);
+  return {
+    message,
+    linkGone: (ctx: Context) =>
+      message(ctx, 'Link expired', ['This link has expired or was already used. Ask for a new one.'], 410),
+    resetForm: (ctx: Context, token: string, error?: string, status = 200) =>
+      passwordForm(ctx, 'reset-form', 'Choose a new password', { token, error }, status),
+    finishSignUpForm: (ctx: Context, token: string, email: string, error?: string, status = 200) =>
+      passwordForm(ctx, 'sign-up-finish', 'Choose your password', { token, email, error }, status),
+    signUpForm: (ctx: Context, error?: string, status = 200) =>
+      pages.render(ctx, 'sign-up', { title: 'Create an account', csrf: forms.browserToken(ctx), error }, status),
+  };
+}
 
+function resetRoutes({ router, page, reset, forms, pages, resetTtlSeconds }: Parts): void {
+  const { message, linkGone, resetForm } = page;
   router.get('/reset', (ctx) => {
     pages.render(ctx, 'reset-request', { title: 'Reset your password', csrf: forms.browserToken(ctx) });
   });
@@ -77,7 +91,10 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
       text: 'Sign in to your account',
     });
   });
+}
 
+function signUpRoutes({ router, page, signUp, forms, signUpEnabled }: Parts): void {
+  const { message, linkGone, finishSignUpForm, signUpForm } = page;
   router.get('/sign-up', (ctx) => {
     if (!signUpEnabled) throw pageNotFound();
     signUpForm(ctx);
@@ -115,6 +132,4 @@ export function selfServiceRoutes(dependencies: SelfServiceDependencies): Router
     const words = 'Your address is confirmed and your account is created. You can now sign in.';
     message(ctx, 'Your account is ready', [words], 200, { ...WAY_TO_ACCOUNT, text: 'Go to your account' });
   });
-
-  return router;
 }

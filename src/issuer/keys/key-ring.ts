@@ -66,55 +66,91 @@ function newCookieKey(activatesAt: Date, encryption: Sealer) {
 const isSigning = (key: SigningKeyRow, now: Date) =>
   key.activatesAt <= now && (key.retiresAt === null || key.retiresAt > now);
 
+/** Replaces the signing key of each purpose/algorithm with a new one, published `lead` seconds ahead. */
+async function rotateWithin(
+  context: { encryption: Sealer; timings: KeyTimings },
+  tx: Parameters<Parameters<SigningKeyRepository['withRotationLock']>[0]>[0],
+  now: Date,
+  leadSeconds: number,
+  only?: (row: SigningKeyRow | undefined, alg: string) => boolean,
+): Promise<string[]> {
+  const live = await tx.live(now);
+  const { encryption, timings } = context;
+  const created: string[] = [];
+  const activatesAt = new Date(now.getTime() + leadSeconds * 1000);
+  const slots: Array<{ purpose: 'token' | 'cookie'; alg: string }> = [
+    ...TOKEN_ALGORITHMS.map((alg) => ({ purpose: 'token' as const, alg })),
+    { purpose: 'cookie', alg: 'HS256' },
+  ];
+  for (const slot of slots) {
+    const current = live.filter(
+      (key) => key.purpose === slot.purpose && key.alg === slot.alg && (key.retiresAt === null || key.retiresAt > now),
+    );
+    const newest = current[0];
+    if (only && !only(newest, slot.alg)) continue;
+    const key =
+      slot.purpose === 'token'
+        ? await newTokenKey(slot.alg as TokenAlgorithm, activatesAt, encryption)
+        : newCookieKey(activatesAt, encryption);
+    await tx.insert(key);
+    created.push(key.kid);
+    const retention = slot.purpose === 'token' ? timings.tokenRetentionSeconds : timings.cookieRetentionSeconds;
+    for (const old of current)
+      await tx.retire(old.kid, activatesAt, new Date(activatesAt.getTime() + retention * 1000));
+  }
+  return created;
+}
+
+/** The key set oidc-provider is built with: signing keys first, published-only ones after, cookie keys apart. */
+async function loadKeySet(repository: SigningKeyRepository, encryption: Sealer, now: Date): Promise<KeySet> {
+  const live = await repository.listLive(now);
+  const jwks: JWK[] = [];
+  const cookieKeys: string[] = [];
+  const transitions: number[] = [];
+  // Signing keys first (oidc-provider signs with the first key of an algorithm), then published-only ones.
+  const ordered = [...live.filter((key) => isSigning(key, now)), ...live.filter((key) => !isSigning(key, now))];
+  for (const key of ordered) {
+    for (const moment of [key.activatesAt, key.retiresAt, key.removesAt])
+      if (moment && moment > now) transitions.push(moment.getTime());
+    let secret: string;
+    try {
+      secret = encryption.open(key.privateKeyEncrypted, key.kid);
+    } catch (error) {
+      throw new Error(`cannot decrypt signing key ${key.kid}: KEY_ENCRYPTION_KEY is not the key it was stored with`, {
+        cause: error,
+      });
+    }
+    if (key.purpose === 'cookie') cookieKeys.push(secret);
+    else jwks.push({ ...(JSON.parse(secret) as JWK), kid: key.kid, alg: key.alg, use: 'sig' });
+  }
+  const fingerprint = ordered.map((key) => `${key.kid}:${isSigning(key, now) ? 's' : 'p'}`).join(',');
+  return {
+    jwks: { keys: jwks },
+    cookieKeys,
+    nextTransition: transitions.length ? new Date(Math.min(...transitions)) : undefined,
+    fingerprint,
+  };
+}
+
 /**
  * The issuer's keys: generated on first start, rotated on a schedule or on command, published in
  * JWKS ahead of use and kept there until every token they signed has expired. The database is the
  * source of truth; each instance rebuilds its key set from it.
  */
 export function keyRing(repository: SigningKeyRepository, encryption: Sealer, timings: KeyTimings) {
-  /** Replaces the signing key of each purpose/algorithm with a new one, published `lead` seconds ahead. */
-  async function rotateWithin(
-    tx: Parameters<Parameters<SigningKeyRepository['withRotationLock']>[0]>[0],
-    now: Date,
-    leadSeconds: number,
-    only?: (row: SigningKeyRow | undefined, alg: string) => boolean,
-  ): Promise<string[]> {
-    const live = await tx.live(now);
-    const created: string[] = [];
-    const activatesAt = new Date(now.getTime() + leadSeconds * 1000);
-    const slots: Array<{ purpose: 'token' | 'cookie'; alg: string }> = [
-      ...TOKEN_ALGORITHMS.map((alg) => ({ purpose: 'token' as const, alg })),
-      { purpose: 'cookie', alg: 'HS256' },
-    ];
-    for (const slot of slots) {
-      const current = live.filter(
-        (key) =>
-          key.purpose === slot.purpose && key.alg === slot.alg && (key.retiresAt === null || key.retiresAt > now),
-      );
-      const newest = current[0];
-      if (only && !only(newest, slot.alg)) continue;
-      const key =
-        slot.purpose === 'token'
-          ? await newTokenKey(slot.alg as TokenAlgorithm, activatesAt, encryption)
-          : newCookieKey(activatesAt, encryption);
-      await tx.insert(key);
-      created.push(key.kid);
-      const retention = slot.purpose === 'token' ? timings.tokenRetentionSeconds : timings.cookieRetentionSeconds;
-      for (const old of current)
-        await tx.retire(old.kid, activatesAt, new Date(activatesAt.getTime() + retention * 1000));
-    }
-    return created;
-  }
-
   return {
     /** Creates the first keys if there are none; they sign at once, since nothing could have cached a JWKS yet. */
     ensureKeys(now = new Date()): Promise<string[]> {
-      return repository.withRotationLock((tx) => rotateWithin(tx, now, 0, (newest) => newest === undefined));
+      return repository.withRotationLock((tx) =>
+        rotateWithin({ encryption, timings }, tx, now, 0, (newest) => newest === undefined),
+      );
     },
 
     /** A rotation on command: new keys for every algorithm, signing after the publish lead. */
     rotate(now = new Date()): Promise<string[]> {
-      return repository.withRotationLock((tx) => rotateWithin(tx, now, timings.publishLeadSeconds));
+      return repository.withRotationLock((tx) =>
+        rotateWithin({ encryption, timings }, tx, now, timings.publishLeadSeconds),
+      );
     },
 
     /** A scheduled rotation: only where the newest key is older than the interval. */
@@ -123,6 +159,7 @@ export function keyRing(repository: SigningKeyRepository, encryption: Sealer, ti
       const dueBefore = now.getTime() - intervalDays * 86_400_000;
       return repository.withRotationLock((tx) =>
         rotateWithin(
+          { encryption, timings },
           tx,
           now,
           timings.publishLeadSeconds,
@@ -131,36 +168,7 @@ export function keyRing(repository: SigningKeyRepository, encryption: Sealer, ti
       );
     },
 
-    async load(now = new Date()): Promise<KeySet> {
-      const live = await repository.listLive(now);
-      const jwks: JWK[] = [];
-      const cookieKeys: string[] = [];
-      const transitions: number[] = [];
-      // Signing keys first (oidc-provider signs with the first key of an algorithm), then published-only ones.
-      const ordered = [...live.filter((key) => isSigning(key, now)), ...live.filter((key) => !isSigning(key, now))];
-      for (const key of ordered) {
-        for (const moment of [key.activatesAt, key.retiresAt, key.removesAt])
-          if (moment && moment > now) transitions.push(moment.getTime());
-        let secret: string;
-        try {
-          secret = encryption.open(key.privateKeyEncrypted, key.kid);
-        } catch (error) {
-          throw new Error(
-            `cannot decrypt signing key ${key.kid}: KEY_ENCRYPTION_KEY is not the key it was stored with`,
-            { cause: error },
-          );
-        }
-        if (key.purpose === 'cookie') cookieKeys.push(secret);
-        else jwks.push({ ...(JSON.parse(secret) as JWK), kid: key.kid, alg: key.alg, use: 'sig' });
-      }
-      const fingerprint = ordered.map((key) => `${key.kid}:${isSigning(key, now) ? 's' : 'p'}`).join(',');
-      return {
-        jwks: { keys: jwks },
-        cookieKeys,
-        nextTransition: transitions.length ? new Date(Math.min(...transitions)) : undefined,
-        fingerprint,
-      };
-    },
+    load: (now = new Date()): Promise<KeySet> => loadKeySet(repository, encryption, now),
 
     list: () => repository.listAll(),
   };

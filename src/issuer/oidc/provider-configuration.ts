@@ -91,7 +91,6 @@ export function providerConfiguration({
   pages,
   staticClients = [],
 }: ProviderDependencies): Configuration {
-  const resources = resourceServers({ identifier: settings.taskApiUrl, accessTokenTtl: settings.ttl.accessToken });
   const secure = settings.issuerUrl.startsWith('https://');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true };
 
@@ -102,12 +101,50 @@ export function providerConfiguration({
       return (await orUnavailable(() => findAccount(id))) as (Account & Record<string, unknown>) | undefined;
     },
     jwks: keys.jwks,
-    cookies: {
-      keys: keys.cookieKeys,
-      long: cookie,
-      short: cookie,
-      names: { ...PROVIDER_COOKIES },
+    cookies: { keys: keys.cookieKeys, long: cookie, short: cookie, names: { ...PROVIDER_COOKIES } },
+    ...protocolChoices(),
+    features: features(settings, pages, deviceFlowPages),
+    extraTokenClaims: (ctx, token) => accessTokenClaims(ctx, token, findAccount),
+    formats: {
+      customizers: {
+        // RFC 9068 wants a `sub` even without a user; oidc-provider uses the bare client_id. Namespacing it
+        // ("client:<id>", never a user's UUID) means no resource server can mistake a service for a person.
+        jwt(ctx, token, jwt) {
+          if (!('accountId' in token) || !token.accountId) jwt.payload.sub = `client:${String(jwt.payload.client_id)}`;
+          else addUserinfoAudience(ctx, jwt.payload, `${settings.issuerUrl}/me`);
+        },
+      },
     },
+    ttl: lifetimes(settings),
+    rotateRefreshToken: shouldRotateRefreshToken,
+    // Tokens are not tied to the browser session (kept in Redis): losing Redis must not sign people out
+    // of their apps. Logout still revokes the grants of the clients in the session.
+    expiresWithSession: () => false,
+    // Refresh tokens for clients allowed the grant that asked for offline_access, and for our own
+    // first-party apps, which should not need prompt=consent (OIDC's price for offline_access) to stay signed in.
+    async issueRefreshToken(ctx, client, code) {
+      if (!client.grantTypeAllowed('refresh_token')) return false;
+      return code.scopes.has('offline_access') || clientExtras(ctx)?.first_party === true;
+    },
+    loadExistingGrant: firstPartyGrant,
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: latchkeyInteractionPolicy(),
+    },
+    clientBasedCORS(_ctx, origin, client) {
+      // A browser app may call the token, userinfo and revocation endpoints from the origins it redirects to.
+      return client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false;
+    },
+    async renderError(ctx, out) {
+      const paragraphs = [String(out.error_description ?? out.error), 'Go back to the application and try again.'];
+      pages.render(ctx, 'message', { title: 'Something went wrong', paragraphs }, ctx.status >= 400 ? ctx.status : 400);
+    },
+  };
+}
+
+/** What Latchkey chooses among the protocol's options: claims, scopes, response types, PKCE, algorithms. */
+function protocolChoices(): Partial<Configuration> {
+  return {
     // How and when the person signed in (acr, amr, auth_time) travels in every ID token (OIDC Core 2):
     // listed under `openid`, since oidc-provider masks ID-token claims by scope.
     claims: {
@@ -121,7 +158,6 @@ export function providerConfiguration({
     acrValues: [...ACR_VALUES],
     // OpenID Connect requires redirect_uri on every authorization request, even with one registered.
     allowOmittingSingleRegisteredRedirectUri: false,
-
     scopes: [...OIDC_SCOPES],
     // `none` only for the account pages (they need the session, never a token); clients get `code`.
     responseTypes: ['code', 'none'],
@@ -147,131 +183,112 @@ export function providerConfiguration({
     extraClientMetadata: {
       properties: ['allowed_resources', 'resource_scopes', 'first_party', 'client_type', 'pkce_required'],
     },
-    features: {
-      devInteractions: { enabled: false },
-      clientCredentials: { enabled: true },
-      introspection: {
-        enabled: true,
-        // A confidential client may introspect the tokens issued to it, and no others (RFC 7662 §2.1,
-        // §4): another client's token is answered `active: false`. A public client learns nothing.
-        allowedPolicy: (_ctx, client, token) =>
-          client.clientAuthMethod !== 'none' && token.clientId === client.clientId,
-      },
-      // A client revokes only tokens issued to it.
-      revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
-      userinfo: { enabled: true },
-      rpInitiatedLogout: {
-        enabled: true,
-        logoutSource: (ctx, form) => pages.render(ctx, 'logout', { title: 'Sign out?', form }),
-        postLogoutSuccessSource: (ctx) =>
-          pages.render(ctx, 'message', {
-            title: 'Signed out',
-            paragraphs: ['You are signed out of Latchkey in this browser.'],
-          }),
-      },
-      dPoP: { enabled: true },
-      deviceFlow: {
-        enabled: true,
-        charset: 'base-20',
-        mask: '****-****',
-        ...deviceFlowPages,
-      },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: resources.defaultResource,
-        getResourceServerInfo: resources.getResourceServerInfo,
-        useGrantedResource: () => true,
-      },
+  };
+}
+
+function features(
+  settings: ProviderSettings,
+  pages: PageRenderer,
+  deviceFlowPages: ProviderDependencies['deviceFlowPages'],
+): NonNullable<Configuration['features']> {
+  const resources = resourceServers({ identifier: settings.taskApiUrl, accessTokenTtl: settings.ttl.accessToken });
+  return {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: {
+      enabled: true,
+      // A confidential client may introspect the tokens issued to it, and no others (RFC 7662 §2.1,
+      // §4): another client's token is answered `active: false`. A public client learns nothing.
+      allowedPolicy: (_ctx, client, token) => client.clientAuthMethod !== 'none' && token.clientId === client.clientId,
     },
-    async extraTokenClaims(ctx, token) {
-      if (token.kind !== 'AccessToken' || !('accountId' in token) || typeof token.accountId !== 'string')
-        return undefined;
-      const account = (ctx.oidc.entities.Account as Account | undefined) ?? (await findAccount(token.accountId));
-      const { AuthorizationCode, RefreshToken, DeviceCode } = ctx.oidc.entities as Record<
-        string,
-        { authTime?: number; acr?: string; amr?: string[] } | undefined
-      >;
-      const origin = AuthorizationCode ?? RefreshToken ?? DeviceCode;
-      return {
-        roles: account?.roles ?? [],
-        ...(origin?.authTime ? { auth_time: origin.authTime } : {}),
-        ...(origin?.acr ? { acr: origin.acr } : {}),
-        ...(origin?.amr ? { amr: origin.amr } : {}),
-      };
+    // A client revokes only tokens issued to it.
+    revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
+    userinfo: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: true,
+      logoutSource: (ctx, form) => pages.render(ctx, 'logout', { title: 'Sign out?', form }),
+      postLogoutSuccessSource: (ctx) =>
+        pages.render(ctx, 'message', {
+          title: 'Signed out',
+          paragraphs: ['You are signed out of Latchkey in this browser.'],
+        }),
     },
-    formats: {
-      customizers: {
-        // RFC 9068 wants a `sub` even without a user; oidc-provider uses the bare client_id. Namespacing it
-        // ("client:<id>", never a user's UUID) means no resource server can mistake a service for a person.
-        jwt(ctx, token, jwt) {
-          if (!('accountId' in token) || !token.accountId) jwt.payload.sub = `client:${String(jwt.payload.client_id)}`;
-          else addUserinfoAudience(ctx, jwt.payload, `${settings.issuerUrl}/me`);
-        },
-      },
+    dPoP: { enabled: true },
+    deviceFlow: {
+      enabled: true,
+      charset: 'base-20',
+      mask: '****-****',
+      ...deviceFlowPages,
     },
-    ttl: {
-      AccessToken: settings.ttl.accessToken,
-      AuthorizationCode: 60,
-      ClientCredentials: settings.ttl.accessToken,
-      DeviceCode: 600,
-      Grant: settings.ttl.refreshAbsolute,
-      IdToken: settings.ttl.idToken,
-      Interaction: 3_600,
-      Session: settings.ttl.session,
-      // Idle lifetime, never past the absolute lifetime counted from the grant's first refresh token.
-      RefreshToken: (_ctx, token) => {
-        const initial = (token as unknown as { iiat?: number }).iiat ?? now();
-        const absoluteLeft = initial + settings.ttl.refreshAbsolute - now();
-        return Math.max(1, Math.min(settings.ttl.refreshIdle, absoluteLeft));
-      },
-    },
-    rotateRefreshToken: shouldRotateRefreshToken,
-    // Tokens are not tied to the browser session (kept in Redis): losing Redis must not sign people out
-    // of their apps. Logout still revokes the grants of the clients in the session.
-    expiresWithSession: () => false,
-    // Refresh tokens for clients allowed the grant that asked for offline_access, and for our own
-    // first-party apps, which should not need prompt=consent (OIDC's price for offline_access) to stay signed in.
-    async issueRefreshToken(ctx, client, code) {
-      if (!client.grantTypeAllowed('refresh_token')) return false;
-      return code.scopes.has('offline_access') || clientExtras(ctx)?.first_party === true;
-    },
-    async loadExistingGrant(ctx) {
-      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
-      const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
-      if (!clientExtras(ctx)?.first_party || !ctx.oidc.session?.accountId) return existing;
-      // First-party: grant what was asked (oidc-provider has already cut it to the client's scopes).
-      const grant =
-        existing ??
-        new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session.accountId });
-      const requested = requestedScopes(ctx);
-      const oidcScopes = requested.filter((scope) => (OIDC_SCOPES as readonly string[]).includes(scope));
-      if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
-      for (const [resource, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
-        const serverScopes = new Set(server.scopes);
-        const granted = requested.filter((scope) => serverScopes.has(scope));
-        if (granted.length) grant.addResourceScope(resource, granted.join(' '));
-      }
-      await grant.save();
-      return grant;
-    },
-    interactions: {
-      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      policy: latchkeyInteractionPolicy(),
-    },
-    clientBasedCORS(_ctx, origin, client) {
-      // A browser app may call the token, userinfo and revocation endpoints from the origins it redirects to.
-      return client.redirectUris?.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin) ?? false;
-    },
-    async renderError(ctx, out) {
-      pages.render(
-        ctx,
-        'message',
-        {
-          title: 'Something went wrong',
-          paragraphs: [String(out.error_description ?? out.error), 'Go back to the application and try again.'],
-        },
-        ctx.status >= 400 ? ctx.status : 400,
-      );
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: resources.defaultResource,
+      getResourceServerInfo: resources.getResourceServerInfo,
+      useGrantedResource: () => true,
     },
   };
+}
+
+/** Roles, and how and when the person signed in, in every access token for a person. */
+async function accessTokenClaims(
+  ctx: KoaContextWithOIDC,
+  token: Parameters<NonNullable<Configuration['extraTokenClaims']>>[1],
+  findAccount: ProviderDependencies['findAccount'],
+) {
+  if (token.kind !== 'AccessToken' || !('accountId' in token) || typeof token.accountId !== 'string') return undefined;
+  const account = (ctx.oidc.entities.Account as Account | undefined) ?? (await findAccount(token.accountId));
+  const { AuthorizationCode, RefreshToken, DeviceCode } = ctx.oidc.entities as Record<
+    string,
+    { authTime?: number; acr?: string; amr?: string[] } | undefined
+  >;
+  const origin = AuthorizationCode ?? RefreshToken ?? DeviceCode;
+  return {
+    roles: account?.roles ?? [],
+    ...(origin?.authTime ? { auth_time: origin.authTime } : {}),
+    ...(origin?.acr ? { acr: origin.acr } : {}),
+    ...(origin?.amr ? { amr: origin.amr } : {}),
+  };
+}
+
+function lifetimes(settings: ProviderSettings): NonNullable<Configuration['ttl']> {
+  return {
+    AccessToken: settings.ttl.accessToken,
+    AuthorizationCode: 60,
+    ClientCredentials: settings.ttl.accessToken,
+    DeviceCode: 600,
+    Grant: settings.ttl.refreshAbsolute,
+    IdToken: settings.ttl.idToken,
+    Interaction: 3_600,
+    Session: settings.ttl.session,
+    // Idle lifetime, never past the absolute lifetime counted from the grant's first refresh token.
+    RefreshToken: (_ctx, token) => {
+      const initial = (token as unknown as { iiat?: number }).iiat ?? now();
+      const absoluteLeft = initial + settings.ttl.refreshAbsolute - now();
+      return Math.max(1, Math.min(settings.ttl.refreshIdle, absoluteLeft));
+    },
+  };
+}
+
+/**
+ * The grant oidc-provider starts from. First-party clients get what they asked for (oidc-provider
+ * has already cut it to the client's scopes) without a consent prompt; others keep their grant.
+ */
+async function firstPartyGrant(ctx: KoaContextWithOIDC) {
+  const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
+  const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+  if (!clientExtras(ctx)?.first_party || !ctx.oidc.session?.accountId) return existing;
+  // First-party: grant what was asked (oidc-provider has already cut it to the client's scopes).
+  const grant =
+    existing ??
+    new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session.accountId });
+  const requested = requestedScopes(ctx);
+  const oidcScopes = requested.filter((scope) => (OIDC_SCOPES as readonly string[]).includes(scope));
+  if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
+  for (const [resource, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+    const serverScopes = new Set(server.scopes);
+    const granted = requested.filter((scope) => serverScopes.has(scope));
+    if (granted.length) grant.addResourceScope(resource, granted.join(' '));
+  }
+  await grant.save();
+  return grant;
 }

@@ -56,42 +56,42 @@ const oauthError = (ctx: Context, status: number, error: string, description: st
   ctx.body = { error, error_description: description };
 };
 
-/**
- * The steps before and around oidc-provider, in order:
- * 1. limitUserCodeGuesses: the device page stops checking codes for a browser or address that guessed too often;
- * 2. limitClientAuthFailures: an address that failed client authentication too often is refused before any secret is compared;
- * 3. answerUserinfoForApiTokens: /me with one of our APIs' JWTs (the provider knows only its own opaque tokens);
- * 4. on POST /token, the token steps (refresh grace, device polling throttle) on the parsed request;
- * 5. handToProvider, then countClientAuthFailure.
- * Once a step has failed, the request still gets an answer: nothing here leaves a socket open or
- * turns into a stack trace.
- */
-export function providerGate(options: ProviderGateOptions): Middleware<RequestState> {
-  const { host, pages, cache, userCodeGuesses, apiTokenUserinfo, clientAuthFailures, tokenSteps } = options;
-  const failureKey = (ip: string) => `client-auth-failures:${ip}`;
-
-  const limitUserCodeGuesses: GateStep = async (ctx) => {
+/** The device page stops checking codes for a browser or address that guessed too often. */
+function limitUserCodeGuesses(guesses: UserCodeGuessLimit, pages: PageRenderer): GateStep {
+  return async (ctx) => {
     if (ctx.method !== 'POST' || ctx.path !== PROVIDER_ROUTES.code_verification) return false;
-    const retryAfter = await userCodeGuesses.limitedFor(ctx.get('cookie'), ctx.ip);
+    const retryAfter = await guesses.limitedFor(ctx.get('cookie'), ctx.ip);
     if (retryAfter === undefined) return false;
     ctx.set('Retry-After', String(retryAfter));
     const words = 'Too many wrong codes were entered. Wait a while, then enter the code shown on your device again.';
     pages.render(ctx, 'message', { title: 'Too many attempts', paragraphs: [words] }, 429);
     return true;
   };
+}
 
-  const limitClientAuthFailures: GateStep = async (ctx) => {
+/** Guessing client secrets from one address stops after the budget, before any secret is compared. */
+function clientAuthBudget(cache: Cache, budget: { max: number; windowSeconds: number }) {
+  const failureKey = (ip: string) => `client-auth-failures:${ip}`;
+  const spent: GateStep = async (ctx) => {
     if (ctx.method !== 'POST' || !CLIENT_AUTH_PATHS.has(ctx.path)) return false;
-    if (Number((await cache.get(failureKey(ctx.ip))) ?? 0) < clientAuthFailures.max) return false;
-    const left = (await cache.ttl(failureKey(ctx.ip))) ?? clientAuthFailures.windowSeconds;
+    if (Number((await cache.get(failureKey(ctx.ip))) ?? 0) < budget.max) return false;
+    const left = (await cache.ttl(failureKey(ctx.ip))) ?? budget.windowSeconds;
     const description = 'too many failed client authentications from this address; try again later';
     oauthError(ctx, 429, 'invalid_request', description, Math.max(1, left));
     return true;
   };
+  const countFailure = async (ctx: Context) => {
+    if (CLIENT_AUTH_PATHS.has(ctx.path) && ctx.res.statusCode === 401)
+      await cache.increment(failureKey(ctx.ip), budget.windowSeconds);
+  };
+  return { spent, countFailure };
+}
 
-  const answerUserinfoForApiTokens: GateStep = async (ctx) => {
+/** /me with one of our APIs' JWTs (the provider knows only its own opaque tokens). */
+function answerUserinfoForApiTokens(userinfo: ProviderGateOptions['apiTokenUserinfo']): GateStep {
+  return async (ctx) => {
     if (ctx.path !== PROVIDER_ROUTES.userinfo || (ctx.method !== 'GET' && ctx.method !== 'POST')) return false;
-    const answer = await apiTokenUserinfo(ctx.get('authorization') || undefined);
+    const answer = await userinfo(ctx.get('authorization') || undefined);
     if (!answer) return false;
     ctx.status = answer.status;
     ctx.set('Cache-Control', 'no-store');
@@ -99,11 +99,44 @@ export function providerGate(options: ProviderGateOptions): Middleware<RequestSt
     ctx.body = answer.body;
     return true;
   };
+}
 
-  async function countClientAuthFailure(ctx: Context): Promise<void> {
-    if (CLIENT_AUTH_PATHS.has(ctx.path) && ctx.res.statusCode === 401)
-      await cache.increment(failureKey(ctx.ip), clientAuthFailures.windowSeconds);
+/** A failure before the provider answered: malformed input is the client's error, anything else a dependency's. */
+function answerFailure(ctx: Context, error: unknown): void {
+  if (ctx.res.headersSent) {
+    ctx.state.log.error({ err: error }, 'request failed after its response started');
+    ctx.res.destroy();
+    return;
   }
+  ctx.respond = true;
+  if (error instanceof URIError || error instanceof SyntaxError) {
+    oauthError(ctx, 400, 'invalid_request', 'the request could not be understood');
+    return;
+  }
+  if (isDependencyFailure(error)) ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
+  else ctx.state.log.error({ err: error }, 'the issuer could not complete a protocol request');
+  const description = 'the server is briefly unable to handle the request; try again in a few seconds';
+  oauthError(ctx, 503, 'temporarily_unavailable', description, UNAVAILABLE_RETRY_AFTER_SECONDS);
+}
+
+/**
+ * The steps before and around oidc-provider, in order:
+ * 1. limitUserCodeGuesses: the device page stops checking codes for a browser or address that guessed too often;
+ * 2. clientAuthBudget: an address that failed client authentication too often is refused before any secret is compared;
+ * 3. answerUserinfoForApiTokens: /me with one of our APIs' JWTs;
+ * 4. on POST /token, the token steps (refresh grace, device polling throttle) on the parsed request;
+ * 5. handToProvider, then the client-authentication failure counted.
+ * Once a step has failed, the request still gets an answer: nothing here leaves a socket open or
+ * turns into a stack trace.
+ */
+export function providerGate(options: ProviderGateOptions): Middleware<RequestState> {
+  const { host, pages, cache, userCodeGuesses, apiTokenUserinfo, clientAuthFailures, tokenSteps } = options;
+  const budget = clientAuthBudget(cache, clientAuthFailures);
+  const steps: GateStep[] = [
+    limitUserCodeGuesses(userCodeGuesses, pages),
+    budget.spent,
+    answerUserinfoForApiTokens(apiTokenUserinfo),
+  ];
 
   /** The provider writes the response itself from here; a token request first goes through its steps. */
   async function handToProvider(ctx: Context): Promise<void> {
@@ -116,28 +149,8 @@ export function providerGate(options: ProviderGateOptions): Middleware<RequestSt
       req = forProvider(request);
     }
     await host.handle(tagRequestId(req, ctx.state.requestId), ctx.res, ctx.ip);
-    await countClientAuthFailure(ctx);
+    await budget.countFailure(ctx);
   }
-
-  /** A failure before the provider answered: malformed input is the client's error, anything else a dependency's. */
-  function answerFailure(ctx: Context, error: unknown): void {
-    if (ctx.res.headersSent) {
-      ctx.state.log.error({ err: error }, 'request failed after its response started');
-      ctx.res.destroy();
-      return;
-    }
-    ctx.respond = true;
-    if (error instanceof URIError || error instanceof SyntaxError) {
-      oauthError(ctx, 400, 'invalid_request', 'the request could not be understood');
-      return;
-    }
-    if (isDependencyFailure(error)) ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
-    else ctx.state.log.error({ err: error }, 'the issuer could not complete a protocol request');
-    const description = 'the server is briefly unable to handle the request; try again in a few seconds';
-    oauthError(ctx, 503, 'temporarily_unavailable', description, UNAVAILABLE_RETRY_AFTER_SECONDS);
-  }
-
-  const steps: GateStep[] = [limitUserCodeGuesses, limitClientAuthFailures, answerUserinfoForApiTokens];
 
   return async function providerGateway(ctx, next) {
     if (!isProviderPath(ctx.path)) {

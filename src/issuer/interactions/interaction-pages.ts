@@ -1,0 +1,119 @@
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { CompletedSignIn, Requester, SignInResult } from '../../accounts/sign-in/sign-in.ts';
+import { seeOther } from '../../shared/http/see-other.ts';
+import { stepAlreadyDone } from '../http/page-errors.ts';
+import type { PageRenderer } from '../pages/page-renderer.ts';
+import type { DeviceCookies } from './device-cookie.ts';
+import type { FormGuard } from './form-guard.ts';
+
+export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+export interface InteractionPagesOptions {
+  provider: () => Provider;
+  devices: DeviceCookies;
+  forms: FormGuard;
+  pages: PageRenderer;
+  signUpEnabled: boolean;
+}
+
+/** Nothing was checked (too soon after a failure, or too many checks at once): no verdict on the secret. */
+const TRY_AGAIN_SHORTLY = 'Too many attempts just now. Wait a few seconds, then try again.';
+const LINK_GONE = 'This sign-in link has expired or was already used. Ask for a new one on the sign-in page.';
+
+/**
+ * What the sign-in routes share: the interaction oidc-provider is waiting on, the pages of each
+ * step (each with a form token bound to the interaction), and the answer to a step's result,
+ * the same for every sign-in strategy.
+ */
+export class InteractionPages {
+  readonly #options: InteractionPagesOptions;
+
+  constructor(options: InteractionPagesOptions) {
+    this.#options = options;
+  }
+
+  async clientName(details: InteractionDetails): Promise<string> {
+    return (
+      (await this.#options.provider().Client.find(String(details.params.client_id)))?.clientName ?? 'an application'
+    );
+  }
+
+  /** Who is asking, as the accounts domain needs to know: the address, and the browser's device cookie. */
+  requester(ctx: Context): Requester {
+    return { ip: ctx.ip, trustedDevice: (userId) => this.#options.devices.trustedFor(ctx, userId) };
+  }
+
+  /** The interaction of this browser, which must be waiting at `prompt`; a late or repeated submit is told so. */
+  async waitingAt(ctx: Context, prompt = 'login'): Promise<InteractionDetails> {
+    const details = await this.#options.provider().interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== prompt) throw stepAlreadyDone(details.uid);
+    return details;
+  }
+
+  /** The step's form, after its origin and its token (bound to this interaction) are checked. */
+  readForm(ctx: Context, details: InteractionDetails): Promise<URLSearchParams> {
+    return this.#options.forms.readForm(ctx, details.uid);
+  }
+
+  get pages(): PageRenderer {
+    return this.#options.pages;
+  }
+
+  /** A page of this interaction's steps, with its form token. */
+  async render(ctx: Context, view: string, details: InteractionDetails, data: Record<string, unknown>, status = 200) {
+    const { forms, pages } = this.#options;
+    const page = { uid: details.uid, csrf: forms.tokenFor(details.uid), clientName: await this.clientName(details) };
+    pages.render(ctx, view, { title: '', ...page, ...data }, status);
+  }
+
+  /** The sign-in form; `email` fills the address in (a `login_hint`, or what was typed before a refusal). */
+  loginPage(ctx: Context, details: InteractionDetails, extra: { error?: string; email?: string } = {}, status = 200) {
+    const { signUpEnabled } = this.#options;
+    return this.render(ctx, 'login', details, { title: 'Sign in', signUpEnabled, ...extra }, status);
+  }
+
+  secondFactorPage(ctx: Context, details: InteractionDetails, error?: string, status = 200) {
+    return this.render(ctx, 'second-factor', details, { title: 'Two-step verification', error }, status);
+  }
+
+  magicSentPage(ctx: Context, details: InteractionDetails, error?: string, status = 200) {
+    return this.render(ctx, 'magic-link-sent', details, { title: 'Check your email', error }, status);
+  }
+
+  linkGonePage(ctx: Context): void {
+    this.#options.pages.render(ctx, 'message', { title: 'Link expired', paragraphs: [LINK_GONE] }, 410);
+  }
+
+  /**
+   * Answers a first or second factor's result. `refused` renders the step's own page with its
+   * refusal; the other outcomes are the same for every strategy.
+   */
+  async answer(
+    ctx: Context,
+    details: InteractionDetails,
+    result: SignInResult,
+    refused: (status: number, error?: string) => Promise<void>,
+  ) {
+    switch (result.outcome) {
+      case 'signed-in':
+        return this.#finish(ctx, result.signIn);
+      case 'second-factor-needed':
+        return this.secondFactorPage(ctx, details);
+      case 'retry-later':
+        ctx.set('Retry-After', String(result.retryAfterSeconds));
+        return refused(429, TRY_AGAIN_SHORTLY);
+      case 'refused':
+        return refused(401);
+    }
+  }
+
+  async #finish(ctx: Context, signIn: CompletedSignIn): Promise<void> {
+    this.#options.devices.remember(ctx, signIn.accountId);
+    const result = { login: { ...signIn } };
+    seeOther(
+      ctx,
+      await this.#options.provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false }),
+    );
+  }
+}
