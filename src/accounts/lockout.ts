@@ -51,6 +51,21 @@ const hash = (value: string) => sha256Base64url(value).slice(0, 22);
 /** How long an attempt waits for a slot held by checks still in flight before it is told to retry. */
 const SLOT_WAIT_MS = 3_000;
 
+const subject = (attempt: Attempt) => attempt.userId ?? `email:${hash(normalizeEmail(attempt.email))}`;
+const stepPrefix = (step: SignInStep | undefined) => (step === 'second_factor' ? 'second-factor:' : '');
+const scopeOf = (attempt: Attempt) =>
+  `${stepPrefix(attempt.step)}${attempt.trustedDeviceId ? `device:${attempt.trustedDeviceId}:${subject(attempt)}` : `account:${subject(attempt)}`}`;
+const keys = (scope: string) => ({
+  slots: `lockout:count:${scope}`,
+  failures: `lockout:failures:${scope}`,
+  lock: `lockout:lock:${scope}`,
+  wait: `lockout:wait:${scope}`,
+  level: `lockout:level:${scope}`,
+});
+const ipKey = (ip: string) => `lockout:ip:${ip}`;
+const accountScopes = (userId: string) =>
+  (['password', 'second_factor'] as const).map((step) => `${stepPrefix(step)}account:${userId}`);
+
 /**
  * Lockout that counts failures, not attempts, and cannot be turned against the person it protects,
  * on the cache (atomic in Redis and in process alike):
@@ -71,110 +86,106 @@ const SLOT_WAIT_MS = 3_000;
  * history (which doubles the next lock) live in the cache alone: losing them forgets failures, never
  * a lock.
  */
-export function lockout(cache: Cache, locks: LockStore, settings: LockoutSettings) {
-  const subject = (attempt: Attempt) => attempt.userId ?? `email:${hash(normalizeEmail(attempt.email))}`;
-  const stepPrefix = (step: SignInStep | undefined) => (step === 'second_factor' ? 'second-factor:' : '');
-  const scopeOf = (attempt: Attempt) =>
-    `${stepPrefix(attempt.step)}${attempt.trustedDeviceId ? `device:${attempt.trustedDeviceId}:${subject(attempt)}` : `account:${subject(attempt)}`}`;
-  const keys = (scope: string) => ({
-    slots: `lockout:count:${scope}`,
-    failures: `lockout:failures:${scope}`,
-    lock: `lockout:lock:${scope}`,
-    wait: `lockout:wait:${scope}`,
-    level: `lockout:level:${scope}`,
-  });
-  const ipKey = (ip: string) => `lockout:ip:${ip}`;
+export class Lockout {
+  readonly #cache: Cache;
+  readonly #locks: LockStore;
+  readonly #settings: LockoutSettings;
+
+  constructor(cache: Cache, locks: LockStore, settings: LockoutSettings) {
+    this.#cache = cache;
+    this.#locks = locks;
+    this.#settings = settings;
+  }
+
+  async admit(attempt: Attempt): Promise<Admission> {
+    const cache = this.#cache;
+    const settings = this.#settings;
+    const scope = scopeOf(attempt);
+    const k = keys(scope);
+    const trusted = attempt.trustedDeviceId !== undefined;
+    if (!trusted && Number((await cache.get(ipKey(attempt.ip))) ?? 0) >= settings.ipMaxFailures)
+      return { admitted: false, reason: 'ip_limited' };
+    const deadline = Date.now() + SLOT_WAIT_MS;
+    for (;;) {
+      const [locked, waitLeft] = await Promise.all([this.#isScopeLocked(scope), cache.ttl(k.wait)]);
+      if (locked) return { admitted: false, reason: 'locked' };
+      if (waitLeft !== null) return { admitted: false, reason: 'throttled', retryAfterSeconds: Math.max(1, waitLeft) };
+      if ((await cache.increment(k.slots, settings.windowSeconds)) <= settings.maxFailures)
+        return { admitted: true, ticket: { scope, trusted } };
+      // Every slot is held: by failures (a lock is being set) or by checks still running. Wait for them.
+      await cache.decrement(k.slots);
+      if (Date.now() >= deadline) return { admitted: false, reason: 'busy', retryAfterSeconds: 1 };
+      await sleep(40 + Math.floor(Math.random() * 40));
+    }
+  }
+
+  /** Records a failed check. Returns the lock's length in seconds when this failure locked the scope. */
+  async failed(attempt: Attempt, ticket: Ticket): Promise<{ lockedForSeconds: number | undefined }> {
+    const { windowSeconds, maxFailures } = this.#settings;
+    if (!ticket.trusted) await this.#cache.increment(ipKey(attempt.ip), windowSeconds);
+    const k = keys(ticket.scope);
+    const failures = await this.#cache.increment(k.failures, windowSeconds);
+    if (failures >= maxFailures) return { lockedForSeconds: await this.#lock(ticket.scope) };
+    if (failures >= 2) await this.#cache.set(k.wait, '1', Math.min(30, 2 ** (failures - 2)));
+    return { lockedForSeconds: undefined };
+  }
+
+  /** A right secret: gives the slot back and forgives the scope's earlier failures. */
+  async succeeded(ticket: Ticket): Promise<void> {
+    const k = keys(ticket.scope);
+    const forgiven = Number((await this.#cache.take(k.failures)) ?? 0);
+    await Promise.all([this.#cache.decrement(k.slots, 1 + forgiven), this.#cache.delete(k.wait)]);
+  }
+
+  /**
+   * The whole round for one secret: admit, check, then count the failure or return the slot.
+   * True only for a right secret checked within the lockout's rules.
+   */
+  async check(attempt: Attempt, isRight: () => Promise<boolean>): Promise<boolean> {
+    const admission = await this.admit(attempt);
+    if (!admission.admitted) return false;
+    if (!(await isRight())) {
+      await this.failed(attempt, admission.ticket);
+      return false;
+    }
+    await this.succeeded(admission.ticket);
+    return true;
+  }
+
+  /** An administrator's unlock (or a password reset): clears the account's locks, counters and lock history, every step. */
+  async unlock(userId: string): Promise<void> {
+    const scopes = accountScopes(userId);
+    await this.#locks.clear(scopes);
+    await this.#cache.delete(...scopes.flatMap((scope) => Object.values(keys(scope))));
+  }
+
+  async isLocked(userId: string): Promise<boolean> {
+    const states = await Promise.all(accountScopes(userId).map((scope) => this.#isScopeLocked(scope)));
+    return states.some(Boolean);
+  }
 
   /** Locks a scope; only the caller that sets the lock gets its length back (so one notice per lock). */
-  async function lock(scope: string): Promise<number | undefined> {
+  async #lock(scope: string): Promise<number | undefined> {
     const k = keys(scope);
-    const level = await cache.increment(k.level, 86_400);
-    const seconds = Math.min(settings.maxLockSeconds, settings.baseLockSeconds * 2 ** (level - 1));
-    if (!(await cache.setIfAbsent(k.lock, String(Date.now()), seconds))) return undefined;
-    await locks.save(scope, new Date(Date.now() + seconds * 1000));
+    const level = await this.#cache.increment(k.level, 86_400);
+    const seconds = Math.min(this.#settings.maxLockSeconds, this.#settings.baseLockSeconds * 2 ** (level - 1));
+    if (!(await this.#cache.setIfAbsent(k.lock, String(Date.now()), seconds))) return undefined;
+    await this.#locks.save(scope, new Date(Date.now() + seconds * 1000));
     // Counting starts afresh when the lock ends; while it holds, the lock itself refuses.
-    await cache.delete(k.slots, k.failures, k.wait);
+    await this.#cache.delete(k.slots, k.failures, k.wait);
     return seconds;
   }
 
   /** Whether the scope is locked: the cache first, then the durable copy, which is put back in the cache. */
-  async function isScopeLocked(scope: string): Promise<boolean> {
+  async #isScopeLocked(scope: string): Promise<boolean> {
     const k = keys(scope);
-    if ((await cache.get(k.lock)) !== null) return true;
-    const until = await locks.lockedUntil(scope);
+    if ((await this.#cache.get(k.lock)) !== null) return true;
+    const until = await this.#locks.lockedUntil(scope);
     if (!until) return false;
-    await cache.set(k.lock, String(Date.now()), Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000)));
+    await this.#cache.set(k.lock, String(Date.now()), Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000)));
     return true;
   }
-
-  return {
-    async admit(attempt: Attempt): Promise<Admission> {
-      const scope = scopeOf(attempt);
-      const k = keys(scope);
-      const trusted = attempt.trustedDeviceId !== undefined;
-      if (!trusted && Number((await cache.get(ipKey(attempt.ip))) ?? 0) >= settings.ipMaxFailures)
-        return { admitted: false, reason: 'ip_limited' };
-      const deadline = Date.now() + SLOT_WAIT_MS;
-      for (;;) {
-        const [locked, waitLeft] = await Promise.all([isScopeLocked(scope), cache.ttl(k.wait)]);
-        if (locked) return { admitted: false, reason: 'locked' };
-        if (waitLeft !== null)
-          return { admitted: false, reason: 'throttled', retryAfterSeconds: Math.max(1, waitLeft) };
-        if ((await cache.increment(k.slots, settings.windowSeconds)) <= settings.maxFailures)
-          return { admitted: true, ticket: { scope, trusted } };
-        // Every slot is held: by failures (a lock is being set) or by checks still running. Wait for them.
-        await cache.decrement(k.slots);
-        if (Date.now() >= deadline) return { admitted: false, reason: 'busy', retryAfterSeconds: 1 };
-        await sleep(40 + Math.floor(Math.random() * 40));
-      }
-    },
-
-    /** Records a failed check. Returns the lock's length in seconds when this failure locked the scope. */
-    async failed(attempt: Attempt, ticket: Ticket): Promise<{ lockedForSeconds: number | undefined }> {
-      if (!ticket.trusted) await cache.increment(ipKey(attempt.ip), settings.windowSeconds);
-      const k = keys(ticket.scope);
-      const failures = await cache.increment(k.failures, settings.windowSeconds);
-      if (failures >= settings.maxFailures) return { lockedForSeconds: await lock(ticket.scope) };
-      if (failures >= 2) await cache.set(k.wait, '1', Math.min(30, 2 ** (failures - 2)));
-      return { lockedForSeconds: undefined };
-    },
-
-    /** A right secret: gives the slot back and forgives the scope's earlier failures. */
-    async succeeded(ticket: Ticket): Promise<void> {
-      const k = keys(ticket.scope);
-      const forgiven = Number((await cache.take(k.failures)) ?? 0);
-      await Promise.all([cache.decrement(k.slots, 1 + forgiven), cache.delete(k.wait)]);
-    },
-
-    /**
-     * The whole round for one secret: admit, check, then count the failure or return the slot.
-     * True only for a right secret checked within the lockout's rules.
-     */
-    async check(attempt: Attempt, isRight: () => Promise<boolean>): Promise<boolean> {
-      const admission = await this.admit(attempt);
-      if (!admission.admitted) return false;
-      if (!(await isRight())) {
-        await this.failed(attempt, admission.ticket);
-        return false;
-      }
-      await this.succeeded(admission.ticket);
-      return true;
-    },
-
-    /** An administrator's unlock (or a password reset): clears the account's locks, counters and lock history, every step. */
-    async unlock(userId: string): Promise<void> {
-      const scopes = (['password', 'second_factor'] as const).map((step) => `${stepPrefix(step)}account:${userId}`);
-      await locks.clear(scopes);
-      await cache.delete(...scopes.flatMap((scope) => Object.values(keys(scope))));
-    },
-
-    async isLocked(userId: string): Promise<boolean> {
-      const states = await Promise.all(
-        (['password', 'second_factor'] as const).map((step) => isScopeLocked(`${stepPrefix(step)}account:${userId}`)),
-      );
-      return states.some(Boolean);
-    },
-  };
 }
 
-export type Lockout = ReturnType<typeof lockout>;
+export const lockout = (cache: Cache, locks: LockStore, settings: LockoutSettings) =>
+  new Lockout(cache, locks, settings);

@@ -197,70 +197,55 @@ function buildHttp(parts: Parts, host: ProviderHost): Koa<RequestState> {
   return app;
 }
 
-/** The accounts domain's services, and the routers of the sign-in, self-service and account pages on them. */
-function pageRouters(parts: Parts, host: ProviderHost) {
-  const { config, database, cache, users, records, events, mailer, pages, keyEncryptionKey: kek, revokeGrant } = parts;
-  const provider = () => host.provider;
+/** The accounts domain's services, built on the issuer's stores. */
+function accountServices(parts: Parts) {
+  const { config, database, cache, users, records, events, mailer, keyEncryptionKey: kek } = parts;
   const issuerUrl = config.issuer.url;
   const passwords = passwordHasher(config.issuer.passwords);
   const policy = passwordPolicy(config.issuer.passwords);
   const failures = lockout(cache, lockRepository(database.client), config.issuer.lockout);
   const factors = secondFactor({ users, sealer: sealer(kek), recoveryCodeKey: subkey(kek, RECOVERY_CODE_KEY_PURPOSE) });
-  const forms = formGuard(kek, issuerUrl);
   const tokens = mailTokens(cache);
   const budget = sendBudget(cache, { perAddress: 5, perIp: 30, windowSeconds: 900 });
   const core = signInCore({ cache, lockout: failures, events, mailer, issuerUrl });
-  const password = passwordSignIn({ users, passwords, lockout: failures, secondFactor: factors, core });
   const signOutEverywhere = accountRevoker({ records, cache });
-  const { magicLinkTtlSeconds, passwordResetTtlSeconds, signUpEnabled, recentSignInSeconds } = config.issuer;
+  const accounts = accountCreation({ users, passwords, policy, events });
+  return {
+    passwords,
+    policy,
+    factors,
+    password: passwordSignIn({ users, passwords, lockout: failures, secondFactor: factors, core }),
+    secondFactor: secondFactorStep({ users, secondFactor: factors, events, core }),
+    magicLink: magicLinkSignIn({
+      users,
+      tokens,
+      budget,
+      mailer,
+      events,
+      cache,
+      core,
+      ttlSeconds: config.issuer.magicLinkTtlSeconds,
+    }),
+    reset: passwordReset({
+      ...{ users, passwords, policy, lockout: failures, tokens, budget, mailer, events, signOutEverywhere, issuerUrl },
+      ttlSeconds: config.issuer.passwordResetTtlSeconds,
+    }),
+    signUp: signUp({ users, accounts, tokens, budget, mailer, events, issuerUrl }),
+  };
+}
+
+/** The routers of the sign-in, self-service and account pages, on the accounts domain. */
+function pageRouters(parts: Parts, host: ProviderHost) {
+  const { config, cache, users, records, events, mailer, pages, keyEncryptionKey: kek, revokeGrant } = parts;
+  const provider = () => host.provider;
+  const issuerUrl = config.issuer.url;
+  const { passwords, policy, factors, password, secondFactor, magicLink, reset, signUp } = accountServices(parts);
+  const forms = formGuard(kek, issuerUrl);
+  const { passwordResetTtlSeconds, signUpEnabled, recentSignInSeconds } = config.issuer;
+  const devices = deviceCookies(kek, issuerUrl.startsWith('https://'));
   return [
-    interactionRoutes({
-      provider,
-      password,
-      secondFactor: secondFactorStep({ users, secondFactor: factors, events, core }),
-      magicLink: magicLinkSignIn({
-        users,
-        tokens,
-        budget,
-        mailer,
-        events,
-        cache,
-        core,
-        ttlSeconds: magicLinkTtlSeconds,
-      }),
-      devices: deviceCookies(kek, issuerUrl.startsWith('https://')),
-      forms,
-      pages,
-      issuerUrl,
-      signUpEnabled,
-    }),
-    selfServiceRoutes({
-      reset: passwordReset({
-        ...{
-          users,
-          passwords,
-          policy,
-          lockout: failures,
-          tokens,
-          budget,
-          mailer,
-          events,
-          signOutEverywhere,
-          issuerUrl,
-        },
-        ttlSeconds: passwordResetTtlSeconds,
-      }),
-      signUp: signUp({
-        users,
-        accounts: accountCreation({ users, passwords, policy, events }),
-        tokens,
-        budget,
-        mailer,
-        events,
-        issuerUrl,
-      }),
-      ...{ policy, forms, pages, signUpEnabled, resetTtlSeconds: passwordResetTtlSeconds },
-    }),
+    interactionRoutes({ provider, password, secondFactor, magicLink, devices, forms, pages, issuerUrl, signUpEnabled }),
+    selfServiceRoutes({ reset, signUp, policy, forms, pages, signUpEnabled, resetTtlSeconds: passwordResetTtlSeconds }),
     accountRoutes({
       ...{
         provider,

@@ -3,10 +3,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Config } from '../../shared/config/config.ts';
+import type { Logger } from '../../shared/logging/logger.ts';
 
 /** What the mailer needs of the configuration: the sender and the transport. */
 export type MailSettings = Config['mail'];
-import type { Logger } from '../../shared/logging/logger.ts';
 
 export interface MailMessage {
   to: string;
@@ -37,135 +37,162 @@ export interface Mailer {
 
 const RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
 
+/** Where a message goes: SMTP, or an .eml file in the outbox folder. Returns 'smtp', or the file written. */
+function mailTransport(settings: MailSettings): (message: MailMessage) => Promise<string> {
+  const { transport } = settings;
+  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
+  const envelope = (message: MailMessage) => ({
+    from: settings.from,
+    to: message.to,
+    subject: message.subject,
+    text: message.text,
+  });
+  if (transport.kind === 'smtp') {
+    // Bounded waits: a server that accepts the connection and then says nothing must not hold mail for minutes.
+    const smtp = nodemailer.createTransport({
+      url: transport.url,
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 20_000,
+    });
+    return async (message) => (await smtp.sendMail(envelope(message)), 'smtp');
+  }
+  return async (message) => {
+    const composed = await composer.sendMail(envelope(message));
+    await mkdir(transport.directory, { recursive: true });
+    const file = path.join(
+      transport.directory,
+      `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.eml`,
+    );
+    await writeFile(file, composed.message as Buffer, { mode: 0o600 });
+    return file;
+  };
+}
+
 /**
  * SMTP when SMTP_URL is set; otherwise each message is written to DATA_DIR/outbox as an .eml file
  * (the embedded demo). Failures are retried with back-off and logged, never surfaced to the user.
  */
-export function createMailer(settings: MailSettings, log: Logger, options: { retryDelaysMs?: number[] } = {}): Mailer {
-  const transport = settings.transport;
-  // Bounded waits: a server that accepts the connection and then says nothing must not hold mail for minutes.
-  const smtp =
-    transport.kind === 'smtp'
-      ? nodemailer.createTransport({
-          url: transport.url,
-          connectionTimeout: 10_000,
-          greetingTimeout: 10_000,
-          socketTimeout: 20_000,
-        })
-      : undefined;
-  const outbox = transport.kind === 'outbox' ? transport.directory : undefined;
-  const retryDelays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
-  const pending = new Set<Promise<void>>();
+class QueuedMailer implements Mailer {
+  readonly #deliver: (message: MailMessage) => Promise<string>;
+  readonly #compose: (message: MailMessage) => Promise<unknown>;
+  readonly #log: Logger;
+  readonly #retryDelays: number[];
+  readonly #pending = new Set<Promise<void>>();
   /** The kind of each message not yet delivered nor given up on, to name what a shutdown leaves behind. */
-  const inHand = new Map<symbol, string>();
-  let failing = false;
-  let shuttingDown = false;
+  readonly #inHand = new Map<symbol, string>();
   /** Wakes the back-off waits when shutdown starts, so the retries happen now. */
-  const wakeUps = new Set<() => void>();
-  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
+  readonly #wakeUps = new Set<() => void>();
+  #failing = false;
+  #shuttingDown = false;
 
-  async function deliver(message: MailMessage): Promise<string> {
-    const envelope = { from: settings.from, to: message.to, subject: message.subject, text: message.text };
-    if (smtp) {
-      await smtp.sendMail(envelope);
-      return 'smtp';
-    }
-    const composed = await composer.sendMail(envelope);
-    await mkdir(outbox!, { recursive: true });
-    const file = path.join(outbox!, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.eml`);
-    await writeFile(file, composed.message as Buffer, { mode: 0o600 });
-    return file;
+  constructor(settings: MailSettings, log: Logger, retryDelays: number[]) {
+    this.#deliver = mailTransport(settings);
+    const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
+    this.#compose = (message) =>
+      composer.sendMail({ from: settings.from, to: message.to, subject: message.subject, text: message.text });
+    this.#log = log;
+    this.#retryDelays = retryDelays;
   }
 
-  /** Waits out a back-off, or less if shutdown begins meanwhile. */
-  const backOff = (delay: number) =>
-    new Promise<void>((resolve) => {
-      if (shuttingDown) return resolve();
-      const wake = () => {
-        clearTimeout(timer);
-        wakeUps.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, delay);
-      timer.unref();
-      wakeUps.add(wake);
-    });
+  send(message: MailMessage): void {
+    this.#enqueue(() => this.#attempt(message));
+  }
 
-  async function attempt(message: MailMessage): Promise<void> {
+  pretendToSend(message: MailMessage): void {
+    this.#enqueue(() =>
+      this.#compose(message).then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+  }
+
+  async idle(): Promise<void> {
+    while (this.#pending.size) await Promise.all([...this.#pending]);
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    this.#shuttingDown = true;
+    for (const wake of [...this.#wakeUps]) wake();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([this.idle(), timedOut]);
+    clearTimeout(timer);
+    if (this.#inHand.size) {
+      const kinds: Record<string, number> = {};
+      for (const kind of this.#inHand.values()) kinds[kind] = (kinds[kind] ?? 0) + 1;
+      this.#log.error({ undelivered: kinds }, 'shutting down with mail undelivered; it is lost');
+    }
+  }
+
+  state(): 'ok' | 'failing' {
+    return this.#failing ? 'failing' : 'ok';
+  }
+
+  // Work starts after this turn of the event loop: the response goes out first, and composing a
+  // message adds nothing to it (which would tell a known address from an unknown one by timing).
+  #enqueue(work: () => Promise<void>): void {
+    const job: Promise<void> = new Promise((resolve) => setImmediate(resolve))
+      .then(work)
+      .finally(() => this.#pending.delete(job));
+    this.#pending.add(job);
+  }
+
+  async #attempt(message: MailMessage): Promise<void> {
     const id = Symbol(message.kind);
-    inHand.set(id, message.kind);
+    this.#inHand.set(id, message.kind);
     try {
       for (let tries = 0; ; tries += 1) {
         try {
-          const where = await deliver(message);
-          failing = false;
-          log.info(
-            {
-              mailKind: message.kind,
-              deliveredTo: where === 'smtp' ? 'smtp' : 'outbox',
-              file: where === 'smtp' ? undefined : where,
-            },
+          const where = await this.#deliver(message);
+          this.#failing = false;
+          const deliveredTo = where === 'smtp' ? 'smtp' : 'outbox';
+          this.#log.info(
+            { mailKind: message.kind, deliveredTo, file: where === 'smtp' ? undefined : where },
             'mail sent',
           );
           return;
         } catch (error) {
-          failing = true;
-          const delay = retryDelays[tries];
-          if (delay === undefined) {
-            log.error(
-              { mailKind: message.kind, errMessage: (error as Error).message, tries: tries + 1 },
-              'mail could not be delivered; giving up',
-            );
-            return;
-          }
-          log.warn(
-            { mailKind: message.kind, errMessage: (error as Error).message, retryInMs: shuttingDown ? 0 : delay },
-            'mail delivery failed; will retry',
-          );
-          await backOff(delay);
+          if (!(await this.#retryAfter(message, error as Error, tries))) return;
         }
       }
     } finally {
-      inHand.delete(id);
+      this.#inHand.delete(id);
     }
   }
 
-  const compose = (message: MailMessage) =>
-    composer.sendMail({ from: settings.from, to: message.to, subject: message.subject, text: message.text }).then(
-      () => undefined,
-      () => undefined,
+  /** After a failed try: false when it was the last, else waits out the back-off (less if shutdown begins). */
+  async #retryAfter(message: MailMessage, error: Error, tries: number): Promise<boolean> {
+    this.#failing = true;
+    const delay = this.#retryDelays[tries];
+    if (delay === undefined) {
+      const fields = { mailKind: message.kind, errMessage: error.message, tries: tries + 1 };
+      this.#log.error(fields, 'mail could not be delivered; giving up');
+      return false;
+    }
+    const retryInMs = this.#shuttingDown ? 0 : delay;
+    this.#log.warn(
+      { mailKind: message.kind, errMessage: error.message, retryInMs },
+      'mail delivery failed; will retry',
     );
-
-  // Work starts after this turn of the event loop: the response goes out first, and composing a
-  // message adds nothing to it (which would tell a known address from an unknown one by timing).
-  function enqueue(work: () => Promise<void>): void {
-    const job: Promise<void> = new Promise((resolve) => setImmediate(resolve))
-      .then(work)
-      .finally(() => pending.delete(job));
-    pending.add(job);
+    if (this.#shuttingDown) return true;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#wakeUps.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, delay);
+      timer.unref();
+      this.#wakeUps.add(wake);
+    });
+    return true;
   }
+}
 
-  return {
-    send: (message) => enqueue(() => attempt(message)),
-    pretendToSend: (message) => enqueue(() => compose(message)),
-    async idle() {
-      while (pending.size) await Promise.all([...pending]);
-    },
-    async drain(timeoutMs) {
-      shuttingDown = true;
-      for (const wake of [...wakeUps]) wake();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      });
-      await Promise.race([this.idle(), timedOut]);
-      clearTimeout(timer);
-      if (inHand.size) {
-        const kinds: Record<string, number> = {};
-        for (const kind of inHand.values()) kinds[kind] = (kinds[kind] ?? 0) + 1;
-        log.error({ undelivered: kinds }, 'shutting down with mail undelivered; it is lost');
-      }
-    },
-    state: () => (failing ? 'failing' : 'ok'),
-  };
+export function createMailer(settings: MailSettings, log: Logger, options: { retryDelaysMs?: number[] } = {}): Mailer {
+  return new QueuedMailer(settings, log, options.retryDelaysMs ?? RETRY_DELAYS_MS);
 }
