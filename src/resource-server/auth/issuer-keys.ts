@@ -24,6 +24,38 @@ export interface IssuerKeys extends JWTVerifyGetKey {
   state(): IssuerKeysState;
 }
 
+async function getJson(url: string, timeoutMs: number): Promise<unknown> {
+  const response = await fetch(url, {
+    signal: AbortSignal.timeout(timeoutMs),
+    headers: { accept: 'application/json' },
+  });
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+  return response.json();
+}
+
+/** The issuer's JWKS, found through its discovery document (which must name the issuer we trust). */
+async function fetchIssuerKeySet(
+  issuer: string,
+  internalUrl: string | undefined,
+  timeoutMs: number,
+): Promise<JSONWebKeySet> {
+  const base = internalUrl ?? issuer;
+  const metadata = (await getJson(`${base}/.well-known/openid-configuration`, timeoutMs)) as {
+    issuer?: unknown;
+    jwks_uri?: unknown;
+  };
+  if (metadata.issuer !== issuer) throw new Error('the discovery document names another issuer');
+  if (typeof metadata.jwks_uri !== 'string') throw new Error('the discovery document has no jwks_uri');
+  // Behind an internal address the document still speaks the public URL; fetch keys where we reach it.
+  const jwksUri =
+    internalUrl && metadata.jwks_uri.startsWith(issuer)
+      ? `${internalUrl}${metadata.jwks_uri.slice(issuer.length)}`
+      : metadata.jwks_uri;
+  const set = (await getJson(jwksUri, timeoutMs)) as JSONWebKeySet;
+  if (!Array.isArray(set.keys)) throw new Error('the JWKS has no keys');
+  return set;
+}
+
 /**
  * The issuer's signing keys, found through its discovery document and held in memory.
  * - Keys rotated in are picked up without a restart: a token with an unknown `kid` refetches.
@@ -49,31 +81,8 @@ export function issuerKeys({
   let inFlight: Promise<void> | undefined;
   let degraded = false;
 
-  async function getJson(url: string): Promise<unknown> {
-    const response = await fetch(url, {
-      signal: AbortSignal.timeout(fetchTimeoutMs),
-      headers: { accept: 'application/json' },
-    });
-    if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-    return response.json();
-  }
-
   async function fetchKeySet(): Promise<void> {
-    const base = internalUrl ?? issuer;
-    const metadata = (await getJson(`${base}/.well-known/openid-configuration`)) as {
-      issuer?: unknown;
-      jwks_uri?: unknown;
-    };
-    if (metadata.issuer !== issuer) throw new Error('the discovery document names another issuer');
-    if (typeof metadata.jwks_uri !== 'string') throw new Error('the discovery document has no jwks_uri');
-    // Behind an internal address the document still speaks the public URL; fetch keys where we reach it.
-    const jwksUri =
-      internalUrl && metadata.jwks_uri.startsWith(issuer)
-        ? `${internalUrl}${metadata.jwks_uri.slice(issuer.length)}`
-        : metadata.jwks_uri;
-    const set = (await getJson(jwksUri)) as JSONWebKeySet;
-    if (!Array.isArray(set.keys)) throw new Error('the JWKS has no keys');
-    local = createLocalJWKSet(set);
+    local = createLocalJWKSet(await fetchIssuerKeySet(issuer, internalUrl, fetchTimeoutMs));
     fetchedAt = Date.now();
     if (degraded) log?.info('issuer keys fetched again; no longer serving a stale key set');
     degraded = false;

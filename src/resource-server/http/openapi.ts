@@ -34,7 +34,6 @@ const scopes = (...names: string[]) => [{ bearer: names }, { dpop: names }];
 
 /** OpenAPI 3.1, generated from the same zod schemas the routes validate with. */
 export function openApiDocument(options: { serverUrl: string; issuer: string }) {
-  const listQuery = schema(ListQuery) as { properties: Record<string, object> };
   return {
     openapi: '3.1.0',
     info: {
@@ -43,92 +42,107 @@ export function openApiDocument(options: { serverUrl: string; issuer: string }) 
       description: 'A resource server that trusts only access tokens from the Latchkey issuer.',
     },
     servers: [{ url: options.serverUrl }],
-    components: {
-      securitySchemes: {
-        bearer: {
-          type: 'oauth2',
-          flows: {
-            authorizationCode: {
-              authorizationUrl: `${options.issuer}/auth`,
-              tokenUrl: `${options.issuer}/token`,
-              scopes: {
-                [TASK_SCOPES.read]: 'read your tasks',
-                [TASK_SCOPES.write]: 'create and change your tasks',
-                [TASK_SCOPES.admin]: 'delete tasks (admins, with step-up)',
-              },
-            },
-            clientCredentials: {
-              tokenUrl: `${options.issuer}/token`,
-              scopes: { 'tasks:work': 'claim and complete tasks as a worker' },
-            },
+    components: { securitySchemes: securitySchemes(options.issuer) },
+    paths: { ...personalPaths(), ...workerPaths() },
+  };
+}
+
+/** OAuth 2.0 at the issuer (code for people, client credentials for services), Bearer or DPoP. */
+function securitySchemes(issuer: string) {
+  return {
+    bearer: {
+      type: 'oauth2',
+      flows: {
+        authorizationCode: {
+          authorizationUrl: `${issuer}/auth`,
+          tokenUrl: `${issuer}/token`,
+          scopes: {
+            [TASK_SCOPES.read]: 'read your tasks',
+            [TASK_SCOPES.write]: 'create and change your tasks',
+            [TASK_SCOPES.admin]: 'delete tasks (admins, with step-up)',
           },
         },
-        dpop: { type: 'http', scheme: 'DPoP', description: 'A DPoP-bound access token with a proof (RFC 9449)' },
+        clientCredentials: {
+          tokenUrl: `${issuer}/token`,
+          scopes: { [TASK_SCOPES.work]: 'claim and complete tasks as a worker' },
+        },
       },
     },
-    paths: {
-      '/tasks': {
-        post: {
-          summary: 'Create a task owned by the caller',
-          security: scopes(TASK_SCOPES.write),
-          requestBody: { required: true, ...json(CreateTaskBody, 'input') },
-          responses: { '201': { description: 'Created', ...json(Task) }, ...errors(400, 401, 403, 413, 415, 429) },
+    dpop: { type: 'http', scheme: 'DPoP', description: 'A DPoP-bound access token with a proof (RFC 9449)' },
+  };
+}
+
+/** A person's tasks. */
+function personalPaths() {
+  const listQuery = schema(ListQuery) as { properties: Record<string, object> };
+  return {
+    '/tasks': {
+      post: {
+        summary: 'Create a task owned by the caller',
+        security: scopes(TASK_SCOPES.write),
+        requestBody: { required: true, ...json(CreateTaskBody, 'input') },
+        responses: { '201': { description: 'Created', ...json(Task) }, ...errors(400, 401, 403, 413, 415, 429) },
+      },
+    },
+    '/tasks/mine': {
+      get: {
+        summary: 'Tasks the caller owns or is assigned, newest first',
+        security: scopes(TASK_SCOPES.read),
+        parameters: Object.entries(listQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })),
+        responses: { '200': { description: 'A page', ...json(TaskPage) }, ...errors(400, 401, 403, 429) },
+      },
+    },
+    '/tasks/{id}': {
+      parameters: [idParameter],
+      get: {
+        summary: 'A task (owner, assignee or admin)',
+        security: scopes(TASK_SCOPES.read),
+        responses: { '200': { description: 'The task', ...json(Task) }, ...errors(401, 403, 404, 429) },
+      },
+      patch: {
+        summary: 'Change a task (owner or admin)',
+        security: scopes(TASK_SCOPES.write),
+        requestBody: { required: true, ...json(UpdateTaskBody, 'input') },
+        responses: { '200': { description: 'The task', ...json(Task) }, ...errors(400, 401, 403, 404, 429) },
+      },
+      delete: {
+        summary: 'Delete a task (admin, second factor within 15 minutes)',
+        security: scopes(TASK_SCOPES.admin),
+        responses: { '204': { description: 'Deleted' }, ...errors(401, 403, 404, 429) },
+      },
+    },
+    '/tasks/{id}/assignee': {
+      parameters: [idParameter],
+      put: {
+        summary: 'Assign a task to a user sub, or clear (owner or admin)',
+        security: scopes(TASK_SCOPES.write),
+        requestBody: { required: true, ...json(AssignBody, 'input') },
+        responses: { '200': { description: 'The task', ...json(Task) }, ...errors(400, 401, 403, 404, 429) },
+      },
+    },
+  };
+}
+
+/** The worker service's queue. */
+function workerPaths() {
+  return {
+    '/worker/tasks/next': {
+      get: {
+        summary: 'Claim the oldest open task (service accounts)',
+        security: scopes(TASK_SCOPES.work),
+        responses: {
+          '200': { description: 'The claimed task', ...json(Task) },
+          '204': { description: 'Nothing to do' },
+          ...errors(401, 403, 429),
         },
       },
-      '/tasks/mine': {
-        get: {
-          summary: 'Tasks the caller owns or is assigned, newest first',
-          security: scopes(TASK_SCOPES.read),
-          parameters: Object.entries(listQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })),
-          responses: { '200': { description: 'A page', ...json(TaskPage) }, ...errors(400, 401, 403, 429) },
-        },
-      },
-      '/tasks/{id}': {
-        parameters: [idParameter],
-        get: {
-          summary: 'A task (owner, assignee or admin)',
-          security: scopes(TASK_SCOPES.read),
-          responses: { '200': { description: 'The task', ...json(Task) }, ...errors(401, 403, 404, 429) },
-        },
-        patch: {
-          summary: 'Change a task (owner or admin)',
-          security: scopes(TASK_SCOPES.write),
-          requestBody: { required: true, ...json(UpdateTaskBody, 'input') },
-          responses: { '200': { description: 'The task', ...json(Task) }, ...errors(400, 401, 403, 404, 429) },
-        },
-        delete: {
-          summary: 'Delete a task (admin, second factor within 15 minutes)',
-          security: scopes(TASK_SCOPES.admin),
-          responses: { '204': { description: 'Deleted' }, ...errors(401, 403, 404, 429) },
-        },
-      },
-      '/tasks/{id}/assignee': {
-        parameters: [idParameter],
-        put: {
-          summary: 'Assign a task to a user sub, or clear (owner or admin)',
-          security: scopes(TASK_SCOPES.write),
-          requestBody: { required: true, ...json(AssignBody, 'input') },
-          responses: { '200': { description: 'The task', ...json(Task) }, ...errors(400, 401, 403, 404, 429) },
-        },
-      },
-      '/worker/tasks/next': {
-        get: {
-          summary: 'Claim the oldest open task (service accounts)',
-          security: scopes('tasks:work'),
-          responses: {
-            '200': { description: 'The claimed task', ...json(Task) },
-            '204': { description: 'Nothing to do' },
-            ...errors(401, 403, 429),
-          },
-        },
-      },
-      '/worker/tasks/{id}/complete': {
-        parameters: [idParameter],
-        post: {
-          summary: 'Complete a task this worker claimed',
-          security: scopes('tasks:work'),
-          responses: { '200': { description: 'The task', ...json(Task) }, ...errors(401, 403, 404, 429) },
-        },
+    },
+    '/worker/tasks/{id}/complete': {
+      parameters: [idParameter],
+      post: {
+        summary: 'Complete a task this worker claimed',
+        security: scopes(TASK_SCOPES.work),
+        responses: { '200': { description: 'The task', ...json(Task) }, ...errors(401, 403, 404, 429) },
       },
     },
   };

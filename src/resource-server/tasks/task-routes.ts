@@ -5,7 +5,8 @@ import { readJson, validate } from '../../shared/http/json-body.ts';
 import type { AuthenticatedState } from '../auth/authenticate.ts';
 import { authorizeCompletion, authorizeTask, requireCaller } from './authorize.ts';
 import { presentTask } from './task-presenter.ts';
-import { decodeCursor, encodeCursor, type TaskRepository } from './task-repository.ts';
+import type { z } from 'zod';
+import { decodeCursor, encodeCursor, type TaskRepository, type TaskRow } from './task-repository.ts';
 import { AssignBody, CreateTaskBody, ListQuery, TaskId, TaskPage, UpdateTaskBody } from './task-schemas.ts';
 
 export interface TaskRouteOptions {
@@ -25,13 +26,25 @@ export function taskRoutes({
 }: TaskRouteOptions): Router<AuthenticatedState> {
   const router = new Router<AuthenticatedState>();
   router.use(...guard);
-  const policy = { audience, stepUpMaxAgeSeconds };
-  const taskId = (raw: string | undefined) => (TaskId.safeParse(raw).success ? raw! : undefined);
-  const load = async (raw: string | undefined) => {
-    const id = taskId(raw);
-    return id ? tasks.findById(id) : null;
-  };
+  const load = async (raw: string | undefined) => (TaskId.safeParse(raw).success ? tasks.findById(raw!) : null);
+  const parts: Parts = { router, tasks, audience, policy: { audience, stepUpMaxAgeSeconds }, load };
+  personalRoutes(parts);
+  changeRoutes(parts);
+  workerRoutes(parts);
+  return router;
+}
 
+interface Parts {
+  router: Router<AuthenticatedState>;
+  tasks: TaskRepository;
+  audience: string;
+  policy: { audience: string; stepUpMaxAgeSeconds: number };
+  /** The task an id in the path names; null for an id that is not one (so it reads as "no such task"). */
+  load: (raw: string | undefined) => Promise<TaskRow | null>;
+}
+
+/** A person's own tasks: create, list, read. */
+function personalRoutes({ router, tasks, audience, policy, load }: Parts): void {
   router.post('/tasks', async (ctx) => {
     const actor = requireCaller<'user'>(ctx.state.actor, 'create', audience);
     const body = await readJson(ctx, CreateTaskBody);
@@ -63,21 +76,15 @@ export function taskRoutes({
     const actor = requireCaller<'user'>(ctx.state.actor, 'read', audience);
     ctx.body = presentTask(authorizeTask(actor, 'read', await load(ctx.params.id), policy));
   });
+}
 
+/** Changes to one task: edit, assign, delete. */
+function changeRoutes({ router, tasks, audience, policy, load }: Parts): void {
   router.patch('/tasks/:id', async (ctx) => {
     const actor = requireCaller<'user'>(ctx.state.actor, 'update', audience);
     const task = authorizeTask(actor, 'update', await load(ctx.params.id), policy);
     const body = await readJson(ctx, UpdateTaskBody);
-    const completedAt =
-      body.status === undefined ? undefined : body.status === 'done' ? (task.completedAt ?? new Date()) : null;
-    const updated = await tasks.update(task.id, {
-      ...(body.title !== undefined ? { title: body.title } : {}),
-      ...(body.description !== undefined ? { description: body.description } : {}),
-      ...(body.status !== undefined ? { status: body.status } : {}),
-      ...(body.dueAt !== undefined ? { dueAt: body.dueAt ? new Date(body.dueAt) : null } : {}),
-      ...(completedAt !== undefined ? { completedAt } : {}),
-    });
-    ctx.body = presentTask(updated);
+    ctx.body = presentTask(await tasks.update(task.id, changesFrom(body, task)));
   });
 
   // Assigning names a user of this API (someone who has called it); clearing is open to the assignee too.
@@ -97,7 +104,10 @@ export function taskRoutes({
     await tasks.delete(task.id);
     ctx.status = 204;
   });
+}
 
+/** The worker service's queue: claim the next open task, complete it. */
+function workerRoutes({ router, tasks, audience, load }: Parts): void {
   router.get('/worker/tasks/next', async (ctx) => {
     const actor = requireCaller<'service'>(ctx.state.actor, 'claim', audience);
     const claimed = await tasks.claimNextOpen(actor.clientId);
@@ -114,6 +124,17 @@ export function taskRoutes({
     const completed = task.status === 'done' ? task : await tasks.completeClaimed(task.id, actor.clientId);
     ctx.body = presentTask(authorizeCompletion(actor, completed ?? null));
   });
+}
 
-  return router;
+/** A PATCH body as the repository's changes; completing stamps `completedAt` once, reopening clears it. */
+function changesFrom(body: z.infer<typeof UpdateTaskBody>, task: TaskRow) {
+  const completedAt =
+    body.status === undefined ? undefined : body.status === 'done' ? (task.completedAt ?? new Date()) : null;
+  return {
+    ...(body.title !== undefined ? { title: body.title } : {}),
+    ...(body.description !== undefined ? { description: body.description } : {}),
+    ...(body.status !== undefined ? { status: body.status } : {}),
+    ...(body.dueAt !== undefined ? { dueAt: body.dueAt ? new Date(body.dueAt) : null } : {}),
+    ...(completedAt !== undefined ? { completedAt } : {}),
+  };
 }
