@@ -3,6 +3,10 @@
  * `latchkey`: the administrator's command line, working against the configured database (and cache,
  * to end sessions). Every command accepts --json for scripts. Secrets (a client secret) are printed
  * once, at creation or rotation; passwords are read from standard input, never from arguments.
+ *
+ * Over 300 lines for now: each command is a few argument checks around one service call, and the
+ * admin-API issue rebuilds this file as a client of /admin/v1 (commands then move to their own
+ * modules beside the API's resources); splitting it before would be undone there.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';

@@ -1,4 +1,11 @@
 #!/usr/bin/env node
+/**
+ * `taskctl`: the demo command-line client. Signs in with the device grant (RFC 8628), keeps a
+ * DPoP-bound refresh token in the user's config folder, and calls the task API.
+ *
+ * Over 300 lines on purpose: it is the project's example of a public native client on
+ * oauth4webapi, meant to be read top to bottom (sign-in, refresh, calls, output) and copied whole.
+ */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -118,6 +125,30 @@ function openBrowser(url: string): void {
   }
 }
 
+/** Tells the person where to confirm: the URL and code, a QR code, or JSON for scripts. Returns the direct link. */
+async function showDeviceCode(authorization: oauth.DeviceAuthorizationResponse): Promise<string> {
+  const direct = authorization.verification_uri_complete ?? authorization.verification_uri;
+  if (flags.json) {
+    const { verification_uri, verification_uri_complete, user_code, expires_in } = authorization;
+    print(JSON.stringify({ verification_uri, verification_uri_complete, user_code, expires_in }));
+  } else {
+    print(`To sign in, open ${authorization.verification_uri} and enter the code ${authorization.user_code}`);
+    print(`(or open ${direct}, or scan:)`);
+    print(await QRCode.toString(direct, { type: 'terminal', small: true }));
+  }
+  return direct;
+}
+
+/** Waits `ms`, turning a spinner on a terminal; returns the spinner's next frame. */
+async function waitShowingProgress(ms: number, spinner: string[] | undefined, frame: number): Promise<number> {
+  for (let waited = 0; waited < ms; waited += 100) {
+    if (spinner)
+      process.stderr.write(`\r${spinner[(frame += 1) % spinner.length]} waiting for you to confirm in the browser...`);
+    await sleep(100);
+  }
+  return frame;
+}
+
 async function login(): Promise<void> {
   const as = await discover();
   const dpop = oauth.DPoP(client, await store.keyPair());
@@ -129,21 +160,7 @@ async function login(): Promise<void> {
     allowHttp(settings.issuer),
   );
   const authorization = await oauth.processDeviceAuthorizationResponse(as, client, response);
-  const direct = authorization.verification_uri_complete ?? authorization.verification_uri;
-  if (flags.json) {
-    print(
-      JSON.stringify({
-        verification_uri: authorization.verification_uri,
-        verification_uri_complete: authorization.verification_uri_complete,
-        user_code: authorization.user_code,
-        expires_in: authorization.expires_in,
-      }),
-    );
-  } else {
-    print(`To sign in, open ${authorization.verification_uri} and enter the code ${authorization.user_code}`);
-    print(`(or open ${direct}, or scan:)`);
-    print(await QRCode.toString(direct, { type: 'terminal', small: true }));
-  }
+  const direct = await showDeviceCode(authorization);
   if (!flags['no-browser']) openBrowser(direct);
 
   let interval = (authorization.interval ?? 5) * 1000;
@@ -152,13 +169,7 @@ async function login(): Promise<void> {
   let frame = 0;
   while (Date.now() < deadline) {
     // Honours the interval the issuer asked for, and slows down by 5 s whenever told to (RFC 8628 §3.5).
-    for (let waited = 0; waited < interval; waited += 100) {
-      if (spinner)
-        process.stderr.write(
-          `\r${spinner[(frame += 1) % spinner.length]} waiting for you to confirm in the browser...`,
-        );
-      await sleep(100);
-    }
+    frame = await waitShowingProgress(interval, spinner, frame);
     try {
       const result = await tokenRequest(
         () =>

@@ -21,44 +21,55 @@ interface Task {
 
 const allowHttp = (url: string) => ({ [oauth.allowInsecureRequests]: new URL(url).protocol === 'http:' });
 
+/** The worker's access token by client credentials, cached until shortly before it expires. */
+function serviceTokens(settings: WorkerSettings, log: Logger) {
+  const client: oauth.Client = { client_id: settings.clientId };
+  const auth = oauth.ClientSecretBasic(settings.clientSecret);
+  const renewBeforeMs = settings.renewBeforeMs ?? 30_000;
+  let as: oauth.AuthorizationServer | undefined;
+  let cached: { token: string; expiresAt: number } | undefined;
+  return {
+    async get(): Promise<string> {
+      if (cached && Date.now() < cached.expiresAt - renewBeforeMs) return cached.token;
+      const issuer = new URL(settings.issuer);
+      as ??= await oauth.processDiscoveryResponse(
+        issuer,
+        await oauth.discoveryRequest(issuer, allowHttp(settings.issuer)),
+      );
+      const parameters = { scope: TASK_SCOPES.work, resource: settings.api };
+      const response = await oauth.clientCredentialsGrantRequest(
+        as,
+        client,
+        auth,
+        parameters,
+        allowHttp(settings.issuer),
+      );
+      const result = await oauth.processClientCredentialsResponse(as, client, response);
+      cached = { token: result.access_token, expiresAt: Date.now() + (result.expires_in ?? 60) * 1000 };
+      log.info({ expiresInSeconds: result.expires_in }, 'got a service token');
+      return cached.token;
+    },
+    /** Revoked or rotated away: the next call gets a fresh one. */
+    forget(): void {
+      cached = undefined;
+    },
+  };
+}
+
 /**
  * The demo service: gets a token with client credentials (cached until shortly before it expires),
  * claims the next open task from the task API, completes it, and repeats, backing off while idle.
  * `stop()` lets the task in hand finish, then resolves `run()`.
  */
 export function taskWorker(settings: WorkerSettings, log: Logger) {
-  const client: oauth.Client = { client_id: settings.clientId };
-  const auth = oauth.ClientSecretBasic(settings.clientSecret);
-  const renewBeforeMs = settings.renewBeforeMs ?? 30_000;
+  const tokens = serviceTokens(settings, log);
   const stopping = new AbortController();
-  let as: oauth.AuthorizationServer | undefined;
-  let cached: { token: string; expiresAt: number } | undefined;
   let completed = 0;
-
-  async function token(): Promise<string> {
-    if (cached && Date.now() < cached.expiresAt - renewBeforeMs) return cached.token;
-    const issuer = new URL(settings.issuer);
-    as ??= await oauth.processDiscoveryResponse(
-      issuer,
-      await oauth.discoveryRequest(issuer, allowHttp(settings.issuer)),
-    );
-    const response = await oauth.clientCredentialsGrantRequest(
-      as,
-      client,
-      auth,
-      { scope: TASK_SCOPES.work, resource: settings.api },
-      allowHttp(settings.issuer),
-    );
-    const result = await oauth.processClientCredentialsResponse(as, client, response);
-    cached = { token: result.access_token, expiresAt: Date.now() + (result.expires_in ?? 60) * 1000 };
-    log.info({ expiresInSeconds: result.expires_in }, 'got a service token');
-    return cached.token;
-  }
 
   async function call(method: string, path: string): Promise<Response> {
     const send = async () =>
       oauth.protectedResourceRequest(
-        await token(),
+        await tokens.get(),
         method,
         new URL(path, settings.api),
         new Headers({ accept: 'application/json' }),
@@ -68,7 +79,7 @@ export function taskWorker(settings: WorkerSettings, log: Logger) {
     let response = await send();
     if (response.status === 401) {
       // Revoked or rotated away: one fresh token, then the answer stands.
-      cached = undefined;
+      tokens.forget();
       await response.body?.cancel();
       response = await send();
     }

@@ -5,6 +5,10 @@ import { z } from 'zod';
 /**
  * Every setting Latchkey reads, validated once at start-up. Secrets may be given as `NAME_FILE`
  * (a path whose contents are the value), so they never need to sit in the environment itself.
+ *
+ * Longer than 300 lines on purpose: one module is the one place every variable, its default, its
+ * validation and its place in the typed `Config` can be read together (as oidc-provider keeps its
+ * defaults in one file); the README table and .env.example are checked against it.
  */
 
 /** Variables that carry a secret: each may come from `NAME_FILE`, and none has a default. */
@@ -355,46 +359,7 @@ function toConfig(env: Environment): Config {
       readinessTimeoutMs: env.READINESS_TIMEOUT_MS,
     },
     migrateOnStart: env.MIGRATE_ON_START === 'true',
-    issuer: {
-      url: env.ISSUER_URL,
-      port: env.ISSUER_PORT,
-      database: issuerDatabase,
-      keyEncryptionKey: env.KEY_ENCRYPTION_KEY
-        ? Buffer.from(env.KEY_ENCRYPTION_KEY, /^[0-9a-fA-F]{64}$/.test(env.KEY_ENCRYPTION_KEY) ? 'hex' : 'base64url')
-        : undefined,
-      ttl: {
-        accessToken: env.ACCESS_TOKEN_TTL_SECONDS,
-        idToken: env.ID_TOKEN_TTL_SECONDS,
-        refreshIdle: env.REFRESH_TOKEN_IDLE_TTL_SECONDS,
-        refreshAbsolute: env.REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS,
-        session: env.SESSION_TTL_SECONDS,
-      },
-      refreshReuseGraceSeconds: env.REFRESH_REUSE_GRACE_SECONDS,
-      keys: {
-        rotationIntervalDays: env.KEY_ROTATION_INTERVAL_DAYS,
-        publishLeadSeconds: env.KEY_PUBLISH_LEAD_SECONDS,
-        reloadIntervalSeconds: env.KEY_RELOAD_INTERVAL_SECONDS,
-      },
-      devicePollIntervalSeconds: env.DEVICE_POLL_INTERVAL_SECONDS,
-      lockout: {
-        maxFailures: env.LOCKOUT_MAX_FAILURES,
-        windowSeconds: env.LOCKOUT_WINDOW_SECONDS,
-        baseLockSeconds: env.LOCKOUT_BASE_SECONDS,
-        maxLockSeconds: env.LOCKOUT_MAX_SECONDS,
-        ipMaxFailures: env.LOCKOUT_IP_MAX_FAILURES,
-      },
-      passwords: {
-        minLength: env.PASSWORD_MIN_LENGTH,
-        memoryCost: env.PASSWORD_HASH_MEMORY_KIB,
-        timeCost: env.PASSWORD_HASH_TIME_COST,
-        parallelism: env.PASSWORD_HASH_PARALLELISM,
-      },
-      signUpEnabled: env.SIGN_UP_ENABLED === 'true',
-      magicLinkTtlSeconds: env.MAGIC_LINK_TTL_SECONDS,
-      passwordResetTtlSeconds: env.PASSWORD_RESET_TTL_SECONDS,
-      recentSignInSeconds: env.RECENT_SIGN_IN_SECONDS,
-      clientCacheTtlSeconds: env.CLIENT_CACHE_TTL_SECONDS,
-    },
+    issuer: issuerConfig(env, issuerDatabase),
     spa: { url: env.SPA_URL, port: env.SPA_PORT, clientId: env.SPA_CLIENT_ID },
     demoClients: env.DEMO_CLIENTS === 'true',
     taskApi: {
@@ -414,6 +379,50 @@ function toConfig(env: Environment): Config {
         ? { kind: 'smtp', url: env.SMTP_URL }
         : { kind: 'outbox', directory: path.join(dataDir, 'outbox') },
     },
+  };
+}
+
+/** The issuer's slice: its address, keys, lifetimes, lockout, password and sign-in settings. */
+function issuerConfig(env: Environment, database: DatabaseTarget): Config['issuer'] {
+  return {
+    url: env.ISSUER_URL,
+    port: env.ISSUER_PORT,
+    database,
+    keyEncryptionKey: env.KEY_ENCRYPTION_KEY
+      ? Buffer.from(env.KEY_ENCRYPTION_KEY, /^[0-9a-fA-F]{64}$/.test(env.KEY_ENCRYPTION_KEY) ? 'hex' : 'base64url')
+      : undefined,
+    ttl: {
+      accessToken: env.ACCESS_TOKEN_TTL_SECONDS,
+      idToken: env.ID_TOKEN_TTL_SECONDS,
+      refreshIdle: env.REFRESH_TOKEN_IDLE_TTL_SECONDS,
+      refreshAbsolute: env.REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS,
+      session: env.SESSION_TTL_SECONDS,
+    },
+    refreshReuseGraceSeconds: env.REFRESH_REUSE_GRACE_SECONDS,
+    keys: {
+      rotationIntervalDays: env.KEY_ROTATION_INTERVAL_DAYS,
+      publishLeadSeconds: env.KEY_PUBLISH_LEAD_SECONDS,
+      reloadIntervalSeconds: env.KEY_RELOAD_INTERVAL_SECONDS,
+    },
+    devicePollIntervalSeconds: env.DEVICE_POLL_INTERVAL_SECONDS,
+    lockout: {
+      maxFailures: env.LOCKOUT_MAX_FAILURES,
+      windowSeconds: env.LOCKOUT_WINDOW_SECONDS,
+      baseLockSeconds: env.LOCKOUT_BASE_SECONDS,
+      maxLockSeconds: env.LOCKOUT_MAX_SECONDS,
+      ipMaxFailures: env.LOCKOUT_IP_MAX_FAILURES,
+    },
+    passwords: {
+      minLength: env.PASSWORD_MIN_LENGTH,
+      memoryCost: env.PASSWORD_HASH_MEMORY_KIB,
+      timeCost: env.PASSWORD_HASH_TIME_COST,
+      parallelism: env.PASSWORD_HASH_PARALLELISM,
+    },
+    signUpEnabled: env.SIGN_UP_ENABLED === 'true',
+    magicLinkTtlSeconds: env.MAGIC_LINK_TTL_SECONDS,
+    passwordResetTtlSeconds: env.PASSWORD_RESET_TTL_SECONDS,
+    recentSignInSeconds: env.RECENT_SIGN_IN_SECONDS,
+    clientCacheTtlSeconds: env.CLIENT_CACHE_TTL_SECONDS,
   };
 }
 

@@ -44,31 +44,85 @@ function showSignedOut(session: OAuthSession, reason?: string): void {
   $('#sign-in').onclick = () => void session.signIn();
 }
 
-async function run(): Promise<void> {
-  const settings = (await (await fetch('/config.json')).json()) as AppSettings;
-  const session = await OAuthSession.open(settings);
-  const current = new URL(location.href);
-
+/** Finishes a sign-in the issuer redirected back with, or tries a silent one once; false when signed out. */
+async function signedIn(session: OAuthSession): Promise<boolean> {
   try {
-    if (await session.completeSignIn(current)) sessionStorage.removeItem(SILENT_TRIED);
+    if (await session.completeSignIn(new URL(location.href))) sessionStorage.removeItem(SILENT_TRIED);
   } catch (error) {
     const code = (error as { error?: string }).error ?? (error as Error).message;
     // prompt=none found no session at the issuer: show the sign-in button, no error.
-    if (code === 'login_required' || code === 'interaction_required') return showSignedOut(session);
-    return showSignedOut(
-      session,
-      code === 'access_denied' ? 'Sign-in was cancelled.' : 'Sign-in did not finish. Try again.',
-    );
+    if (code === 'login_required' || code === 'interaction_required') showSignedOut(session);
+    else
+      showSignedOut(
+        session,
+        code === 'access_denied' ? 'Sign-in was cancelled.' : 'Sign-in did not finish. Try again.',
+      );
+    return false;
   }
+  if (session.signedIn) return true;
+  // Tokens live in memory only: after a reload, the issuer's session signs us in again without a page.
+  if (!sessionStorage.getItem(SILENT_TRIED)) {
+    sessionStorage.setItem(SILENT_TRIED, '1');
+    await session.signIn(true);
+  } else showSignedOut(session);
+  return false;
+}
 
-  if (!session.signedIn) {
-    // Tokens live in memory only: after a reload, the issuer's session signs us in again without a page.
-    if (!sessionStorage.getItem(SILENT_TRIED)) {
-      sessionStorage.setItem(SILENT_TRIED, '1');
-      return session.signIn(true);
+type ApiCall = (method: string, path: string, body?: unknown) => Promise<Response | undefined>;
+
+/** Calls the task API; a refusal or an outage is said on the page, and an expired session signs out. */
+function apiCaller(session: OAuthSession): ApiCall {
+  return async (method, path, body) => {
+    try {
+      const response = await session.api(method, path, body);
+      if (response.ok) return response;
+      say(await problemOf(response), 'error');
+    } catch (error) {
+      if (error instanceof SessionExpiredError) {
+        sessionStorage.setItem(SILENT_TRIED, '1');
+        showSignedOut(session, 'Your session has expired. Sign in again.');
+      } else say('The task service cannot be reached. Check your connection and try again.', 'error');
     }
-    return showSignedOut(session);
-  }
+    return undefined;
+  };
+}
+
+/** One task's row: title, status, assignee, and its actions, each followed by a fresh list. */
+function taskRow(task: Task, me: string | undefined, call: ApiCall, refresh: () => Promise<void>): HTMLElement {
+  const row = element('li', undefined, { 'data-task-id': task.id, 'data-status': task.status });
+  row.append(
+    element('span', task.title, { class: 'title' }),
+    element('span', task.status.replace('_', ' '), { class: 'badge' }),
+  );
+  if (task.assignee)
+    row.append(element('span', `assigned to ${task.assignee === me ? 'me' : task.assignee}`, { class: 'muted' }));
+  const actions = element('span', undefined, { class: 'actions' });
+  const button = (label: string, action: () => Promise<void>) => {
+    const node = element('button', label, { type: 'button' });
+    node.onclick = () => void action().then(refresh);
+    actions.append(node);
+  };
+  if (task.status !== 'done')
+    button('Done', async () => {
+      if (await call('PATCH', `/tasks/${task.id}`, { status: 'done' })) say(`“${task.title}” is done.`);
+    });
+  button('Edit', async () => {
+    const title = prompt('New title', task.title)?.trim();
+    if (title && (await call('PATCH', `/tasks/${task.id}`, { title }))) say('Saved.');
+  });
+  button('Assign', async () => {
+    const assignee = prompt('Assign to (user id; empty to clear)', task.assignee ?? '');
+    if (assignee !== null && (await call('PUT', `/tasks/${task.id}/assignee`, { assignee: assignee.trim() || null })))
+      say('Assignment saved.');
+  });
+  row.append(actions);
+  return row;
+}
+
+async function run(): Promise<void> {
+  const settings = (await (await fetch('/config.json')).json()) as AppSettings;
+  const session = await OAuthSession.open(settings);
+  if (!(await signedIn(session))) return;
 
   $('#signed-out').hidden = true;
   $('#signed-in').hidden = false;
@@ -77,23 +131,7 @@ async function run(): Promise<void> {
     sessionStorage.removeItem(SILENT_TRIED);
     void session.signOut();
   };
-
-  const call = async (method: string, path: string, body?: unknown): Promise<Response | undefined> => {
-    try {
-      const response = await session.api(method, path, body);
-      if (!response.ok) {
-        say(await problemOf(response), 'error');
-        return undefined;
-      }
-      return response;
-    } catch (error) {
-      if (error instanceof SessionExpiredError) {
-        sessionStorage.setItem(SILENT_TRIED, '1');
-        showSignedOut(session, 'Your session has expired. Sign in again.');
-      } else say('The task service cannot be reached. Check your connection and try again.', 'error');
-      return undefined;
-    }
-  };
+  const call = apiCaller(session);
 
   async function refreshList(): Promise<void> {
     const response = await call('GET', '/tasks/mine?limit=100');
@@ -102,47 +140,7 @@ async function run(): Promise<void> {
     const list = $('#tasks');
     list.replaceChildren();
     if (items.length === 0) list.append(element('li', 'No tasks yet.', { class: 'empty' }));
-    for (const task of items) {
-      const row = element('li', undefined, { 'data-task-id': task.id, 'data-status': task.status });
-      row.append(
-        element('span', task.title, { class: 'title' }),
-        element('span', task.status.replace('_', ' '), { class: 'badge' }),
-      );
-      if (task.assignee)
-        row.append(
-          element('span', `assigned to ${task.assignee === session.user?.sub ? 'me' : task.assignee}`, {
-            class: 'muted',
-          }),
-        );
-      const actions = element('span', undefined, { class: 'actions' });
-      const button = (label: string, action: () => Promise<void>) => {
-        const node = element('button', label, { type: 'button' });
-        node.onclick = () => void action();
-        actions.append(node);
-      };
-      if (task.status !== 'done') {
-        button('Done', async () => {
-          if (await call('PATCH', `/tasks/${task.id}`, { status: 'done' })) say(`“${task.title}” is done.`);
-          await refreshList();
-        });
-      }
-      button('Edit', async () => {
-        const title = prompt('New title', task.title)?.trim();
-        if (title && (await call('PATCH', `/tasks/${task.id}`, { title }))) say('Saved.');
-        await refreshList();
-      });
-      button('Assign', async () => {
-        const assignee = prompt('Assign to (user id; empty to clear)', task.assignee ?? '');
-        if (
-          assignee !== null &&
-          (await call('PUT', `/tasks/${task.id}/assignee`, { assignee: assignee.trim() || null }))
-        )
-          say('Assignment saved.');
-        await refreshList();
-      });
-      row.append(actions);
-      list.append(row);
-    }
+    for (const task of items) list.append(taskRow(task, session.user?.sub, call, refreshList));
   }
 
   $<HTMLFormElement>('#new-task').onsubmit = async (event) => {
