@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import {
   APP_REDIRECT_URI,
   openSignIn,
-  startIssuerWithApp,
+  startIssuerWithMail,
   totpCode,
   type IssuerHarness,
 } from '../support/issuer-harness.ts';
@@ -16,14 +16,11 @@ describe('magic links', () => {
   let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
   let config: client.Configuration;
 
+  let stop: () => Promise<void>;
   before(async () => {
-    smtp = await startSmtpPeer();
-    ({ issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url }));
+    ({ issuer, config, smtp, stop } = await startIssuerWithMail({}));
   });
-  after(async () => {
-    await issuer.stop();
-    await smtp.close();
-  });
+  after(() => stop());
 
   /** Opens a sign-in in `agent` and asks for a link for `email`; returns the interaction path and the page shown. */
   async function requestLink(email: string, agent = new UserAgent(), headers: Record<string, string> = {}) {
@@ -194,14 +191,11 @@ describe('magic link expiry', () => {
   let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
   let config: client.Configuration;
 
+  let stop: () => Promise<void>;
   before(async () => {
-    smtp = await startSmtpPeer();
-    ({ issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url, MAGIC_LINK_TTL_SECONDS: '1' }));
+    ({ issuer, config, smtp, stop } = await startIssuerWithMail({ MAGIC_LINK_TTL_SECONDS: '1' }));
   });
-  after(async () => {
-    await issuer.stop();
-    await smtp.close();
-  });
+  after(() => stop());
 
   it('refuses a link after its lifetime', async () => {
     const user = await issuer.createUser();

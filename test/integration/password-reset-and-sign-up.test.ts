@@ -6,6 +6,7 @@ import {
   guessUntilLocked,
   openSignIn,
   startIssuerWithApp,
+  startIssuerWithMail,
   TEST_PASSWORD,
   type IssuerHarness,
 } from '../support/issuer-harness.ts';
@@ -36,14 +37,11 @@ describe('password reset', () => {
   let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
   let config: client.Configuration;
 
+  let stop: () => Promise<void>;
   before(async () => {
-    smtp = await startSmtpPeer();
-    ({ issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url, LOCKOUT_IP_MAX_FAILURES: '1000' }));
+    ({ issuer, config, smtp, stop } = await startIssuerWithMail({ LOCKOUT_IP_MAX_FAILURES: '1000' }));
   });
-  after(async () => {
-    await issuer.stop();
-    await smtp.close();
-  });
+  after(() => stop());
 
   const mailFor = (email: string, after: number) =>
     smtp.waitFor((mail) => mail.to.includes(email) && smtp.messages.indexOf(mail) >= after);
@@ -211,14 +209,11 @@ describe('sign-up', () => {
   let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
   let config: client.Configuration;
 
+  let stop: () => Promise<void>;
   before(async () => {
-    smtp = await startSmtpPeer();
-    ({ issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url }));
+    ({ issuer, config, smtp, stop } = await startIssuerWithMail({}));
   });
-  after(async () => {
-    await issuer.stop();
-    await smtp.close();
-  });
+  after(() => stop());
 
   async function signUp(email: string, agent = new UserAgent()) {
     await (await agent.request(new URL('/sign-up', issuer.url))).text();

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { openSignIn, startIssuerWithApp, totpCode, type IssuerHarness } from '../support/issuer-harness.ts';
+import {
+  openSignIn,
+  startIssuerWithApp,
+  startIssuerWithMail,
+  totpCode,
+  type IssuerHarness,
+} from '../support/issuer-harness.ts';
 import { captureLog } from '../support/log-capture.ts';
 import { linkIn, mailText, startSmtpPeer } from '../support/smtp-peer.ts';
 import { UserAgent } from '../support/user-agent.ts';
@@ -90,14 +96,11 @@ describe('mail-sending forms, secrets', () => {
   let config: client.Configuration;
   let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
 
+  let stop: () => Promise<void>;
   before(async () => {
-    smtp = await startSmtpPeer();
-    ({ issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url }, { logDestination: log.stream }));
+    ({ issuer, config, smtp, stop } = await startIssuerWithMail({}, { logDestination: log.stream }));
   });
-  after(async () => {
-    await issuer.stop();
-    await smtp.close();
-  });
+  after(() => stop());
 
   it('keeps links, tokens, codes and passwords out of the log and the security events', async () => {
     const user = await issuer.createUser({ totp: true });

@@ -9,6 +9,7 @@ import {
   openSignIn,
   startIssuer,
   startIssuerWithApp,
+  startIssuerWithMail,
   TEST_PASSWORD,
   totpCode,
   type IssuerHarness,
@@ -21,14 +22,11 @@ describe('sign-in protection', () => {
   let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
   let config: client.Configuration;
 
+  let stop: () => Promise<void>;
   before(async () => {
-    smtp = await startSmtpPeer();
-    ({ issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url, LOCKOUT_IP_MAX_FAILURES: '1000' }));
+    ({ issuer, config, smtp, stop } = await startIssuerWithMail({ LOCKOUT_IP_MAX_FAILURES: '1000' }));
   });
-  after(async () => {
-    await issuer.stop();
-    await smtp.close();
-  });
+  after(() => stop());
 
   /** Opens a sign-in in `agent` and returns the URL its login form posts to. */
   async function loginForm(agent: UserAgent): Promise<string> {

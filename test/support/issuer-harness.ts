@@ -13,6 +13,7 @@ import type { PrismaClient } from '../../src/shared/database/generated/issuer/cl
 import { startService, type RunningService } from '../../src/shared/lifecycle/service.ts';
 import { TEST_KEY_ENCRYPTION_KEY, temporaryDirectory, testConfig } from './environment.ts';
 import { freePort } from './processes.ts';
+import { startSmtpPeer, type SmtpPeer } from './smtp-peer.ts';
 import { UserAgent } from './user-agent.ts';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
@@ -58,6 +59,24 @@ export async function startIssuerWithApp(
   const issuer = await startIssuer(overrides, options);
   const app = await issuer.createClient({ type: 'spa', redirectUris: [APP_REDIRECT_URI], firstParty: true });
   return { issuer, config: await issuer.discover(app.id), appId: app.id };
+}
+
+/**
+ * The issuer-with-a-browser-app fixture, sending its mail to a real SMTP peer on loopback (the
+ * fixture of every suite that reads the mail: links, codes, notices). `stop` ends both.
+ */
+export async function startIssuerWithMail(
+  overrides: Record<string, string> = {},
+  options: HarnessOptions = {},
+): Promise<{ issuer: IssuerHarness; config: client.Configuration; smtp: SmtpPeer; stop: () => Promise<void> }> {
+  const smtp = await startSmtpPeer();
+  try {
+    const { issuer, config } = await startIssuerWithApp({ SMTP_URL: smtp.url, ...overrides }, options);
+    return { issuer, config, smtp, stop: async () => (await issuer.stop(), await smtp.close()) };
+  } catch (error) {
+    await smtp.close();
+    throw error;
+  }
 }
 
 /**

@@ -7,6 +7,8 @@ export interface ReceivedMail {
 }
 
 /** A real SMTP server on loopback (nodemailer's sibling package) that keeps what it receives. */
+export type SmtpPeer = Awaited<ReturnType<typeof startSmtpPeer>>;
+
 export async function startSmtpPeer(port = 0): Promise<{
   url: string;
   messages: ReceivedMail[];

@@ -47,8 +47,8 @@ export function passwordSignIn({ users, passwords, lockout, secondFactor, core }
           // Verified against a decoy hash when there is no user, so an unknown address costs the same time.
           const valid = await passwords.verify(user?.passwordHash, password);
           if (!user) return 'unknown_email';
-          if (!valid) return 'wrong_password';
-          return user.disabledAt ? 'disabled' : undefined;
+          if (user.disabledAt) return 'disabled';
+          return valid ? undefined : 'wrong_password';
         },
         { trustedDevice: trustedDeviceId !== undefined },
       );

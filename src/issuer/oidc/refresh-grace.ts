@@ -35,6 +35,24 @@ interface GraceRecord {
 
 const GRACE_REPLAY = Symbol('latchkey.refreshGraceReplay');
 
+/**
+ * What a used refresh token presented again means. Another client presenting it: reuse by another
+ * client. Its own client within the window, in a request that is not a grace replay: a race with
+ * the rotation still finishing. Anything else: reuse.
+ */
+export function consumedRefreshTokenVerdict(facts: {
+  owner: unknown;
+  presenter: string | undefined;
+  usedMsAgo: number;
+  graceSeconds: number;
+  inRequest: boolean;
+  graceReplay: boolean;
+}): ConsumedRefreshTokenVerdict {
+  if (facts.presenter && facts.presenter !== facts.owner) return 'reuse-by-other-client';
+  if (facts.usedMsAgo < facts.graceSeconds * 1000 && facts.inRequest && !facts.graceReplay) return 'race';
+  return 'reuse';
+}
+
 /** oidc-provider's `rotateRefreshToken`: a grace replay presents the successor, which is not rotated again. */
 export const shouldRotateRefreshToken = (ctx: KoaContextWithOIDC) => !hasMark(ctx.req, GRACE_REPLAY);
 
@@ -67,17 +85,21 @@ export interface RefreshGraceOptions {
 export function refreshGrace({ cache, graceSeconds, revokeGrant, onReuseDetected }: RefreshGraceOptions) {
   const recordKey = (token: string) => `oidc:refresh-grace:${hashId(token)}`;
 
+  /** "`oldToken` became `successor` for this client and grant", for the window; the successor sealed. */
+  async function remember(oldToken: string, successor: string, clientId: string, grantId: string): Promise<void> {
+    if (graceSeconds <= 0) return;
+    const record: GraceRecord = { clientId, grantId, successor: sealSuccessor(oldToken, successor) };
+    await cache.set(recordKey(oldToken), JSON.stringify(record), graceSeconds);
+  }
+
   return {
+    remember,
+
     /** Step 1, from the adapter's save of a refresh token: when it is a rotation's successor, remember it. */
     recordIfRotation: async (successor: string, payload: AdapterPayload): Promise<void> => {
       const rotated = Provider.ctx?.oidc.entities.RotatedRefreshToken as { jti?: string } | undefined;
-      if (graceSeconds <= 0 || !rotated?.jti || !payload.clientId || !payload.grantId) return;
-      const record: GraceRecord = {
-        clientId: payload.clientId,
-        grantId: payload.grantId,
-        successor: sealSuccessor(rotated.jti, successor),
-      };
-      await cache.set(recordKey(rotated.jti), JSON.stringify(record), graceSeconds);
+      if (rotated?.jti && payload.clientId && payload.grantId)
+        await remember(rotated.jti, successor, payload.clientId, payload.grantId);
     },
 
     /** Step 2, before the provider sees a refresh_token grant. */
@@ -95,10 +117,15 @@ export function refreshGrace({ cache, graceSeconds, revokeGrant, onReuseDetected
     judgeConsumed: (payload: Record<string, unknown>, consumedAt: Date): ConsumedRefreshTokenVerdict => {
       const ctx = Provider.ctx;
       const presenter = ctx?.oidc.client?.clientId;
-      const recent = Date.now() - consumedAt.getTime() < graceSeconds * 1000;
-      let verdict: ConsumedRefreshTokenVerdict = 'reuse';
-      if (presenter && presenter !== payload.clientId) verdict = 'reuse-by-other-client';
-      else if (recent && ctx && !hasMark(ctx.req, GRACE_REPLAY)) verdict = 'race';
+      const verdict = consumedRefreshTokenVerdict({
+        owner: payload.clientId,
+        presenter,
+        usedMsAgo: Date.now() - consumedAt.getTime(),
+        graceSeconds,
+        // Without a request in hand (a find outside a token request) nothing is racing.
+        inRequest: ctx !== undefined,
+        graceReplay: hasMark(ctx?.req, GRACE_REPLAY),
+      });
       if (verdict !== 'race') onReuseDetected?.(payload, presenter);
       return verdict;
     },

@@ -43,9 +43,9 @@ export const TASK_POLICY = {
   },
   /** Destructive: admins only, and only soon after a sign-in with a second factor. */
   delete: { scope: TASK_SCOPES.admin, actor: 'user', allow: (actor: UserActor) => isAdmin(actor), stepUp: true },
-  claim: { scope: 'tasks:work', actor: 'service' },
+  claim: { scope: TASK_SCOPES.work, actor: 'service' },
   complete: {
-    scope: 'tasks:work',
+    scope: TASK_SCOPES.work,
     actor: 'service',
     allowService: (actor: ServiceActor, task: TaskRow) => task.claimedBy === actor.clientId,
   },
