@@ -130,6 +130,20 @@ function passwordRoutes({
 
 /** Two-step verification: turn on (with a QR code and a first code), turn off, new recovery codes. */
 function secondFactorRoutes({ router, account, pages, password, secondFactor, events }: Parts): void {
+  /**
+   * For changes to a second factor already on: a recent sign-in, and proof of holding the account
+   * (a current code or the password) in the form. Otherwise the overview says why; undefined then.
+   */
+  async function provenHolder(ctx: Context, whenOff: string) {
+    const signedIn = await account.formFrom(ctx, { recent: true });
+    if (!signedIn) return undefined;
+    const { who, form } = signedIn;
+    if (!who.user.totpEnabledAt) return void (await account.overview(ctx, who, { error: whenOff }, 409));
+    if (!(await password.confirmHolder(who.user, form.get('proof') ?? '', ctx.ip)))
+      return void (await account.overview(ctx, who, { error: PROOF_REFUSED }, 401));
+    return who;
+  }
+
   router.post('/account/totp/enroll', async (ctx) => {
     const signedIn = await account.formFrom(ctx, { recent: true });
     if (!signedIn) return;
@@ -155,13 +169,8 @@ function secondFactorRoutes({ router, account, pages, password, secondFactor, ev
   });
 
   router.post('/account/totp/remove', async (ctx) => {
-    const signedIn = await account.formFrom(ctx, { recent: true });
-    if (!signedIn) return;
-    const { who, form } = signedIn;
-    if (!who.user.totpEnabledAt)
-      return account.overview(ctx, who, { error: 'Two-step verification is already off.' }, 409);
-    if (!(await password.confirmHolder(who.user, form.get('proof') ?? '', ctx.ip)))
-      return account.overview(ctx, who, { error: PROOF_REFUSED }, 401);
+    const who = await provenHolder(ctx, 'Two-step verification is already off.');
+    if (!who) return;
     await secondFactor.disable(who.user.id);
     await events.record({ type: 'totp.removed', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
     account.tellOwner(who, 'totp_removed');
@@ -169,13 +178,8 @@ function secondFactorRoutes({ router, account, pages, password, secondFactor, ev
   });
 
   router.post('/account/recovery-codes', async (ctx) => {
-    const signedIn = await account.formFrom(ctx, { recent: true });
-    if (!signedIn) return;
-    const { who, form } = signedIn;
-    if (!who.user.totpEnabledAt)
-      return account.overview(ctx, who, { error: 'Turn on two-step verification first.' }, 409);
-    if (!(await password.confirmHolder(who.user, form.get('proof') ?? '', ctx.ip)))
-      return account.overview(ctx, who, { error: PROOF_REFUSED }, 401);
+    const who = await provenHolder(ctx, 'Turn on two-step verification first.');
+    if (!who) return;
     const codes = await secondFactor.regenerateRecoveryCodes(who.user.id);
     await events.record({ type: 'recovery_codes.regenerated', userId: who.user.id, actor: who.user.id, ip: ctx.ip });
     pages.render(ctx, 'account-recovery-codes', { title: 'Save your recovery codes', codes });
