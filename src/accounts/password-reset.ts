@@ -13,7 +13,7 @@ export interface PasswordResetOptions {
   passwords: PasswordHasher;
   policy: PasswordPolicy;
   lockout: Lockout;
-  tokens: MailTokens;
+  links: MailTokens;
   budget: SendBudget;
   mailer: Mailer;
   events: SecurityEvents;
@@ -33,23 +33,12 @@ export type ResetResult =
  * (the mailbox is proven), the address counts as verified, and everything signed in is signed out.
  */
 export function passwordReset(options: PasswordResetOptions) {
-  const {
-    users,
-    passwords,
-    policy,
-    lockout,
-    tokens,
-    budget,
-    mailer,
-    events,
-    signOutEverywhere,
-    issuerUrl,
-    ttlSeconds,
-  } = options;
+  const { users, passwords, policy, lockout, links, budget, mailer, events, signOutEverywhere, issuerUrl, ttlSeconds } =
+    options;
 
   /** The account a live link is for; undefined for a used, expired or unknown-address link. */
   async function accountOf(token: string): Promise<UserRow | undefined> {
-    const record = await tokens.peek('password_reset', token);
+    const record = await links.peek('password_reset', token);
     if (!record || record.subject.startsWith('email:')) return undefined;
     const user = await users.findById(record.subject);
     return user && !user.disabledAt ? user : undefined;
@@ -66,7 +55,7 @@ export function passwordReset(options: PasswordResetOptions) {
       const user = await users.findByEmail(email);
       const recipient = user && !user.disabledAt ? user : undefined;
       // Locked accounts may reset: the lock is against guessing, and this proves the mailbox instead.
-      const token = await tokens.issue('password_reset', recipient?.id ?? `email:${email}`, {}, ttlSeconds);
+      const token = await links.issue('password_reset', recipient?.id ?? `email:${email}`, {}, ttlSeconds);
       const detail = { sent: recipient !== undefined, limited: false };
       await events.record({
         type: 'password_reset.requested',
@@ -81,7 +70,7 @@ export function passwordReset(options: PasswordResetOptions) {
     },
 
     isLive: async (token: string): Promise<boolean> => {
-      const record = await tokens.peek('password_reset', token);
+      const record = await links.peek('password_reset', token);
       return record !== undefined && !record.subject.startsWith('email:');
     },
 
@@ -91,7 +80,7 @@ export function passwordReset(options: PasswordResetOptions) {
       const problem = passwordProblem(password, user.email, policy);
       if (problem) return { outcome: 'password-refused', problem };
       const passwordHash = await passwords.hash(password);
-      if (!(await tokens.consume('password_reset', token))) return { outcome: 'link-gone' };
+      if (!(await links.consume('password_reset', token))) return { outcome: 'link-gone' };
       await users.setPasswordHash(user.id, passwordHash);
       if (!user.emailVerified) await users.setEmailVerified(user.id);
       await lockout.unlock(user.id);

@@ -14,7 +14,7 @@ interface SignUpData {
 export interface SignUpOptions {
   users: UserRepository;
   accounts: AccountCreationService;
-  tokens: MailTokens;
+  links: MailTokens;
   budget: SendBudget;
   mailer: Mailer;
   events: SecurityEvents;
@@ -33,7 +33,7 @@ export type SignUpResult =
  * (pre-hijacking), and the account is created only then: nobody can squat on someone else's
  * address. The answer is the same for a new and a taken address (the owner of a taken one is told by mail).
  */
-export function signUp({ users, accounts, tokens, budget, mailer, events, issuerUrl }: SignUpOptions) {
+export function signUp({ users, accounts, links, budget, mailer, events, issuerUrl }: SignUpOptions) {
   return {
     /** `email` must be plausible already (the form says so before anything is counted). */
     async request(email: string, ip: string): Promise<void> {
@@ -47,7 +47,7 @@ export function signUp({ users, accounts, tokens, budget, mailer, events, issuer
       await events.record({ type: 'sign_up.requested', userId: existing?.id, actor: 'anonymous', ip, detail });
       if (existing) return mailer.send({ to: email, ...signUpForExistingAccount(issuerUrl) });
       // Each request gets its own link and voids none: a stranger signing up with this address cannot cancel the owner's.
-      const token = await tokens.issue<SignUpData>(
+      const token = await links.issue<SignUpData>(
         'email_verification',
         `sign-up:${email}`,
         { email },
@@ -59,18 +59,18 @@ export function signUp({ users, accounts, tokens, budget, mailer, events, issuer
 
     /** The address a live confirmation link is for. */
     async pendingAddress(token: string): Promise<string | undefined> {
-      return (await tokens.peek<SignUpData>('email_verification', token))?.data.email;
+      return (await links.peek<SignUpData>('email_verification', token))?.data.email;
     },
 
     async complete(token: string, password: string, ip: string): Promise<SignUpResult> {
-      const pending = await tokens.peek<SignUpData>('email_verification', token);
+      const pending = await links.peek<SignUpData>('email_verification', token);
       if (!pending) return { outcome: 'link-gone' };
       // Only the address is taken from the pending sign-up; whatever else an older record carries is ignored.
       const { email } = pending.data;
       const problem = accounts.passwordProblem(password, email);
       // The link is used up only by an acceptable password.
       if (problem) return { outcome: 'password-refused', problem };
-      if (!(await tokens.consume('email_verification', token))) return { outcome: 'link-gone' };
+      if (!(await links.consume('email_verification', token))) return { outcome: 'link-gone' };
       const event = { type: 'account.created' as const, ip, detail: { via: 'sign_up' } };
       const created = await accounts.create({ email, password, role: 'user', emailVerified: true, event });
       return created.outcome === 'created' ? { outcome: 'created' } : created;

@@ -205,7 +205,7 @@ function accountServices(parts: Parts) {
   const policy = passwordPolicy(config.issuer.passwords);
   const failures = lockout(cache, lockRepository(database.client), config.issuer.lockout);
   const factors = secondFactor({ users, sealer: sealer(kek), recoveryCodeKey: subkey(kek, RECOVERY_CODE_KEY_PURPOSE) });
-  const tokens = mailTokens(cache);
+  const links = mailTokens(cache);
   const budget = sendBudget(cache, { perAddress: 5, perIp: 30, windowSeconds: 900 });
   const core = signInCore({ cache, lockout: failures, events, mailer, issuerUrl });
   const signOutEverywhere = accountRevoker({ records, cache });
@@ -218,7 +218,7 @@ function accountServices(parts: Parts) {
     secondFactor: secondFactorStep({ users, secondFactor: factors, events, core }),
     magicLink: magicLinkSignIn({
       users,
-      tokens,
+      links,
       budget,
       mailer,
       events,
@@ -227,10 +227,10 @@ function accountServices(parts: Parts) {
       ttlSeconds: config.issuer.magicLinkTtlSeconds,
     }),
     reset: passwordReset({
-      ...{ users, passwords, policy, lockout: failures, tokens, budget, mailer, events, signOutEverywhere, issuerUrl },
+      ...{ users, passwords, policy, lockout: failures, links, budget, mailer, events, signOutEverywhere, issuerUrl },
       ttlSeconds: config.issuer.passwordResetTtlSeconds,
     }),
-    signUp: signUp({ users, accounts, tokens, budget, mailer, events, issuerUrl }),
+    signUp: signUp({ users, accounts, links, budget, mailer, events, issuerUrl }),
   };
 }
 

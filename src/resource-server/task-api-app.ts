@@ -86,7 +86,7 @@ export function buildTaskApiApp(
     audience,
     stepUpMaxAgeSeconds: config.taskApi.stepUpMaxAgeSeconds,
     // Runs for matched routes only: an unknown path is a plain 404, not a 401.
-    guard: [
+    gate: [
       rateLimitPerAddress(cache, config.taskApi.rateLimitPerAddressPerMinute) as Koa.Middleware<AuthenticatedState>,
       authenticate({ issuer, audience, keys, replayCache: cache }),
       rateLimitPerActor(cache, config.taskApi.rateLimitPerMinute),

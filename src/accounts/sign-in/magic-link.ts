@@ -52,7 +52,7 @@ function sameHash(expected: string | undefined, given: string): boolean {
 
 export interface MagicLinkOptions {
   users: UserRepository;
-  tokens: MailTokens;
+  links: MailTokens;
   budget: SendBudget;
   mailer: Mailer;
   events: SecurityEvents;
@@ -86,7 +86,7 @@ export class MagicLinkSignIn {
     ip: string,
     mail: { link: (token: string) => string; clientName: () => Promise<string> },
   ) {
-    const { users, tokens, budget, mailer, events, ttlSeconds } = this.#options;
+    const { users, links, budget, mailer, events, ttlSeconds } = this.#options;
     // The budget comes first: past it, nothing is looked up, stored or sent.
     if (email === '' || !(await budget.allow('magic_link', email, ip))) {
       await events.record({
@@ -101,7 +101,7 @@ export class MagicLinkSignIn {
     const recipient = user && !user.disabledAt ? user : undefined;
     const data: MagicLinkData = { uid: signInId, userId: recipient?.id ?? null };
     const [token, clientName] = await Promise.all([
-      tokens.issue('magic_link', recipient?.id ?? `email:${email}`, data, ttlSeconds),
+      links.issue('magic_link', recipient?.id ?? `email:${email}`, data, ttlSeconds),
       mail.clientName(),
     ]);
     const actor = recipient?.id ?? 'anonymous';
@@ -119,28 +119,28 @@ export class MagicLinkSignIn {
 
   /** True when the token is a live link of an account for this sign-in. */
   async isLive(signInId: string, token: string): Promise<boolean> {
-    const { tokens } = this.#options;
-    const record = await tokens.peek<MagicLinkData>('magic_link', token);
+    const { links } = this.#options;
+    const record = await links.peek<MagicLinkData>('magic_link', token);
     return Boolean(record?.data.userId) && record?.data.uid === signInId;
   }
 
   /** The code to show on another device; it lives as long as the link. */
   async shortCodeFor(signInId: string, token: string): Promise<string> {
-    const { tokens, cache } = this.#options;
+    const { links, cache } = this.#options;
     const code = newShortCode();
     const stored: StoredCode = { codeHash: sha256Base64url(normalizeCode(code)), tokenHash: sha256Base64url(token) };
-    const seconds = Math.max(1, await tokens.secondsLeft('magic_link', token));
+    const seconds = Math.max(1, await links.secondsLeft('magic_link', token));
     await cache.set(codeKey(signInId), JSON.stringify(stored), seconds);
     return code;
   }
 
   /** The button in the browser that asked. */
   async confirmLink(signInId: string, token: string, ip: string): Promise<SignInResult | LinkGone> {
-    const { tokens, cache } = this.#options;
+    const { links, cache } = this.#options;
     // Checked before it is used up: a link tried in the wrong sign-in stays good for the right one.
-    const found = await tokens.peek<MagicLinkData>('magic_link', token);
+    const found = await links.peek<MagicLinkData>('magic_link', token);
     if (found?.data.uid !== signInId) return { outcome: 'link-gone' };
-    const record = await tokens.consume<MagicLinkData>('magic_link', token);
+    const record = await links.consume<MagicLinkData>('magic_link', token);
     if (!record?.data.userId) return { outcome: 'link-gone' };
     await cache.delete(codeKey(signInId));
     return this.#signInWith(signInId, record.data.userId, ip);
@@ -148,7 +148,7 @@ export class MagicLinkSignIn {
 
   /** The code typed into the browser that asked. */
   async confirmCode(signInId: string, code: string, ip: string): Promise<SignInResult | LinkGone | CodeRefusal> {
-    const { tokens, cache, ttlSeconds } = this.#options;
+    const { links, cache, ttlSeconds } = this.#options;
     const attempts = await cache.increment(attemptsKey(signInId), ttlSeconds);
     if (attempts > CODE_ATTEMPTS) {
       await cache.delete(codeKey(signInId));
@@ -157,7 +157,7 @@ export class MagicLinkSignIn {
     const raw = await cache.get(codeKey(signInId));
     const stored = raw ? (JSON.parse(raw) as StoredCode) : undefined;
     if (!stored || !sameHash(stored.codeHash, sha256Base64url(normalizeCode(code)))) return { outcome: 'wrong-code' };
-    const record = await tokens.consumeHash<MagicLinkData>('magic_link', stored.tokenHash);
+    const record = await links.consumeHash<MagicLinkData>('magic_link', stored.tokenHash);
     await cache.delete(codeKey(signInId));
     return this.#signInWith(signInId, record?.data.uid === signInId ? record.data.userId : null, ip);
   }

@@ -13,8 +13,8 @@ export interface TaskRouteOptions {
   tasks: TaskRepository;
   audience: string;
   stepUpMaxAgeSeconds: number;
-  /** Authentication and rate limiting, run before every handler here. */
-  guard: Array<Middleware<AuthenticatedState>>;
+  /** The gate every handler here is behind: rate limits and authentication, in order. */
+  gate: Array<Middleware<AuthenticatedState>>;
 }
 
 /** Every handler: gate the caller, load the task, ask the policy, then act. */
@@ -22,12 +22,12 @@ export function taskRoutes({
   tasks,
   audience,
   stepUpMaxAgeSeconds,
-  guard,
+  gate,
 }: TaskRouteOptions): Router<AuthenticatedState> {
   const router = new Router<AuthenticatedState>();
-  router.use(...guard);
+  router.use(...gate);
   const load = async (raw: string | undefined) => (TaskId.safeParse(raw).success ? tasks.findById(raw!) : null);
-  const parts: Parts = { router, tasks, audience, policy: { audience, stepUpMaxAgeSeconds }, load };
+  const parts: Parts = { router, tasks, audience, stepUp: { audience, stepUpMaxAgeSeconds }, load };
   personalRoutes(parts);
   changeRoutes(parts);
   workerRoutes(parts);
@@ -38,13 +38,14 @@ interface Parts {
   router: Router<AuthenticatedState>;
   tasks: TaskRepository;
   audience: string;
-  policy: { audience: string; stepUpMaxAgeSeconds: number };
+  /** What a step-up refusal names: this API, and how recent a second factor must be. */
+  stepUp: { audience: string; stepUpMaxAgeSeconds: number };
   /** The task an id in the path names; null for an id that is not one (so it reads as "no such task"). */
   load: (raw: string | undefined) => Promise<TaskRow | null>;
 }
 
 /** A person's own tasks: create, list, read. */
-function personalRoutes({ router, tasks, audience, policy, load }: Parts): void {
+function personalRoutes({ router, tasks, audience, stepUp, load }: Parts): void {
   router.post('/tasks', async (ctx) => {
     const actor = requireCaller<'user'>(ctx.state.actor, 'create', audience);
     const body = await readJson(ctx, CreateTaskBody);
@@ -74,15 +75,15 @@ function personalRoutes({ router, tasks, audience, policy, load }: Parts): void 
 
   router.get('/tasks/:id', async (ctx) => {
     const actor = requireCaller<'user'>(ctx.state.actor, 'read', audience);
-    ctx.body = presentTask(authorizeTask(actor, 'read', await load(ctx.params.id), policy));
+    ctx.body = presentTask(authorizeTask(actor, 'read', await load(ctx.params.id), stepUp));
   });
 }
 
 /** Changes to one task: edit, assign, delete. */
-function changeRoutes({ router, tasks, audience, policy, load }: Parts): void {
+function changeRoutes({ router, tasks, audience, stepUp, load }: Parts): void {
   router.patch('/tasks/:id', async (ctx) => {
     const actor = requireCaller<'user'>(ctx.state.actor, 'update', audience);
-    const task = authorizeTask(actor, 'update', await load(ctx.params.id), policy);
+    const task = authorizeTask(actor, 'update', await load(ctx.params.id), stepUp);
     const body = await readJson(ctx, UpdateTaskBody);
     ctx.body = presentTask(await tasks.update(task.id, changesFrom(body, task)));
   });
@@ -92,7 +93,7 @@ function changeRoutes({ router, tasks, audience, policy, load }: Parts): void {
     const actor = requireCaller<'user'>(ctx.state.actor, 'assign', audience);
     const body = await readJson(ctx, AssignBody);
     const action = body.assignee === null ? 'unassign' : 'assign';
-    const task = authorizeTask(actor, action, await load(ctx.params.id), policy);
+    const task = authorizeTask(actor, action, await load(ctx.params.id), stepUp);
     if (body.assignee !== null && !(await tasks.isUser(body.assignee)))
       throw badRequest('body.assignee is not a user of this API.', 'unknown_assignee');
     ctx.body = presentTask(await tasks.setAssignee(task.id, body.assignee));
@@ -100,7 +101,7 @@ function changeRoutes({ router, tasks, audience, policy, load }: Parts): void {
 
   router.delete('/tasks/:id', async (ctx) => {
     const actor = requireCaller<'user'>(ctx.state.actor, 'delete', audience);
-    const task = authorizeTask(actor, 'delete', await load(ctx.params.id), policy);
+    const task = authorizeTask(actor, 'delete', await load(ctx.params.id), stepUp);
     await tasks.delete(task.id);
     ctx.status = 204;
   });

@@ -2,6 +2,12 @@
  * The short-lived key-value store: Redis when REDIS_URL is set, an in-process map otherwise (the
  * single-process embedded mode only). Both implementations pass the same contract tests.
  * Values are strings; callers serialize. Every TTL is in seconds.
+ *
+ * Not a cache of something kept elsewhere: it is the only home of short-lived state (browser
+ * sessions, interactions, authorization and device codes, lockout counters, mailed tokens, DPoP
+ * proof ids). Losing it interrupts sign-ins in progress and forgets counters; nothing durable lives
+ * only here (grants, refresh tokens and locks are in PostgreSQL). The name stays `Cache` because
+ * REDIS_URL, the readiness check and the operators' documents all call it that.
  */
 export interface Cache {
   readonly kind: 'redis' | 'memory';
