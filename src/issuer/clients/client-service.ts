@@ -53,10 +53,7 @@ export function clientService(repository: ClientRepository, resources: { taskApi
       if (input.jwks && input.type !== 'service')
         throw new ClientValidationError('only service clients authenticate with private_key_jwt');
       const scopes = input.scopes?.length ? input.scopes : DEFAULT_SCOPES[input.type];
-      if (
-        input.type === 'service' &&
-        scopes.some((scope) => ['openid', 'offline_access', 'profile', 'email'].includes(scope))
-      ) {
+      if (input.type === 'service' && scopes.some((scope) => USER_SCOPES.has(scope))) {
         throw new ClientValidationError(
           'a service client acts for itself: it cannot have user scopes such as openid or offline_access',
         );
@@ -104,6 +101,8 @@ export function clientService(repository: ClientRepository, resources: { taskApi
 
 /** The OpenID scopes the provider knows; a client's others (an old `profile`) are not passed to it. */
 const OIDC_SCOPE_NAMES = new Set<string>(OIDC_SCOPES);
+/** Scopes that only make sense for a person: a service client may have none (an old `profile` included). */
+const USER_SCOPES = new Set<string>([...OIDC_SCOPES, 'profile']);
 
 export function toProviderMetadata(client: ClientRow): AdapterPayload {
   const kind = CLIENT_TYPES[client.type];
