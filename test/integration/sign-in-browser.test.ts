@@ -110,4 +110,29 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     assert.deepEqual(accessClaims.amr, ['email'], 'the access token says how the person signed in');
     await page.close();
   });
+
+  it('answers an expired sign-in form with a page whose "Start again" leads back to the same sign-in', async () => {
+    const user = await issuer.createUser();
+    const { page } = await openAppSignIn('expired-form');
+    const signInUrl = page.url();
+    // An old tab: the form's token no longer matches this sign-in.
+    await page
+      .locator('input[name="csrf"]')
+      .first()
+      .evaluate((input) => void ((input as unknown as { value: string }).value = 'stale'));
+    await page.getByLabel('Email', { exact: true }).fill(user.email);
+    await page.getByLabel('Password').fill(TEST_PASSWORD);
+    const [response] = await Promise.all([
+      page.waitForResponse((answer) => answer.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
+    assert.equal(response.status(), 403);
+    await page.getByRole('heading', { name: 'This page has expired' }).waitFor();
+    assert.match(await page.content(), /This form has expired/);
+    await page.screenshot({ path: await artifactPath('sign-in-expired-form.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Start again' }).click();
+    await page.getByLabel('Password').waitFor();
+    assert.equal(page.url(), signInUrl, 'the same sign-in, with a fresh form');
+    await page.close();
+  });
 });

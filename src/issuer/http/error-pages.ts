@@ -48,11 +48,12 @@ export function errorPages(pages: PageRenderer): Middleware<RequestState> {
         ctx.state.log.warn({ err: error }, 'a dependency is unavailable; answered 503');
       ctx.set(classified.headers);
       const link = error instanceof AppError ? error.wayForward : undefined;
+      const title = (error instanceof AppError ? error.pageTitle : undefined) ?? TITLES[classified.status];
       pages.render(
         ctx,
         'message',
         {
-          title: TITLES[classified.status] ?? 'Something went wrong',
+          title: title ?? 'Something went wrong',
           paragraphs: link ? [classified.message] : [classified.message, 'Go back and try again.'],
           link,
         },

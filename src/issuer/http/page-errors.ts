@@ -14,7 +14,7 @@ const currentStep = (uid: string): WayForward => ({
 
 /** The form's token did not match: an old tab, a form sent twice, or cookies cleared in between. */
 export const expiredForm = (retry: WayForward) =>
-  new AppError(403, 'forbidden', 'This form has expired; go back and try again.', {}, retry);
+  new AppError(403, 'forbidden', 'This form has expired; go back and try again.', {}, retry, 'This page has expired');
 
 /** The form did not come from our own page (another site submitted it). */
 export const foreignForm = (retry: WayForward) =>
@@ -22,7 +22,14 @@ export const foreignForm = (retry: WayForward) =>
 
 /** A step was submitted after the sign-in had moved past it (a double submit, the back button). */
 export const stepAlreadyDone = (uid: string) =>
-  new AppError(400, 'invalid_request', 'This step of the sign-in is already done.', {}, currentStep(uid));
+  new AppError(
+    400,
+    'invalid_request',
+    'This step of the sign-in is already done.',
+    {},
+    currentStep(uid),
+    'Already done',
+  );
 
 /** A second factor was submitted with no first factor waiting (it timed out after ten minutes). */
 export const signInExpired = (uid: string) =>

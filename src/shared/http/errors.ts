@@ -11,6 +11,8 @@ export class AppError extends Error {
   readonly headers: Record<string, string>;
   /** For a person in a browser: where to go from here (the error page shows it as a link; JSON ignores it). */
   readonly wayForward: WayForward | undefined;
+  /** For a person in a browser: the page's heading, when the status's general one would mislead. */
+  readonly pageTitle: string | undefined;
   readonly expose = true;
 
   constructor(
@@ -19,6 +21,7 @@ export class AppError extends Error {
     message: string,
     headers: Record<string, string> = {},
     wayForward?: WayForward,
+    pageTitle?: string,
   ) {
     super(message);
     this.name = 'AppError';
@@ -26,6 +29,7 @@ export class AppError extends Error {
     this.code = code;
     this.headers = headers;
     this.wayForward = wayForward;
+    this.pageTitle = pageTitle;
   }
 }
 
