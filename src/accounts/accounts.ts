@@ -1,18 +1,19 @@
 import { isDependencyFailure } from '../shared/resilience/dependency-failure.ts';
+import { profileClaims } from './profile.ts';
 import type { UserRepository, UserRow } from './user-repository.ts';
 
 /** What oidc-provider and our token claims need to know of a signed-in person. */
 export interface Account {
   accountId: string;
   roles: string[];
-  claims(): { sub: string; email: string; email_verified: boolean };
+  claims(): { sub: string; email: string; email_verified: boolean } & Record<string, string | number | boolean>;
 }
 
 export function toAccount(user: UserRow): Account {
   return {
     accountId: user.id,
     roles: [user.role],
-    claims: () => ({ sub: user.id, email: user.email, email_verified: user.emailVerified }),
+    claims: () => ({ sub: user.id, email: user.email, email_verified: user.emailVerified, ...profileClaims(user) }),
   };
 }
 

@@ -13,6 +13,7 @@ export type SecurityEventType =
   | 'recovery_codes.regenerated'
   | 'magic_link.requested'
   | 'password.changed'
+  | 'profile.updated'
   | 'password_reset.requested'
   | 'password.reset'
   | 'sign_up.requested'

@@ -1,5 +1,6 @@
 import type { PrismaClient, Role, User } from '../shared/database/generated/issuer/client.ts';
 import { normalizeEmail } from './email-address.ts';
+import type { ProfileFields } from './profile.ts';
 
 export type UserRow = User;
 
@@ -17,6 +18,21 @@ export function userRepository(db: PrismaClient) {
     setDisabled: (id: string, disabledAt: Date | null) => db.user.update({ where: { id }, data: { disabledAt } }),
     setEmailVerified: (id: string) => db.user.update({ where: { id }, data: { emailVerified: true } }),
     setPasswordHash: (id: string, passwordHash: string) => db.user.update({ where: { id }, data: { passwordHash } }),
+    /** Saves the profile fields given (by claim name; null clears one) and stamps `updated_at`. */
+    setProfile: (id: string, fields: Partial<ProfileFields>) =>
+      db.user.update({
+        where: { id },
+        data: {
+          ...(fields.name !== undefined ? { name: fields.name } : {}),
+          ...(fields.given_name !== undefined ? { givenName: fields.given_name } : {}),
+          ...(fields.family_name !== undefined ? { familyName: fields.family_name } : {}),
+          ...(fields.preferred_username !== undefined ? { preferredUsername: fields.preferred_username } : {}),
+          ...(fields.picture !== undefined ? { picture: fields.picture } : {}),
+          ...(fields.locale !== undefined ? { locale: fields.locale } : {}),
+          ...(fields.zoneinfo !== undefined ? { zoneinfo: fields.zoneinfo } : {}),
+          profileUpdatedAt: new Date(),
+        },
+      }),
 
     totpState: (id: string) =>
       db.user.findUnique({ where: { id }, select: { totpSecretEncrypted: true, totpEnabledAt: true } }),

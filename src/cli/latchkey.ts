@@ -17,6 +17,7 @@ import { securityEvents, type SecurityEvent } from '../accounts/security-events.
 import { passwordPolicy } from '../accounts/password-policy.ts';
 import { accountCreation } from '../accounts/account-creation.ts';
 import { normalizeEmail } from '../accounts/email-address.ts';
+import { profileOf, profiles } from '../accounts/profile.ts';
 import { userRepository, type UserRow } from '../accounts/user-repository.ts';
 import { clientRepository, type ClientRow } from '../issuer/clients/client-repository.ts';
 import { ClientValidationError, clientService } from '../issuer/clients/client-service.ts';
@@ -44,6 +45,8 @@ const USAGE = `usage: latchkey <command> [options] [--json]
   client list | show ID | delete ID | rotate-secret ID
   user create --email E [--role user|admin] [--verified]     (password on standard input)
   user list | show ID|EMAIL | disable ID|EMAIL | enable ID|EMAIL | unlock ID|EMAIL
+  user update ID|EMAIL [--name N] [--given-name N] [--family-name N] [--preferred-username U]
+                       [--picture URL] [--locale L] [--zoneinfo Z]   (an empty value clears a field)
   keys list | rotate
   audit list [--user ID|EMAIL]
   migrate
@@ -71,6 +74,12 @@ const { positionals, values } = parseArgs({
     user: { type: 'string' },
     role: { type: 'string', default: 'user' },
     verified: { type: 'boolean', default: false },
+    'given-name': { type: 'string' },
+    'family-name': { type: 'string' },
+    'preferred-username': { type: 'string' },
+    picture: { type: 'string' },
+    locale: { type: 'string' },
+    zoneinfo: { type: 'string' },
   },
 });
 
@@ -126,6 +135,7 @@ function presentUser(user: UserRow) {
     role: user.role,
     emailVerified: user.emailVerified,
     disabled: user.disabledAt !== null,
+    ...profileOf(user),
     createdAt: user.createdAt.toISOString(),
   };
 }
@@ -265,6 +275,31 @@ async function userCommand(config: Config, action: string | undefined, target: s
       case 'list': {
         const rows = (await users.list()).map(presentUser);
         return { json: rows, text: table(rows, ['id', 'email', 'role', 'emailVerified', 'disabled']) };
+      }
+      case 'update': {
+        const user = await findUser(users, target);
+        // The profile fields given on the command line, by claim name; --name is the `name` claim.
+        const given = { name: values.name, given_name: values['given-name'], family_name: values['family-name'] };
+        const more = {
+          preferred_username: values['preferred-username'],
+          picture: values.picture,
+          locale: values.locale,
+        };
+        const input = Object.fromEntries(
+          Object.entries({ ...given, ...more, zoneinfo: values.zoneinfo }).filter(([, value]) => value !== undefined),
+        ) as Record<string, string>;
+        if (Object.keys(input).length === 0) throw new UsageError('user update needs at least one profile field');
+        const result = await profiles({ users, events: securityEvents(db, log) }).update(user.id, input, {
+          actor: 'admin-cli',
+        });
+        if (result.outcome === 'refused')
+          throw new UsageError(
+            Object.entries(result.problems)
+              .map(([field, problem]) => `${field}: ${problem}`)
+              .join('; '),
+          );
+        const updated = presentUser((await users.findById(user.id))!);
+        return { json: updated, text: `updated the profile of ${updated.email}` };
       }
       case 'show': {
         const shown = presentUser(await findUser(users, target));

@@ -7,6 +7,7 @@ import { mailTokens, sendBudget } from '../accounts/mail-tokens.ts';
 import { createMailer, type Mailer } from '../accounts/mail/mailer.ts';
 import { passwordPolicy } from '../accounts/password-policy.ts';
 import { passwordReset } from '../accounts/password-reset.ts';
+import { profiles } from '../accounts/profile.ts';
 import { passwordHasher } from '../accounts/passwords.ts';
 import { RECOVERY_CODE_KEY_PURPOSE, secondFactor } from '../accounts/second-factor.ts';
 import { securityEvents, type SecurityEvents } from '../accounts/security-events.ts';
@@ -261,6 +262,7 @@ function pageRouters(parts: Parts, host: ProviderHost) {
         issuerUrl,
       },
       access: accountAccess({ cache, records, revokeGrant, hiddenClients: [ACCOUNT_CONSOLE_CLIENT_ID] }),
+      profiles: profiles({ users, events }),
       recentSignInSeconds,
     }),
   ];

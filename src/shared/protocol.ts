@@ -5,8 +5,8 @@
  * imports nothing, so a client bundles it without pulling in any server code.
  */
 
-/** The scopes that belong to OpenID Connect itself (`profile` waits for accounts to have profile claims). */
-export const OIDC_SCOPES = ['openid', 'offline_access', 'email'] as const;
+/** The scopes that belong to OpenID Connect itself; each releases claims Latchkey keeps (Core 5.4). */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile'] as const;
 
 export const GRANT_TYPES = {
   authorizationCode: 'authorization_code',

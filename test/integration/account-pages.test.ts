@@ -62,6 +62,43 @@ describe('account pages', () => {
     assert.match(html, /\(this browser\)/);
   });
 
+  it('edits the profile: saved fields show on the account page, a refused field is named and nothing changes', async () => {
+    const user = await issuer.createUser();
+    const { agent } = await openAccount(user);
+    const form = await agent.request(new URL('/account/profile', issuer.url));
+    assert.match(await form.text(), /name="given_name"/);
+    const refused = await post(agent, '/account/profile', {
+      name: 'Ada Lovelace',
+      picture: 'http://example.com/a.png',
+    });
+    assert.equal(refused.response.status, 400);
+    assert.match(refused.html, /Use an https:\/\/ address/);
+    assert.match(refused.html, /value="Ada Lovelace"/, 'what was typed stays in the form');
+    assert.equal((await issuer.service.database.client.user.findUnique({ where: { id: user.id } }))!.name, null);
+    const saved = await post(agent, '/account/profile', {
+      name: 'Ada Lovelace',
+      zoneinfo: 'Europe/London',
+      locale: '',
+    });
+    assert.equal(saved.url.pathname, '/account');
+    assert.match(saved.html, /Your profile is saved/);
+    assert.match(saved.html, /Ada Lovelace/);
+    assert.match(saved.html, /Europe\/London/);
+  });
+
+  it('attack: a profile form posted from another site changes nothing', async () => {
+    const user = await issuer.createUser();
+    const { agent } = await openAccount(user);
+    const response = await agent.request(new URL('/account/profile', issuer.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: new URLSearchParams({ csrf: agent.formToken(), name: 'Mallory' }).toString(),
+    });
+    assert.equal(response.status, 403);
+    await response.body?.cancel();
+    assert.equal((await issuer.service.database.client.user.findUnique({ where: { id: user.id } }))!.name, null);
+  });
+
   it('changes the password only with the current one, and signs other browsers out', async () => {
     const user = await issuer.createUser();
     const { agent } = await openAccount(user);

@@ -129,6 +129,40 @@ describe('latchkey command line', () => {
     assert.equal((await latchkey(['user', 'enable', 'ada@example.com', '--json'])).json().disabled, false);
   });
 
+  it('updates the profile of a user, clears a field given empty, and refuses a bad one naming it', async () => {
+    const created = await latchkey(
+      ['user', 'create', '--email', 'grace@example.com', '--json'],
+      'a long enough passphrase\n',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const updated = await latchkey([
+      'user',
+      'update',
+      'grace@example.com',
+      '--name',
+      'Grace Hopper',
+      '--locale',
+      'en-US',
+      '--zoneinfo',
+      'America/New_York',
+      '--json',
+    ]);
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.equal(updated.json().name, 'Grace Hopper');
+    assert.equal(updated.json().zoneinfo, 'America/New_York');
+    const cleared = await latchkey(['user', 'update', 'grace@example.com', '--locale', '', '--json']);
+    assert.equal(cleared.json().locale, null);
+    assert.equal(cleared.json().name, 'Grace Hopper', 'fields not given stay as they are');
+    const refused = await latchkey(['user', 'update', 'grace@example.com', '--picture', 'http://example.com/g.png']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /picture: Use an https:\/\/ address/);
+    assert.equal(
+      (await latchkey(['user', 'update', 'grace@example.com'])).code,
+      1,
+      'nothing to update is a usage error',
+    );
+  });
+
   it('rotates keys on command and lists them with their state', async () => {
     const rotated = await latchkey(['keys', 'rotate', '--json']);
     assert.equal(rotated.code, 0, rotated.stderr);

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { profiles } from '../../src/accounts/profile.ts';
+import { userRepository } from '../../src/accounts/user-repository.ts';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import {
@@ -91,7 +93,7 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
     assert.equal(metadata.issuer, issuer.url);
     assert.deepEqual(
       metadata.scopes_supported,
-      ['openid', 'offline_access', 'email'],
+      ['openid', 'offline_access', 'email', 'profile'],
       'only scopes whose claims we return',
     );
     assert.deepEqual(metadata.acr_values_supported, ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchkey:mfa']);
@@ -115,14 +117,27 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
     assert.equal(info.acr, undefined, 'userinfo holds profile claims, not how the person signed in');
   });
 
-  it('signs in a client that still asks for profile (registered before it was withdrawn), without error', async () => {
+  it('returns the profile claims for the profile scope at userinfo, and none without it', async () => {
+    const saved = await profiles({
+      users: userRepository(issuer.service.database.client),
+      events: issuer.issuer.events,
+    }).update(
+      user.id,
+      { name: 'Ada Lovelace', given_name: 'Ada', locale: 'en-GB', zoneinfo: 'Europe/London' },
+      { actor: 'test' },
+    );
+    assert.equal(saved.outcome, 'updated');
     const { tokens } = await codeFlow({ scope: 'openid profile email' });
-    assert.equal(tokens.claims()?.sub, user.id);
-    assert.deepEqual(Object.keys(await client.fetchUserInfo(config, tokens.access_token, user.id)).sort(), [
-      'email',
-      'email_verified',
-      'sub',
-    ]);
+    const info = await client.fetchUserInfo(config, tokens.access_token, user.id);
+    assert.deepEqual(
+      { name: info.name, given_name: info.given_name, locale: info.locale, zoneinfo: info.zoneinfo },
+      { name: 'Ada Lovelace', given_name: 'Ada', locale: 'en-GB', zoneinfo: 'Europe/London' },
+    );
+    assert.equal(typeof info.updated_at, 'number');
+    assert.equal(info.family_name, undefined, 'a field never set is left out, not null');
+    const withoutProfile = await codeFlow({ scope: 'openid email' });
+    const narrower = await client.fetchUserInfo(config, withoutProfile.tokens.access_token, user.id);
+    assert.deepEqual(Object.keys(narrower).sort(), ['email', 'email_verified', 'sub']);
   });
 
   it('answers userinfo by GET and by POST', async () => {

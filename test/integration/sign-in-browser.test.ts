@@ -135,4 +135,29 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     assert.equal(page.url(), signInUrl, 'the same sign-in, with a fresh form');
     await page.close();
   });
+
+  it('edits the profile on the account page: a refused field is named beside it, then the saved profile shows', async () => {
+    const user = await issuer.createUser();
+    const page = await browser.newPage({ viewport: { width: 420, height: 900 } });
+    await page.goto(`${issuer.url}/account`);
+    await page.getByLabel('Email', { exact: true }).fill(user.email);
+    await page.getByLabel('Password').fill(TEST_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    await page.getByRole('link', { name: 'Edit your profile' }).click();
+    await page.getByLabel('Full name').fill('Ada Lovelace');
+    await page.getByLabel('Time zone').fill('Europe/London');
+    await page.getByLabel('Picture').fill('https://example.com/ada.png');
+    await page.getByLabel('Username').fill('ada lovelace');
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await page.getByText('Use letters, digits, ".", "_" and "-" only.').waitFor();
+    assert.equal(await page.getByLabel('Username').getAttribute('aria-invalid'), 'true');
+    await page.screenshot({ path: await artifactPath('account-profile-refused.png'), fullPage: true });
+    await page.getByLabel('Username').fill('ada.lovelace');
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await page.getByText('Your profile is saved.').waitFor();
+    assert.match(await page.content(), /Ada Lovelace[\s\S]*Europe\/London/);
+    await page.screenshot({ path: await artifactPath('account-profile-saved.png'), fullPage: true });
+    await page.close();
+  });
 });

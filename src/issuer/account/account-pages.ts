@@ -12,6 +12,8 @@ import type { FormGuard } from '../interactions/form-guard.ts';
 import { currentSession } from '../oidc/session-index.ts';
 import type { PageData, PageRenderer } from '../pages/page-renderer.ts';
 import type { AccountAccess } from './account-access.ts';
+import { profileOf } from '../../accounts/profile.ts';
+import { profileRows } from './profile-routes.ts';
 import { ACCOUNT_CONSOLE_CLIENT_ID } from './account-console-client.ts';
 
 export interface AccountPagesOptions {
@@ -128,6 +130,7 @@ export class AccountPages {
       email: who.user.email,
       emailVerified: who.user.emailVerified,
       role: who.user.role,
+      profile: profileRows(profileOf(who.user)),
       createdAt: when(who.user.createdAt),
       totpEnabled: who.user.totpEnabledAt !== null,
       recoveryCodesLeft,

@@ -12,6 +12,8 @@ import type { PageRenderer } from '../pages/page-renderer.ts';
 import type { AccountAccess } from './account-access.ts';
 import { ACCOUNT_CONSOLE_CLIENT_ID } from './account-console-client.ts';
 import { AccountPages, type AccountPagesOptions } from './account-pages.ts';
+import { profileRoutes } from './profile-routes.ts';
+import type { Profiles } from '../../accounts/profile.ts';
 
 export interface AccountDependencies extends AccountPagesOptions {
   users: UserRepository;
@@ -23,6 +25,7 @@ export interface AccountDependencies extends AccountPagesOptions {
   events: SecurityEvents;
   access: AccountAccess;
   pages: PageRenderer;
+  profiles: Profiles;
 }
 
 type Parts = AccountDependencies & { account: AccountPages; router: Router<RequestState> };
@@ -33,6 +36,7 @@ const NOTICES: Record<string, string> = {
   session: 'That browser is signed out.',
   sessions: 'Every other browser is signed out.',
   app: 'That app no longer has access.',
+  profile: 'Your profile is saved.',
 };
 const PROOF_REFUSED = 'Enter the current code from your authenticator app, or your password, to make this change.';
 
@@ -46,6 +50,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   passwordRoutes(parts);
   secondFactorRoutes(parts);
   accessRoutes(parts);
+  profileRoutes(parts);
   return parts.router;
 }
 

@@ -53,7 +53,7 @@ export function clientService(repository: ClientRepository, resources: { taskApi
       if (input.jwks && input.type !== 'service')
         throw new ClientValidationError('only service clients authenticate with private_key_jwt');
       const scopes = input.scopes?.length ? input.scopes : DEFAULT_SCOPES[input.type];
-      if (input.type === 'service' && scopes.some((scope) => USER_SCOPES.has(scope))) {
+      if (input.type === 'service' && scopes.some((scope) => OIDC_SCOPE_NAMES.has(scope))) {
         throw new ClientValidationError(
           'a service client acts for itself: it cannot have user scopes such as openid or offline_access',
         );
@@ -99,10 +99,8 @@ export function clientService(repository: ClientRepository, resources: { taskApi
   };
 }
 
-/** The OpenID scopes the provider knows; a client's others (an old `profile`) are not passed to it. */
+/** The OpenID scopes the provider knows; a client's other scopes are its APIs'. */
 const OIDC_SCOPE_NAMES = new Set<string>(OIDC_SCOPES);
-/** Scopes that only make sense for a person: a service client may have none (an old `profile` included). */
-const USER_SCOPES = new Set<string>([...OIDC_SCOPES, 'profile']);
 
 export function toProviderMetadata(client: ClientRow): AdapterPayload {
   const kind = CLIENT_TYPES[client.type];
@@ -119,7 +117,7 @@ export function toProviderMetadata(client: ClientRow): AdapterPayload {
     ...(client.scopes.some((scope) => OIDC_SCOPE_NAMES.has(scope))
       ? { scope: client.scopes.filter((scope) => OIDC_SCOPE_NAMES.has(scope)).join(' ') }
       : {}),
-    resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_NAMES.has(scope) && scope !== 'profile'),
+    resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_NAMES.has(scope)),
     ...(client.secretHash ? { client_secret: client.secretHash } : {}),
     ...(client.jwks ? { jwks: client.jwks as unknown as AdapterPayload['jwks'] } : {}),
     allowed_resources: client.resources,

@@ -51,8 +51,8 @@ export const CLIENT_TYPES: Record<
 
 /** The scopes a client of each type gets when none are given at creation. */
 export const DEFAULT_SCOPES: Record<ClientType, string[]> = {
-  web: ['openid', 'email', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
-  spa: ['openid', 'email', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
-  cli: ['openid', 'email', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
+  web: ['openid', 'email', 'profile', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
+  spa: ['openid', 'email', 'profile', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
+  cli: ['openid', 'email', 'profile', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
   service: [TASK_SCOPES.work],
 };

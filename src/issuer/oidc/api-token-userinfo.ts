@@ -1,10 +1,15 @@
 import { createLocalJWKSet, jwtVerify, type JWK } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Account } from '../../accounts/accounts.ts';
+import { PROFILE_CLAIMS } from '../../accounts/profile.ts';
 import { isCanonicalCompactJws } from '../../shared/crypto/compact-jws.ts';
 
 /** Which ID-token and userinfo claims each OpenID scope releases (the provider's `claims` setting). */
-export const SCOPE_CLAIMS: Record<string, string[]> = { openid: ['sub'], email: ['email', 'email_verified'] };
+export const SCOPE_CLAIMS: Record<string, string[]> = {
+  openid: ['sub'],
+  email: ['email', 'email_verified'],
+  profile: PROFILE_CLAIMS,
+};
 /** The private claim that carries, in an API's access token, the OpenID scopes of the same request. */
 const OIDC_SCOPE_CLAIM = 'oidc_scope';
 const OIDC_SCOPE_NAMES = new Set(Object.keys(SCOPE_CLAIMS));
