@@ -25,6 +25,7 @@ export type SecurityEventType =
   | 'admin.user_enabled'
   | 'admin.client_created'
   | 'admin.client_deleted'
+  | 'admin.client_updated'
   | 'admin.client_secret_rotated'
   | 'admin.keys_rotated';
 

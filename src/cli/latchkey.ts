@@ -20,7 +20,7 @@ import { normalizeEmail } from '../accounts/email-address.ts';
 import { profileOf, profiles } from '../accounts/profile.ts';
 import { userRepository, type UserRow } from '../accounts/user-repository.ts';
 import { clientRepository, type ClientRow } from '../issuer/clients/client-repository.ts';
-import { ClientValidationError, clientService } from '../issuer/clients/client-service.ts';
+import { ClientValidationError, clientService, type ClientChanges } from '../issuer/clients/client-service.ts';
 import { resolveKeyEncryptionKey } from '../issuer/keys/key-encryption-key.ts';
 import { configuredKeyRing } from '../issuer/keys/key-ring.ts';
 import { disableAccount } from '../issuer/account-lifecycle.ts';
@@ -42,6 +42,10 @@ const USAGE = `usage: latchkey <command> [options] [--json]
 
   client create --name N --type web|spa|cli|service [--redirect-uri U]... [--post-logout-redirect-uri U]...
                 [--scope S]... [--first-party] [--no-pkce] [--jwks-file F]
+                [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U]
+  client update ID [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--scope S]...
+                [--first-party | --third-party] [--pkce | --no-pkce] [--logo-uri U] [--client-uri U]
+                [--policy-uri U] [--tos-uri U]      (lists given replace the old ones; "" clears a link)
   client list | show ID | delete ID | rotate-secret ID
   user create --email E [--role user|admin] [--verified]     (password on standard input)
   user list | show ID|EMAIL | disable ID|EMAIL | enable ID|EMAIL | unlock ID|EMAIL
@@ -67,8 +71,14 @@ const { positionals, values } = parseArgs({
     'redirect-uri': { type: 'string', multiple: true },
     'post-logout-redirect-uri': { type: 'string', multiple: true },
     scope: { type: 'string', multiple: true },
-    'first-party': { type: 'boolean', default: false },
-    'no-pkce': { type: 'boolean', default: false },
+    'first-party': { type: 'boolean' },
+    'third-party': { type: 'boolean' },
+    pkce: { type: 'boolean' },
+    'no-pkce': { type: 'boolean' },
+    'logo-uri': { type: 'string' },
+    'client-uri': { type: 'string' },
+    'policy-uri': { type: 'string' },
+    'tos-uri': { type: 'string' },
     'jwks-file': { type: 'string' },
     email: { type: 'string' },
     user: { type: 'string' },
@@ -112,6 +122,36 @@ async function migrateOne<Client extends PrismaLike>(
   }
 }
 
+/** The consent page's links given on the command line; "" clears one. */
+function pageLinks() {
+  const links = {
+    logoUri: values['logo-uri'],
+    clientUri: values['client-uri'],
+    policyUri: values['policy-uri'],
+    tosUri: values['tos-uri'],
+  };
+  return Object.fromEntries(
+    Object.entries(links).flatMap(([field, value]) =>
+      value === undefined ? [] : [[field, value === '' ? null : value]],
+    ),
+  ) as Partial<Record<keyof typeof links, string | null>>;
+}
+
+/** What `client update` was told to change; only the options given. */
+function clientChanges(): ClientChanges {
+  if (values['first-party'] && values['third-party']) throw new UsageError('--first-party or --third-party, not both');
+  if (values.pkce && values['no-pkce']) throw new UsageError('--pkce or --no-pkce, not both');
+  return {
+    ...(values.name !== undefined ? { name: values.name } : {}),
+    ...(values['redirect-uri'] ? { redirectUris: values['redirect-uri'] } : {}),
+    ...(values['post-logout-redirect-uri'] ? { postLogoutRedirectUris: values['post-logout-redirect-uri'] } : {}),
+    ...(values.scope ? { scopes: values.scope } : {}),
+    ...(values['first-party'] ? { firstParty: true } : values['third-party'] ? { firstParty: false } : {}),
+    ...(values.pkce ? { pkceRequired: true } : values['no-pkce'] ? { pkceRequired: false } : {}),
+    ...pageLinks(),
+  };
+}
+
 function presentClient(client: ClientRow) {
   return {
     id: client.id,
@@ -124,6 +164,11 @@ function presentClient(client: ClientRow) {
     resources: client.resources,
     firstParty: client.firstParty,
     tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+    pkceRequired: client.pkceRequired,
+    logoUri: client.logoUri,
+    clientUri: client.clientUri,
+    policyUri: client.policyUri,
+    tosUri: client.tosUri,
     createdAt: client.createdAt.toISOString(),
   };
 }
@@ -197,15 +242,25 @@ async function clientCommand(config: Config, action: string | undefined, id: str
           redirectUris: values['redirect-uri'] ?? [],
           postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
           scopes: values.scope ?? [],
-          firstParty: values['first-party'],
+          firstParty: values['first-party'] ?? false,
           ...(values['no-pkce'] ? { pkceRequired: false } : {}),
           ...(jwks ? { jwks } : {}),
+          ...pageLinks(),
         });
         await audit(db, { type: 'admin.client_created', detail: { clientId: client.id, type: client.type } });
         return {
           json: { ...presentClient(client), ...(secret ? { clientSecret: secret } : {}) },
           text: `created ${client.type} client "${client.name}"\nclient_id:     ${client.id}${secret ? `\nclient_secret: ${secret}\n(shown once: store it now; only a hash is kept)` : ''}`,
         };
+      }
+      case 'update': {
+        const changes = clientChanges();
+        if (Object.keys(changes).length === 0) throw new UsageError('client update needs at least one change');
+        const client = id ? await clients.update(id, changes) : undefined;
+        if (!client) throw new NotFoundError(`no client ${id ?? ''}`);
+        const fields = Object.keys(changes).join(',');
+        await audit(db, { type: 'admin.client_updated', detail: { clientId: client.id, fields } });
+        return { json: presentClient(client), text: `updated client "${client.name}" (${client.id})` };
       }
       case 'list': {
         const rows = (await clients.list()).map(presentClient);

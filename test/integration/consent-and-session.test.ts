@@ -21,11 +21,11 @@ describe('consent for third-party apps', () => {
   after(() => issuer.stop());
 
   /** Signs a new user in for the third-party app and returns the consent page shown after the password. */
-  async function reachConsent() {
+  async function reachConsent(app = thirdParty) {
     const user = await issuer.createUser();
     const agent = new UserAgent();
     const verifier = client.randomPKCECodeVerifier();
-    const authorizationUrl = client.buildAuthorizationUrl(thirdParty, {
+    const authorizationUrl = client.buildAuthorizationUrl(app, {
       redirect_uri: APP_REDIRECT_URI,
       scope: 'openid email tasks:read',
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
@@ -48,6 +48,42 @@ describe('consent for third-party apps', () => {
     assert.match(html, /Planner Deluxe/);
     assert.match(html, /See your email address/);
     assert.match(html, /See your tasks/);
+  });
+
+  it('shows the logo of the app, its home page, home page, privacy policy and terms, loading the logo from its origin alone', async () => {
+    const created = await issuer.createClient({
+      name: 'Planner With Links',
+      type: 'spa',
+      redirectUris: [APP_REDIRECT_URI],
+      logoUri: 'https://cdn.planner.example/logo.png',
+      clientUri: 'https://planner.example',
+      policyUri: 'https://planner.example/privacy',
+      tosUri: 'https://planner.example/terms',
+    });
+    const agent = new UserAgent();
+    const user = await issuer.createUser();
+    const app = await issuer.discover(created.id);
+    const start = await agent.follow(
+      client.buildAuthorizationUrl(app, {
+        redirect_uri: APP_REDIRECT_URI,
+        scope: 'openid email',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      }),
+      issuer.url,
+    );
+    await start.response.body?.cancel();
+    const { response } = await agent.submitForm(
+      new URL(`${start.url.pathname}/login`, issuer.url),
+      { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
+    const csp = response.headers.get('content-security-policy') ?? '';
+    const html = await response.text();
+    assert.match(html, /<img class="client-logo" src="https:\/\/cdn\.planner\.example\/logo\.png"/);
+    assert.match(html, /href="https:\/\/planner\.example\/privacy"[^>]*>privacy policy</);
+    assert.match(html, /href="https:\/\/planner\.example\/terms"[^>]*>terms of service</);
+    assert.match(csp, /img-src 'self' data: https:\/\/cdn\.planner\.example;/, 'the origin of the logo, and no other');
   });
 
   it('returns access_denied to the app when the person denies', async () => {

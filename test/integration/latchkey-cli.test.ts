@@ -94,6 +94,47 @@ describe('latchkey command line', () => {
     assert.equal(gone.code, 2);
   });
 
+  it('updates a client: what is given replaces, the rest stays, and a change that breaks a rule changes nothing', async () => {
+    const created = await latchkey([
+      'client',
+      'create',
+      '--name',
+      'Editable app',
+      '--type',
+      'spa',
+      '--redirect-uri',
+      'https://app.example.com/cb',
+      '--json',
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    const id = String(created.json().id);
+    const updated = await latchkey([
+      'client',
+      'update',
+      id,
+      '--name',
+      'Renamed app',
+      '--logo-uri',
+      'https://app.example.com/logo.png',
+      '--policy-uri',
+      'https://app.example.com/privacy',
+      '--third-party',
+      '--json',
+    ]);
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.equal(updated.json().name, 'Renamed app');
+    assert.equal(updated.json().logoUri, 'https://app.example.com/logo.png');
+    assert.deepEqual(updated.json().redirectUris, ['https://app.example.com/cb'], 'not given, not changed');
+    const insecure = await latchkey(['client', 'update', id, '--tos-uri', 'http://app.example.com/terms']);
+    assert.equal(insecure.code, 1);
+    assert.match(insecure.stderr, /must use https/);
+    const cleared = await latchkey(['client', 'update', id, '--logo-uri', '', '--json']);
+    assert.equal(cleared.json().logoUri, null);
+    const shown = await latchkey(['client', 'show', id, '--json']);
+    assert.equal(shown.json().policyUri, 'https://app.example.com/privacy');
+    assert.equal((await latchkey(['client', 'update', 'no-such-client', '--name', 'x'])).code, 2);
+  });
+
   it('refuses a wildcard redirect URI and a browser app without one, with exit code 1', async () => {
     const wildcard = await latchkey([
       'client',

@@ -1,3 +1,4 @@
+import QRCode from 'qrcode';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
@@ -158,6 +159,57 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     await page.getByText('Your profile is saved.').waitFor();
     assert.match(await page.content(), /Ada Lovelace[\s\S]*Europe\/London/);
     await page.screenshot({ path: await artifactPath('account-profile-saved.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('shows a third-party app on the consent page with its logo, home page, policy and terms, and allowing it reaches the app', async () => {
+    const user = await issuer.createUser();
+    const created = await issuer.createClient({
+      name: 'Planner Deluxe',
+      type: 'spa',
+      redirectUris: [APP_REDIRECT_URI],
+      logoUri: 'https://cdn.planner.example/logo.png',
+      clientUri: 'https://planner.example',
+      policyUri: 'https://planner.example/privacy',
+      tosUri: 'https://planner.example/terms',
+    });
+    const app = await issuer.discover(created.id);
+    const page = await browser.newPage({ viewport: { width: 420, height: 760 } });
+    // No network here: the logo is answered locally, as the app's CDN would.
+    const logo = await QRCode.toBuffer('Planner Deluxe', { margin: 1, scale: 4, color: { dark: '#0b5cad' } });
+    await page.route('https://cdn.planner.example/**', (route) =>
+      route.fulfill({ contentType: 'image/png', body: logo }),
+    );
+    await page.route(`${APP_REDIRECT_URI}**`, (route) =>
+      route.fulfill({ contentType: 'text/html', body: '<p>app</p>' }),
+    );
+    const url = client.buildAuthorizationUrl(app, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid email profile tasks:read',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    await page.goto(url.href);
+    await page.getByLabel('Email', { exact: true }).fill(user.email);
+    await page.getByLabel('Password').fill(TEST_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
+    const logoShown = await page
+      .locator('img.client-logo')
+      .evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
+    assert.ok(logoShown > 0, 'the logo loaded under the page CSP');
+    assert.equal(
+      await page.getByRole('link', { name: 'privacy policy' }).getAttribute('href'),
+      'https://planner.example/privacy',
+    );
+    assert.equal(
+      await page.getByRole('link', { name: 'terms of service' }).getAttribute('href'),
+      'https://planner.example/terms',
+    );
+    await page.screenshot({ path: await artifactPath('consent-third-party.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL(`${APP_REDIRECT_URI}**`);
+    assert.ok(new URL(page.url()).searchParams.get('code'));
     await page.close();
   });
 });

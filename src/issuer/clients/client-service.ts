@@ -21,7 +21,17 @@ export interface NewClient {
   pkceRequired?: boolean;
   /** private_key_jwt for services: their public keys instead of a secret. */
   jwks?: { keys: object[] };
+  /** Shown on the consent page: the client's logo, home page, privacy policy, terms of service. */
+  logoUri?: string | null;
+  clientUri?: string | null;
+  policyUri?: string | null;
+  tosUri?: string | null;
 }
+
+/** What `client update` may change: everything but the id, the type and the credentials (a null clears a link). */
+export type ClientChanges = Partial<Omit<NewClient, 'id' | 'type' | 'jwks'>>;
+
+const PAGE_LINKS = ['logoUri', 'clientUri', 'policyUri', 'tosUri'] as const;
 
 /** Redirect URIs are compared exactly by oidc-provider; here we refuse what can never be safe. */
 function validateRedirectUri(uri: string, type: ClientType): void {
@@ -36,47 +46,107 @@ function validateRedirectUri(uri: string, type: ClientType): void {
     throw new ClientValidationError(`redirect URI ${uri} must be http(s)`);
 }
 
+/**
+ * 128 random bits in base64url, never starting with "-" or "_": an id that begins with "-" reads as
+ * an option on a command line (`latchkey client delete -R…` failed), and a leading "_" looks odd.
+ */
+function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
+}
+
+/** A link shown to people (logo, home page, policy, terms): https, or http on loopback for development. */
+function validatePageLink(field: string, uri: string): void {
+  if (!URL.canParse(uri)) throw new ClientValidationError(`${field} ${uri} is not a URL`);
+  const url = new URL(uri);
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (!(url.protocol === 'https:' || (url.protocol === 'http:' && loopback)))
+    throw new ClientValidationError(`${field} ${uri} must use https`);
+}
+
+/** The rules every client obeys, checked at creation and again after every change. */
+function validateClient(type: ClientType, client: Required<ClientChanges> & { jwks?: unknown }): void {
+  const kind = CLIENT_TYPES[type];
+  if (kind.needsRedirect && client.redirectUris.length === 0)
+    throw new ClientValidationError(`a ${type} client needs at least one --redirect-uri`);
+  if (!kind.needsRedirect && client.redirectUris.length > 0)
+    throw new ClientValidationError(`a ${type} client does not use redirect URIs`);
+  for (const uri of [...client.redirectUris, ...client.postLogoutRedirectUris]) validateRedirectUri(uri, type);
+  if (!client.pkceRequired && !(kind.confidential && kind.needsRedirect))
+    throw new ClientValidationError('only a confidential web client may be registered without PKCE');
+  if (client.jwks && type !== 'service')
+    throw new ClientValidationError('only service clients authenticate with private_key_jwt');
+  if (type === 'service' && client.scopes.some((scope) => OIDC_SCOPE_NAMES.has(scope)))
+    throw new ClientValidationError(
+      'a service client acts for itself: it cannot have user scopes such as openid or offline_access',
+    );
+  if (!client.name.trim()) throw new ClientValidationError('a client needs a name');
+  for (const field of PAGE_LINKS) if (client[field]) validatePageLink(field, client[field]);
+}
+
+/** A client's changeable fields, as stored. */
+function editable(row: ClientRow): Required<ClientChanges> {
+  return {
+    name: row.name,
+    redirectUris: row.redirectUris,
+    postLogoutRedirectUris: row.postLogoutRedirectUris,
+    scopes: row.scopes,
+    firstParty: row.firstParty,
+    pkceRequired: row.pkceRequired,
+    logoUri: row.logoUri,
+    clientUri: row.clientUri,
+    policyUri: row.policyUri,
+    tosUri: row.tosUri,
+  };
+}
+
 export function clientService(repository: ClientRepository, resources: { taskApi: string }) {
   return {
     /** Creates a client; the secret, when there is one, is returned here and never again. */
     async create(input: NewClient): Promise<{ client: ClientRow; secret: string | undefined }> {
       const kind = CLIENT_TYPES[input.type];
-      const redirectUris = input.redirectUris ?? [];
-      if (kind.needsRedirect && redirectUris.length === 0)
-        throw new ClientValidationError(`a ${input.type} client needs at least one --redirect-uri`);
-      if (!kind.needsRedirect && redirectUris.length > 0)
-        throw new ClientValidationError(`a ${input.type} client does not use redirect URIs`);
-      for (const uri of [...redirectUris, ...(input.postLogoutRedirectUris ?? [])])
-        validateRedirectUri(uri, input.type);
-      if (input.pkceRequired === false && !(kind.confidential && kind.needsRedirect))
-        throw new ClientValidationError('only a confidential web client may be registered without PKCE');
-      if (input.jwks && input.type !== 'service')
-        throw new ClientValidationError('only service clients authenticate with private_key_jwt');
-      const scopes = input.scopes?.length ? input.scopes : DEFAULT_SCOPES[input.type];
-      if (input.type === 'service' && scopes.some((scope) => OIDC_SCOPE_NAMES.has(scope))) {
-        throw new ClientValidationError(
-          'a service client acts for itself: it cannot have user scopes such as openid or offline_access',
-        );
-      }
+      const fields = {
+        name: input.name,
+        redirectUris: input.redirectUris ?? [],
+        postLogoutRedirectUris: input.postLogoutRedirectUris ?? [],
+        scopes: input.scopes?.length ? input.scopes : DEFAULT_SCOPES[input.type],
+        firstParty: input.firstParty ?? false,
+        pkceRequired: input.pkceRequired ?? true,
+        logoUri: input.logoUri ?? null,
+        clientUri: input.clientUri ?? null,
+        policyUri: input.policyUri ?? null,
+        tosUri: input.tosUri ?? null,
+      };
+      validateClient(input.type, { ...fields, jwks: input.jwks });
       if (input.id !== undefined && !/^[A-Za-z0-9._-]{3,64}$/.test(input.id))
         throw new ClientValidationError('a client id has 3-64 letters, digits, ".", "_" or "-"');
       const secret = kind.confidential && !input.jwks ? generateClientSecret() : undefined;
       const client = await repository.create({
-        id: input.id ?? randomBytes(16).toString('base64url'),
-        name: input.name,
+        id: input.id ?? newClientId(),
         type: input.type,
-        redirectUris,
-        postLogoutRedirectUris: input.postLogoutRedirectUris ?? [],
+        ...fields,
         grantTypes: kind.grantTypes,
-        scopes,
         resources: [resources.taskApi],
-        firstParty: input.firstParty ?? false,
-        pkceRequired: input.pkceRequired ?? true,
         tokenEndpointAuthMethod: input.jwks ? 'private_key_jwt' : kind.authMethod,
         secretHash: secret ? hashClientSecret(secret) : null,
         ...(input.jwks ? { jwks: input.jwks } : {}),
       });
       return { client, secret };
+    },
+
+    /**
+     * Changes a client; the result must obey the same rules as a new one, or nothing changes.
+     * undefined when there is no such client. Instances see the change within CLIENT_CACHE_TTL_SECONDS.
+     */
+    async update(id: string, changes: ClientChanges): Promise<ClientRow | undefined> {
+      const client = await repository.find(id);
+      if (!client) return undefined;
+      const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+      const next = { ...editable(client), ...given } as Required<ClientChanges>;
+      validateClient(client.type, { ...next, jwks: client.jwks ?? undefined });
+      return repository.update(id, next);
     },
 
     async rotateSecret(id: string): Promise<string | undefined> {
@@ -117,6 +187,10 @@ export function toProviderMetadata(client: ClientRow): AdapterPayload {
     ...(client.scopes.some((scope) => OIDC_SCOPE_NAMES.has(scope))
       ? { scope: client.scopes.filter((scope) => OIDC_SCOPE_NAMES.has(scope)).join(' ') }
       : {}),
+    ...(client.logoUri ? { logo_uri: client.logoUri } : {}),
+    ...(client.clientUri ? { client_uri: client.clientUri } : {}),
+    ...(client.policyUri ? { policy_uri: client.policyUri } : {}),
+    ...(client.tosUri ? { tos_uri: client.tosUri } : {}),
     resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_NAMES.has(scope)),
     ...(client.secretHash ? { client_secret: client.secretHash } : {}),
     ...(client.jwks ? { jwks: client.jwks as unknown as AdapterPayload['jwks'] } : {}),

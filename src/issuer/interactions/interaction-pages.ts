@@ -33,6 +33,21 @@ export class InteractionPages {
     this.#options = options;
   }
 
+  /** What the consent page shows of the client: its logo (and the one origin the page may load it from) and links. */
+  async clientPresentation(details: InteractionDetails) {
+    const client = await this.#options.provider().Client.find(String(details.params.client_id));
+    const links = client as unknown as
+      { logoUri?: string; clientUri?: string; policyUri?: string; tosUri?: string } | undefined;
+    const logoUri = links?.logoUri;
+    return {
+      logoUri,
+      clientUri: links?.clientUri,
+      policyUri: links?.policyUri,
+      tosUri: links?.tosUri,
+      imageOrigins: logoUri && URL.canParse(logoUri) ? [new URL(logoUri).origin] : [],
+    };
+  }
+
   async clientName(details: InteractionDetails): Promise<string> {
     return (
       (await this.#options.provider().Client.find(String(details.params.client_id)))?.clientName ?? 'an application'

@@ -58,6 +58,7 @@ function signInRoutes({ router, steps, provider, password, secondFactor }: Parts
     await steps.render(ctx, 'consent', details, {
       title: 'Allow access?',
       scopes: describeScopes(requestedScopes(details)),
+      ...(await steps.clientPresentation(details)),
     });
   });
 

@@ -18,6 +18,8 @@ export interface PageData {
   error?: string;
   notice?: string;
   wide?: boolean;
+  /** Origins this page may load images from besides itself (a client's logo on the consent page). */
+  imageOrigins?: string[];
   [field: string]: unknown;
 }
 
@@ -38,7 +40,7 @@ export function pageRenderer(viewsDirectory = VIEWS_DIRECTORY) {
       // No form-action: Chromium applies it to the redirects after a POST, which end at the client's redirect URI.
       target.set(
         'Content-Security-Policy',
-        `default-src 'none'; style-src 'nonce-${nonce}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'`,
+        `default-src 'none'; style-src 'nonce-${nonce}'; img-src ${["'self'", 'data:', ...(data.imageOrigins ?? [])].join(' ')}; frame-ancestors 'none'; base-uri 'none'`,
       );
       target.set('Referrer-Policy', 'no-referrer');
       target.set('X-Frame-Options', 'DENY');
