@@ -42,10 +42,11 @@ const USAGE = `usage: latchkey <command> [options] [--json]
 
   client create --name N --type web|spa|cli|service [--redirect-uri U]... [--post-logout-redirect-uri U]...
                 [--scope S]... [--first-party] [--no-pkce] [--jwks-file F]
-                [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U]
+                [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--access-token-ttl SECONDS]
   client update ID [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--scope S]...
                 [--first-party | --third-party] [--pkce | --no-pkce] [--logo-uri U] [--client-uri U]
-                [--policy-uri U] [--tos-uri U]      (lists given replace the old ones; "" clears a link)
+                [--policy-uri U] [--tos-uri U] [--access-token-ttl SECONDS]
+                (lists given replace the old ones; "" clears a link, or the lifetime back to the default)
   client list | show ID | delete ID | rotate-secret ID
   user create --email E [--role user|admin] [--verified]     (password on standard input)
   user list | show ID|EMAIL | disable ID|EMAIL | enable ID|EMAIL | unlock ID|EMAIL
@@ -79,6 +80,7 @@ const { positionals, values } = parseArgs({
     'client-uri': { type: 'string' },
     'policy-uri': { type: 'string' },
     'tos-uri': { type: 'string' },
+    'access-token-ttl': { type: 'string' },
     'jwks-file': { type: 'string' },
     email: { type: 'string' },
     user: { type: 'string' },
@@ -122,19 +124,23 @@ async function migrateOne<Client extends PrismaLike>(
   }
 }
 
-/** The consent page's links given on the command line; "" clears one. */
-function pageLinks() {
+/** The consent page's links and the token lifetime given on the command line; "" clears one. */
+function linkAndLifetimeOptions() {
   const links = {
     logoUri: values['logo-uri'],
     clientUri: values['client-uri'],
     policyUri: values['policy-uri'],
     tosUri: values['tos-uri'],
   };
-  return Object.fromEntries(
+  const given = Object.fromEntries(
     Object.entries(links).flatMap(([field, value]) =>
       value === undefined ? [] : [[field, value === '' ? null : value]],
     ),
   ) as Partial<Record<keyof typeof links, string | null>>;
+  const ttl = values['access-token-ttl'];
+  if (ttl === undefined) return given;
+  if (ttl !== '' && !/^\d+$/.test(ttl)) throw new UsageError('--access-token-ttl is a number of seconds');
+  return { ...given, accessTokenTtlSeconds: ttl === '' ? null : Number(ttl) };
 }
 
 /** What `client update` was told to change; only the options given. */
@@ -148,7 +154,7 @@ function clientChanges(): ClientChanges {
     ...(values.scope ? { scopes: values.scope } : {}),
     ...(values['first-party'] ? { firstParty: true } : values['third-party'] ? { firstParty: false } : {}),
     ...(values.pkce ? { pkceRequired: true } : values['no-pkce'] ? { pkceRequired: false } : {}),
-    ...pageLinks(),
+    ...linkAndLifetimeOptions(),
   };
 }
 
@@ -165,6 +171,7 @@ function presentClient(client: ClientRow) {
     firstParty: client.firstParty,
     tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
     pkceRequired: client.pkceRequired,
+    accessTokenTtlSeconds: client.accessTokenTtlSeconds,
     logoUri: client.logoUri,
     clientUri: client.clientUri,
     policyUri: client.policyUri,
@@ -245,7 +252,7 @@ async function clientCommand(config: Config, action: string | undefined, id: str
           firstParty: values['first-party'] ?? false,
           ...(values['no-pkce'] ? { pkceRequired: false } : {}),
           ...(jwks ? { jwks } : {}),
-          ...pageLinks(),
+          ...linkAndLifetimeOptions(),
         });
         await audit(db, { type: 'admin.client_created', detail: { clientId: client.id, type: client.type } });
         return {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPair, exportJWK } from 'jose';
+import { decodeJwt, generateKeyPair, exportJWK } from 'jose';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { needsRedis } from '../support/environment.ts';
@@ -50,6 +50,19 @@ describe('issuer lifetimes, client authentication and sessions', () => {
     };
   }
 
+  it('gives a client its own access-token lifetime, for the API and at the token endpoint, and the default to others', async () => {
+    const short = await issuer.createClient({ type: 'service', accessTokenTtlSeconds: 120 });
+    const usual = await issuer.createClient({ type: 'service' });
+    const lifetimeOf = async (app: { id: string; secret?: string }) => {
+      const tokens = await client.clientCredentialsGrant(await issuer.discover(app.id, app.secret), {
+        scope: 'tasks:work',
+      });
+      const claims = decodeJwt(tokens.access_token);
+      return { expiresIn: tokens.expires_in, lifetime: claims.exp! - claims.iat! };
+    };
+    assert.deepEqual(await lifetimeOf(short), { expiresIn: 120, lifetime: 120 });
+    assert.deepEqual(await lifetimeOf(usual), { expiresIn: 600, lifetime: 600 });
+  });
   it('expires a refresh token left unused for its idle lifetime', async () => {
     const { tokens } = await signIn();
     await later(3_601, () => assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), isInvalidGrant));

@@ -128,6 +128,11 @@ describe('latchkey command line', () => {
     const insecure = await latchkey(['client', 'update', id, '--tos-uri', 'http://app.example.com/terms']);
     assert.equal(insecure.code, 1);
     assert.match(insecure.stderr, /must use https/);
+    const ttl = await latchkey(['client', 'update', id, '--access-token-ttl', '300', '--json']);
+    assert.equal(ttl.json().accessTokenTtlSeconds, 300);
+    const tooLong = await latchkey(['client', 'update', id, '--access-token-ttl', '999999']);
+    assert.equal(tooLong.code, 1);
+    assert.match(tooLong.stderr, /from 60 to 86400/);
     const cleared = await latchkey(['client', 'update', id, '--logo-uri', '', '--json']);
     assert.equal(cleared.json().logoUri, null);
     const shown = await latchkey(['client', 'show', id, '--json']);

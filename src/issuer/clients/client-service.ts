@@ -26,6 +26,8 @@ export interface NewClient {
   clientUri?: string | null;
   policyUri?: string | null;
   tosUri?: string | null;
+  /** This client's access-token lifetime in seconds (60 to 86400); null: the deployment's default. */
+  accessTokenTtlSeconds?: number | null;
 }
 
 /** What `client update` may change: everything but the id, the type and the credentials (a null clears a link). */
@@ -84,6 +86,9 @@ function validateClient(type: ClientType, client: Required<ClientChanges> & { jw
     );
   if (!client.name.trim()) throw new ClientValidationError('a client needs a name');
   for (const field of PAGE_LINKS) if (client[field]) validatePageLink(field, client[field]);
+  const ttl = client.accessTokenTtlSeconds;
+  if (ttl !== null && !(Number.isInteger(ttl) && ttl >= 60 && ttl <= 86_400))
+    throw new ClientValidationError('an access-token lifetime is a whole number of seconds from 60 to 86400');
 }
 
 /** A client's changeable fields, as stored. */
@@ -99,6 +104,7 @@ function editable(row: ClientRow): Required<ClientChanges> {
     clientUri: row.clientUri,
     policyUri: row.policyUri,
     tosUri: row.tosUri,
+    accessTokenTtlSeconds: row.accessTokenTtlSeconds,
   };
 }
 
@@ -118,6 +124,7 @@ export function clientService(repository: ClientRepository, resources: { taskApi
         clientUri: input.clientUri ?? null,
         policyUri: input.policyUri ?? null,
         tosUri: input.tosUri ?? null,
+        accessTokenTtlSeconds: input.accessTokenTtlSeconds ?? null,
       };
       validateClient(input.type, { ...fields, jwks: input.jwks });
       if (input.id !== undefined && !/^[A-Za-z0-9._-]{3,64}$/.test(input.id))
@@ -191,6 +198,7 @@ export function toProviderMetadata(client: ClientRow): AdapterPayload {
     ...(client.clientUri ? { client_uri: client.clientUri } : {}),
     ...(client.policyUri ? { policy_uri: client.policyUri } : {}),
     ...(client.tosUri ? { tos_uri: client.tosUri } : {}),
+    ...(client.accessTokenTtlSeconds ? { access_token_ttl: client.accessTokenTtlSeconds } : {}),
     resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_NAMES.has(scope)),
     ...(client.secretHash ? { client_secret: client.secretHash } : {}),
     ...(client.jwks ? { jwks: client.jwks as unknown as AdapterPayload['jwks'] } : {}),

@@ -7,7 +7,7 @@ import type { PageRenderer } from '../pages/page-renderer.ts';
 import { addUserinfoAudience, SCOPE_CLAIMS } from './api-token-userinfo.ts';
 import { latchkeyInteractionPolicy } from './interaction-policy.ts';
 import { orUnavailable } from './outage-errors.ts';
-import { resourceServers } from './resource-servers.ts';
+import { clientAccessTokenTtl, resourceServers } from './resource-servers.ts';
 import { shouldRotateRefreshToken } from './refresh-grace.ts';
 
 export interface ProviderSettings {
@@ -181,7 +181,14 @@ function protocolChoices(): Partial<Configuration> {
     },
     routes: PROVIDER_ROUTES,
     extraClientMetadata: {
-      properties: ['allowed_resources', 'resource_scopes', 'first_party', 'client_type', 'pkce_required'],
+      properties: [
+        'allowed_resources',
+        'resource_scopes',
+        'first_party',
+        'client_type',
+        'pkce_required',
+        'access_token_ttl',
+      ],
     },
   };
 }
@@ -252,9 +259,10 @@ async function accessTokenClaims(
 
 function lifetimes(settings: ProviderSettings): NonNullable<Configuration['ttl']> {
   return {
-    AccessToken: settings.ttl.accessToken,
+    // A client's own lifetime when it has one; JWTs for an API get theirs in resource-servers.ts.
+    AccessToken: (_ctx, _token, client) => clientAccessTokenTtl(client) ?? settings.ttl.accessToken,
     AuthorizationCode: 60,
-    ClientCredentials: settings.ttl.accessToken,
+    ClientCredentials: (_ctx, _token, client) => clientAccessTokenTtl(client) ?? settings.ttl.accessToken,
     DeviceCode: 600,
     Grant: settings.ttl.refreshAbsolute,
     IdToken: settings.ttl.idToken,

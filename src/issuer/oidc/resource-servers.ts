@@ -5,7 +5,12 @@ import { TASK_SERVICE_SCOPES, TASK_USER_SCOPES } from '../../shared/protocol.ts'
 interface ClientExtras {
   allowed_resources?: string[];
   resource_scopes?: string[];
+  access_token_ttl?: number;
 }
+
+/** A client's own access-token lifetime, when it has one (`latchkey client update --access-token-ttl`). */
+export const clientAccessTokenTtl = (client: unknown): number | undefined =>
+  (client as ClientExtras | undefined)?.access_token_ttl ?? undefined;
 
 /**
  * The APIs Latchkey issues tokens for (RFC 8707). Today one: the task API, with JWT access tokens
@@ -48,7 +53,8 @@ export function resourceServers(taskApi: { identifier: string; accessTokenTtl: n
       const refused = requested.filter((scope) => serverScopes.includes(scope) && !clientScopes.has(scope));
       if (refused.length)
         throw new errors.InvalidScope(`scope ${refused.join(' ')} is not allowed for this client`, refused.join(' '));
-      return { ...server, scope: serverScopes.filter((scope) => clientScopes.has(scope)).join(' ') };
+      const scope = serverScopes.filter((scope) => clientScopes.has(scope)).join(' ');
+      return { ...server, scope, accessTokenTTL: clientAccessTokenTtl(client) ?? server.accessTokenTTL };
     },
 
     /**
