@@ -26,6 +26,7 @@ export type SecurityEventType =
   | 'admin.client_created'
   | 'admin.client_deleted'
   | 'admin.client_updated'
+  | 'admin.api_changed'
   | 'admin.client_secret_rotated'
   | 'admin.keys_rotated';
 

@@ -18,9 +18,12 @@ import { passwordPolicy } from '../accounts/password-policy.ts';
 import { accountCreation } from '../accounts/account-creation.ts';
 import { normalizeEmail } from '../accounts/email-address.ts';
 import { profileOf, profiles } from '../accounts/profile.ts';
-import { userRepository, type UserRow } from '../accounts/user-repository.ts';
+import { userRepository, type UserRepository, type UserRow } from '../accounts/user-repository.ts';
 import { clientRepository, type ClientRow } from '../issuer/clients/client-repository.ts';
 import { ClientValidationError, clientService, type ClientChanges } from '../issuer/clients/client-service.ts';
+import { apiRepository } from '../issuer/apis/api-repository.ts';
+import { apiService, ApiValidationError } from '../issuer/apis/api-service.ts';
+import { apiCommand, ApiNotFoundError, ApiUsageError } from './api-commands.ts';
 import { resolveKeyEncryptionKey } from '../issuer/keys/key-encryption-key.ts';
 import { configuredKeyRing } from '../issuer/keys/key-ring.ts';
 import { disableAccount } from '../issuer/account-lifecycle.ts';
@@ -40,10 +43,13 @@ import { createLogger } from '../shared/logging/logger.ts';
 
 const USAGE = `usage: latchkey <command> [options] [--json]
 
-  client create --name N --type web|spa|cli|service [--redirect-uri U]... [--post-logout-redirect-uri U]...
+  api create URI --name N [--scope name=sentence]... [--access-token-ttl SECONDS]
+  api list | show URI | update URI [--name N] [--access-token-ttl S] | delete URI
+  api scope add URI --scope name=sentence... | api scope remove URI NAME
+  client create --name N --type web|spa|cli|service [--resource API_URI]... [--redirect-uri U]... [--post-logout-redirect-uri U]...
                 [--scope S]... [--first-party] [--no-pkce] [--jwks-file F]
                 [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--access-token-ttl SECONDS]
-  client update ID [--name N] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--scope S]...
+  client update ID [--name N] [--resource API_URI]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--scope S]...
                 [--first-party | --third-party] [--pkce | --no-pkce] [--logo-uri U] [--client-uri U]
                 [--policy-uri U] [--tos-uri U] [--access-token-ttl SECONDS]
                 (lists given replace the old ones; "" clears a link, or the lifetime back to the default)
@@ -70,6 +76,7 @@ const { positionals, values } = parseArgs({
     name: { type: 'string' },
     type: { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
+    resource: { type: 'string', multiple: true },
     'post-logout-redirect-uri': { type: 'string', multiple: true },
     scope: { type: 'string', multiple: true },
     'first-party': { type: 'boolean' },
@@ -152,6 +159,7 @@ function clientChanges(): ClientChanges {
     ...(values['redirect-uri'] ? { redirectUris: values['redirect-uri'] } : {}),
     ...(values['post-logout-redirect-uri'] ? { postLogoutRedirectUris: values['post-logout-redirect-uri'] } : {}),
     ...(values.scope ? { scopes: values.scope } : {}),
+    ...(values.resource ? { resources: values.resource } : {}),
     ...(values['first-party'] ? { firstParty: true } : values['third-party'] ? { firstParty: false } : {}),
     ...(values.pkce ? { pkceRequired: true } : values['no-pkce'] ? { pkceRequired: false } : {}),
     ...linkAndLifetimeOptions(),
@@ -234,7 +242,7 @@ async function findUser(users: ReturnType<typeof userRepository>, idOrEmail: str
 
 async function clientCommand(config: Config, action: string | undefined, id: string | undefined): Promise<Output> {
   return withIssuerDatabase(config, async (db) => {
-    const clients = clientService(clientRepository(db), { taskApi: config.taskApi.url });
+    const clients = clientService(clientRepository(db), apiService(apiRepository(db)));
     switch (action) {
       case 'create': {
         const type = values.type as ClientType | undefined;
@@ -250,6 +258,7 @@ async function clientCommand(config: Config, action: string | undefined, id: str
           postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
           scopes: values.scope ?? [],
           firstParty: values['first-party'] ?? false,
+          resources: values.resource ?? [],
           ...(values['no-pkce'] ? { pkceRequired: false } : {}),
           ...(jwks ? { jwks } : {}),
           ...linkAndLifetimeOptions(),
@@ -338,31 +347,8 @@ async function userCommand(config: Config, action: string | undefined, target: s
         const rows = (await users.list()).map(presentUser);
         return { json: rows, text: table(rows, ['id', 'email', 'role', 'emailVerified', 'disabled']) };
       }
-      case 'update': {
-        const user = await findUser(users, target);
-        // The profile fields given on the command line, by claim name; --name is the `name` claim.
-        const given = { name: values.name, given_name: values['given-name'], family_name: values['family-name'] };
-        const more = {
-          preferred_username: values['preferred-username'],
-          picture: values.picture,
-          locale: values.locale,
-        };
-        const input = Object.fromEntries(
-          Object.entries({ ...given, ...more, zoneinfo: values.zoneinfo }).filter(([, value]) => value !== undefined),
-        ) as Record<string, string>;
-        if (Object.keys(input).length === 0) throw new UsageError('user update needs at least one profile field');
-        const result = await profiles({ users, events: securityEvents(db, log) }).update(user.id, input, {
-          actor: 'admin-cli',
-        });
-        if (result.outcome === 'refused')
-          throw new UsageError(
-            Object.entries(result.problems)
-              .map(([field, problem]) => `${field}: ${problem}`)
-              .join('; '),
-          );
-        const updated = presentUser((await users.findById(user.id))!);
-        return { json: updated, text: `updated the profile of ${updated.email}` };
-      }
+      case 'update':
+        return updateProfile(db, users, target);
       case 'show': {
         const shown = presentUser(await findUser(users, target));
         return {
@@ -456,6 +442,33 @@ async function keysCommand(config: Config, action: string | undefined): Promise<
   });
 }
 
+/** `user update`: the profile fields given, checked together; a refusal names each field. */
+async function updateProfile(db: IssuerClient, users: UserRepository, target: string | undefined): Promise<Output> {
+  const user = await findUser(users, target);
+  // The profile fields given on the command line, by claim name; --name is the `name` claim.
+  const given = { name: values.name, given_name: values['given-name'], family_name: values['family-name'] };
+  const more = {
+    preferred_username: values['preferred-username'],
+    picture: values.picture,
+    locale: values.locale,
+  };
+  const input = Object.fromEntries(
+    Object.entries({ ...given, ...more, zoneinfo: values.zoneinfo }).filter(([, value]) => value !== undefined),
+  ) as Record<string, string>;
+  if (Object.keys(input).length === 0) throw new UsageError('user update needs at least one profile field');
+  const result = await profiles({ users, events: securityEvents(db, log) }).update(user.id, input, {
+    actor: 'admin-cli',
+  });
+  if (result.outcome === 'refused')
+    throw new UsageError(
+      Object.entries(result.problems)
+        .map(([field, problem]) => `${field}: ${problem}`)
+        .join('; '),
+    );
+  const updated = presentUser((await users.findById(user.id))!);
+  return { json: updated, text: `updated the profile of ${updated.email}` };
+}
+
 async function auditCommand(config: Config, action: string | undefined): Promise<Output> {
   if (action !== 'list') throw new UsageError(`unknown audit command "${action ?? ''}"`);
   return withIssuerDatabase(config, async (db) => {
@@ -496,7 +509,7 @@ async function migrateCommand(config: Config): Promise<Output> {
 }
 
 async function main(): Promise<number> {
-  const [command, action, target] = positionals;
+  const [command, action, target, ...rest] = positionals;
   if (values.help || command === undefined) {
     process.stdout.write(USAGE);
     return values.help ? 0 : 1;
@@ -513,13 +526,27 @@ async function main(): Promise<number> {
         ? await clientCommand(config, action, target)
         : command === 'user'
           ? await userCommand(config, action, target)
-          : command === 'keys'
-            ? await keysCommand(config, action)
-            : command === 'audit'
-              ? await auditCommand(config, action)
-              : command === 'migrate'
-                ? await migrateCommand(config)
-                : undefined;
+          : command === 'api'
+            ? await withIssuerDatabase(config, async (db) => {
+                const input = {
+                  action,
+                  target,
+                  rest,
+                  name: values.name,
+                  scopes: values.scope,
+                  accessTokenTtl: values['access-token-ttl'],
+                };
+                const output = await apiCommand(apiService(apiRepository(db)), input);
+                if (output.event) await audit(db, output.event);
+                return output;
+              })
+            : command === 'keys'
+              ? await keysCommand(config, action)
+              : command === 'audit'
+                ? await auditCommand(config, action)
+                : command === 'migrate'
+                  ? await migrateCommand(config)
+                  : undefined;
     if (!output) throw new UsageError(`unknown command "${command}"`);
     process.stdout.write(values.json ? `${JSON.stringify(output.json)}\n` : `${output.text}\n`);
     return 0;
@@ -527,11 +554,16 @@ async function main(): Promise<number> {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     if (values.json) process.stdout.write(`${JSON.stringify({ error: message })}\n`);
     process.stderr.write(`latchkey: ${message}\n`);
-    if (error instanceof UsageError || error instanceof ClientValidationError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof ClientValidationError ||
+      error instanceof ApiUsageError ||
+      error instanceof ApiValidationError
+    ) {
       if (error instanceof UsageError && !values.json) process.stderr.write(USAGE);
       return 1;
     }
-    if (error instanceof NotFoundError) return 2;
+    if (error instanceof NotFoundError || error instanceof ApiNotFoundError) return 2;
     return 3;
   }
 }

@@ -39,6 +39,9 @@ import { resolveKeyEncryptionKey } from './keys/key-encryption-key.ts';
 import { configuredKeyRing } from './keys/key-ring.ts';
 import { accountRevoker, adapterFactory, grantRevoker } from './oidc/adapter.ts';
 import { apiTokenUserinfo } from './oidc/api-token-userinfo.ts';
+import { apiRepository } from './apis/api-repository.ts';
+import { apiService, type ApiService } from './apis/api-service.ts';
+import { cachedApiLookup } from './oidc/resource-servers.ts';
 import { browserContext } from './oidc/browser-context.ts';
 import { deviceFlowPages, devicePollThrottle, userCodeGuessLimit } from './oidc/device-flow.ts';
 import { oidcRecordRepository, type OidcRecordRepository } from './oidc/oidc-record-repository.ts';
@@ -67,6 +70,7 @@ interface Parts extends Dependencies {
   revokeGrant: (grantId: string) => Promise<void>;
   /** Shared by the adapter's hooks and the token step: one record of rotations per process. */
   grace: RefreshGrace;
+  apis: ApiService;
 }
 
 /**
@@ -90,6 +94,7 @@ export async function buildIssuerApp(dependencies: Dependencies): Promise<Issuer
     keyEncryptionKey: await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log),
     revokeGrant,
     grace: refreshGraceOf({ ...dependencies, events }, revokeGrant),
+    apis: apiService(apiRepository(db)),
   };
   const host = await startProvider(parts);
   const app = buildHttp(parts, host);
@@ -113,8 +118,16 @@ export async function buildIssuerApp(dependencies: Dependencies): Promise<Issuer
 /** oidc-provider with our storage, clients, accounts and pages, kept current with the signing keys. */
 async function startProvider(parts: Parts): Promise<ProviderHost> {
   const { config, log, database, cache, users, records, pages, revokeGrant, grace } = parts;
-  const clients = clientService(clientRepository(database.client), { taskApi: config.taskApi.url });
-  if (config.demoClients) await ensureDemoClients(clients, { spaUrl: config.spa.url, dataDir: config.dataDir }, log);
+  const { apis } = parts;
+  const clients = clientService(clientRepository(database.client), apis);
+  if (config.demoClients) {
+    const demo = { spaUrl: config.spa.url, dataDir: config.dataDir, taskApiUrl: config.taskApi.url };
+    await ensureDemoClients(clients, apis, demo, log);
+  }
+  const findApi = cachedApiLookup(async (identifier) => {
+    const api = await apis.find(identifier);
+    return api ? { ...api, scopes: api.scopes.map((scope) => scope.name) } : undefined;
+  }, config.issuer.clientCacheTtlSeconds);
   const adapter = adapterFactory({
     records,
     cache,
@@ -132,12 +145,12 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
     dependencies: {
       adapter,
       findAccount: (id) => findActiveAccount(users, id),
+      findApi,
       deviceFlowPages: deviceFlowPages(userCodeGuessLimit(cache), pages),
       pages,
       staticClients: [accountConsoleClient(config.issuer.url)],
       settings: {
         issuerUrl: config.issuer.url,
-        taskApiUrl: config.taskApi.url,
         ttl: config.issuer.ttl,
         devicePollIntervalSeconds: config.issuer.devicePollIntervalSeconds,
       },
@@ -245,7 +258,10 @@ function pageRouters(parts: Parts, host: ProviderHost) {
   const { passwordResetTtlSeconds, signUpEnabled, recentSignInSeconds } = config.issuer;
   const devices = deviceCookies(kek, issuerUrl.startsWith('https://'));
   return [
-    interactionRoutes({ provider, password, secondFactor, magicLink, devices, forms, pages, issuerUrl, signUpEnabled }),
+    interactionRoutes({
+      ...{ provider, password, secondFactor, magicLink, devices, forms, pages, issuerUrl, signUpEnabled },
+      apis: parts.apis,
+    }),
     selfServiceRoutes({ reset, signUp, policy, forms, pages, signUpEnabled, resetTtlSeconds: passwordResetTtlSeconds }),
     accountRoutes({
       ...{

@@ -24,8 +24,13 @@ export const TASK_SCOPES = {
   work: 'tasks:work',
 } as const;
 
-export const TASK_USER_SCOPES = [TASK_SCOPES.read, TASK_SCOPES.write, TASK_SCOPES.admin] as const;
-export const TASK_SERVICE_SCOPES = [TASK_SCOPES.work] as const;
+/** The task API's scopes as registered at the issuer: each with the sentence its consent page shows. */
+export const TASK_API_SCOPE_DESCRIPTIONS = [
+  { name: TASK_SCOPES.read, description: 'See your tasks' },
+  { name: TASK_SCOPES.write, description: 'Create, change and complete your tasks' },
+  { name: TASK_SCOPES.admin, description: 'Manage everyone’s tasks (administrators only)' },
+  { name: TASK_SCOPES.work, description: 'Work on queued tasks as a service' },
+];
 
 /** What the demo's person-facing clients ask for: an ID token, email, a refresh token, and their tasks. */
 export const DEMO_USER_SCOPE = ['openid', 'email', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write].join(' ');

@@ -2,6 +2,7 @@
  * `npm run bench` (`-- --quick` for CI): Latchkey's issuer and task API beside their ceilings, on
  * this machine, in one run. See docs/benchmarks.md for what each scenario measures and why.
  */
+import { TASK_API_SCOPE_DESCRIPTIONS } from '../../src/shared/protocol.ts';
 import { spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -101,6 +102,15 @@ async function latchkey(commandArgs: string[], input?: string): Promise<Record<s
 
 log(`mode: ${postgres ? 'PostgreSQL + Redis' : 'embedded (PGlite, in-process store)'}; ${SECONDS} s per run`);
 await latchkey(['migrate']);
+// The task API, registered as an operator would, with the scopes and sentences the demo gives it.
+await latchkey([
+  'api',
+  'create',
+  apiUrl,
+  '--name',
+  'Task API',
+  ...TASK_API_SCOPE_DESCRIPTIONS.flatMap((scope) => ['--scope', `${scope.name}=${scope.description}`]),
+]);
 const web = await latchkey([
   'client',
   'create',
@@ -108,6 +118,8 @@ const web = await latchkey([
   'bench web app',
   '--type',
   'web',
+  '--resource',
+  apiUrl,
   '--redirect-uri',
   redirectUri,
   '--first-party',
@@ -118,7 +130,18 @@ const web = await latchkey([
   '--scope',
   'tasks:write',
 ]);
-const service = await latchkey(['client', 'create', '--name', 'bench service', '--type', 'service']);
+const service = await latchkey([
+  'client',
+  'create',
+  '--name',
+  'bench service',
+  '--type',
+  'service',
+  '--resource',
+  apiUrl,
+  '--scope',
+  'tasks:work',
+]);
 await latchkey(['user', 'create', '--email', 'load-tester@example.com', '--verified'], `${PASSWORD}\n`);
 const basic = (id: unknown, secret: unknown) =>
   `Basic ${Buffer.from(`${encodeURIComponent(String(id))}:${encodeURIComponent(String(secret))}`).toString('base64')}`;

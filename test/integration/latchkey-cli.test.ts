@@ -60,7 +60,8 @@ describe('latchkey command line', () => {
     const client = created.json();
     assert.equal(client.type, 'service');
     assert.deepEqual(client.grantTypes, ['client_credentials']);
-    assert.deepEqual(client.scopes, ['tasks:work']);
+    assert.deepEqual(client.scopes, [], 'no API named (--resource): no API scope, and a service has no OpenID ones');
+    assert.deepEqual(client.resources, []);
     assert.match(String(client.clientSecret), /^[A-Za-z0-9_-]{43}$/, '256 random bits');
     const shown = await latchkey(['client', 'show', String(client.id), '--json']);
     assert.equal(shown.json().clientSecret, undefined);
@@ -207,6 +208,53 @@ describe('latchkey command line', () => {
       1,
       'nothing to update is a usage error',
     );
+  });
+
+  it('registers an API with its scopes, gives a client access to it, and takes that access away with the API', async () => {
+    const created = await latchkey([
+      'api',
+      'create',
+      'https://wiki.example.com',
+      '--name',
+      'Wiki',
+      '--scope',
+      'wiki:read=Read the wiki',
+      '--scope',
+      'wiki:edit=Edit wiki pages',
+      '--json',
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.deepEqual(
+      (created.json().scopes as Array<{ name: string }>).map((scope) => scope.name),
+      ['wiki:read', 'wiki:edit'],
+    );
+    const badScope = await latchkey(['api', 'scope', 'add', 'https://wiki.example.com', '--scope', 'wiki read=Read']);
+    assert.equal(badScope.code, 1);
+    assert.match(badScope.stderr, /without spaces/);
+    const notUri = await latchkey(['api', 'create', 'wiki', '--name', 'Wiki']);
+    assert.equal(notUri.code, 1);
+    const app = await latchkey([
+      'client',
+      'create',
+      '--name',
+      'Wiki bot',
+      '--type',
+      'service',
+      '--resource',
+      'https://wiki.example.com',
+      '--json',
+    ]);
+    assert.equal(app.code, 0, app.stderr);
+    assert.deepEqual(app.json().scopes, ['wiki:read', 'wiki:edit'], 'no scope given: every scope of its API');
+    const removed = await latchkey(['api', 'scope', 'remove', 'https://wiki.example.com', 'wiki:edit', '--json']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.deepEqual((await latchkey(['client', 'show', String(app.json().id), '--json'])).json().scopes, [
+      'wiki:read',
+    ]);
+    assert.equal((await latchkey(['api', 'delete', 'https://wiki.example.com'])).code, 0);
+    const after = (await latchkey(['client', 'show', String(app.json().id), '--json'])).json();
+    assert.deepEqual([after.resources, after.scopes], [[], []], 'no client points at a deleted API');
+    assert.equal((await latchkey(['api', 'show', 'https://wiki.example.com'])).code, 2);
   });
 
   it('rotates keys on command and lists them with their state', async () => {

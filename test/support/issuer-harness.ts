@@ -7,6 +7,9 @@ import { passwordHasher } from '../../src/accounts/passwords.ts';
 import { userRepository } from '../../src/accounts/user-repository.ts';
 import { clientRepository } from '../../src/issuer/clients/client-repository.ts';
 import { clientService, type NewClient } from '../../src/issuer/clients/client-service.ts';
+import { apiRepository } from '../../src/issuer/apis/api-repository.ts';
+import { apiService } from '../../src/issuer/apis/api-service.ts';
+import { TASK_API_SCOPE_DESCRIPTIONS } from '../../src/shared/protocol.ts';
 import { buildIssuerApp, type IssuerApp } from '../../src/issuer/issuer-app.ts';
 import { issuerService } from '../../src/issuer/issuer-service.ts';
 import type { PrismaClient } from '../../src/shared/database/generated/issuer/client.ts';
@@ -167,7 +170,16 @@ export async function startIssuer(
     { logDestination: options.logDestination },
   );
   const db = service.database.client;
-  const clients = clientService(clientRepository(db), { taskApi });
+  const apis = apiService(apiRepository(db));
+  // The test suites' API: the task API's identifier and scopes, registered as an operator would.
+  // Suites sharing one PostgreSQL database may race to register it: one wins, the others find it.
+  if (!(await apis.find(taskApi)))
+    await apis
+      .create({ identifier: taskApi, name: 'Task API', scopes: TASK_API_SCOPE_DESCRIPTIONS })
+      .catch(async (error: unknown) => {
+        if (!(await apis.find(taskApi))) throw error;
+      });
+  const clients = clientService(clientRepository(db), apis);
   const users = userRepository(db);
   const passwords = passwordHasher();
   const kek = Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex');
@@ -179,7 +191,13 @@ export async function startIssuer(
     service,
     issuer,
     async createClient(input) {
-      const { client: created, secret } = await clients.create({ name: `test client ${unique()}`, ...input });
+      // Unless a test says otherwise: the task API, with the scopes the demo's clients of that type have.
+      const scopes =
+        input.type === 'service'
+          ? ['tasks:work']
+          : ['openid', 'email', 'profile', 'offline_access', 'tasks:read', 'tasks:write'];
+      const defaults = { name: `test client ${unique()}`, resources: [taskApi], scopes };
+      const { client: created, secret } = await clients.create({ ...defaults, ...input });
       return { id: created.id, secret };
     },
     secondFactor: factors,

@@ -28,6 +28,13 @@ export interface NewClient {
   tosUri?: string | null;
   /** This client's access-token lifetime in seconds (60 to 86400); null: the deployment's default. */
   accessTokenTtlSeconds?: number | null;
+  /** The registered APIs (identifiers) it may get tokens for; its API scopes must be theirs. */
+  resources?: string[];
+}
+
+/** What the client registry needs of the API registry. */
+export interface ApiScopesSource {
+  find(identifier: string): Promise<{ scopes: Array<{ name: string }> } | null>;
 }
 
 /** What `client update` may change: everything but the id, the type and the credentials (a null clears a link). */
@@ -105,10 +112,28 @@ function editable(row: ClientRow): Required<ClientChanges> {
     policyUri: row.policyUri,
     tosUri: row.tosUri,
     accessTokenTtlSeconds: row.accessTokenTtlSeconds,
+    resources: row.resources,
   };
 }
 
-export function clientService(repository: ClientRepository, resources: { taskApi: string }) {
+/**
+ * Each API a client names is registered, and each scope that is not OpenID's belongs to one of
+ * them: a client never points at an API or a scope that does not exist.
+ */
+async function checkApis(apis: ApiScopesSource, resources: string[], scopes: string[]): Promise<Set<string>> {
+  const apiScopes = new Set<string>();
+  for (const identifier of resources) {
+    const api = await apis.find(identifier);
+    if (!api) throw new ClientValidationError(`no API ${identifier} is registered (latchkey api create)`);
+    for (const scope of api.scopes) apiScopes.add(scope.name);
+  }
+  const unknown = scopes.filter((scope) => !OIDC_SCOPE_NAMES.has(scope) && !apiScopes.has(scope));
+  if (unknown.length)
+    throw new ClientValidationError(`scope ${unknown.join(' ')} belongs to none of the client's APIs (--resource)`);
+  return apiScopes;
+}
+
+export function clientService(repository: ClientRepository, apis: ApiScopesSource) {
   return {
     /** Creates a client; the secret, when there is one, is returned here and never again. */
     async create(input: NewClient): Promise<{ client: ClientRow; secret: string | undefined }> {
@@ -117,7 +142,7 @@ export function clientService(repository: ClientRepository, resources: { taskApi
         name: input.name,
         redirectUris: input.redirectUris ?? [],
         postLogoutRedirectUris: input.postLogoutRedirectUris ?? [],
-        scopes: input.scopes?.length ? input.scopes : DEFAULT_SCOPES[input.type],
+        scopes: input.scopes ?? [],
         firstParty: input.firstParty ?? false,
         pkceRequired: input.pkceRequired ?? true,
         logoUri: input.logoUri ?? null,
@@ -126,7 +151,11 @@ export function clientService(repository: ClientRepository, resources: { taskApi
         tosUri: input.tosUri ?? null,
         accessTokenTtlSeconds: input.accessTokenTtlSeconds ?? null,
       };
-      validateClient(input.type, { ...fields, jwks: input.jwks });
+      const resources = [...new Set(input.resources ?? [])];
+      const apiScopes = await checkApis(apis, resources, fields.scopes);
+      // No scope given: the type's OpenID defaults and every scope of its APIs.
+      if (!input.scopes?.length) fields.scopes = [...DEFAULT_SCOPES[input.type], ...apiScopes];
+      validateClient(input.type, { ...fields, resources, jwks: input.jwks });
       if (input.id !== undefined && !/^[A-Za-z0-9._-]{3,64}$/.test(input.id))
         throw new ClientValidationError('a client id has 3-64 letters, digits, ".", "_" or "-"');
       const secret = kind.confidential && !input.jwks ? generateClientSecret() : undefined;
@@ -135,7 +164,7 @@ export function clientService(repository: ClientRepository, resources: { taskApi
         type: input.type,
         ...fields,
         grantTypes: kind.grantTypes,
-        resources: [resources.taskApi],
+        resources,
         tokenEndpointAuthMethod: input.jwks ? 'private_key_jwt' : kind.authMethod,
         secretHash: secret ? hashClientSecret(secret) : null,
         ...(input.jwks ? { jwks: input.jwks } : {}),
@@ -153,6 +182,7 @@ export function clientService(repository: ClientRepository, resources: { taskApi
       const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
       const next = { ...editable(client), ...given } as Required<ClientChanges>;
       validateClient(client.type, { ...next, jwks: client.jwks ?? undefined });
+      await checkApis(apis, next.resources, next.scopes);
       return repository.update(id, next);
     },
 

@@ -1,6 +1,6 @@
 import type { ClientType } from '../../shared/database/generated/issuer/client.ts';
 
-import { GRANT_TYPES, TASK_SCOPES } from '../../shared/protocol.ts';
+import { GRANT_TYPES } from '../../shared/protocol.ts';
 
 const DEVICE_CODE_GRANT = GRANT_TYPES.deviceCode;
 
@@ -49,10 +49,10 @@ export const CLIENT_TYPES: Record<
   },
 };
 
-/** The scopes a client of each type gets when none are given at creation. */
+/** The OpenID scopes a client of each type gets when no scope is given at creation (and every scope of its APIs). */
 export const DEFAULT_SCOPES: Record<ClientType, string[]> = {
-  web: ['openid', 'email', 'profile', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
-  spa: ['openid', 'email', 'profile', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
-  cli: ['openid', 'email', 'profile', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write],
-  service: [TASK_SCOPES.work],
+  web: ['openid', 'email', 'profile', 'offline_access'],
+  spa: ['openid', 'email', 'profile', 'offline_access'],
+  cli: ['openid', 'email', 'profile', 'offline_access'],
+  service: [],
 };

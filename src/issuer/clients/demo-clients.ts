@@ -2,7 +2,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../shared/logging/logger.ts';
-import { DEMO_CLIENT_IDS, DEMO_WORKER_SECRET_FILE } from '../../shared/protocol.ts';
+import {
+  DEMO_CLIENT_IDS,
+  DEMO_WORKER_SECRET_FILE,
+  TASK_API_SCOPE_DESCRIPTIONS,
+  TASK_SCOPES,
+} from '../../shared/protocol.ts';
+import type { ApiService } from '../apis/api-service.ts';
 import type { clientService } from './client-service.ts';
 
 export { DEMO_CLIENT_IDS };
@@ -17,10 +23,23 @@ export const demoWorkerSecretPath = (dataDir: string) => path.join(dataDir, DEMO
  */
 export async function ensureDemoClients(
   clients: ReturnType<typeof clientService>,
-  settings: { spaUrl: string; dataDir: string },
+  apis: ApiService,
+  settings: { spaUrl: string; dataDir: string; taskApiUrl: string },
   log: Logger,
 ): Promise<void> {
   const created: string[] = [];
+  // The demo's API, registered like any other (an operator would run `latchkey api create`).
+  if (!(await apis.find(settings.taskApiUrl))) {
+    // Instances starting together may race to register it: one wins, the others find it.
+    await apis
+      .create({ identifier: settings.taskApiUrl, name: 'Task API', scopes: TASK_API_SCOPE_DESCRIPTIONS })
+      .then(() => log.info({ api: settings.taskApiUrl }, 'demo API registered'))
+      .catch(async (error: unknown) => {
+        if (!(await apis.find(settings.taskApiUrl))) throw error;
+      });
+  }
+  const resources = [settings.taskApiUrl];
+  const personScopes = ['openid', 'email', 'profile', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write];
   if (!(await clients.find(DEMO_CLIENT_IDS.spa))) {
     await clients.create({
       id: DEMO_CLIENT_IDS.spa,
@@ -29,6 +48,8 @@ export async function ensureDemoClients(
       redirectUris: [`${settings.spaUrl}/`],
       postLogoutRedirectUris: [`${settings.spaUrl}/`],
       firstParty: true,
+      resources,
+      scopes: personScopes,
     });
     created.push(DEMO_CLIENT_IDS.spa);
   }
@@ -38,6 +59,8 @@ export async function ensureDemoClients(
       name: 'taskctl (demo command line)',
       type: 'cli',
       firstParty: true,
+      resources,
+      scopes: personScopes,
     });
     created.push(DEMO_CLIENT_IDS.cli);
   }
@@ -48,6 +71,8 @@ export async function ensureDemoClients(
       id: DEMO_CLIENT_IDS.worker,
       name: 'Task worker (demo service)',
       type: 'service',
+      resources,
+      scopes: [TASK_SCOPES.work],
     }));
     created.push(DEMO_CLIENT_IDS.worker);
   } else if (!existsSync(secretFile)) {

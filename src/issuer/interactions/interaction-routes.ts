@@ -5,10 +5,11 @@ import type { MagicLinkSignIn } from '../../accounts/sign-in/magic-link.ts';
 import type { PasswordSignIn } from '../../accounts/sign-in/password-sign-in.ts';
 import type { SecondFactorStep } from '../../accounts/sign-in/second-factor-step.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
+import type { ApiService } from '../apis/api-service.ts';
 import { seeOther } from '../../shared/http/see-other.ts';
 import { signInExpired } from '../http/page-errors.ts';
 import { describeScopes } from '../pages/scope-words.ts';
-import { consentResult, requestedScopes } from './consent.ts';
+import { apiScopeWords, consentResult, requestedScopes } from './consent.ts';
 import { InteractionPages, type InteractionPagesOptions } from './interaction-pages.ts';
 
 export interface InteractionDependencies extends InteractionPagesOptions {
@@ -16,6 +17,8 @@ export interface InteractionDependencies extends InteractionPagesOptions {
   password: PasswordSignIn;
   secondFactor: SecondFactorStep;
   magicLink: MagicLinkSignIn;
+  /** The registered APIs: the consent page shows their scopes' sentences. */
+  apis: Pick<ApiService, 'find'>;
   issuerUrl: string;
 }
 
@@ -48,7 +51,7 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
 }
 
 /** The current step's page, the password, and the second factor. */
-function signInRoutes({ router, steps, provider, password, secondFactor }: Parts): void {
+function signInRoutes({ router, steps, provider, password, secondFactor, apis }: Parts): void {
   router.get('/interaction/:uid', async (ctx) => {
     const details = await provider().interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name === 'login') {
@@ -57,7 +60,7 @@ function signInRoutes({ router, steps, provider, password, secondFactor }: Parts
     }
     await steps.render(ctx, 'consent', details, {
       title: 'Allow access?',
-      scopes: describeScopes(requestedScopes(details)),
+      scopes: describeScopes(requestedScopes(details), await apiScopeWords(details, (id) => apis.find(id))),
       ...(await steps.clientPresentation(details)),
     });
   });

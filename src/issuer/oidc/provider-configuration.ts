@@ -5,14 +5,14 @@ import type { Account } from '../../accounts/accounts.ts';
 import type { KeySet } from '../keys/key-ring.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import { addUserinfoAudience, SCOPE_CLAIMS } from './api-token-userinfo.ts';
+import { firstPartyGrant } from './first-party-grant.ts';
 import { latchkeyInteractionPolicy } from './interaction-policy.ts';
 import { orUnavailable } from './outage-errors.ts';
-import { clientAccessTokenTtl, resourceServers } from './resource-servers.ts';
+import { clientAccessTokenTtl, resourceServers, type ApiInfo } from './resource-servers.ts';
 import { shouldRotateRefreshToken } from './refresh-grace.ts';
 
 export interface ProviderSettings {
   issuerUrl: string;
-  taskApiUrl: string;
   ttl: { accessToken: number; idToken: number; refreshIdle: number; refreshAbsolute: number; session: number };
   devicePollIntervalSeconds: number;
 }
@@ -20,6 +20,8 @@ export interface ProviderSettings {
 export interface ProviderDependencies {
   adapter: NonNullable<Configuration['adapter']>;
   findAccount: (id: string) => Promise<Account | undefined>;
+  /** The registered APIs, by identifier (RFC 8707 resource indicators). */
+  findApi: (identifier: string) => Promise<ApiInfo | undefined>;
   keys: KeySet;
   settings: ProviderSettings;
   /** Pages the issuer renders for the device flow (from the accounts UI, or plain defaults). */
@@ -42,11 +44,6 @@ interface ClientExtras {
 const clientExtras = (ctx: KoaContextWithOIDC) => ctx.oidc.client as unknown as ClientExtras | undefined;
 const clientSettings = (client: unknown) => client as { pkce_required?: boolean };
 const now = () => Math.floor(Date.now() / 1000);
-
-export function requestedScopes(ctx: KoaContextWithOIDC): string[] {
-  const scope = ctx.oidc.params?.scope;
-  return typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
-}
 
 /**
  * Where oidc-provider serves each endpoint (its defaults, spelled out): the provider gate hands
@@ -89,6 +86,7 @@ export function providerConfiguration({
   settings,
   deviceFlowPages,
   pages,
+  findApi,
   staticClients = [],
 }: ProviderDependencies): Configuration {
   const secure = settings.issuerUrl.startsWith('https://');
@@ -103,7 +101,7 @@ export function providerConfiguration({
     jwks: keys.jwks,
     cookies: { keys: keys.cookieKeys, long: cookie, short: cookie, names: { ...PROVIDER_COOKIES } },
     ...protocolChoices(),
-    features: features(settings, pages, deviceFlowPages),
+    features: features(settings, pages, deviceFlowPages, findApi),
     extraTokenClaims: (ctx, token) => accessTokenClaims(ctx, token, findAccount),
     formats: {
       customizers: {
@@ -197,8 +195,9 @@ function features(
   settings: ProviderSettings,
   pages: PageRenderer,
   deviceFlowPages: ProviderDependencies['deviceFlowPages'],
+  findApi: ProviderDependencies['findApi'],
 ): NonNullable<Configuration['features']> {
-  const resources = resourceServers({ identifier: settings.taskApiUrl, accessTokenTtl: settings.ttl.accessToken });
+  const resources = resourceServers(findApi, settings.ttl.accessToken);
   return {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -275,28 +274,4 @@ function lifetimes(settings: ProviderSettings): NonNullable<Configuration['ttl']
       return Math.max(1, Math.min(settings.ttl.refreshIdle, absoluteLeft));
     },
   };
-}
-
-/**
- * The grant oidc-provider starts from. First-party clients get what they asked for (oidc-provider
- * has already cut it to the client's scopes) without a consent prompt; others keep their grant.
- */
-async function firstPartyGrant(ctx: KoaContextWithOIDC) {
-  const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
-  const existing = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
-  if (!clientExtras(ctx)?.first_party || !ctx.oidc.session?.accountId) return existing;
-  // First-party: grant what was asked (oidc-provider has already cut it to the client's scopes).
-  const grant =
-    existing ??
-    new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session.accountId });
-  const requested = requestedScopes(ctx);
-  const oidcScopes = requested.filter((scope) => (OIDC_SCOPES as readonly string[]).includes(scope));
-  if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
-  for (const [resource, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
-    const serverScopes = new Set(server.scopes);
-    const granted = requested.filter((scope) => serverScopes.has(scope));
-    if (granted.length) grant.addResourceScope(resource, granted.join(' '));
-  }
-  await grant.save();
-  return grant;
 }

@@ -1,6 +1,5 @@
+import { requestedScopes } from './first-party-grant.ts';
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
-
-import { TASK_SERVICE_SCOPES, TASK_USER_SCOPES } from '../../shared/protocol.ts';
 
 interface ClientExtras {
   allowed_resources?: string[];
@@ -12,24 +11,22 @@ interface ClientExtras {
 export const clientAccessTokenTtl = (client: unknown): number | undefined =>
   (client as ClientExtras | undefined)?.access_token_ttl ?? undefined;
 
-/**
- * The APIs Latchkey issues tokens for (RFC 8707). Today one: the task API, with JWT access tokens
- * (RFC 9068) signed ES256. A client may only get tokens for resources it was registered for.
- */
-export function resourceServers(taskApi: { identifier: string; accessTokenTtl: number }) {
-  const servers = new Map<string, ResourceServer>([
-    [
-      taskApi.identifier,
-      {
-        scope: [...TASK_USER_SCOPES, ...TASK_SERVICE_SCOPES].join(' '),
-        audience: taskApi.identifier,
-        accessTokenTTL: taskApi.accessTokenTtl,
-        accessTokenFormat: 'jwt',
-        jwt: { sign: { alg: 'ES256' } },
-      },
-    ],
-  ]);
+/** What the provider needs to know of a registered API. */
+export interface ApiInfo {
+  identifier: string;
+  scopes: string[];
+  accessTokenTtlSeconds: number | null;
+}
 
+/**
+ * The APIs Latchkey issues tokens for (RFC 8707), as registered in the database (`latchkey api`):
+ * JWT access tokens (RFC 9068) signed ES256, with the API's identifier as `aud`. A client may only
+ * get tokens for the APIs it was registered for, and only the scopes it was registered with.
+ */
+export function resourceServers(
+  findApi: (identifier: string) => Promise<ApiInfo | undefined>,
+  defaultTtlSeconds: number,
+) {
   const extras = (client: KoaContextWithOIDC['oidc']['client']) => client as unknown as ClientExtras | undefined;
   const allowedFor = (client: KoaContextWithOIDC['oidc']['client']) => extras(client)?.allowed_resources ?? [];
 
@@ -38,45 +35,64 @@ export function resourceServers(taskApi: { identifier: string; accessTokenTtl: n
      * The resource server as this client may use it: only the scopes it was registered with. Asking
      * for one of the resource's other scopes is an error that names it, not a silent drop.
      */
-    getResourceServerInfo: (
+    getResourceServerInfo: async (
       ctx: KoaContextWithOIDC,
       resource: string,
       client: KoaContextWithOIDC['oidc']['client'],
-    ): ResourceServer => {
-      const server = servers.get(resource);
-      if (!server || !allowedFor(client).includes(resource))
-        throw new errors.InvalidTarget(`resource ${resource} is not available to this client`);
+    ): Promise<ResourceServer> => {
+      const api = allowedFor(client).includes(resource) ? await findApi(resource) : undefined;
+      if (!api) throw new errors.InvalidTarget(`resource ${resource} is not available to this client`);
       const clientScopes = new Set(extras(client)?.resource_scopes ?? []);
-      const serverScopes = server.scope.split(' ');
-      const scopeParam = ctx.oidc.params?.scope;
-      const requested = typeof scopeParam === 'string' ? scopeParam.split(' ') : [];
-      const refused = requested.filter((scope) => serverScopes.includes(scope) && !clientScopes.has(scope));
+      const refused = requestedScopes(ctx).filter((scope) => api.scopes.includes(scope) && !clientScopes.has(scope));
       if (refused.length)
         throw new errors.InvalidScope(`scope ${refused.join(' ')} is not allowed for this client`, refused.join(' '));
-      const scope = serverScopes.filter((scope) => clientScopes.has(scope)).join(' ');
-      return { ...server, scope, accessTokenTTL: clientAccessTokenTtl(client) ?? server.accessTokenTTL };
+      return {
+        scope: api.scopes.filter((scope) => clientScopes.has(scope)).join(' '),
+        audience: api.identifier,
+        accessTokenTTL: clientAccessTokenTtl(client) ?? api.accessTokenTtlSeconds ?? defaultTtlSeconds,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'ES256' } },
+      };
     },
 
     /**
-     * With no `resource` parameter, a client whose only resource is the task API gets a token for it:
-     * clients should not need to know RFC 8707 to get a usable JWT.
+     * With no `resource` parameter, a client registered for exactly one API gets a token for it when
+     * it asked for one of its scopes (or for none at all): clients should not need to know RFC 8707
+     * to get a usable JWT.
      */
-    defaultResource: (
+    defaultResource: async (
       ctx: KoaContextWithOIDC,
       client: KoaContextWithOIDC['oidc']['client'],
       oneOf?: readonly string[],
-    ): string | readonly string[] | undefined => {
+    ): Promise<string | readonly string[] | undefined> => {
       if (oneOf) return oneOf.length === 1 ? oneOf[0] : oneOf;
       const allowed = allowedFor(client);
       if (allowed.length !== 1) return undefined;
-      // Scopes that belong to no resource (openid alone) still get the resource if the client asked for any of its scopes.
-      const scopeParam = ctx.oidc.params?.scope;
-      const requested = typeof scopeParam === 'string' ? scopeParam.split(' ') : [''];
-      const server = servers.get(allowed[0]!);
-      const serverScopes = new Set(server?.scope.split(' '));
-      return requested.some((scope) => serverScopes.has(scope)) || requested.every((scope) => scope === '')
-        ? allowed[0]
-        : undefined;
+      const requested = requestedScopes(ctx);
+      if (requested.length === 0) return allowed[0];
+      const api = await findApi(allowed[0]!);
+      return requested.some((scope) => api?.scopes.includes(scope)) ? allowed[0] : undefined;
     },
+  };
+}
+
+const MAX_ENTRIES = 1_000;
+
+/**
+ * API lookups, cached in the process for a few seconds like client metadata: every token request
+ * reads its API. An administrator's change reaches every instance within `ttlSeconds`.
+ */
+export function cachedApiLookup(find: (identifier: string) => Promise<ApiInfo | undefined>, ttlSeconds: number) {
+  if (ttlSeconds <= 0) return find;
+  const entries = new Map<string, { value: Promise<ApiInfo | undefined>; expiresAt: number }>();
+  return (identifier: string): Promise<ApiInfo | undefined> => {
+    const now = Date.now();
+    const cached = entries.get(identifier);
+    if (cached && cached.expiresAt > now) return cached.value;
+    const value = find(identifier);
+    entries.set(identifier, { value, expiresAt: now + ttlSeconds * 1000 });
+    value.catch(() => entries.delete(identifier));
+    if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
+    return value;
   };
 }
