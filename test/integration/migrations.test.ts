@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { cp, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { DatabaseTarget } from '../../src/shared/config/config.ts';
@@ -61,6 +62,42 @@ describe('migrations on PGlite', () => {
       }
       assert.deepEqual(await appliedNames(target), await migrationNames(MIGRATIONS.issuer));
     } finally {
+      await dir.remove();
+    }
+  });
+
+  it('turn the resources clients held before APIs were registered into registered APIs with the task API scopes', async () => {
+    const dir = await temporaryDirectory();
+    const target: DatabaseTarget = { kind: 'pglite', dataDir: path.join(dir.path, 'db') };
+    // The history as it was before the APIs migration, copied beside the real one.
+    const before = path.join(dir.path, 'migrations-before-apis');
+    const all = await readdir(MIGRATIONS.issuer);
+    await mkdir(before);
+    for (const entry of all.filter((name) => name < (all.find((name) => name.endsWith('_apis')) ?? '')))
+      await cp(path.join(MIGRATIONS.issuer, entry), path.join(before, entry), { recursive: true });
+    await cp(path.join(MIGRATIONS.issuer, 'migration_lock.toml'), path.join(before, 'migration_lock.toml'));
+    const database = await openDatabase(target, (adapter) => new IssuerClient({ adapter }), log);
+    try {
+      await migrate(database, before, log);
+      await database.client.$executeRawUnsafe(
+        `INSERT INTO clients (id, name, type, redirect_uris, post_logout_redirect_uris, grant_types, scopes, resources, token_endpoint_auth_method, updated_at)
+         VALUES ('worker', 'Worker', 'service', '{}', '{}', '{client_credentials}', '{tasks:work}', '{https://tasks.example.com}', 'client_secret_basic', now())`,
+      );
+      await migrate(database, MIGRATIONS.issuer, log);
+      const api = await database.client.api.findUnique({
+        where: { identifier: 'https://tasks.example.com' },
+        include: { scopes: true },
+      });
+      assert.equal(api?.name, 'Task API');
+      assert.deepEqual(api.scopes.map((scope) => scope.name).sort(), [
+        'tasks:admin',
+        'tasks:read',
+        'tasks:work',
+        'tasks:write',
+      ]);
+      assert.deepEqual((await database.client.client.findUnique({ where: { id: 'worker' } }))?.scopes, ['tasks:work']);
+    } finally {
+      await database.close();
       await dir.remove();
     }
   });
