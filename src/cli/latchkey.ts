@@ -46,10 +46,11 @@ const USAGE = `usage: latchkey <command> [options] [--json]
   api create URI --name N [--scope name=sentence]... [--access-token-ttl SECONDS]
   api list | show URI | update URI [--name N] [--access-token-ttl S] | delete URI
   api scope add URI --scope name=sentence... | api scope remove URI NAME
-  client create --name N --type web|spa|cli|service [--resource API_URI]... [--redirect-uri U]... [--post-logout-redirect-uri U]...
+  client create --name N --type web|spa|cli|service [--resource API_URI]... [--default-resource API_URI]
+                [--redirect-uri U]... [--post-logout-redirect-uri U]...
                 [--scope S]... [--first-party] [--no-pkce] [--jwks-file F]
                 [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--access-token-ttl SECONDS]
-  client update ID [--name N] [--resource API_URI]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--scope S]...
+  client update ID [--name N] [--resource API_URI]... [--default-resource API_URI] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--scope S]...
                 [--first-party | --third-party] [--pkce | --no-pkce] [--logo-uri U] [--client-uri U]
                 [--policy-uri U] [--tos-uri U] [--access-token-ttl SECONDS]
                 (lists given replace the old ones; "" clears a link, or the lifetime back to the default)
@@ -77,6 +78,7 @@ const { positionals, values } = parseArgs({
     type: { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
     resource: { type: 'string', multiple: true },
+    'default-resource': { type: 'string' },
     'post-logout-redirect-uri': { type: 'string', multiple: true },
     scope: { type: 'string', multiple: true },
     'first-party': { type: 'boolean' },
@@ -160,6 +162,7 @@ function clientChanges(): ClientChanges {
     ...(values['post-logout-redirect-uri'] ? { postLogoutRedirectUris: values['post-logout-redirect-uri'] } : {}),
     ...(values.scope ? { scopes: values.scope } : {}),
     ...(values.resource ? { resources: values.resource } : {}),
+    ...(values['default-resource'] !== undefined ? { defaultResource: values['default-resource'] || null } : {}),
     ...(values['first-party'] ? { firstParty: true } : values['third-party'] ? { firstParty: false } : {}),
     ...(values.pkce ? { pkceRequired: true } : values['no-pkce'] ? { pkceRequired: false } : {}),
     ...linkAndLifetimeOptions(),
@@ -176,6 +179,7 @@ function presentClient(client: ClientRow) {
     grantTypes: client.grantTypes,
     scopes: client.scopes,
     resources: client.resources,
+    defaultResource: client.defaultResource,
     firstParty: client.firstParty,
     tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
     pkceRequired: client.pkceRequired,
@@ -259,6 +263,7 @@ async function clientCommand(config: Config, action: string | undefined, id: str
           scopes: values.scope ?? [],
           firstParty: values['first-party'] ?? false,
           resources: values.resource ?? [],
+          defaultResource: values['default-resource'] || null,
           ...(values['no-pkce'] ? { pkceRequired: false } : {}),
           ...(jwks ? { jwks } : {}),
           ...linkAndLifetimeOptions(),

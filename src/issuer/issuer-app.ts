@@ -146,7 +146,7 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
       adapter,
       findAccount: (id) => findActiveAccount(users, id),
       findApi,
-      deviceFlowPages: deviceFlowPages(userCodeGuessLimit(cache), pages),
+      deviceFlowPages: deviceFlowPages(userCodeGuessLimit(cache), pages, apis),
       pages,
       staticClients: [accountConsoleClient(config.issuer.url)],
       settings: {

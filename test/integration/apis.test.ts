@@ -80,6 +80,21 @@ describe('the operator’s own APIs', () => {
     assert.equal(refused.status, 401, 'another API’s token is not for the wiki');
   });
 
+  it('gives a client of several APIs its default API when the request names none, and refuses a default it does not hold', async () => {
+    const app = await issuer.createClient({
+      type: 'service',
+      resources: [issuer.taskApi, WIKI],
+      defaultResource: WIKI,
+      scopes: ['tasks:work', 'wiki:read'],
+    });
+    const tokens = await serviceToken(app, { scope: 'wiki:read' });
+    assert.equal(decodeJwt(tokens.access_token).aud, WIKI);
+    await assert.rejects(
+      issuer.createClient({ type: 'service', resources: [issuer.taskApi], defaultResource: WIKI, scopes: [] }),
+      /default API .* is not one of the client's APIs/,
+    );
+  });
+
   it('refuses a client an API it was not registered for, and a scope of that API it was not given', async () => {
     const tasksOnly = await issuer.createClient({ type: 'service' });
     const oauthError = (code: string, names: RegExp) => (error: unknown) =>

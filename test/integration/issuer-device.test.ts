@@ -21,7 +21,11 @@ describe('device authorization grant', () => {
   after(() => issuer.stop());
 
   /** A person on another device: enters the code, confirms, signs in. Returns the page they end on. */
-  async function approveOnAnotherDevice(userCode: string, user: { email: string }): Promise<string> {
+  async function approveOnAnotherDevice(
+    userCode: string,
+    user: { email: string },
+    confirmWords?: RegExp,
+  ): Promise<string> {
     const agent = new UserAgent();
     const input = await agent.request(`${issuer.url}/device`);
     const inputForm = parseForm(await input.text());
@@ -32,6 +36,7 @@ describe('device authorization grant', () => {
     );
     const confirmHtml = await confirmPage.response.text();
     assert.match(confirmHtml, /A device is asking to sign in to <strong>test client/);
+    if (confirmWords) assert.match(confirmHtml, confirmWords);
     const confirmForm = parseForm(confirmHtml);
     const login = await agent.submitForm(new URL(confirmForm.action, issuer.url), confirmForm.fields, issuer.url);
     await login.response.body?.cancel();
@@ -51,7 +56,12 @@ describe('device authorization grant', () => {
     });
     assert.equal(authorization.interval, 1);
     assert.match(authorization.user_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
-    const success = await approveOnAnotherDevice(authorization.user_code, user);
+    // Each scope in the words its API registered, and which API it is on.
+    const success = await approveOnAnotherDevice(
+      authorization.user_code,
+      user,
+      /See your tasks <span class="muted">on Task API<\/span>/,
+    );
     assert.match(success, /is signed in/);
     const tokens = await client.pollDeviceAuthorizationGrant(config, authorization);
     const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer.url}/jwks`)), {

@@ -48,6 +48,7 @@ export function apiRepository(db: PrismaClient) {
             data: {
               scopes: client.scopes.filter((scope) => !names.includes(scope)),
               ...(scopeNames === 'all' ? { resources: client.resources.filter((r) => r !== api.identifier) } : {}),
+              ...(scopeNames === 'all' && client.defaultResource === api.identifier ? { defaultResource: null } : {}),
             },
           });
         if (scopeNames === 'all') await tx.api.delete({ where: { id: api.id } });

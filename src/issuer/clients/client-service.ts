@@ -30,6 +30,8 @@ export interface NewClient {
   accessTokenTtlSeconds?: number | null;
   /** The registered APIs (identifiers) it may get tokens for; its API scopes must be theirs. */
   resources?: string[];
+  /** One of `resources`: what a request without a `resource` parameter gets a token for. */
+  defaultResource?: string | null;
 }
 
 /** What the client registry needs of the API registry. */
@@ -93,6 +95,8 @@ function validateClient(type: ClientType, client: Required<ClientChanges> & { jw
     );
   if (!client.name.trim()) throw new ClientValidationError('a client needs a name');
   for (const field of PAGE_LINKS) if (client[field]) validatePageLink(field, client[field]);
+  if (client.defaultResource !== null && !client.resources.includes(client.defaultResource))
+    throw new ClientValidationError(`the default API ${client.defaultResource} is not one of the client's APIs`);
   const ttl = client.accessTokenTtlSeconds;
   if (ttl !== null && !(Number.isInteger(ttl) && ttl >= 60 && ttl <= 86_400))
     throw new ClientValidationError('an access-token lifetime is a whole number of seconds from 60 to 86400');
@@ -113,6 +117,7 @@ function editable(row: ClientRow): Required<ClientChanges> {
     tosUri: row.tosUri,
     accessTokenTtlSeconds: row.accessTokenTtlSeconds,
     resources: row.resources,
+    defaultResource: row.defaultResource,
   };
 }
 
@@ -150,6 +155,7 @@ export function clientService(repository: ClientRepository, apis: ApiScopesSourc
         policyUri: input.policyUri ?? null,
         tosUri: input.tosUri ?? null,
         accessTokenTtlSeconds: input.accessTokenTtlSeconds ?? null,
+        defaultResource: input.defaultResource ?? null,
       };
       const resources = [...new Set(input.resources ?? [])];
       const apiScopes = await checkApis(apis, resources, fields.scopes);
@@ -229,6 +235,7 @@ export function toProviderMetadata(client: ClientRow): AdapterPayload {
     ...(client.policyUri ? { policy_uri: client.policyUri } : {}),
     ...(client.tosUri ? { tos_uri: client.tosUri } : {}),
     ...(client.accessTokenTtlSeconds ? { access_token_ttl: client.accessTokenTtlSeconds } : {}),
+    ...(client.defaultResource ? { default_resource: client.defaultResource } : {}),
     resource_scopes: client.scopes.filter((scope) => !OIDC_SCOPE_NAMES.has(scope)),
     ...(client.secretHash ? { client_secret: client.secretHash } : {}),
     ...(client.jwks ? { jwks: client.jwks as unknown as AdapterPayload['jwks'] } : {}),

@@ -4,18 +4,6 @@ import { signInExpired } from '../http/page-errors.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-/** The sentences of the API scopes a consent prompt asks for, from the registered APIs. */
-export async function apiScopeWords(
-  details: Details,
-  findApi: (identifier: string) => Promise<{ scopes: Array<{ name: string; description: string }> } | null>,
-): Promise<Record<string, string>> {
-  const missing = (details.prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {};
-  const words: Record<string, string> = {};
-  for (const identifier of Object.keys(missing))
-    for (const scope of (await findApi(identifier))?.scopes ?? []) words[scope.name] = scope.description;
-  return words;
-}
-
 /** The scopes a consent prompt asks for, OpenID scopes first, then each API's. */
 export function requestedScopes(details: Details): string[] {
   const missingResourceScopes =

@@ -8,8 +8,8 @@ import type { RequestState } from '../../shared/http/request-context.ts';
 import type { ApiService } from '../apis/api-service.ts';
 import { seeOther } from '../../shared/http/see-other.ts';
 import { signInExpired } from '../http/page-errors.ts';
-import { describeScopes } from '../pages/scope-words.ts';
-import { apiScopeWords, consentResult, requestedScopes } from './consent.ts';
+import { apiScopeWords, describeScopes } from '../pages/scope-words.ts';
+import { consentResult, requestedScopes } from './consent.ts';
 import { InteractionPages, type InteractionPagesOptions } from './interaction-pages.ts';
 
 export interface InteractionDependencies extends InteractionPagesOptions {
@@ -18,7 +18,7 @@ export interface InteractionDependencies extends InteractionPagesOptions {
   secondFactor: SecondFactorStep;
   magicLink: MagicLinkSignIn;
   /** The registered APIs: the consent page shows their scopes' sentences. */
-  apis: Pick<ApiService, 'find'>;
+  apis: Pick<ApiService, 'list'>;
   issuerUrl: string;
 }
 
@@ -60,7 +60,7 @@ function signInRoutes({ router, steps, provider, password, secondFactor, apis }:
     }
     await steps.render(ctx, 'consent', details, {
       title: 'Allow access?',
-      scopes: describeScopes(requestedScopes(details), await apiScopeWords(details, (id) => apis.find(id))),
+      scopes: describeScopes(requestedScopes(details), await apiScopeWords(apis)),
       ...(await steps.clientPresentation(details)),
     });
   });

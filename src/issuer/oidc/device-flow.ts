@@ -1,7 +1,8 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Cache } from '../../shared/cache/cache.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
-import { describeScopes } from '../pages/scope-words.ts';
+import { apiScopeWords, describeScopes } from '../pages/scope-words.ts';
+import type { ApiService } from '../apis/api-service.ts';
 import { sha256Base64url } from '../../shared/crypto/digest.ts';
 import { GRANT_TYPES } from '../../shared/protocol.ts';
 import { cookieValue, hashId, PROVIDER_COOKIES } from './session-index.ts';
@@ -50,7 +51,7 @@ export function userCodeGuessLimit(cache: Cache, limits = USER_CODE_GUESS_LIMITS
 export type UserCodeGuessLimit = ReturnType<typeof userCodeGuessLimit>;
 
 /** The device-flow pages, from views/: enter the code, see which client asks for what, allow or deny. */
-export function deviceFlowPages(guesses: UserCodeGuessLimit, pages: PageRenderer) {
+export function deviceFlowPages(guesses: UserCodeGuessLimit, pages: PageRenderer, apis: Pick<ApiService, 'list'>) {
   return {
     async userCodeInputSource(
       ctx: KoaContextWithOIDC,
@@ -83,7 +84,7 @@ export function deviceFlowPages(guesses: UserCodeGuessLimit, pages: PageRenderer
         form,
         clientName: client.clientName ?? client.clientId,
         userCode,
-        scopes: describeScopes(scopes),
+        scopes: describeScopes(scopes, await apiScopeWords(apis)),
       });
     },
 

@@ -186,6 +186,7 @@ function protocolChoices(): Partial<Configuration> {
         'client_type',
         'pkce_required',
         'access_token_ttl',
+        'default_resource',
       ],
     },
   };

@@ -5,6 +5,7 @@ interface ClientExtras {
   allowed_resources?: string[];
   resource_scopes?: string[];
   access_token_ttl?: number;
+  default_resource?: string;
 }
 
 /** A client's own access-token lifetime, when it has one (`latchkey client update --access-token-ttl`). */
@@ -67,11 +68,13 @@ export function resourceServers(
     ): Promise<string | readonly string[] | undefined> => {
       if (oneOf) return oneOf.length === 1 ? oneOf[0] : oneOf;
       const allowed = allowedFor(client);
-      if (allowed.length !== 1) return undefined;
+      const chosen = extras(client)?.default_resource;
+      const candidate = chosen && allowed.includes(chosen) ? chosen : allowed.length === 1 ? allowed[0] : undefined;
+      if (!candidate) return undefined;
       const requested = requestedScopes(ctx);
-      if (requested.length === 0) return allowed[0];
-      const api = await findApi(allowed[0]!);
-      return requested.some((scope) => api?.scopes.includes(scope)) ? allowed[0] : undefined;
+      if (requested.length === 0) return candidate;
+      const api = await findApi(candidate);
+      return requested.some((scope) => api?.scopes.includes(scope)) ? candidate : undefined;
     },
   };
 }

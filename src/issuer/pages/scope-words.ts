@@ -6,13 +6,27 @@ const SCOPE_WORDS: Record<string, string> = {
   offline_access: 'Stay connected when you are not using it',
 };
 
-/**
- * `apiWords` are the sentences of the APIs' scopes, as their operators registered them; the OpenID
- * scopes have ours.
- */
+/** A registered API's scope as a person reads it: its operator's sentence, and which API it is on. */
+export type ApiScopeWords = Record<string, { words: string; api: string }>;
+
+/** The sentences of every registered API's scopes, by scope name. */
+export async function apiScopeWords(apis: {
+  list(): Promise<Array<{ name: string; scopes: Array<{ name: string; description: string }> }>>;
+}): Promise<ApiScopeWords> {
+  const words: ApiScopeWords = {};
+  for (const api of await apis.list())
+    for (const scope of api.scopes) words[scope.name] ??= { words: scope.description, api: api.name };
+  return words;
+}
+
+/** Each scope in words: the OpenID scopes have ours, an API's scopes their operator's (see `apiScopeWords`). */
 export function describeScopes(
   scopes: Iterable<string>,
-  apiWords: Record<string, string> = {},
-): Array<{ name: string; words: string }> {
-  return [...new Set(scopes)].map((name) => ({ name, words: SCOPE_WORDS[name] ?? apiWords[name] ?? `Use “${name}”` }));
+  apiWords: ApiScopeWords = {},
+): Array<{ name: string; words: string; api?: string }> {
+  return [...new Set(scopes)].map((name) => {
+    if (SCOPE_WORDS[name]) return { name, words: SCOPE_WORDS[name] };
+    const registered = apiWords[name];
+    return registered ? { name, words: registered.words, api: registered.api } : { name, words: `Use “${name}”` };
+  });
 }
