@@ -22,6 +22,7 @@ export type SecurityEventType =
   | 'grant.revoked'
   | 'admin.user_created'
   | 'admin.user_disabled'
+  | 'admin.user_deleted'
   | 'admin.user_enabled'
   | 'admin.client_created'
   | 'admin.client_deleted'

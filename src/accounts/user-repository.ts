@@ -16,6 +16,10 @@ export function userRepository(db: PrismaClient) {
     create: (data: { email: string; passwordHash: string | null; role: Role; emailVerified: boolean }) =>
       db.user.create({ data: { ...data, email: normalizeEmail(data.email) } }),
     setDisabled: (id: string, disabledAt: Date | null) => db.user.update({ where: { id }, data: { disabledAt } }),
+    /** Removes the account and, by cascade, its recovery codes. */
+    delete: async (id: string) => {
+      await db.user.delete({ where: { id } });
+    },
     setEmailVerified: (id: string) => db.user.update({ where: { id }, data: { emailVerified: true } }),
     setPasswordHash: (id: string, passwordHash: string) => db.user.update({ where: { id }, data: { passwordHash } }),
     /** Saves the profile fields given (by claim name; null clears one) and stamps `updated_at`. */

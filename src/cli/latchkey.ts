@@ -26,7 +26,7 @@ import { apiService, ApiValidationError } from '../issuer/apis/api-service.ts';
 import { apiCommand, ApiNotFoundError, ApiUsageError } from './api-commands.ts';
 import { resolveKeyEncryptionKey } from '../issuer/keys/key-encryption-key.ts';
 import { configuredKeyRing } from '../issuer/keys/key-ring.ts';
-import { disableAccount } from '../issuer/account-lifecycle.ts';
+import { deleteAccount, disableAccount } from '../issuer/account-lifecycle.ts';
 import { openCache } from '../shared/cache/open-cache.ts';
 import { loadConfig, type Config } from '../shared/config/config.ts';
 import { exitOnStartupError } from '../shared/config/startup-errors.ts';
@@ -57,6 +57,7 @@ const USAGE = `usage: latchkey <command> [options] [--json]
   client list | show ID | delete ID | rotate-secret ID
   user create --email E [--role user|admin] [--verified]     (password on standard input)
   user list | show ID|EMAIL | disable ID|EMAIL | enable ID|EMAIL | unlock ID|EMAIL
+  user delete ID|EMAIL --confirm EMAIL      (erases the account and everything issued to it)
   user update ID|EMAIL [--name N] [--given-name N] [--family-name N] [--preferred-username U]
                        [--picture URL] [--locale L] [--zoneinfo Z]   (an empty value clears a field)
   keys list | rotate
@@ -90,6 +91,7 @@ const { positionals, values } = parseArgs({
     'policy-uri': { type: 'string' },
     'tos-uri': { type: 'string' },
     'access-token-ttl': { type: 'string' },
+    confirm: { type: 'string' },
     'jwks-file': { type: 'string' },
     email: { type: 'string' },
     user: { type: 'string' },
@@ -377,6 +379,8 @@ async function userCommand(config: Config, action: string | undefined, target: s
           await cache.close();
         }
       }
+      case 'delete':
+        return deleteUser(config, db, users, target);
       case 'enable': {
         const user = await findUser(users, target);
         await users.setDisabled(user.id, null);
@@ -445,6 +449,30 @@ async function keysCommand(config: Config, action: string | undefined): Promise<
         throw new UsageError(`unknown keys command "${action ?? ''}"`);
     }
   });
+}
+
+/** `user delete`: only with the account's address typed again, since nothing of it can be restored. */
+async function deleteUser(
+  config: Config,
+  db: IssuerClient,
+  users: UserRepository,
+  target: string | undefined,
+): Promise<Output> {
+  const user = await findUser(users, target);
+  if (normalizeEmail(values.confirm ?? '') !== user.email)
+    throw new UsageError(`user delete erases ${user.email} for good: repeat its address with --confirm`);
+  const cache = openCache(config.cache, log);
+  try {
+    const locks = lockout(cache, lockRepository(db), config.issuer.lockout);
+    const { revokedGrants } = await deleteAccount(db, cache, locks, user.id);
+    await audit(db, { type: 'admin.user_deleted', userId: user.id, detail: { revokedGrants } });
+    return {
+      json: { id: user.id, deleted: true, revokedGrants },
+      text: `deleted ${user.email} and ended ${revokedGrants} grant(s)`,
+    };
+  } finally {
+    await cache.close();
+  }
 }
 
 /** `user update`: the profile fields given, checked together; a refusal names each field. */

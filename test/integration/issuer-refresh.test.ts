@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { disableAccount } from '../../src/issuer/account-lifecycle.ts';
+import { deleteAccount, disableAccount } from '../../src/issuer/account-lifecycle.ts';
 import { startIssuer, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
 
 const REDIRECT = 'http://127.0.0.1:5173/callback';
@@ -115,5 +115,17 @@ describe('refresh tokens', () => {
     const { revokedGrants } = await disableAccount(issuer.service.database.client, issuer.service.cache, user.id);
     assert.equal(revokedGrants, 1);
     await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), isInvalidGrant);
+  });
+
+  it('erases a deleted user: the refresh token, the grant and the account are gone, and nothing is left of its grants', async () => {
+    const user = await issuer.createUser();
+    const tokens = await signIn(user);
+    const db = issuer.service.database.client;
+    const unlock = { unlock: async () => undefined };
+    const { revokedGrants } = await deleteAccount(db, issuer.service.cache, unlock, user.id);
+    assert.equal(revokedGrants, 1);
+    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), isInvalidGrant);
+    assert.equal(await db.user.findUnique({ where: { id: user.id } }), null);
+    assert.equal(await db.oidcRecord.count({ where: { accountId: user.id } }), 0);
   });
 });

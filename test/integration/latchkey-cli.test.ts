@@ -174,6 +174,12 @@ describe('latchkey command line', () => {
     assert.equal((await latchkey(['user', 'disable', 'ada@example.com', '--json'])).json().disabled, true);
     assert.equal((await latchkey(['user', 'show', 'ada@example.com', '--json'])).json().disabled, true);
     assert.equal((await latchkey(['user', 'enable', 'ada@example.com', '--json'])).json().disabled, false);
+    const unconfirmed = await latchkey(['user', 'delete', 'ada@example.com']);
+    assert.equal(unconfirmed.code, 1, 'deleting needs the address typed again');
+    assert.match(unconfirmed.stderr, /repeat its address with --confirm/);
+    const deleted = await latchkey(['user', 'delete', 'ada@example.com', '--confirm', 'Ada@Example.com', '--json']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal((await latchkey(['user', 'show', 'ada@example.com'])).code, 2);
   });
 
   it('updates the profile of a user, clears a field given empty, and refuses a bad one naming it', async () => {
