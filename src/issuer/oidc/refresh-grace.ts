@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { sealer } from '../../shared/crypto/sealing.ts';
 import Provider, { type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Cache } from '../../shared/cache/cache.ts';
 import { hashId } from './session-index.ts';
@@ -59,19 +60,9 @@ export const shouldRotateRefreshToken = (ctx: KoaContextWithOIDC) => !hasMark(ct
 /** The successor is stored encrypted under a key only the holder of the old token can derive. */
 const graceKey = (oldToken: string) => createHash('sha256').update(`latchkey refresh grace\0${oldToken}`).digest();
 
-function sealSuccessor(oldToken: string, successor: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', graceKey(oldToken), iv);
-  const sealed = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
-}
-
-function openSuccessor(oldToken: string, sealed: string): string {
-  const bytes = Buffer.from(sealed, 'base64url');
-  const decipher = createDecipheriv('aes-256-gcm', graceKey(oldToken), bytes.subarray(0, 12));
-  decipher.setAuthTag(bytes.subarray(12, 28));
-  return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
-}
+// Sealed with the project's AES-256-GCM sealer; no associated data (the key is already this token's own).
+const sealSuccessor = (oldToken: string, successor: string) => sealer(graceKey(oldToken)).seal(successor, '');
+const openSuccessor = (oldToken: string, sealed: string) => sealer(graceKey(oldToken)).open(sealed, '');
 
 export interface RefreshGraceOptions {
   cache: Cache;
