@@ -1,6 +1,6 @@
-import { randomInt, timingSafeEqual } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { Cache } from '../../shared/cache/cache.ts';
-import { sha256Base64url } from '../../shared/crypto/digest.ts';
+import { sameSecret, sha256Base64url } from '../../shared/crypto/digest.ts';
 import type { MailTokens, SendBudget } from '../mail-tokens.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { magicLink } from '../mail/messages.ts';
@@ -42,12 +42,6 @@ const normalizeCode = (code: string) => code.toUpperCase().replace(/[^A-Z]/g, ''
 function newShortCode(): string {
   const raw = Array.from({ length: 8 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
   return `${raw.slice(0, 4)}-${raw.slice(4)}`;
-}
-
-function sameHash(expected: string | undefined, given: string): boolean {
-  const a = Buffer.from(expected ?? '');
-  const b = Buffer.from(given);
-  return a.length > 0 && a.length === b.length && timingSafeEqual(a, b);
 }
 
 export interface MagicLinkOptions {
@@ -156,7 +150,7 @@ export class MagicLinkSignIn {
     }
     const raw = await cache.get(codeKey(signInId));
     const stored = raw ? (JSON.parse(raw) as StoredCode) : undefined;
-    if (!stored || !sameHash(stored.codeHash, sha256Base64url(normalizeCode(code)))) return { outcome: 'wrong-code' };
+    if (!stored || !sameSecret(stored.codeHash, sha256Base64url(normalizeCode(code)))) return { outcome: 'wrong-code' };
     const record = await links.consumeHash<MagicLinkData>('magic_link', stored.tokenHash);
     await cache.delete(codeKey(signInId));
     return this.#signInWith(signInId, record?.data.uid === signInId ? record.data.userId : null, ip);

@@ -1,4 +1,5 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sameSecret } from '../../shared/crypto/digest.ts';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import QRCode from 'qrcode';
@@ -83,10 +84,10 @@ export class AccountPages {
 
   /** The end of that sign-in: true when the state matches the cookie and the issuer is ours. */
   signInFinished(ctx: Context): boolean {
-    const expected = Buffer.from(ctx.cookies.get(STATE_COOKIE) ?? '');
-    const given = Buffer.from(typeof ctx.query.state === 'string' ? ctx.query.state : '');
+    const expected = ctx.cookies.get(STATE_COOKIE) ?? '';
+    const given = typeof ctx.query.state === 'string' ? ctx.query.state : '';
     ctx.cookies.set(STATE_COOKIE, null, { path: '/account', overwrite: true });
-    const validState = expected.length > 0 && expected.length === given.length && timingSafeEqual(expected, given);
+    const validState = sameSecret(expected, given);
     return validState && ctx.query.iss === this.#options.issuerUrl && typeof ctx.query.error !== 'string';
   }
 

@@ -1,5 +1,5 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { sha256Base64url } from '../../shared/crypto/digest.ts';
+import { randomBytes } from 'node:crypto';
+import { sameSecret, sha256Base64url } from '../../shared/crypto/digest.ts';
 
 /** 256 random bits: guessing is hopeless, so a fast hash suffices where a password would need argon2. */
 export function generateClientSecret(): string {
@@ -12,7 +12,5 @@ export function hashClientSecret(secret: string): string {
 
 /** Compares a presented secret with a stored hash in time independent of where they differ. */
 export function clientSecretMatches(presented: string, storedHash: string): boolean {
-  const presentedHash = Buffer.from(hashClientSecret(presented));
-  const stored = Buffer.from(storedHash);
-  return presentedHash.length === stored.length && timingSafeEqual(presentedHash, stored);
+  return sameSecret(storedHash, hashClientSecret(presented));
 }

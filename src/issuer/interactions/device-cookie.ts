@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { sameSecret } from '../../shared/crypto/digest.ts';
 import { subkey } from '../../shared/crypto/sealing.ts';
 import type { Context } from 'koa';
 
@@ -27,9 +28,7 @@ export function deviceCookies(keyEncryptionKey: Buffer, secure: boolean) {
     const raw = ctx.cookies.get(DEVICE_COOKIE);
     const [data, signature] = raw?.split('.') ?? [];
     if (!data || !signature) return undefined;
-    const expected = Buffer.from(mac(data));
-    const given = Buffer.from(signature);
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
+    if (!sameSecret(mac(data), signature)) return undefined;
     try {
       return JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as DevicePayload;
     } catch {

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { sameSecret } from '../../shared/crypto/digest.ts';
 import { subkey } from '../../shared/crypto/sealing.ts';
 import type { Context } from 'koa';
 import type { WayForward } from '../../shared/http/errors.ts';
@@ -32,10 +33,7 @@ export function formGuard(keyEncryptionKey: Buffer, issuerUrl: string) {
       declared && declared !== 'null' ? declared === origin : ctx.get('sec-fetch-site') === 'same-origin';
     if (!sameOrigin) throw foreignForm(retry);
     const form = await readForm(ctx);
-    const expected = Buffer.from(expectedToken ?? '');
-    const given = Buffer.from(form.get('csrf') ?? '');
-    if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given))
-      throw expiredForm(retry);
+    if (!sameSecret(expectedToken ?? '', form.get('csrf') ?? '')) throw expiredForm(retry);
     return form;
   }
 
