@@ -198,7 +198,8 @@ function features(
   deviceFlowPages: ProviderDependencies['deviceFlowPages'],
   findApi: ProviderDependencies['findApi'],
 ): NonNullable<Configuration['features']> {
-  const resources = resourceServers(findApi, settings.ttl.accessToken);
+  // An outage while reading the API is a 503 temporarily_unavailable, as for the adapter and accounts.
+  const resources = resourceServers((identifier) => orUnavailable(() => findApi(identifier)), settings.ttl.accessToken);
   return {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
