@@ -41,7 +41,7 @@ import { accountRevoker, adapterFactory, grantRevoker } from './oidc/adapter.ts'
 import { apiTokenUserinfo } from './oidc/api-token-userinfo.ts';
 import { apiRepository } from './apis/api-repository.ts';
 import { apiService, type ApiService } from './apis/api-service.ts';
-import { cachedApiLookup } from './oidc/resource-servers.ts';
+import { ttlLookup } from '../shared/cache/ttl-lookup.ts';
 import { browserContext } from './oidc/browser-context.ts';
 import { deviceFlowPages, devicePollThrottle, userCodeGuessLimit } from './oidc/device-flow.ts';
 import { oidcRecordRepository, type OidcRecordRepository } from './oidc/oidc-record-repository.ts';
@@ -124,7 +124,7 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
     const demo = { spaUrl: config.spa.url, dataDir: config.dataDir, taskApiUrl: config.taskApi.url };
     await ensureDemoClients(clients, apis, demo, log);
   }
-  const findApi = cachedApiLookup(async (identifier) => {
+  const findApi = ttlLookup(async (identifier) => {
     const api = await apis.find(identifier);
     return api ? { ...api, scopes: api.scopes.map((scope) => scope.name) } : undefined;
   }, config.issuer.clientCacheTtlSeconds);

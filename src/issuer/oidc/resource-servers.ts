@@ -78,24 +78,3 @@ export function resourceServers(
     },
   };
 }
-
-const MAX_ENTRIES = 1_000;
-
-/**
- * API lookups, cached in the process for a few seconds like client metadata: every token request
- * reads its API. An administrator's change reaches every instance within `ttlSeconds`.
- */
-export function cachedApiLookup(find: (identifier: string) => Promise<ApiInfo | undefined>, ttlSeconds: number) {
-  if (ttlSeconds <= 0) return find;
-  const entries = new Map<string, { value: Promise<ApiInfo | undefined>; expiresAt: number }>();
-  return (identifier: string): Promise<ApiInfo | undefined> => {
-    const now = Date.now();
-    const cached = entries.get(identifier);
-    if (cached && cached.expiresAt > now) return cached.value;
-    const value = find(identifier);
-    entries.set(identifier, { value, expiresAt: now + ttlSeconds * 1000 });
-    value.catch(() => entries.delete(identifier));
-    if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-    return value;
-  };
-}
