@@ -37,8 +37,14 @@ export interface Mailer {
 
 const RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
 
-/** Where a message goes: SMTP, or an .eml file in the outbox folder. Returns 'smtp', or the file written. */
-function mailTransport(settings: MailSettings): (message: MailMessage) => Promise<string> {
+/**
+ * `deliver`: where a message goes (SMTP, or an .eml file in the outbox folder), returning 'smtp' or
+ * the file written. `compose`: the same message built and thrown away (for `pretendToSend`).
+ */
+function mailTransport(settings: MailSettings): {
+  deliver: (message: MailMessage) => Promise<string>;
+  compose: (message: MailMessage) => Promise<unknown>;
+} {
   const { transport } = settings;
   const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
   const envelope = (message: MailMessage) => ({
@@ -47,6 +53,7 @@ function mailTransport(settings: MailSettings): (message: MailMessage) => Promis
     subject: message.subject,
     text: message.text,
   });
+  const compose = (message: MailMessage) => composer.sendMail(envelope(message));
   if (transport.kind === 'smtp') {
     // Bounded waits: a server that accepts the connection and then says nothing must not hold mail for minutes.
     const smtp = nodemailer.createTransport({
@@ -55,10 +62,10 @@ function mailTransport(settings: MailSettings): (message: MailMessage) => Promis
       greetingTimeout: 10_000,
       socketTimeout: 20_000,
     });
-    return async (message) => (await smtp.sendMail(envelope(message)), 'smtp');
+    return { deliver: async (message) => (await smtp.sendMail(envelope(message)), 'smtp'), compose };
   }
-  return async (message) => {
-    const composed = await composer.sendMail(envelope(message));
+  const deliver = async (message: MailMessage) => {
+    const composed = await compose(message);
     await mkdir(transport.directory, { recursive: true });
     const file = path.join(
       transport.directory,
@@ -67,6 +74,7 @@ function mailTransport(settings: MailSettings): (message: MailMessage) => Promis
     await writeFile(file, composed.message as Buffer, { mode: 0o600 });
     return file;
   };
+  return { deliver, compose };
 }
 
 /**
@@ -87,10 +95,7 @@ class QueuedMailer implements Mailer {
   #shuttingDown = false;
 
   constructor(settings: MailSettings, log: Logger, retryDelays: number[]) {
-    this.#deliver = mailTransport(settings);
-    const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
-    this.#compose = (message) =>
-      composer.sendMail({ from: settings.from, to: message.to, subject: message.subject, text: message.text });
+    ({ deliver: this.#deliver, compose: this.#compose } = mailTransport(settings));
     this.#log = log;
     this.#retryDelays = retryDelays;
   }
