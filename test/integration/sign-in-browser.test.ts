@@ -131,6 +131,9 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     await page.getByRole('heading', { name: 'This page has expired' }).waitFor();
     assert.match(await page.content(), /This form has expired/);
     await page.screenshot({ path: await artifactPath('sign-in-expired-form.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: await artifactPath('sign-in-expired-form-desktop.png'), fullPage: true });
+    await page.setViewportSize({ width: 420, height: 900 });
     await page.getByRole('link', { name: 'Start again' }).click();
     await page.getByLabel('Password').waitFor();
     assert.equal(page.url(), signInUrl, 'the same sign-in, with a fresh form');
@@ -154,11 +157,17 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     await page.getByText('Use letters, digits, ".", "_" and "-" only.').waitFor();
     assert.equal(await page.getByLabel('Username').getAttribute('aria-invalid'), 'true');
     await page.screenshot({ path: await artifactPath('account-profile-refused.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: await artifactPath('account-profile-refused-desktop.png'), fullPage: true });
+    await page.setViewportSize({ width: 420, height: 900 });
     await page.getByLabel('Username').fill('ada.lovelace');
     await page.getByRole('button', { name: 'Save profile' }).click();
     await page.getByText('Your profile is saved.').waitFor();
     assert.match(await page.content(), /Ada Lovelace[\s\S]*Europe\/London/);
     await page.screenshot({ path: await artifactPath('account-profile-saved.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: await artifactPath('account-profile-saved-desktop.png'), fullPage: true });
+    await page.setViewportSize({ width: 420, height: 900 });
     await page.close();
   });
 
@@ -207,6 +216,9 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
       'https://planner.example/terms',
     );
     await page.screenshot({ path: await artifactPath('consent-third-party.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: await artifactPath('consent-third-party-desktop.png'), fullPage: true });
+    await page.setViewportSize({ width: 420, height: 900 });
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(`${APP_REDIRECT_URI}**`);
     assert.ok(new URL(page.url()).searchParams.get('code'));
