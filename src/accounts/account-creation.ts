@@ -1,4 +1,3 @@
-import type { Role } from '../shared/database/generated/issuer/client.ts';
 import { normalizeEmail } from './email-address.ts';
 import { passwordProblem, type PasswordPolicy } from './password-policy.ts';
 import type { PasswordHasher } from './passwords.ts';
@@ -8,7 +7,8 @@ import type { UserRepository, UserRow } from './user-repository.ts';
 export interface NewAccount {
   email: string;
   password: string;
-  role: Role;
+  /** Role names; unsaid, the default roles. */
+  roles?: string[];
   emailVerified: boolean;
   /** What the security log records: how the account came to be, and who made it (the new account itself when unsaid). */
   event: Pick<SecurityEvent, 'type' | 'ip' | 'detail'> & { actor?: string };
@@ -42,7 +42,7 @@ export function accountCreation({
       const user = await users.create({
         email,
         passwordHash,
-        role: account.role,
+        roles: account.roles,
         emailVerified: account.emailVerified,
       });
       await events.record({ ...account.event, userId: user.id, actor: account.event.actor ?? user.id });

@@ -9,10 +9,10 @@ export interface Account {
   claims(): { sub: string; email: string; email_verified: boolean } & Record<string, string | number | boolean>;
 }
 
-export function toAccount(user: UserRow): Account {
+export function toAccount(user: UserRow & { roleNames: string[] }): Account {
   return {
     accountId: user.id,
-    roles: [user.role],
+    roles: user.roleNames,
     claims: () => ({ sub: user.id, email: user.email, email_verified: user.emailVerified, ...profileClaims(user) }),
   };
 }
@@ -20,7 +20,7 @@ export function toAccount(user: UserRow): Account {
 /** A disabled account is not found: its sessions, refresh tokens and device approvals stop at once. */
 export async function findActiveAccount(users: UserRepository, id: string): Promise<Account | undefined> {
   // An id that is not a user id (not a UUID) finds no one; an outage is an outage, not "no such account".
-  const user = await users.findById(id).catch((error: unknown) => {
+  const user = await users.findWithRoles(id).catch((error: unknown) => {
     if (isDependencyFailure(error)) throw error;
     return null;
   });

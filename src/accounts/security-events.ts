@@ -28,6 +28,8 @@ export type SecurityEventType =
   | 'admin.client_deleted'
   | 'admin.client_updated'
   | 'admin.api_changed'
+  | 'admin.role_changed'
+  | 'admin.roles_assigned'
   | 'admin.client_secret_rotated'
   | 'admin.keys_rotated';
 

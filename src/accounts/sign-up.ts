@@ -72,7 +72,7 @@ export function signUp({ users, accounts, links, budget, mailer, events, issuerU
       if (problem) return { outcome: 'password-refused', problem };
       if (!(await links.consume('email_verification', token))) return { outcome: 'link-gone' };
       const event = { type: 'account.created' as const, ip, detail: { via: 'sign_up' } };
-      const created = await accounts.create({ email, password, role: 'user', emailVerified: true, event });
+      const created = await accounts.create({ email, password, emailVerified: true, event });
       return created.outcome === 'created' ? { outcome: 'created' } : created;
     },
   };

@@ -1,8 +1,13 @@
-import type { PrismaClient, Role, User } from '../shared/database/generated/issuer/client.ts';
+import type { PrismaClient, User } from '../shared/database/generated/issuer/client.ts';
 import { normalizeEmail } from './email-address.ts';
 import type { ProfileFields } from './profile.ts';
 
 export type UserRow = User;
+
+const roleNamesOnly = { roles: { select: { role: { select: { name: true } } } } } as const;
+function withRoleNames({ roles, ...user }: User & { roles: Array<{ role: { name: string } }> }) {
+  return { ...user, roleNames: roles.map((held) => held.role.name).sort() };
+}
 
 /**
  * The only module that reads or writes the `users` table and its child `recovery_codes` (an account
@@ -12,9 +17,34 @@ export function userRepository(db: PrismaClient) {
   return {
     findById: (id: string) => db.user.findUnique({ where: { id } }),
     findByEmail: (email: string) => db.user.findUnique({ where: { email: normalizeEmail(email) } }),
-    list: () => db.user.findMany({ orderBy: { createdAt: 'asc' } }),
-    create: (data: { email: string; passwordHash: string | null; role: Role; emailVerified: boolean }) =>
-      db.user.create({ data: { ...data, email: normalizeEmail(data.email) } }),
+    list: async () =>
+      (await db.user.findMany({ orderBy: { createdAt: 'asc' }, include: roleNamesOnly })).map(withRoleNames),
+    /** A new account with the roles named, or (none named) the default roles; an unknown name is an error. */
+    create: async ({
+      roles,
+      ...data
+    }: {
+      email: string;
+      passwordHash: string | null;
+      emailVerified: boolean;
+      roles?: string[];
+    }) => {
+      const held = await db.role.findMany({ where: roles ? { name: { in: roles } } : { isDefault: true } });
+      const unknown = (roles ?? []).filter((name) => !held.some((role) => role.name === name));
+      if (unknown.length) throw new Error(`no role ${unknown.join(', ')}`);
+      return db.user.create({
+        data: {
+          ...data,
+          email: normalizeEmail(data.email),
+          roles: { create: held.map((role) => ({ roleId: role.id })) },
+        },
+      });
+    },
+    /** The account with the names of its roles (what tokens carry as `roles`). */
+    findWithRoles: async (id: string) => {
+      const user = await db.user.findUnique({ where: { id }, include: roleNamesOnly });
+      return user ? withRoleNames(user) : null;
+    },
     setDisabled: (id: string, disabledAt: Date | null) => db.user.update({ where: { id }, data: { disabledAt } }),
     /** Removes the account and, by cascade, its recovery codes. */
     delete: async (id: string) => {

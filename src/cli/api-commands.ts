@@ -13,6 +13,8 @@ export interface ApiCommandInput {
   /** `name=sentence` pairs. */
   scopes?: string[];
   accessTokenTtl?: string;
+  roleLimited?: boolean | undefined;
+  dpopRequired?: boolean | undefined;
 }
 
 export interface ApiCommandOutput {
@@ -30,6 +32,8 @@ export function presentApi(api: ApiRow) {
     identifier: api.identifier,
     name: api.name,
     accessTokenTtlSeconds: api.accessTokenTtlSeconds,
+    roleLimited: api.roleLimited,
+    dpopRequired: api.dpopRequired,
     scopes: api.scopes.map((scope) => ({ name: scope.name, description: scope.description })),
     createdAt: api.createdAt.toISOString(),
   };
@@ -49,8 +53,17 @@ function parseTtl(value: string | undefined): number | null | undefined {
   return Number(value);
 }
 
+/** The two switches given on the command line, and only those. */
+const flags = (input: ApiCommandInput) => ({
+  ...(input.roleLimited !== undefined ? { roleLimited: input.roleLimited } : {}),
+  ...(input.dpopRequired !== undefined ? { dpopRequired: input.dpopRequired } : {}),
+});
+
 const describe = (api: ApiRow) =>
-  [`${api.name} (${api.identifier})`, ...api.scopes.map((scope) => `  ${scope.name}: ${scope.description}`)].join('\n');
+  [
+    `${api.name} (${api.identifier})${api.roleLimited ? ', limited by roles' : ''}${api.dpopRequired ? ', DPoP required' : ''}`,
+    ...api.scopes.map((scope) => `  ${scope.name}: ${scope.description}`),
+  ].join('\n');
 
 export async function apiCommand(apis: ApiService, input: ApiCommandInput): Promise<ApiCommandOutput> {
   const changed = (identifier: string, what: string) => ({
@@ -65,6 +78,7 @@ export async function apiCommand(apis: ApiService, input: ApiCommandInput): Prom
         name: input.name,
         accessTokenTtlSeconds: parseTtl(input.accessTokenTtl) ?? null,
         scopes: (input.scopes ?? []).map(parseScope),
+        ...flags(input),
       });
       return { json: presentApi(api), text: `registered ${describe(api)}`, event: changed(api.identifier, 'created') };
     }
@@ -88,8 +102,12 @@ export async function apiCommand(apis: ApiService, input: ApiCommandInput): Prom
       const changes = {
         ...(input.name !== undefined ? { name: input.name } : {}),
         ...(ttl !== undefined ? { accessTokenTtlSeconds: ttl } : {}),
+        ...flags(input),
       };
-      if (Object.keys(changes).length === 0) throw new ApiUsageError('api update needs --name or --access-token-ttl');
+      if (Object.keys(changes).length === 0)
+        throw new ApiUsageError(
+          'api update needs --name, --access-token-ttl, --[no-]role-limited or --[no-]dpop-required',
+        );
       const api = await apis.update(input.target, changes);
       return { json: presentApi(api), text: `updated ${describe(api)}`, event: changed(api.identifier, 'updated') };
     }

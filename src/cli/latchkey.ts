@@ -24,6 +24,9 @@ import { ClientValidationError, clientService, type ClientChanges } from '../iss
 import { apiRepository } from '../issuer/apis/api-repository.ts';
 import { apiService, ApiValidationError } from '../issuer/apis/api-service.ts';
 import { apiCommand, ApiNotFoundError, ApiUsageError } from './api-commands.ts';
+import { roleCommand, RoleUsageError } from './role-commands.ts';
+import { roleRepository, type RoleHolder } from '../issuer/roles/role-repository.ts';
+import { roleService, RoleNotFoundError, RoleValidationError } from '../issuer/roles/role-service.ts';
 import { resolveKeyEncryptionKey } from '../issuer/keys/key-encryption-key.ts';
 import { configuredKeyRing } from '../issuer/keys/key-ring.ts';
 import { deleteAccount, disableAccount } from '../issuer/account-lifecycle.ts';
@@ -31,11 +34,7 @@ import { openCache } from '../shared/cache/open-cache.ts';
 import { loadConfig, type Config } from '../shared/config/config.ts';
 import { exitOnStartupError } from '../shared/config/startup-errors.ts';
 import { describeTarget, openDatabase, type ClientFactory, type PrismaLike } from '../shared/database/connection.ts';
-import {
-  PrismaClient as IssuerClient,
-  type ClientType,
-  type Role,
-} from '../shared/database/generated/issuer/client.ts';
+import { PrismaClient as IssuerClient, type ClientType } from '../shared/database/generated/issuer/client.ts';
 import { PrismaClient as TasksClient } from '../shared/database/generated/tasks/client.ts';
 import { migrate, MIGRATIONS } from '../shared/database/migrations.ts';
 import type { DatabaseTarget } from '../shared/config/config.ts';
@@ -44,8 +43,15 @@ import { createLogger } from '../shared/logging/logger.ts';
 const USAGE = `usage: latchkey <command> [options] [--json]
 
   api create URI --name N [--scope name=sentence]... [--access-token-ttl SECONDS]
-  api list | show URI | update URI [--name N] [--access-token-ttl S] | delete URI
+             [--no-role-limited] [--dpop-required]
+  api list | show URI | delete URI
+  api update URI [--name N] [--access-token-ttl S] [--role-limited | --no-role-limited]
+             [--dpop-required | --no-dpop-required]
   api scope add URI --scope name=sentence... | api scope remove URI NAME
+  role create NAME [--description D] [--default]      (--default: given to every new account)
+  role list | show NAME | delete NAME
+  role update NAME [--name N] [--description D] [--default | --no-default]
+  role grant NAME API_URI SCOPE... | role revoke NAME API_URI SCOPE...
   client create --name N --type web|spa|cli|service [--resource API_URI]... [--default-resource API_URI]
                 [--redirect-uri U]... [--post-logout-redirect-uri U]...
                 [--scope S]... [--first-party] [--no-pkce] [--jwks-file F]
@@ -55,7 +61,9 @@ const USAGE = `usage: latchkey <command> [options] [--json]
                 [--policy-uri U] [--tos-uri U] [--access-token-ttl SECONDS]
                 (lists given replace the old ones; "" clears a link, or the lifetime back to the default)
   client list | show ID | delete ID | rotate-secret ID
-  user create --email E [--role user|admin] [--verified]     (password on standard input)
+  client roles add|remove ID ROLE...      (a service client's roles: what its own tokens carry)
+  user create --email E [--role R]... [--verified]     (password on standard input; no --role: the default roles)
+  user roles add|remove ID|EMAIL ROLE...
   user list | show ID|EMAIL | disable ID|EMAIL | enable ID|EMAIL | unlock ID|EMAIL
   user delete ID|EMAIL --confirm EMAIL      (erases the account and everything issued to it)
   user update ID|EMAIL [--name N] [--given-name N] [--family-name N] [--preferred-username U]
@@ -95,7 +103,14 @@ const { positionals, values } = parseArgs({
     'jwks-file': { type: 'string' },
     email: { type: 'string' },
     user: { type: 'string' },
-    role: { type: 'string', default: 'user' },
+    role: { type: 'string', multiple: true },
+    description: { type: 'string' },
+    default: { type: 'boolean' },
+    'no-default': { type: 'boolean' },
+    'role-limited': { type: 'boolean' },
+    'no-role-limited': { type: 'boolean' },
+    'dpop-required': { type: 'boolean' },
+    'no-dpop-required': { type: 'boolean' },
     verified: { type: 'boolean', default: false },
     'given-name': { type: 'string' },
     'family-name': { type: 'string' },
@@ -194,11 +209,11 @@ function presentClient(client: ClientRow) {
   };
 }
 
-function presentUser(user: UserRow) {
+function presentUser(user: UserRow & { roleNames: string[] }) {
   return {
     id: user.id,
     email: user.email,
-    role: user.role,
+    roles: user.roleNames,
     emailVerified: user.emailVerified,
     disabled: user.disabledAt !== null,
     ...profileOf(user),
@@ -235,15 +250,41 @@ async function readPasswordFromStdin(): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
-async function findUser(users: ReturnType<typeof userRepository>, idOrEmail: string | undefined): Promise<UserRow> {
+async function findUser(users: UserRepository, idOrEmail: string | undefined) {
   if (!idOrEmail) throw new UsageError('name a user by id or email');
-  const user = idOrEmail.includes('@')
+  const found = idOrEmail.includes('@')
     ? await users.findByEmail(idOrEmail)
     : /^[0-9a-f-]{36}$/i.test(idOrEmail)
       ? await users.findById(idOrEmail)
       : null;
+  const user = found ? await users.findWithRoles(found.id) : null;
   if (!user) throw new NotFoundError(`no user ${idOrEmail}`);
   return user;
+}
+
+const roleServiceOf = (db: IssuerClient) => roleService(roleRepository(db), apiService(apiRepository(db)));
+
+/** `user roles add|remove ID|EMAIL ROLE...` and `client roles add|remove ID ROLE...`. */
+async function assignRoles(
+  db: IssuerClient,
+  holder: RoleHolder,
+  label: string,
+  how: string | undefined,
+): Promise<Output> {
+  const names = positionals.slice(4);
+  if ((how !== 'add' && how !== 'remove') || names.length === 0)
+    throw new UsageError('roles add|remove needs the holder and at least one role name');
+  const roles = roleServiceOf(db);
+  const held = how === 'add' ? await roles.assign(holder, names) : await roles.unassign(holder, names);
+  await audit(db, {
+    type: 'admin.roles_assigned',
+    ...('userId' in holder ? { userId: holder.userId } : {}),
+    detail: {
+      ...('clientId' in holder ? { clientId: holder.clientId } : {}),
+      [how === 'add' ? 'added' : 'removed']: names.join(' '),
+    },
+  });
+  return { json: { ...holder, roles: held }, text: `${label} now holds ${held.join(', ') || 'no role'}` };
 }
 
 async function clientCommand(config: Config, action: string | undefined, id: string | undefined): Promise<Output> {
@@ -285,6 +326,16 @@ async function clientCommand(config: Config, action: string | undefined, id: str
         await audit(db, { type: 'admin.client_updated', detail: { clientId: client.id, fields } });
         return { json: presentClient(client), text: `updated client "${client.name}" (${client.id})` };
       }
+      case 'roles': {
+        const client = positionals[3] ? await clients.find(positionals[3]) : null;
+        if (!client) throw new NotFoundError(`no client ${positionals[3] ?? ''}`);
+        // Only a client's own tokens (client credentials) carry its roles; a person's come from the person.
+        if (!client.grantTypes.includes('client_credentials'))
+          throw new UsageError(
+            `client ${client.id} gets no tokens of its own (no client_credentials): it holds no roles`,
+          );
+        return assignRoles(db, { clientId: client.id }, `client ${client.id}`, id);
+      }
       case 'list': {
         const rows = (await clients.list()).map(presentClient);
         return { json: rows, text: table(rows, ['id', 'name', 'type', 'firstParty', 'scopes']) };
@@ -292,7 +343,7 @@ async function clientCommand(config: Config, action: string | undefined, id: str
       case 'show': {
         const client = id ? await clients.find(id) : null;
         if (!client) throw new NotFoundError(`no client ${id ?? ''}`);
-        const shown = presentClient(client);
+        const shown = { ...presentClient(client), roles: await roleServiceOf(db).rolesOf({ clientId: client.id }) };
         return {
           json: shown,
           text: Object.entries(shown)
@@ -327,9 +378,11 @@ async function userCommand(config: Config, action: string | undefined, target: s
     const users = userRepository(db);
     switch (action) {
       case 'create': {
-        const role = values.role as Role;
-        if (!values.email || !['user', 'admin'].includes(role))
-          throw new UsageError('user create needs --email and --role user|admin');
+        if (!values.email) throw new UsageError('user create needs --email');
+        const roles = values.role;
+        const known = new Set((await roleServiceOf(db).list()).map((role) => role.name));
+        const unknown = (roles ?? []).filter((role) => !known.has(role));
+        if (unknown.length) throw new UsageError(`no role ${unknown.join(', ')} (see latchkey role list)`);
         const password = await readPasswordFromStdin();
         const accounts = accountCreation({
           users,
@@ -340,15 +393,18 @@ async function userCommand(config: Config, action: string | undefined, target: s
         const created = await accounts.create({
           email: values.email,
           password,
-          role,
+          ...(roles ? { roles } : {}),
           emailVerified: values.verified,
-          event: { type: 'admin.user_created', actor: 'admin-cli', detail: { role } },
+          event: { type: 'admin.user_created', actor: 'admin-cli', detail: { roles: roles?.join(' ') ?? 'default' } },
         });
         if (created.outcome === 'password-refused') throw new UsageError(`password refused: ${created.problem}`);
         if (created.outcome === 'exists')
           throw new UsageError(`a user with email ${normalizeEmail(values.email)} already exists`);
-        const { user } = created;
-        return { json: presentUser(user), text: `created ${user.role} ${user.email} (${user.id})` };
+        const user = (await users.findWithRoles(created.user.id))!;
+        return {
+          json: presentUser(user),
+          text: `created ${user.email} (${user.id}) with roles ${user.roleNames.join(', ') || 'none'}`,
+        };
       }
       case 'list': {
         const rows = (await users.list()).map(presentUser);
@@ -356,6 +412,10 @@ async function userCommand(config: Config, action: string | undefined, target: s
       }
       case 'update':
         return updateProfile(db, users, target);
+      case 'roles': {
+        const user = await findUser(users, positionals[3]);
+        return assignRoles(db, { userId: user.id }, user.email, target);
+      }
       case 'show': {
         const shown = presentUser(await findUser(users, target));
         return {
@@ -498,7 +558,7 @@ async function updateProfile(db: IssuerClient, users: UserRepository, target: st
         .map(([field, problem]) => `${field}: ${problem}`)
         .join('; '),
     );
-  const updated = presentUser((await users.findById(user.id))!);
+  const updated = presentUser((await users.findWithRoles(user.id))!);
   return { json: updated, text: `updated the profile of ${updated.email}` };
 }
 
@@ -568,18 +628,28 @@ async function main(): Promise<number> {
                   name: values.name,
                   scopes: values.scope,
                   accessTokenTtl: values['access-token-ttl'],
+                  roleLimited: values['role-limited'] ? true : values['no-role-limited'] ? false : undefined,
+                  dpopRequired: values['dpop-required'] ? true : values['no-dpop-required'] ? false : undefined,
                 };
                 const output = await apiCommand(apiService(apiRepository(db)), input);
                 if (output.event) await audit(db, output.event);
                 return output;
               })
-            : command === 'keys'
-              ? await keysCommand(config, action)
-              : command === 'audit'
-                ? await auditCommand(config, action)
-                : command === 'migrate'
-                  ? await migrateCommand(config)
-                  : undefined;
+            : command === 'role'
+              ? await withIssuerDatabase(config, async (db) => {
+                  const isDefault = values.default ? true : values['no-default'] ? false : undefined;
+                  const input = { action, target, rest, name: values.name, description: values.description, isDefault };
+                  const output = await roleCommand(roleServiceOf(db), input);
+                  if (output.event) await audit(db, output.event);
+                  return output;
+                })
+              : command === 'keys'
+                ? await keysCommand(config, action)
+                : command === 'audit'
+                  ? await auditCommand(config, action)
+                  : command === 'migrate'
+                    ? await migrateCommand(config)
+                    : undefined;
     if (!output) throw new UsageError(`unknown command "${command}"`);
     process.stdout.write(values.json ? `${JSON.stringify(output.json)}\n` : `${output.text}\n`);
     return 0;
@@ -591,12 +661,15 @@ async function main(): Promise<number> {
       error instanceof UsageError ||
       error instanceof ClientValidationError ||
       error instanceof ApiUsageError ||
-      error instanceof ApiValidationError
+      error instanceof ApiValidationError ||
+      error instanceof RoleUsageError ||
+      error instanceof RoleValidationError
     ) {
       if (error instanceof UsageError && !values.json) process.stderr.write(USAGE);
       return 1;
     }
-    if (error instanceof NotFoundError || error instanceof ApiNotFoundError) return 2;
+    if (error instanceof NotFoundError || error instanceof ApiNotFoundError || error instanceof RoleNotFoundError)
+      return 2;
     return 3;
   }
 }

@@ -29,7 +29,7 @@ import { selfServiceRoutes } from './account/self-service-routes.ts';
 import { cachedClientSource } from './clients/client-cache.ts';
 import { clientRepository } from './clients/client-repository.ts';
 import { clientService } from './clients/client-service.ts';
-import { ensureDemoClients } from './clients/demo-clients.ts';
+import { ensureDemoClients } from '../demo/demo-setup.ts';
 import { canonicalHost } from './http/canonical-host.ts';
 import { errorPages } from './http/error-pages.ts';
 import { deviceCookies } from './interactions/device-cookie.ts';
@@ -41,6 +41,8 @@ import { accountRevoker, adapterFactory, grantRevoker } from './oidc/adapter.ts'
 import { apiTokenUserinfo } from './oidc/api-token-userinfo.ts';
 import { apiRepository } from './apis/api-repository.ts';
 import { apiService, type ApiService } from './apis/api-service.ts';
+import { roleRepository } from './roles/role-repository.ts';
+import { roleService } from './roles/role-service.ts';
 import { ttlLookup } from '../shared/cache/ttl-lookup.ts';
 import { browserContext } from './oidc/browser-context.ts';
 import { deviceFlowPages, devicePollThrottle, userCodeGuessLimit } from './oidc/device-flow.ts';
@@ -120,9 +122,10 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
   const { config, log, database, cache, users, records, pages, revokeGrant, grace } = parts;
   const { apis } = parts;
   const clients = clientService(clientRepository(database.client), apis);
+  const roles = roleRepository(database.client);
   if (config.demoClients) {
     const demo = { spaUrl: config.spa.url, dataDir: config.dataDir, taskApiUrl: config.taskApi.url };
-    await ensureDemoClients(clients, apis, demo, log);
+    await ensureDemoClients({ clients, apis, roles: roleService(roles, apis) }, demo, log);
   }
   const findApi = ttlLookup(async (identifier) => {
     const api = await apis.find(identifier);
@@ -146,6 +149,7 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
       adapter,
       findAccount: (id) => findActiveAccount(users, id),
       findApi,
+      grantsOf: (subject) => roles.grantsOf(subject),
       deviceFlowPages: deviceFlowPages(userCodeGuessLimit(cache), pages, apis),
       pages,
       staticClients: [accountConsoleClient(config.issuer.url)],

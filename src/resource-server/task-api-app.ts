@@ -1,4 +1,4 @@
-import { TASK_SCOPES } from '../shared/protocol.ts';
+import { TASK_SCOPES } from './tasks/task-scopes.ts';
 import cors from '@koa/cors';
 import Router from '@koa/router';
 import type Koa from 'koa';

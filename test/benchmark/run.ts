@@ -2,7 +2,7 @@
  * `npm run bench` (`-- --quick` for CI): Latchkey's issuer and task API beside their ceilings, on
  * this machine, in one run. See docs/benchmarks.md for what each scenario measures and why.
  */
-import { TASK_API_SCOPE_DESCRIPTIONS } from '../../src/shared/protocol.ts';
+import { TASK_API_SCOPE_DESCRIPTIONS } from '../../src/resource-server/tasks/task-scopes.ts';
 import { spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -142,6 +142,12 @@ const service = await latchkey([
   '--scope',
   'tasks:work',
 ]);
+// Roles, as an operator gives them: every account (the default `user` role) reads and writes its
+// tasks; the service works the queue through a role of its own.
+await latchkey(['role', 'grant', 'user', apiUrl, 'tasks:read', 'tasks:write']);
+await latchkey(['role', 'create', 'bench-worker', '--description', 'Works on queued tasks']);
+await latchkey(['role', 'grant', 'bench-worker', apiUrl, 'tasks:work']);
+await latchkey(['client', 'roles', 'add', String(service.id), 'bench-worker']);
 await latchkey(['user', 'create', '--email', 'load-tester@example.com', '--verified'], `${PASSWORD}\n`);
 const basic = (id: unknown, secret: unknown) =>
   `Basic ${Buffer.from(`${encodeURIComponent(String(id))}:${encodeURIComponent(String(secret))}`).toString('base64')}`;

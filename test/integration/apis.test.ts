@@ -4,9 +4,12 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import Koa from 'koa';
 import * as client from 'openid-client';
+import { apiCommand } from '../../src/cli/api-commands.ts';
+import { roleCommand } from '../../src/cli/role-commands.ts';
+import { TASK_WORKER_ROLE } from '../../src/demo/demo-setup.ts';
 import { apiRepository } from '../../src/issuer/apis/api-repository.ts';
 import { apiService, type ApiService } from '../../src/issuer/apis/api-service.ts';
-import { startIssuer, type IssuerHarness } from '../support/issuer-harness.ts';
+import { APP_REDIRECT_URI, startIssuer, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
 
 const WIKI = 'https://wiki.example.com/api';
 
@@ -44,14 +47,13 @@ describe('the operator’s own APIs', () => {
   before(async () => {
     issuer = await startIssuer({ CLIENT_CACHE_TTL_SECONDS: '0' });
     apis = apiService(apiRepository(issuer.service.database.client));
-    await apis.create({
-      identifier: WIKI,
-      name: 'Team wiki',
-      scopes: [
-        { name: 'wiki:read', description: 'Read the wiki' },
-        { name: 'wiki:edit', description: 'Edit wiki pages' },
-      ],
-    });
+    // Registered as `latchkey api create` and `latchkey role create|grant` do it (the same command code).
+    const create = { action: 'create', target: WIKI, rest: [], name: 'Team wiki' };
+    await apiCommand(apis, { ...create, scopes: ['wiki:read=Read the wiki', 'wiki:edit=Edit wiki pages'] });
+    await roleCommand(issuer.roles, { action: 'create', target: 'wiki-reader', rest: [], description: 'Reads' });
+    await roleCommand(issuer.roles, { action: 'grant', target: 'wiki-reader', rest: [WIKI, 'wiki:read'] });
+    await roleCommand(issuer.roles, { action: 'create', target: 'wiki-editor', rest: [] });
+    await roleCommand(issuer.roles, { action: 'grant', target: 'wiki-editor', rest: [WIKI, 'wiki:read', 'wiki:edit'] });
     wiki = await startWiki(issuer.url);
   });
   after(async () => {
@@ -67,6 +69,7 @@ describe('the operator’s own APIs', () => {
       type: 'service',
       resources: [WIKI, issuer.taskApi],
       scopes: ['wiki:read', 'tasks:work'],
+      roles: ['wiki-reader', TASK_WORKER_ROLE],
     });
     const forWiki = await serviceToken(app, { resource: WIKI, scope: 'wiki:read' });
     const claims = decodeJwt(forWiki.access_token);
@@ -86,6 +89,7 @@ describe('the operator’s own APIs', () => {
       resources: [issuer.taskApi, WIKI],
       defaultResource: WIKI,
       scopes: ['tasks:work', 'wiki:read'],
+      roles: ['wiki-reader'],
     });
     const tokens = await serviceToken(app, { scope: 'wiki:read' });
     assert.equal(decodeJwt(tokens.access_token).aud, WIKI);
@@ -103,7 +107,12 @@ describe('the operator’s own APIs', () => {
       serviceToken(tasksOnly, { resource: WIKI, scope: 'wiki:read' }),
       oauthError('invalid_target', /not available/),
     );
-    const reader = await issuer.createClient({ type: 'service', resources: [WIKI], scopes: ['wiki:read'] });
+    const reader = await issuer.createClient({
+      type: 'service',
+      resources: [WIKI],
+      scopes: ['wiki:read'],
+      roles: ['wiki-reader'],
+    });
     await assert.rejects(
       serviceToken(reader, { resource: WIKI, scope: 'wiki:edit' }),
       oauthError('invalid_scope', /wiki:edit/),
@@ -130,14 +139,22 @@ describe('the operator’s own APIs', () => {
         { name: 'billing:pay', description: 'Pay invoices' },
       ],
     });
+    await issuer.roles.create({ name: 'billing-clerk' });
+    await issuer.roles.grant('billing-clerk', 'https://billing.example.com', ['billing:read', 'billing:pay']);
     const app = await issuer.createClient({
       type: 'service',
       resources: ['https://billing.example.com'],
       scopes: ['billing:read', 'billing:pay'],
+      roles: ['billing-clerk'],
     });
     await apis.removeScope('https://billing.example.com', 'billing:pay');
     const row = () => issuer.service.database.client.client.findUnique({ where: { id: app.id } });
     assert.deepEqual((await row())!.scopes, ['billing:read']);
+    assert.deepEqual(
+      (await issuer.roles.get('billing-clerk')).permissions,
+      [{ api: 'https://billing.example.com', scope: 'billing:read' }],
+      'no role keeps a permission for a scope that is gone',
+    );
     const after = await serviceToken(app, {
       resource: 'https://billing.example.com',
       scope: 'billing:read billing:pay',
@@ -147,6 +164,7 @@ describe('the operator’s own APIs', () => {
     assert.deepEqual((await row())!.resources, []);
     assert.deepEqual((await row())!.scopes, []);
     await assert.rejects(serviceToken(app, { resource: 'https://billing.example.com', scope: 'billing:read' }));
+    assert.deepEqual((await issuer.roles.get('billing-clerk')).permissions, []);
   });
 
   it('refuses an identifier that is not an absolute URI, a scope name with a space, and a name given twice', async () => {
@@ -162,5 +180,133 @@ describe('the operator’s own APIs', () => {
     );
     await assert.rejects(apis.create({ identifier: WIKI, name: 'Again' }), /already exists/);
     assert.equal(await apis.find('https://b.example.com'), null, 'nothing was written');
+  });
+});
+
+describe('roles shape what each token carries', () => {
+  const DOCS = 'https://docs.example.com/api';
+  let issuer: IssuerHarness;
+  let config: client.Configuration;
+
+  before(async () => {
+    // No API cache: the DPoP switch below takes effect at once.
+    issuer = await startIssuer({ CLIENT_CACHE_TTL_SECONDS: '0' });
+    const apis = apiService(apiRepository(issuer.service.database.client));
+    await apis.create({
+      identifier: DOCS,
+      name: 'Documents',
+      scopes: [
+        { name: 'docs:read', description: 'Read documents' },
+        { name: 'docs:publish', description: 'Publish documents' },
+      ],
+    });
+    await issuer.roles.create({ name: 'docs-writer', description: 'Writes and publishes' });
+    await issuer.roles.grant('docs-writer', DOCS, ['docs:read', 'docs:publish']);
+    await issuer.roles.grant('user', DOCS, ['docs:read']);
+    const app = await issuer.createClient({
+      type: 'spa',
+      redirectUris: [APP_REDIRECT_URI],
+      firstParty: true,
+      resources: [DOCS],
+      scopes: ['openid', 'offline_access', 'docs:read', 'docs:publish'],
+    });
+    config = await issuer.discover(app.id);
+  });
+  after(() => issuer.stop());
+
+  async function signIn(user: TestUser) {
+    const scope = 'openid offline_access docs:read docs:publish';
+    const { callbackUrl, verifier, state } = await issuer.authorize(config, user, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope,
+    });
+    return client.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state });
+  }
+  const scopesOf = (accessToken: string) => {
+    const { scope } = decodeJwt(accessToken);
+    return typeof scope === 'string' ? scope.split(' ') : [];
+  };
+
+  it('leaves out of a person’s token a role-limited scope they do not hold, even when asked, and says so', async () => {
+    const tokens = await signIn(await issuer.createUser());
+    assert.deepEqual(scopesOf(tokens.access_token), ['docs:read']);
+    assert.ok(!tokens.scope?.includes('docs:publish'), `granted scope in the response: ${tokens.scope ?? ''}`);
+    assert.deepEqual(decodeJwt(tokens.access_token).roles, ['user']);
+  });
+
+  it('carries a role given after sign-in from the next refresh on, and drops it from the next after it is taken away', async () => {
+    const user = await issuer.createUser();
+    const first = await signIn(user);
+    assert.ok(!scopesOf(first.access_token).includes('docs:publish'));
+
+    await issuer.roles.assign({ userId: user.id }, ['docs-writer']);
+    const granted = await client.refreshTokenGrant(config, first.refresh_token!);
+    assert.deepEqual(scopesOf(granted.access_token).sort(), ['docs:publish', 'docs:read']);
+    assert.deepEqual(decodeJwt(granted.access_token).roles, ['docs-writer', 'user']);
+
+    await issuer.roles.unassign({ userId: user.id }, ['docs-writer']);
+    const revoked = await client.refreshTokenGrant(config, granted.refresh_token!);
+    assert.deepEqual(scopesOf(revoked.access_token), ['docs:read']);
+    assert.deepEqual(decodeJwt(revoked.access_token).roles, ['user']);
+  });
+
+  it('gives a service exactly the permissions of its roles, and its role names as `roles`', async () => {
+    const service = await issuer.createClient({
+      type: 'service',
+      resources: [DOCS],
+      scopes: ['docs:read', 'docs:publish'],
+      roles: [],
+    });
+    const serviceConfig = await issuer.discover(service.id, service.secret);
+    const none = await client.clientCredentialsGrant(serviceConfig, { scope: 'docs:read docs:publish' });
+    assert.equal(decodeJwt(none.access_token).scope, undefined, 'no role: no scope');
+    assert.deepEqual(decodeJwt(none.access_token).roles, []);
+    await issuer.roles.assign({ clientId: service.id }, ['docs-writer']);
+    const held = await client.clientCredentialsGrant(serviceConfig, { scope: 'docs:read docs:publish' });
+    assert.deepEqual(scopesOf(held.access_token).sort(), ['docs:publish', 'docs:read']);
+    assert.deepEqual(decodeJwt(held.access_token).roles, ['docs-writer']);
+  });
+
+  it('issues tokens for a DPoP-only API only with a DPoP proof, and binds them to its key', async () => {
+    await apiCommand(apiService(apiRepository(issuer.service.database.client)), {
+      action: 'update',
+      target: DOCS,
+      rest: [],
+      dpopRequired: true,
+    });
+    try {
+      const service = await issuer.createClient({
+        type: 'service',
+        resources: [DOCS],
+        scopes: ['docs:read'],
+        roles: ['docs-writer'],
+      });
+      const serviceConfig = await issuer.discover(service.id, service.secret);
+      await assert.rejects(
+        client.clientCredentialsGrant(serviceConfig, { scope: 'docs:read' }),
+        (error: unknown) =>
+          error instanceof client.ResponseBodyError &&
+          error.error === 'invalid_request' &&
+          /DPoP proof/.test(error.error_description ?? ''),
+      );
+      const DPoP = client.getDPoPHandle(serviceConfig, await client.randomDPoPKeyPair());
+      const bound = await client.clientCredentialsGrant(serviceConfig, { scope: 'docs:read' }, { DPoP });
+      assert.equal(bound.token_type, 'dpop');
+      assert.ok((decodeJwt(bound.access_token).cnf as { jkt?: string } | undefined)?.jkt);
+    } finally {
+      await apiService(apiRepository(issuer.service.database.client)).update(DOCS, { dpopRequired: false });
+    }
+  });
+
+  it('refuses a bad role name, a name taken, and a grant of a scope its API lacks, changing nothing', async () => {
+    await assert.rejects(issuer.roles.create({ name: 'has space' }), /role name "has space" must be/);
+    await assert.rejects(issuer.roles.create({ name: 'docs-writer' }), /a role docs-writer already exists/);
+    await assert.rejects(issuer.roles.grant('docs-writer', DOCS, ['docs:read', 'docs:burn']), /has no scope docs:burn/);
+    await assert.rejects(issuer.roles.grant('docs-writer', 'https://none.example.com', ['x']), /no API/);
+    await assert.rejects(issuer.roles.assign({ userId: (await issuer.createUser()).id }, ['ghost']), /no role ghost/);
+    assert.deepEqual(
+      (await issuer.roles.get('docs-writer')).permissions.map((permission) => permission.scope),
+      ['docs:publish', 'docs:read'],
+    );
   });
 });

@@ -169,7 +169,7 @@ describe('latchkey command line', () => {
     );
     assert.equal(created.code, 0, created.stderr);
     assert.equal(created.json().email, 'ada@example.com');
-    assert.equal(created.json().role, 'admin');
+    assert.deepEqual(created.json().roles, ['admin']);
     assert.ok(!created.stdout.includes('passphrase'));
     assert.equal((await latchkey(['user', 'disable', 'ada@example.com', '--json'])).json().disabled, true);
     assert.equal((await latchkey(['user', 'show', 'ada@example.com', '--json'])).json().disabled, true);

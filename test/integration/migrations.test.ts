@@ -46,6 +46,18 @@ function runMigrateCommand(
   });
 }
 
+/** The issuer's migration history as it was before the migration named `*_<name>`, copied into `dir`. */
+async function historyBefore(dir: string, name: string): Promise<string> {
+  const before = path.join(dir, `migrations-before-${name}`);
+  const all = await readdir(MIGRATIONS.issuer);
+  const cut = all.find((entry) => entry.endsWith(`_${name}`)) ?? '';
+  await mkdir(before);
+  for (const entry of all.filter((entry) => entry < cut))
+    await cp(path.join(MIGRATIONS.issuer, entry), path.join(before, entry), { recursive: true });
+  await cp(path.join(MIGRATIONS.issuer, 'migration_lock.toml'), path.join(before, 'migration_lock.toml'));
+  return before;
+}
+
 describe('migrations on PGlite', () => {
   it('apply every migration to a new embedded database, then find nothing left to do', async () => {
     const dir = await temporaryDirectory();
@@ -69,13 +81,7 @@ describe('migrations on PGlite', () => {
   it('turn the resources clients held before APIs were registered into registered APIs with the task API scopes', async () => {
     const dir = await temporaryDirectory();
     const target: DatabaseTarget = { kind: 'pglite', dataDir: path.join(dir.path, 'db') };
-    // The history as it was before the APIs migration, copied beside the real one.
-    const before = path.join(dir.path, 'migrations-before-apis');
-    const all = await readdir(MIGRATIONS.issuer);
-    await mkdir(before);
-    for (const entry of all.filter((name) => name < (all.find((name) => name.endsWith('_apis')) ?? '')))
-      await cp(path.join(MIGRATIONS.issuer, entry), path.join(before, entry), { recursive: true });
-    await cp(path.join(MIGRATIONS.issuer, 'migration_lock.toml'), path.join(before, 'migration_lock.toml'));
+    const before = await historyBefore(dir.path, 'apis');
     const database = await openDatabase(target, (adapter) => new IssuerClient({ adapter }), log);
     try {
       await migrate(database, before, log);
@@ -96,6 +102,41 @@ describe('migrations on PGlite', () => {
         'tasks:write',
       ]);
       assert.deepEqual((await database.client.client.findUnique({ where: { id: 'worker' } }))?.scopes, ['tasks:work']);
+    } finally {
+      await database.close();
+      await dir.remove();
+    }
+  });
+
+  it('turn the role column into role rows, every account keeping its role, and leave earlier APIs unlimited by roles', async () => {
+    const dir = await temporaryDirectory();
+    const target: DatabaseTarget = { kind: 'pglite', dataDir: path.join(dir.path, 'db') };
+    const before = await historyBefore(dir.path, 'roles');
+    const database = await openDatabase(target, (adapter) => new IssuerClient({ adapter }), log);
+    try {
+      await migrate(database, before, log);
+      await database.client.$executeRawUnsafe(
+        `INSERT INTO users (id, email, role, updated_at) VALUES
+           ('00000000-0000-4000-8000-000000000001', 'admin@example.com', 'admin', now()),
+           ('00000000-0000-4000-8000-000000000002', 'someone@example.com', 'user', now())`,
+      );
+      await database.client.$executeRawUnsafe(
+        `INSERT INTO apis (id, identifier, name, updated_at) VALUES (gen_random_uuid(), 'https://tasks.example.com', 'Task API', now())`,
+      );
+      await migrate(database, MIGRATIONS.issuer, log);
+      const rolesOf = async (email: string) =>
+        (
+          await database.client.user.findUnique({ where: { email }, include: { roles: { include: { role: true } } } })
+        )?.roles.map((held) => held.role.name);
+      assert.deepEqual(await rolesOf('admin@example.com'), ['admin']);
+      assert.deepEqual(await rolesOf('someone@example.com'), ['user']);
+      const defaults = await database.client.role.findMany({ where: { isDefault: true } });
+      assert.deepEqual(
+        defaults.map((role) => role.name),
+        ['user'],
+      );
+      const api = await database.client.api.findUnique({ where: { identifier: 'https://tasks.example.com' } });
+      assert.equal(api?.roleLimited, false, 'an API from before roles keeps giving what it gave');
     } finally {
       await database.close();
       await dir.remove();

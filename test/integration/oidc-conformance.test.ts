@@ -17,8 +17,7 @@ import { UserAgent } from '../support/user-agent.ts';
  * The OpenID Connect Basic and Config OP checks that apply to a code-flow provider, reproduced
  * against a running issuer with openid-client as the relying party. Not applicable here (and why):
  * implicit and hybrid flows (Latchkey offers `code` only), dynamic registration (clients are
- * registered by the operator), `claims` and request objects by value (ignored or refused cleanly,
- * below), POST to the authorization and logout endpoints (see docs/issuer.md). Key rotation is
+ * registered by the operator), request objects by value (refused cleanly, below), POST to the authorization and logout endpoints (see docs/issuer.md). Key rotation is
  * checked in issuer-keys.test.ts (published before use, old keys kept while their tokens live).
  */
 const SIGNED_OUT_URI = 'http://127.0.0.1:5173/signed-out';
@@ -225,15 +224,52 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
     );
   });
 
-  it("ignores the claims request parameter cleanly (not supported): the sign-in goes on with the scopes' claims", async () => {
-    const { tokens } = await codeFlow({
+  it('puts profile claims in the ID token when the claims parameter asks for them, and only then', async () => {
+    await profiles({ users: userRepository(issuer.service.database.client), events: issuer.issuer.events }).update(
+      user.id,
+      { name: 'Ada Lovelace', preferred_username: 'ada' },
+      { actor: 'test' },
+    );
+    const asked = await codeFlow({
+      scope: 'openid profile',
       claims: JSON.stringify({
-        userinfo: { email: { essential: true } },
-        id_token: { auth_time: { essential: true } },
+        id_token: { name: null, preferred_username: { essential: true }, auth_time: { essential: true } },
+        userinfo: { email: null },
       }),
     });
-    assert.equal(tokens.claims()?.sub, user.id);
-    assert.equal((await client.fetchUserInfo(config, tokens.access_token, user.id)).email, user.email);
+    const idToken = asked.tokens.claims()!;
+    assert.equal(idToken.name, 'Ada Lovelace');
+    assert.equal(idToken.preferred_username, 'ada');
+    assert.equal(idToken.given_name, undefined, 'a claim not asked for stays at userinfo');
+    assert.equal((await client.fetchUserInfo(config, asked.tokens.access_token, user.id)).email, user.email);
+    const notAsked = await codeFlow({ scope: 'openid profile' });
+    assert.equal(
+      notAsked.tokens.claims()!.name,
+      undefined,
+      'without the claims parameter, profile claims are at userinfo',
+    );
+  });
+
+  it('never releases by the claims parameter a claim of a scope the client is not registered for', async () => {
+    const narrow = await issuer.createClient({
+      type: 'web',
+      redirectUris: [APP_REDIRECT_URI],
+      firstParty: true,
+      scopes: ['openid', 'email'],
+    });
+    const narrowConfig = await issuer.discover(narrow.id, narrow.secret);
+    const { callbackUrl, verifier, state } = await issuer.authorize(narrowConfig, user, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid email',
+      claims: JSON.stringify({ id_token: { name: null, email: null }, userinfo: { name: null } }),
+    });
+    const tokens = await client.authorizationCodeGrant(narrowConfig, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    assert.equal(tokens.claims()!.email, user.email);
+    assert.equal(tokens.claims()!.name, undefined);
+    assert.equal((await client.fetchUserInfo(narrowConfig, tokens.access_token, user.id)).name, undefined);
   });
 
   it('refuses a request object cleanly, with request_not_supported at the client', async () => {

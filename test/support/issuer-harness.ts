@@ -9,7 +9,9 @@ import { clientRepository } from '../../src/issuer/clients/client-repository.ts'
 import { clientService, type NewClient } from '../../src/issuer/clients/client-service.ts';
 import { apiRepository } from '../../src/issuer/apis/api-repository.ts';
 import { apiService } from '../../src/issuer/apis/api-service.ts';
-import { TASK_API_SCOPE_DESCRIPTIONS } from '../../src/shared/protocol.ts';
+import { roleRepository } from '../../src/issuer/roles/role-repository.ts';
+import { roleService, type RoleService } from '../../src/issuer/roles/role-service.ts';
+import { registerTaskApi, TASK_WORKER_ROLE } from '../../src/demo/demo-setup.ts';
 import { buildIssuerApp, type IssuerApp } from '../../src/issuer/issuer-app.ts';
 import { issuerService } from '../../src/issuer/issuer-service.ts';
 import type { PrismaClient } from '../../src/shared/database/generated/issuer/client.ts';
@@ -37,9 +39,17 @@ export interface IssuerHarness {
   taskApi: string;
   service: RunningService<PrismaClient>;
   issuer: IssuerApp;
-  createClient(input: Omit<NewClient, 'name'> & { name?: string }): Promise<{ id: string; secret: string | undefined }>;
-  /** A user with TEST_PASSWORD; with `totp`, enrolled in TOTP (its secret returned for making codes). */
-  createUser(options?: { role?: 'user' | 'admin'; email?: string; totp?: boolean }): Promise<TestUser>;
+  /** A client; a service client holds the `roles` given (by default the task API's worker role). */
+  createClient(
+    input: Omit<NewClient, 'name'> & { name?: string; roles?: string[] },
+  ): Promise<{ id: string; secret: string | undefined }>;
+  /**
+   * A user with TEST_PASSWORD holding `roles` (or the one `role`; by default the default roles); with
+   * `totp`, enrolled in TOTP (its secret returned for making codes).
+   */
+  createUser(options?: { role?: string; roles?: string[]; email?: string; totp?: boolean }): Promise<TestUser>;
+  /** Roles and their permissions, as `latchkey role` manages them. */
+  roles: RoleService;
   secondFactor: ReturnType<typeof secondFactor>;
   discover(clientId: string, secret?: string): Promise<client.Configuration>;
   /** Runs the browser part of Authorization Code + PKCE and returns the URL the issuer redirected to. */
@@ -171,14 +181,9 @@ export async function startIssuer(
   );
   const db = service.database.client;
   const apis = apiService(apiRepository(db));
-  // The test suites' API: the task API's identifier and scopes, registered as an operator would.
-  // Suites sharing one PostgreSQL database may race to register it: one wins, the others find it.
-  if (!(await apis.find(taskApi)))
-    await apis
-      .create({ identifier: taskApi, name: 'Task API', scopes: TASK_API_SCOPE_DESCRIPTIONS })
-      .catch(async (error: unknown) => {
-        if (!(await apis.find(taskApi))) throw error;
-      });
+  const roles = roleService(roleRepository(db), apis);
+  // The test suites' API: the task API's identifier, scopes and roles, registered as the demo does.
+  await registerTaskApi(apis, roles, taskApi);
   const clients = clientService(clientRepository(db), apis);
   const users = userRepository(db);
   const passwords = passwordHasher();
@@ -190,7 +195,8 @@ export async function startIssuer(
     taskApi,
     service,
     issuer,
-    async createClient(input) {
+    roles,
+    async createClient({ roles: held, ...input }) {
       // Unless a test says otherwise: the task API, with the scopes the demo's clients of that type have.
       const scopes =
         input.type === 'service'
@@ -198,6 +204,8 @@ export async function startIssuer(
           : ['openid', 'email', 'profile', 'offline_access', 'tasks:read', 'tasks:write'];
       const defaults = { name: `test client ${unique()}`, resources: [taskApi], scopes };
       const { client: created, secret } = await clients.create({ ...defaults, ...input });
+      const clientRoles = held ?? (input.type === 'service' ? [TASK_WORKER_ROLE] : []);
+      if (clientRoles.length) await roles.assign({ clientId: created.id }, clientRoles);
       return { id: created.id, secret };
     },
     secondFactor: factors,
@@ -206,7 +214,7 @@ export async function startIssuer(
       const user = await users.create({
         email,
         passwordHash: await passwords.hash(TEST_PASSWORD),
-        role: options.role ?? 'user',
+        ...(options.roles ? { roles: options.roles } : options.role ? { roles: [options.role] } : {}),
         emailVerified: true,
       });
       if (!options.totp) return { id: user.id, email: user.email };

@@ -75,7 +75,6 @@ function world() {
       id: `user-${users.size + 1}`,
       email,
       passwordHash: await passwords.hash(PASSWORD),
-      role: 'user',
       emailVerified: true,
       disabledAt: null,
       totpEnabledAt: null,

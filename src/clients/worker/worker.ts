@@ -1,4 +1,4 @@
-import { TASK_SCOPES } from '../../shared/protocol.ts';
+import { DEMO_WORKER_SCOPE } from '../../shared/protocol.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as oauth from 'oauth4webapi';
 import type { Logger } from '../../shared/logging/logger.ts';
@@ -36,7 +36,7 @@ function serviceTokens(settings: WorkerSettings, log: Logger) {
         issuer,
         await oauth.discoveryRequest(issuer, allowHttp(settings.issuer)),
       );
-      const parameters = { scope: TASK_SCOPES.work, resource: settings.api };
+      const parameters = { scope: DEMO_WORKER_SCOPE, resource: settings.api };
       const response = await oauth.clientCredentialsGrantRequest(
         as,
         client,

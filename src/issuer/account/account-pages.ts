@@ -32,7 +32,7 @@ export interface AccountPagesOptions {
 
 /** The person behind this browser's session, as the account pages know them. */
 export interface SignedIn {
-  user: UserRow;
+  user: UserRow & { roleNames: string[] };
   /** The handle of this browser's session (the hash of its id). */
   sessionHandle: string;
   signedInAt: number;
@@ -58,7 +58,7 @@ export class AccountPages {
   async signedIn(ctx: Context): Promise<SignedIn | undefined> {
     const session = await currentSession(this.#options.provider(), ctx);
     if (!session) return undefined;
-    const user = await this.#options.users.findById(session.accountId);
+    const user = await this.#options.users.findWithRoles(session.accountId);
     if (!user || user.disabledAt) return undefined;
     return { user, sessionHandle: session.handle, signedInAt: session.loginTs };
   }
@@ -130,7 +130,7 @@ export class AccountPages {
       csrf: forms.browserToken(ctx),
       email: who.user.email,
       emailVerified: who.user.emailVerified,
-      role: who.user.role,
+      roles: who.user.roleNames.join(', ') || 'none',
       profile: profileRows(profileOf(who.user)),
       createdAt: when(who.user.createdAt),
       totpEnabled: who.user.totpEnabledAt !== null,

@@ -14,6 +14,8 @@ export function apiRepository(db: PrismaClient) {
       identifier: string;
       name: string;
       accessTokenTtlSeconds: number | null;
+      roleLimited: boolean;
+      dpopRequired: boolean;
       scopes: Array<{ name: string; description: string }>;
     }) =>
       db.api.create({
@@ -21,12 +23,16 @@ export function apiRepository(db: PrismaClient) {
           identifier: api.identifier,
           name: api.name,
           accessTokenTtlSeconds: api.accessTokenTtlSeconds,
+          roleLimited: api.roleLimited,
+          dpopRequired: api.dpopRequired,
           scopes: { create: api.scopes },
         },
         include: withScopes,
       }),
-    update: (identifier: string, data: { name?: string; accessTokenTtlSeconds?: number | null }) =>
-      db.api.update({ where: { identifier }, data, include: withScopes }),
+    update: (
+      identifier: string,
+      data: { name?: string; accessTokenTtlSeconds?: number | null; roleLimited?: boolean; dpopRequired?: boolean },
+    ) => db.api.update({ where: { identifier }, data, include: withScopes }),
     addScope: async (apiId: string, scope: { name: string; description: string }) => {
       await db.apiScope.upsert({
         where: { apiId_name: { apiId, name: scope.name } },

@@ -7,6 +7,16 @@ export interface NewApi {
   name: string;
   accessTokenTtlSeconds?: number | null;
   scopes?: Array<{ name: string; description: string }>;
+  /** Default true: tokens carry only the scopes their subject holds through roles. */
+  roleLimited?: boolean;
+  dpopRequired?: boolean;
+}
+
+export interface ApiChanges {
+  name?: string;
+  accessTokenTtlSeconds?: number | null;
+  roleLimited?: boolean;
+  dpopRequired?: boolean;
 }
 
 const SCOPE_NAME = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
@@ -56,13 +66,12 @@ export function apiService(repository: ApiRepository) {
         ...input,
         name: input.name.trim(),
         accessTokenTtlSeconds: input.accessTokenTtlSeconds ?? null,
+        roleLimited: input.roleLimited ?? true,
+        dpopRequired: input.dpopRequired ?? false,
         scopes,
       });
     },
-    async update(
-      identifier: string,
-      changes: { name?: string; accessTokenTtlSeconds?: number | null },
-    ): Promise<ApiRow> {
+    async update(identifier: string, changes: ApiChanges): Promise<ApiRow> {
       await existing(identifier);
       if (changes.name !== undefined && !changes.name.trim()) throw new ApiValidationError('an API needs a name');
       checkTtl(changes.accessTokenTtlSeconds);

@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import { signInExpired } from '../http/page-errors.ts';
+import { requestableClaims } from '../oidc/api-token-userinfo.ts';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -12,14 +13,21 @@ export function requestedScopes(details: Details): string[] {
   return [...missingOIDCScope, ...Object.values(missingResourceScopes).flat()];
 }
 
+/** The claims a consent prompt asks for one by one (`claims` parameter), split by what the client may have. */
+export function requestedClaims(details: Details, clientScope: string | undefined) {
+  return requestableClaims(clientScope, (details.prompt.details.missingOIDCClaims as string[] | undefined) ?? []);
+}
+
 /**
  * The person's answer to a consent prompt, as oidc-provider's interaction result: a denial, or the
- * grant extended by exactly what the prompt said was missing (scopes, claims, each API's scopes).
+ * grant extended by exactly what the prompt said was missing (scopes, each API's scopes, and the
+ * claims the client may have).
  */
 export async function consentResult(
   provider: Provider,
   details: Details,
   allowed: boolean,
+  clientScope: string | undefined,
 ): Promise<InteractionResults> {
   if (!allowed) return { error: 'access_denied', error_description: 'the user denied the request' };
   const { session, params, prompt, grantId } = details;
@@ -29,8 +37,10 @@ export async function consentResult(
   if (!grant) throw signInExpired(details.uid);
   const missingOIDCScope = prompt.details.missingOIDCScope as string[] | undefined;
   if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
-  const missingOIDCClaims = prompt.details.missingOIDCClaims as string[] | undefined;
-  if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
+  // Claims asked for one by one: those the page showed are granted; the client never gets the others.
+  const claims = requestedClaims(details, clientScope);
+  if (claims.allowed.length) grant.addOIDCClaims(claims.allowed);
+  if (claims.refused.length) grant.rejectOIDCClaims(claims.refused);
   const missingResourceScopes = prompt.details.missingResourceScopes as Record<string, string[]> | undefined;
   for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {}))
     grant.addResourceScope(indicator, scopes.join(' '));

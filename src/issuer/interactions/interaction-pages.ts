@@ -40,6 +40,8 @@ export class InteractionPages {
       { logoUri?: string; clientUri?: string; policyUri?: string; tosUri?: string } | undefined;
     const logoUri = links?.logoUri;
     return {
+      /** The scopes the client is registered with. */
+      scope: client?.scope,
       logoUri,
       clientUri: links?.clientUri,
       policyUri: links?.policyUri,

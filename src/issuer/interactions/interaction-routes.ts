@@ -8,8 +8,8 @@ import type { RequestState } from '../../shared/http/request-context.ts';
 import type { ApiService } from '../apis/api-service.ts';
 import { seeOther } from '../../shared/http/see-other.ts';
 import { signInExpired } from '../http/page-errors.ts';
-import { apiScopeWords, describeScopes } from '../pages/scope-words.ts';
-import { consentResult, requestedScopes } from './consent.ts';
+import { apiScopeWords, describeClaims, describeScopes } from '../pages/scope-words.ts';
+import { consentResult, requestedClaims, requestedScopes } from './consent.ts';
 import { InteractionPages, type InteractionPagesOptions } from './interaction-pages.ts';
 
 export interface InteractionDependencies extends InteractionPagesOptions {
@@ -58,10 +58,12 @@ function signInRoutes({ router, steps, provider, password, secondFactor, apis }:
       if (await secondFactor.isPending(details.uid)) return steps.secondFactorPage(ctx, details);
       return steps.loginPage(ctx, details, { email: hintedEmail(details.params.login_hint) });
     }
+    const { scope, ...presentation } = await steps.clientPresentation(details);
+    const claims = requestedClaims(details, scope).allowed;
     await steps.render(ctx, 'consent', details, {
       title: 'Allow access?',
-      scopes: describeScopes(requestedScopes(details), await apiScopeWords(apis)),
-      ...(await steps.clientPresentation(details)),
+      scopes: [...describeScopes(requestedScopes(details), await apiScopeWords(apis)), ...describeClaims(claims)],
+      ...presentation,
     });
   });
 
@@ -142,7 +144,8 @@ function consentRoutes({ router, steps, provider }: Parts): void {
   router.post('/interaction/:uid/consent', async (ctx) => {
     const details = await steps.waitingAt(ctx, 'consent');
     const form = await steps.readForm(ctx, details);
-    const result = await consentResult(provider(), details, form.get('decision') === 'allow');
+    const { scope } = await steps.clientPresentation(details);
+    const result = await consentResult(provider(), details, form.get('decision') === 'allow', scope);
     seeOther(ctx, await provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true }));
   });
 }

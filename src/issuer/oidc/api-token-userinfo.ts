@@ -10,6 +10,28 @@ export const SCOPE_CLAIMS: Record<string, string[]> = {
   email: ['email', 'email_verified'],
   profile: PROFILE_CLAIMS,
 };
+/** Claims every ID token carries whatever is asked: no `claims` request needs granting them. */
+const ALWAYS_RELEASED = new Set(['sub', 'sid', 'auth_time', 'acr', 'amr', 'iss']);
+
+/**
+ * The claims a `claims` request parameter (OIDC Core 5.5) names, split into those the client may have
+ * (released by an OpenID scope it is registered with) and the rest, which it never gets.
+ */
+export function requestableClaims(
+  clientScope: string | undefined,
+  requested: Iterable<string>,
+): { allowed: string[]; refused: string[] } {
+  const registered = new Set((clientScope ?? '').split(' '));
+  const mayHave = new Set(
+    Object.entries(SCOPE_CLAIMS).flatMap(([scope, claims]) => (registered.has(scope) ? claims : [])),
+  );
+  const asked = [...new Set(requested)].filter((claim) => !ALWAYS_RELEASED.has(claim));
+  return {
+    allowed: asked.filter((claim) => mayHave.has(claim)),
+    refused: asked.filter((claim) => !mayHave.has(claim)),
+  };
+}
+
 /** The private claim that carries, in an API's access token, the OpenID scopes of the same request. */
 const OIDC_SCOPE_CLAIM = 'oidc_scope';
 const OIDC_SCOPE_NAMES = new Set(Object.keys(SCOPE_CLAIMS));

@@ -1,5 +1,6 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { OIDC_SCOPES } from '../../shared/protocol.ts';
+import { requestableClaims } from './api-token-userinfo.ts';
 
 const isFirstParty = (ctx: KoaContextWithOIDC) =>
   (ctx.oidc.client as unknown as { first_party?: boolean } | undefined)?.first_party === true;
@@ -25,6 +26,10 @@ export async function firstPartyGrant(ctx: KoaContextWithOIDC) {
   const requested = requestedScopes(ctx);
   const oidcScopes = requested.filter((scope) => (OIDC_SCOPES as readonly string[]).includes(scope));
   if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
+  // Claims asked for one by one (`claims` parameter): those the client's registered scopes release.
+  const claims = requestableClaims(ctx.oidc.client!.scope, ctx.oidc.requestParamClaims);
+  if (claims.allowed.length) grant.addOIDCClaims(claims.allowed);
+  if (claims.refused.length) grant.rejectOIDCClaims(claims.refused);
   for (const [resource, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
     const serverScopes = new Set(server.scopes);
     const granted = requested.filter((scope) => serverScopes.has(scope));

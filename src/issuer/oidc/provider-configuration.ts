@@ -8,7 +8,14 @@ import { addUserinfoAudience, SCOPE_CLAIMS } from './api-token-userinfo.ts';
 import { firstPartyGrant } from './first-party-grant.ts';
 import { latchkeyInteractionPolicy } from './interaction-policy.ts';
 import { orUnavailable } from './outage-errors.ts';
-import { clientAccessTokenTtl, resourceServers, type ApiInfo } from './resource-servers.ts';
+import {
+  clientAccessTokenTtl,
+  resourceServers,
+  roleGrantsPerRequest,
+  type ApiInfo,
+  type RoleGrants,
+  type TokenSubject,
+} from './resource-servers.ts';
 import { shouldRotateRefreshToken } from './refresh-grace.ts';
 
 export interface ProviderSettings {
@@ -22,6 +29,8 @@ export interface ProviderDependencies {
   findAccount: (id: string) => Promise<Account | undefined>;
   /** The registered APIs, by identifier (RFC 8707 resource indicators). */
   findApi: (identifier: string) => Promise<ApiInfo | undefined>;
+  /** A person's or a service's roles and what they grant (read afresh for each token). */
+  grantsOf: (subject: TokenSubject) => Promise<RoleGrants>;
   keys: KeySet;
   settings: ProviderSettings;
   /** Pages the issuer renders for the device flow (from the accounts UI, or plain defaults). */
@@ -72,8 +81,9 @@ export const ACR_VALUES = ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchk
  * Everything Latchkey decides about the protocol, in one place. Departures from oidc-provider's
  * defaults, and why:
  * - `code` is the only response type (no implicit, no hybrid); PKCE (S256 only) for every client.
- * - access tokens for the task API are JWTs (RFC 9068) carrying the account's roles from our database;
- *   a client asking for no resource gets the task API when it is the client's only one.
+ * - access tokens for a registered API are JWTs (RFC 9068) carrying the subject's roles from our
+ *   database, and only the scopes its roles grant (for a role-limited API); a client asking for no
+ *   resource gets its default API.
  * - refresh tokens rotate on every use, with a short grace window for a replayed predecessor
  *   (see refresh-grace.ts); an idle and an absolute lifetime bound them.
  * - first-party clients skip consent: their grant is made from the request.
@@ -87,8 +97,10 @@ export function providerConfiguration({
   deviceFlowPages,
   pages,
   findApi,
+  grantsOf,
   staticClients = [],
 }: ProviderDependencies): Configuration {
+  const roleGrants = roleGrantsPerRequest((subject) => orUnavailable(() => grantsOf(subject)));
   const secure = settings.issuerUrl.startsWith('https://');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true };
 
@@ -101,8 +113,8 @@ export function providerConfiguration({
     jwks: keys.jwks,
     cookies: { keys: keys.cookieKeys, long: cookie, short: cookie, names: { ...PROVIDER_COOKIES } },
     ...protocolChoices(),
-    features: features(settings, pages, deviceFlowPages, findApi),
-    extraTokenClaims: (ctx, token) => accessTokenClaims(ctx, token, findAccount),
+    features: features(settings, pages, deviceFlowPages, findApi, roleGrants),
+    extraTokenClaims: (ctx, token) => accessTokenClaims(ctx, token, findAccount, roleGrants),
     formats: {
       customizers: {
         // RFC 9068 wants a `sub` even without a user; oidc-provider uses the bare client_id. Namespacing it
@@ -197,11 +209,19 @@ function features(
   pages: PageRenderer,
   deviceFlowPages: ProviderDependencies['deviceFlowPages'],
   findApi: ProviderDependencies['findApi'],
+  roleGrants: ReturnType<typeof roleGrantsPerRequest>,
 ): NonNullable<Configuration['features']> {
   // An outage while reading the API is a 503 temporarily_unavailable, as for the adapter and accounts.
-  const resources = resourceServers((identifier) => orUnavailable(() => findApi(identifier)), settings.ttl.accessToken);
+  const resources = resourceServers(
+    (identifier) => orUnavailable(() => findApi(identifier)),
+    roleGrants,
+    settings.ttl.accessToken,
+  );
   return {
     devInteractions: { enabled: false },
+    // A client may ask for profile claims in the ID token by name (OIDC Core 5.5); it gets those its
+    // registered scopes release (see requestableClaims), after consent for a third-party client.
+    claimsParameter: { enabled: true },
     clientCredentials: { enabled: true },
     introspection: {
       enabled: true,
@@ -237,12 +257,18 @@ function features(
   };
 }
 
-/** Roles, and how and when the person signed in, in every access token for a person. */
+/**
+ * The subject's role names (RFC 9068 §2.2.3.1) in every access token; for a person, also how and
+ * when they signed in.
+ */
 async function accessTokenClaims(
   ctx: KoaContextWithOIDC,
   token: Parameters<NonNullable<Configuration['extraTokenClaims']>>[1],
   findAccount: ProviderDependencies['findAccount'],
+  roleGrants: ReturnType<typeof roleGrantsPerRequest>,
 ) {
+  if (token.kind === 'ClientCredentials' && token.clientId)
+    return { roles: (await roleGrants(ctx, { clientId: token.clientId })).roles };
   if (token.kind !== 'AccessToken' || !('accountId' in token) || typeof token.accountId !== 'string') return undefined;
   const account = (ctx.oidc.entities.Account as Account | undefined) ?? (await findAccount(token.accountId));
   const { AuthorizationCode, RefreshToken, DeviceCode } = ctx.oidc.entities as Record<

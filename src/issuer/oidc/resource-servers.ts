@@ -14,9 +14,51 @@ export const clientAccessTokenTtl = (client: unknown): number | undefined =>
 
 /** What the provider needs to know of a registered API. */
 export interface ApiInfo {
+  id: string;
   identifier: string;
   scopes: string[];
   accessTokenTtlSeconds: number | null;
+  dpopRequired: boolean;
+  roleLimited: boolean;
+}
+
+/** Whose roles limit a token: a person (by account id) or a service client. */
+export type TokenSubject = { userId: string } | { clientId: string };
+
+/** A subject's role names and the scopes their roles grant, by API id. */
+export interface RoleGrants {
+  roles: string[];
+  scopesByApi: Map<string, Set<string>>;
+}
+
+/**
+ * Whose token the token endpoint is issuing: the person of the grant being redeemed or refreshed, or
+ * the service asking for itself (client credentials). Roles limit tokens, not grants: the grant keeps
+ * what the person agreed to (or a first-party app asked for), so a role given later shows in the next
+ * refresh, and a role taken away is gone from it.
+ */
+export function tokenSubject(ctx: KoaContextWithOIDC): TokenSubject | undefined {
+  const accountId = (ctx.oidc.entities as { Grant?: { accountId?: string } }).Grant?.accountId;
+  if (accountId) return { userId: accountId };
+  if (ctx.oidc.params?.grant_type === 'client_credentials' && ctx.oidc.client)
+    return { clientId: ctx.oidc.client.clientId };
+  return undefined;
+}
+
+/**
+ * The subject's role grants, read once per request (the scope and the `roles` claim both need them)
+ * and afresh for every request: a role removed is gone from the next token, refreshes included.
+ */
+export function roleGrantsPerRequest(grantsOf: (subject: TokenSubject) => Promise<RoleGrants>) {
+  const seen = new WeakMap<object, Promise<RoleGrants>>();
+  return (ctx: KoaContextWithOIDC, subject: TokenSubject): Promise<RoleGrants> => {
+    let grants = seen.get(ctx);
+    if (!grants) {
+      grants = grantsOf(subject);
+      seen.set(ctx, grants);
+    }
+    return grants;
+  };
 }
 
 /**
@@ -26,6 +68,7 @@ export interface ApiInfo {
  */
 export function resourceServers(
   findApi: (identifier: string) => Promise<ApiInfo | undefined>,
+  roleGrants: ReturnType<typeof roleGrantsPerRequest>,
   defaultTtlSeconds: number,
 ) {
   const extras = (client: KoaContextWithOIDC['oidc']['client']) => client as unknown as ClientExtras | undefined;
@@ -33,8 +76,10 @@ export function resourceServers(
 
   return {
     /**
-     * The resource server as this client may use it: only the scopes it was registered with. Asking
-     * for one of the resource's other scopes is an error that names it, not a silent drop.
+     * The resource server as this client may use it for this subject: the scopes the client was
+     * registered with and, for a role-limited API, that the subject holds through roles. Asking for a
+     * scope the client may never have is an error that names it; one the subject does not hold is
+     * left out of the token (RFC 6749 §3.3), and the response's `scope` says what was granted.
      */
     getResourceServerInfo: async (
       ctx: KoaContextWithOIDC,
@@ -47,8 +92,17 @@ export function resourceServers(
       const refused = requestedScopes(ctx).filter((scope) => api.scopes.includes(scope) && !clientScopes.has(scope));
       if (refused.length)
         throw new errors.InvalidScope(`scope ${refused.join(' ')} is not allowed for this client`, refused.join(' '));
+      if (api.dpopRequired && ctx.oidc.route === 'token' && !ctx.get('DPoP'))
+        throw new errors.InvalidRequest(`tokens for ${api.identifier} are issued only with a DPoP proof (RFC 9449)`);
+      let scopes = api.scopes.filter((scope) => clientScopes.has(scope));
+      if (api.roleLimited && ctx.oidc.route === 'token') {
+        // A token whose subject is not known here carries nothing of a role-limited API (fail closed).
+        const subject = tokenSubject(ctx);
+        const held = subject ? (await roleGrants(ctx, subject)).scopesByApi.get(api.id) : undefined;
+        scopes = scopes.filter((scope) => held?.has(scope));
+      }
       return {
-        scope: api.scopes.filter((scope) => clientScopes.has(scope)).join(' '),
+        scope: scopes.join(' '),
         audience: api.identifier,
         accessTokenTTL: clientAccessTokenTtl(client) ?? api.accessTokenTtlSeconds ?? defaultTtlSeconds,
         accessTokenFormat: 'jwt',

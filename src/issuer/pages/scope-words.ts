@@ -30,3 +30,22 @@ export function describeScopes(
     return registered ? { name, words: registered.words, api: registered.api } : { name, words: `Use “${name}”` };
   });
 }
+
+/** The profile and email claims as a person reads them, for a client that asks for them one by one. */
+const CLAIM_WORDS: Record<string, string> = {
+  email: 'your email address',
+  email_verified: 'whether your email address is confirmed',
+  name: 'your name',
+  given_name: 'your given name',
+  family_name: 'your family name',
+  preferred_username: 'your username',
+  picture: 'your picture',
+  locale: 'your language',
+  zoneinfo: 'your time zone',
+  updated_at: 'when your profile last changed',
+};
+
+/** Each claim asked for by name (the `claims` parameter), in words, beside the scopes. */
+export function describeClaims(claims: Iterable<string>): Array<{ name: string; words: string }> {
+  return [...new Set(claims)].map((name) => ({ name, words: `See ${CLAIM_WORDS[name] ?? `your “${name}”`}` }));
+}

@@ -1,4 +1,4 @@
-import { TASK_SCOPES } from '../../shared/protocol.ts';
+import { TASK_SCOPES } from '../tasks/task-scopes.ts';
 import { z } from 'zod';
 import {
   AssignBody,

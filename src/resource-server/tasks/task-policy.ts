@@ -1,4 +1,4 @@
-import { TASK_SCOPES } from '../../shared/protocol.ts';
+import { TASK_SCOPES } from './task-scopes.ts';
 import type { Actor } from '../auth/actor.ts';
 import type { TaskRow } from './task-repository.ts';
 

@@ -1,0 +1,133 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../shared/logging/logger.ts';
+import { DEMO_CLIENT_IDS, DEMO_WORKER_SECRET_FILE } from '../shared/protocol.ts';
+import { TASK_API_SCOPE_DESCRIPTIONS, TASK_SCOPES } from '../resource-server/tasks/task-scopes.ts';
+import type { ApiService } from '../issuer/apis/api-service.ts';
+import type { clientService } from '../issuer/clients/client-service.ts';
+import type { RoleService } from '../issuer/roles/role-service.ts';
+
+export { DEMO_CLIENT_IDS };
+
+/** Where the demo worker's generated secret is kept (mode 0600): there is no default secret anywhere. */
+export const demoWorkerSecretPath = (dataDir: string) => path.join(dataDir, DEMO_WORKER_SECRET_FILE);
+
+/** The role the demo worker holds: what a service needs to work on the task API's queue. */
+export const TASK_WORKER_ROLE = 'task-worker';
+
+/** Runs `work` unless another instance (or test suite) did the same at the same moment. */
+async function racing(work: () => Promise<unknown>, doneByOther: () => Promise<boolean>): Promise<void> {
+  await work().catch(async (error: unknown) => {
+    if (!(await doneByOther())) throw error;
+  });
+}
+
+/**
+ * The task API, registered as an operator would (`latchkey api create`, `latchkey role grant`): its
+ * scopes with their consent sentences, and the roles that hold them. Everyone with an account (the
+ * default `user` role) reads and writes their tasks; `admin` also manages everyone's; the
+ * `task-worker` role works the queue. Grants are made again at every start (they are idempotent),
+ * so the demo keeps working however it was left.
+ */
+export async function registerTaskApi(apis: ApiService, roles: RoleService, identifier: string): Promise<boolean> {
+  let registered = false;
+  if (!(await apis.find(identifier)))
+    await racing(
+      async () => {
+        await apis.create({ identifier, name: 'Task API', scopes: TASK_API_SCOPE_DESCRIPTIONS });
+        registered = true;
+      },
+      async () => (await apis.find(identifier)) !== null,
+    );
+  const holders = [
+    {
+      role: 'user',
+      description: 'Everyone with an account',
+      isDefault: true,
+      scopes: [TASK_SCOPES.read, TASK_SCOPES.write],
+    },
+    {
+      role: 'admin',
+      description: 'Administrators',
+      isDefault: false,
+      scopes: [TASK_SCOPES.read, TASK_SCOPES.write, TASK_SCOPES.admin],
+    },
+    {
+      role: TASK_WORKER_ROLE,
+      description: 'Services that work on queued tasks',
+      isDefault: false,
+      scopes: [TASK_SCOPES.work],
+    },
+  ];
+  for (const holder of holders) {
+    if (!(await roles.find(holder.role)))
+      await racing(
+        () => roles.create({ name: holder.role, description: holder.description, isDefault: holder.isDefault }),
+        async () => (await roles.find(holder.role)) !== null,
+      );
+    await roles.grant(holder.role, identifier, holder.scopes);
+  }
+  return registered;
+}
+
+/**
+ * Creates, once, the three clients the demo needs: the browser app (first-party, PKCE, its own
+ * origin as redirect and logout URI), the command-line tool (device grant) and the worker (client
+ * credentials, a generated secret written to the data folder).
+ */
+export async function ensureDemoClients(
+  { clients, apis, roles }: { clients: ReturnType<typeof clientService>; apis: ApiService; roles: RoleService },
+  settings: { spaUrl: string; dataDir: string; taskApiUrl: string },
+  log: Logger,
+): Promise<void> {
+  const created: string[] = [];
+  if (await registerTaskApi(apis, roles, settings.taskApiUrl))
+    log.info({ api: settings.taskApiUrl }, 'demo API registered');
+  const resources = [settings.taskApiUrl];
+  const personScopes = ['openid', 'email', 'profile', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write];
+  if (!(await clients.find(DEMO_CLIENT_IDS.spa))) {
+    await clients.create({
+      id: DEMO_CLIENT_IDS.spa,
+      name: 'Latchkey Tasks (demo web app)',
+      type: 'spa',
+      redirectUris: [`${settings.spaUrl}/`],
+      postLogoutRedirectUris: [`${settings.spaUrl}/`],
+      firstParty: true,
+      resources,
+      scopes: personScopes,
+    });
+    created.push(DEMO_CLIENT_IDS.spa);
+  }
+  if (!(await clients.find(DEMO_CLIENT_IDS.cli))) {
+    await clients.create({
+      id: DEMO_CLIENT_IDS.cli,
+      name: 'taskctl (demo command line)',
+      type: 'cli',
+      firstParty: true,
+      resources,
+      scopes: personScopes,
+    });
+    created.push(DEMO_CLIENT_IDS.cli);
+  }
+  const secretFile = demoWorkerSecretPath(settings.dataDir);
+  let secret: string | undefined;
+  if (!(await clients.find(DEMO_CLIENT_IDS.worker))) {
+    ({ secret } = await clients.create({
+      id: DEMO_CLIENT_IDS.worker,
+      name: 'Task worker (demo service)',
+      type: 'service',
+      resources,
+      scopes: [TASK_SCOPES.work],
+    }));
+    created.push(DEMO_CLIENT_IDS.worker);
+  } else if (!existsSync(secretFile)) {
+    secret = await clients.rotateSecret(DEMO_CLIENT_IDS.worker);
+  }
+  await roles.assign({ clientId: DEMO_CLIENT_IDS.worker }, [TASK_WORKER_ROLE]);
+  if (secret) {
+    await mkdir(settings.dataDir, { recursive: true });
+    await writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
+  }
+  if (created.length) log.info({ clients: created, workerSecretFile: secretFile }, 'demo clients created');
+}
