@@ -54,9 +54,9 @@ const USAGE = `usage: latchkey <command> [options] [--json]
   role grant NAME API_URI SCOPE... | role revoke NAME API_URI SCOPE...
   client create --name N --type web|spa|cli|service [--resource API_URI]... [--default-resource API_URI]
                 [--redirect-uri U]... [--post-logout-redirect-uri U]...
-                [--scope S]... [--first-party] [--no-pkce] [--jwks-file F]
+                [--scope S]... [--grant-type G]... [--first-party] [--no-pkce] [--jwks-file F]
                 [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--access-token-ttl SECONDS]
-  client update ID [--name N] [--resource API_URI]... [--default-resource API_URI] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--scope S]...
+  client update ID [--name N] [--resource API_URI]... [--default-resource API_URI] [--redirect-uri U]... [--post-logout-redirect-uri U]... [--scope S]... [--grant-type G]...
                 [--first-party | --third-party] [--pkce | --no-pkce] [--logo-uri U] [--client-uri U]
                 [--policy-uri U] [--tos-uri U] [--access-token-ttl SECONDS]
                 (lists given replace the old ones; "" clears a link, or the lifetime back to the default)
@@ -86,6 +86,7 @@ const { positionals, values } = parseArgs({
     name: { type: 'string' },
     type: { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
+    'grant-type': { type: 'string', multiple: true },
     resource: { type: 'string', multiple: true },
     'default-resource': { type: 'string' },
     'post-logout-redirect-uri': { type: 'string', multiple: true },
@@ -178,6 +179,7 @@ function clientChanges(): ClientChanges {
     ...(values['redirect-uri'] ? { redirectUris: values['redirect-uri'] } : {}),
     ...(values['post-logout-redirect-uri'] ? { postLogoutRedirectUris: values['post-logout-redirect-uri'] } : {}),
     ...(values.scope ? { scopes: values.scope } : {}),
+    ...(values['grant-type'] ? { grantTypes: values['grant-type'] } : {}),
     ...(values.resource ? { resources: values.resource } : {}),
     ...(values['default-resource'] !== undefined ? { defaultResource: values['default-resource'] || null } : {}),
     ...(values['first-party'] ? { firstParty: true } : values['third-party'] ? { firstParty: false } : {}),
@@ -304,6 +306,7 @@ async function clientCommand(config: Config, action: string | undefined, id: str
           redirectUris: values['redirect-uri'] ?? [],
           postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
           scopes: values.scope ?? [],
+          ...(values['grant-type'] ? { grantTypes: values['grant-type'] } : {}),
           firstParty: values['first-party'] ?? false,
           resources: values.resource ?? [],
           defaultResource: values['default-resource'] || null,

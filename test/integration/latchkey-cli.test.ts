@@ -263,6 +263,65 @@ describe('latchkey command line', () => {
     assert.equal((await latchkey(['api', 'show', 'https://wiki.example.com'])).code, 2);
   });
 
+  it('manages roles: create, grant a scope of an API, give to a user and a service, refuse bad input, delete', async () => {
+    const api = ['api', 'create', 'https://docs.example.com', '--name', 'Docs', '--scope', 'docs:read=Read docs'];
+    assert.equal((await latchkey(api)).code, 0);
+    const role = await latchkey(['role', 'create', 'reader', '--description', 'Reads the docs', '--json']);
+    assert.equal(role.code, 0, role.stderr);
+    const granted = await latchkey(['role', 'grant', 'reader', 'https://docs.example.com', 'docs:read', '--json']);
+    assert.deepEqual(granted.json().permissions, [{ api: 'https://docs.example.com', scope: 'docs:read' }]);
+    const unknownScope = await latchkey(['role', 'grant', 'reader', 'https://docs.example.com', 'docs:burn']);
+    assert.equal(unknownScope.code, 1);
+    assert.match(unknownScope.stderr, /has no scope docs:burn/);
+    assert.equal((await latchkey(['role', 'create', 'reader'])).code, 1, 'a name taken');
+    assert.equal((await latchkey(['role', 'create', 'two words'])).code, 1);
+    const user = ['user', 'create', '--email', 'reader@example.com', '--verified', '--json'];
+    assert.deepEqual((await latchkey(user, 'a long enough passphrase\n')).json().roles, ['user'], 'the default role');
+    const added = await latchkey(['user', 'roles', 'add', 'reader@example.com', 'reader', '--json']);
+    assert.deepEqual(added.json().roles, ['reader', 'user']);
+    assert.equal((await latchkey(['user', 'roles', 'add', 'reader@example.com', 'ghost'])).code, 2);
+    const service = await latchkey(['client', 'create', '--name', 'Docs bot', '--type', 'service', '--json']);
+    const serviceId = String(service.json().id);
+    assert.deepEqual((await latchkey(['client', 'roles', 'add', serviceId, 'reader', '--json'])).json().roles, [
+      'reader',
+    ]);
+    assert.deepEqual((await latchkey(['client', 'show', serviceId, '--json'])).json().roles, ['reader']);
+    const removed = await latchkey(['user', 'roles', 'remove', 'reader@example.com', 'reader', '--json']);
+    assert.deepEqual(removed.json().roles, ['user']);
+    assert.equal((await latchkey(['role', 'delete', 'reader'])).code, 0);
+    assert.deepEqual((await latchkey(['client', 'show', serviceId, '--json'])).json().roles, []);
+    assert.equal((await latchkey(['role', 'show', 'reader'])).code, 2);
+  });
+
+  it('changes a client’s grants within what its type allows', async () => {
+    const web = await latchkey([
+      'client',
+      'create',
+      '--name',
+      'Web with a back end',
+      '--type',
+      'web',
+      '--redirect-uri',
+      'https://web.example.com/cb',
+      '--json',
+    ]);
+    const id = String(web.json().id);
+    const more = ['client', 'update', id, '--grant-type', 'authorization_code', '--grant-type', 'client_credentials'];
+    assert.deepEqual((await latchkey([...more, '--json'])).json().grantTypes, [
+      'authorization_code',
+      'client_credentials',
+    ]);
+    const device = await latchkey([
+      'client',
+      'update',
+      id,
+      '--grant-type',
+      'urn:ietf:params:oauth:grant-type:device_code',
+    ]);
+    assert.equal(device.code, 1);
+    assert.match(device.stderr, /always has the authorization_code grant/);
+  });
+
   it('rotates keys on command and lists them with their state', async () => {
     const rotated = await latchkey(['keys', 'rotate', '--json']);
     assert.equal(rotated.code, 0, rotated.stderr);

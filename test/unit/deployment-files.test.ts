@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -108,5 +108,17 @@ describe('.env.example', () => {
   it('lists nothing the configuration module does not read', () => {
     for (const variable of listed)
       assert.ok(CONFIG_VARIABLES.includes(variable!), `${variable} is not read by Latchkey`);
+  });
+});
+
+describe('migration scripts', () => {
+  it('hold no semicolon in a comment (Prisma’s engine splits a script at every one, comments included)', () => {
+    const directories = ['prisma/migrations', 'prisma/tasks/migrations'].map((dir) => path.join(root, dir));
+    for (const directory of directories.filter((dir) => existsSync(dir)))
+      for (const migration of readdirSync(directory).filter((name) => /^\d{14}_/.test(name))) {
+        const script = readFileSync(path.join(directory, migration, 'migration.sql'), 'utf8');
+        const commented = script.split('\n').filter((line) => /--.*;/.test(line));
+        assert.deepEqual(commented, [], migration);
+      }
   });
 });

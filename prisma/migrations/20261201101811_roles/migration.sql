@@ -71,12 +71,13 @@ ALTER TABLE "client_roles" ADD CONSTRAINT "client_roles_client_id_fkey" FOREIGN 
 -- AddForeignKey
 ALTER TABLE "client_roles" ADD CONSTRAINT "client_roles_role_id_fkey" FOREIGN KEY ("role_id") REFERENCES "roles"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
--- Data: APIs registered before roles existed had no role limits; they keep none until an operator
--- turns them on (`latchkey api update ID --role-limited true`). New APIs are role-limited.
+-- Data: APIs registered before roles existed had no role limits, and they keep none until an
+-- operator turns them on (`latchkey api update URI --role-limited`). New APIs are role-limited.
+-- (No semicolon in these comments: Prisma's engine splits a script at every one.)
 UPDATE "apis" SET "role_limited" = false;
 
--- The two roles the `users.role` column held become rows, and every account keeps the one it had:
--- the same `roles` claim in its tokens. `user` is the default role of new accounts.
+-- The two roles the `users.role` column held become rows, and every account keeps the one it had,
+-- so the same `roles` claim in its tokens. `user` is the default role of new accounts.
 INSERT INTO "roles" ("id", "name", "description", "is_default", "updated_at") VALUES
   (gen_random_uuid(), 'user', 'Everyone with an account', true, CURRENT_TIMESTAMP),
   (gen_random_uuid(), 'admin', 'Administrators', false, CURRENT_TIMESTAMP);

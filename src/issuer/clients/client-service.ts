@@ -15,6 +15,8 @@ export interface NewClient {
   type: ClientType;
   redirectUris?: string[];
   postLogoutRedirectUris?: string[];
+  /** The type's grants by default; its optional ones (refresh_token; client_credentials for web) may be chosen. */
+  grantTypes?: string[];
   scopes?: string[];
   firstParty?: boolean;
   /** False lets a confidential client use the authorization endpoint without PKCE; public clients always need it. */
@@ -94,6 +96,16 @@ function validateClient(type: ClientType, client: Required<ClientChanges> & { jw
       'a service client acts for itself: it cannot have user scopes such as openid or offline_access',
     );
   if (!client.name.trim()) throw new ClientValidationError('a client needs a name');
+  const required = kind.grantTypes.filter((grant) => !kind.optionalGrantTypes.includes(grant));
+  const missing = required.filter((grant) => !client.grantTypes.includes(grant));
+  if (missing.length) throw new ClientValidationError(`a ${type} client always has the ${missing.join(', ')} grant`);
+  const foreign = client.grantTypes.filter(
+    (grant) => !kind.grantTypes.includes(grant) && !kind.optionalGrantTypes.includes(grant),
+  );
+  if (foreign.length)
+    throw new ClientValidationError(
+      `a ${type} client cannot have the ${foreign.join(', ')} grant (it may have: ${[...new Set([...kind.grantTypes, ...kind.optionalGrantTypes])].join(', ')})`,
+    );
   for (const field of PAGE_LINKS) if (client[field]) validatePageLink(field, client[field]);
   if (client.defaultResource !== null && !client.resources.includes(client.defaultResource))
     throw new ClientValidationError(`the default API ${client.defaultResource} is not one of the client's APIs`);
@@ -108,6 +120,7 @@ function editable(row: ClientRow): Required<ClientChanges> {
     name: row.name,
     redirectUris: row.redirectUris,
     postLogoutRedirectUris: row.postLogoutRedirectUris,
+    grantTypes: row.grantTypes,
     scopes: row.scopes,
     firstParty: row.firstParty,
     pkceRequired: row.pkceRequired,
@@ -148,6 +161,7 @@ export function clientService(repository: ClientRepository, apis: ApiScopesSourc
         redirectUris: input.redirectUris ?? [],
         postLogoutRedirectUris: input.postLogoutRedirectUris ?? [],
         scopes: input.scopes ?? [],
+        grantTypes: [...new Set(input.grantTypes ?? kind.grantTypes)],
         firstParty: input.firstParty ?? false,
         pkceRequired: input.pkceRequired ?? true,
         logoUri: input.logoUri ?? null,
@@ -169,7 +183,6 @@ export function clientService(repository: ClientRepository, apis: ApiScopesSourc
         id: input.id ?? newClientId(),
         type: input.type,
         ...fields,
-        grantTypes: kind.grantTypes,
         resources,
         tokenEndpointAuthMethod: input.jwks ? 'private_key_jwt' : kind.authMethod,
         secretHash: secret ? hashClientSecret(secret) : null,

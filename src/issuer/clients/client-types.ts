@@ -12,7 +12,10 @@ const DEVICE_CODE_GRANT = GRANT_TYPES.deviceCode;
 export const CLIENT_TYPES: Record<
   ClientType,
   {
+    /** The grants a new client of the type gets. */
     grantTypes: string[];
+    /** Grants an operator may add or take away (`--grant-type`); the others are the type itself. */
+    optionalGrantTypes: string[];
     authMethod: string;
     confidential: boolean;
     applicationType: 'web' | 'native';
@@ -21,6 +24,8 @@ export const CLIENT_TYPES: Record<
 > = {
   web: {
     grantTypes: ['authorization_code', 'refresh_token'],
+    // A web app's back end may also call APIs as itself.
+    optionalGrantTypes: ['refresh_token', 'client_credentials'],
     authMethod: 'client_secret_basic',
     confidential: true,
     applicationType: 'web',
@@ -28,6 +33,7 @@ export const CLIENT_TYPES: Record<
   },
   spa: {
     grantTypes: ['authorization_code', 'refresh_token'],
+    optionalGrantTypes: ['refresh_token'],
     authMethod: 'none',
     confidential: false,
     applicationType: 'web',
@@ -35,6 +41,7 @@ export const CLIENT_TYPES: Record<
   },
   cli: {
     grantTypes: [DEVICE_CODE_GRANT, 'refresh_token'],
+    optionalGrantTypes: ['refresh_token'],
     authMethod: 'none',
     confidential: false,
     applicationType: 'native',
@@ -42,6 +49,7 @@ export const CLIENT_TYPES: Record<
   },
   service: {
     grantTypes: ['client_credentials'],
+    optionalGrantTypes: [],
     authMethod: 'client_secret_basic',
     confidential: true,
     applicationType: 'web',
