@@ -6,9 +6,9 @@ import type { PrismaClient } from '../shared/database/generated/tasks/client.ts'
 import { createBaseApp } from '../shared/http/base-app.ts';
 import type { RequestState } from '../shared/http/request-context.ts';
 import type { BuiltApp, ServiceDependencies } from '../shared/lifecycle/service.ts';
-import { authenticate, type AuthenticatedState } from './auth/authenticate.ts';
-import { DPOP_ALGORITHMS } from './auth/dpop.ts';
-import { issuerKeys } from './auth/issuer-keys.ts';
+import { authenticate, resourceAt, type AuthenticatedState } from '../shared/auth/authenticate.ts';
+import { DPOP_ALGORITHMS } from '../shared/auth/dpop.ts';
+import { issuerKeys } from '../shared/auth/issuer-keys.ts';
 import { openApiDocument } from './http/openapi.ts';
 import { rateLimitPerActor, rateLimitPerAddress } from './http/rate-limit.ts';
 import { recordApiUsers } from './http/record-users.ts';
@@ -32,6 +32,7 @@ export function buildTaskApiApp(
 ): BuiltApp {
   const { config, log, database, cache, isAcceptingTraffic } = dependencies;
   const audience = config.taskApi.url;
+  const resource = resourceAt(audience, 'task-api');
   const issuer = config.issuer.url;
   const keys = issuerKeys({
     issuer,
@@ -83,12 +84,12 @@ export function buildTaskApiApp(
   const tasks = taskRepository(database.client);
   const api = taskRoutes({
     tasks,
-    audience,
+    resource,
     stepUpMaxAgeSeconds: config.taskApi.stepUpMaxAgeSeconds,
     // Runs for matched routes only: an unknown path is a plain 404, not a 401.
     gate: [
       rateLimitPerAddress(cache, config.taskApi.rateLimitPerAddressPerMinute) as Koa.Middleware<AuthenticatedState>,
-      authenticate({ issuer, audience, keys, replayCache: cache }),
+      authenticate({ issuer, resource, keys, replayCache: cache }),
       rateLimitPerActor(cache, config.taskApi.rateLimitPerMinute),
       recordApiUsers(tasks),
     ],

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import { before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { issuerKeys } from '../../src/resource-server/auth/issuer-keys.ts';
+import { issuerKeys } from '../../src/shared/auth/issuer-keys.ts';
 import { buildTaskApiApp } from '../../src/resource-server/task-api-app.ts';
 import { taskApiService } from '../../src/resource-server/task-api-service.ts';
 import { withLowS } from '../../src/shared/crypto/compact-jws.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { DpopError, verifyDpopProof } from '../../src/resource-server/auth/dpop.ts';
+import { DpopError, verifyDpopProof } from '../../src/shared/auth/dpop.ts';
 import { MemoryCache } from '../../src/shared/cache/memory-cache.ts';
 import { sha256Base64url } from '../../src/shared/crypto/digest.ts';
 

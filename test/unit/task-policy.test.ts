@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Actor } from '../../src/resource-server/auth/actor.ts';
+import type { Actor } from '../../src/shared/auth/actor.ts';
 import { authorizeCompletion, authorizeTask, requireCaller } from '../../src/resource-server/tasks/authorize.ts';
 import type { TaskRow } from '../../src/resource-server/tasks/task-repository.ts';
 import { AppError } from '../../src/shared/http/errors.ts';
+import { resourceAt } from '../../src/shared/auth/authenticate.ts';
 
-const AUDIENCE = 'https://api.example.com';
-const OPTIONS = { audience: AUDIENCE, stepUpMaxAgeSeconds: 900 };
+const AUDIENCE = resourceAt('https://api.example.com', 'task-api');
+const OPTIONS = { resource: AUDIENCE, stepUpMaxAgeSeconds: 900 };
 const now = () => Math.floor(Date.now() / 1000);
 
 type User = Extract<Actor, { kind: 'user' }>;

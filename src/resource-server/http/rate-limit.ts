@@ -3,7 +3,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import type { Cache } from '../../shared/cache/cache.ts';
 import { AppError } from '../../shared/http/errors.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
-import type { AuthenticatedState } from '../auth/authenticate.ts';
+import type { AuthenticatedState } from '../../shared/auth/authenticate.ts';
 
 /**
  * A fixed budget of requests per minute per key, counted in Redis so every instance shares it

@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import type { AuthenticatedState } from '../auth/authenticate.ts';
+import type { AuthenticatedState } from '../../shared/auth/authenticate.ts';
 import type { TaskRepository } from '../tasks/task-repository.ts';
 
 /** How many recorded subjects each process remembers, so a busy user costs one write, not one per request. */

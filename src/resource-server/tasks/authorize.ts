@@ -1,27 +1,18 @@
 import { AppError, notFound } from '../../shared/http/errors.ts';
-import type { Actor } from '../auth/actor.ts';
-import { challenge, unauthorized } from '../auth/authenticate.ts';
-import { hasRecentSecondFactor, TASK_POLICY, type TaskAction } from './task-policy.ts';
+import type { Actor } from '../../shared/auth/actor.ts';
+import { insufficientScope, stepUpRequired, type ProtectedResource } from '../../shared/auth/authenticate.ts';
+import { hasRecentSecondFactor } from '../../shared/auth/step-up.ts';
+import { TASK_POLICY, type TaskAction } from './task-policy.ts';
 import type { TaskRow } from './task-repository.ts';
 
 type UserActor = Extract<Actor, { kind: 'user' }>;
 type ServiceActor = Extract<Actor, { kind: 'service' }>;
 
-function insufficientScope(audience: string, scope: string): AppError {
-  return new AppError(403, 'insufficient_scope', `This needs the ${scope} scope.`, {
-    'WWW-Authenticate': challenge(audience, {
-      code: 'insufficient_scope',
-      description: `This needs the ${scope} scope.`,
-      extra: { scope },
-    }),
-  });
-}
-
 /** The route-level gate: the right kind of caller with the right scope, before anything is loaded. */
 export function requireCaller<Kind extends 'user' | 'service'>(
   actor: Actor,
   action: TaskAction,
-  audience: string,
+  resource: ProtectedResource,
 ): Extract<Actor, { kind: Kind }> {
   const rule = TASK_POLICY[action];
   if (actor.kind !== rule.actor) {
@@ -31,7 +22,7 @@ export function requireCaller<Kind extends 'user' | 'service'>(
       rule.actor === 'user' ? 'This route is for users, not services.' : 'This route is for service accounts only.',
     );
   }
-  if (!actor.scopes.has(rule.scope)) throw insufficientScope(audience, rule.scope);
+  if (!actor.scopes.has(rule.scope)) throw insufficientScope(resource, rule.scope);
   return actor as Extract<Actor, { kind: Kind }>;
 }
 
@@ -40,19 +31,13 @@ export function authorizeTask(
   actor: UserActor,
   action: 'read' | 'update' | 'assign' | 'unassign' | 'delete',
   task: TaskRow | null,
-  options: { audience: string; stepUpMaxAgeSeconds: number },
+  options: { resource: ProtectedResource; stepUpMaxAgeSeconds: number },
 ): TaskRow {
   if (!task || !TASK_POLICY.read.allow(actor, task)) throw notFound('No such task.');
   const rule = TASK_POLICY[action];
   if (!rule.allow(actor, task)) throw new AppError(403, 'forbidden', `You may see this task but not ${action} it.`);
   if ('stepUp' in rule && rule.stepUp && !hasRecentSecondFactor(actor, options.stepUpMaxAgeSeconds)) {
-    throw unauthorized(
-      options.audience,
-      'insufficient_user_authentication',
-      'Sign in again with your second factor to do this.',
-      'Bearer',
-      { max_age: String(options.stepUpMaxAgeSeconds) },
-    );
+    throw stepUpRequired(options.resource, options.stepUpMaxAgeSeconds);
   }
   return task;
 }

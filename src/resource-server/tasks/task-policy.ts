@@ -1,5 +1,5 @@
 import { TASK_SCOPES } from './task-scopes.ts';
-import type { Actor } from '../auth/actor.ts';
+import type { Actor } from '../../shared/auth/actor.ts';
 import type { TaskRow } from './task-repository.ts';
 
 type UserActor = Extract<Actor, { kind: 'user' }>;
@@ -8,9 +8,6 @@ type ServiceActor = Extract<Actor, { kind: 'service' }>;
 const isAdmin = (actor: UserActor) => actor.roles.has('admin');
 const owns = (actor: UserActor, task: TaskRow) => task.ownerSub === actor.sub;
 const isAssigned = (actor: UserActor, task: TaskRow) => task.assigneeSub === actor.sub;
-
-/** Methods (RFC 8176) that show a second factor was used at sign-in. */
-export const SECOND_FACTOR_METHODS = new Set(['otp', 'mfa', 'hwk', 'swk', 'sms', 'fido']);
 
 /**
  * Who may do what, in one table. Each action names the scope the token must carry, the kind of
@@ -52,16 +49,3 @@ export const TASK_POLICY = {
 } as const;
 
 export type TaskAction = keyof typeof TASK_POLICY;
-
-/** True when the token shows a second factor no older than `maxAgeSeconds`. */
-export function hasRecentSecondFactor(
-  actor: UserActor,
-  maxAgeSeconds: number,
-  now = Math.floor(Date.now() / 1000),
-): boolean {
-  return (
-    actor.amr.some((method) => SECOND_FACTOR_METHODS.has(method)) &&
-    actor.authTime !== undefined &&
-    now - actor.authTime <= maxAgeSeconds
-  );
-}

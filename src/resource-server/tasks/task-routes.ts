@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { badRequest } from '../../shared/http/errors.ts';
 import { readJson, validate } from '../../shared/http/json-body.ts';
-import type { AuthenticatedState } from '../auth/authenticate.ts';
+import type { AuthenticatedState, ProtectedResource } from '../../shared/auth/authenticate.ts';
 import { authorizeCompletion, authorizeTask, requireCaller } from './authorize.ts';
 import { presentTask } from './task-presenter.ts';
 import type { z } from 'zod';
@@ -11,7 +11,7 @@ import { AssignBody, CreateTaskBody, ListQuery, TaskId, TaskPage, UpdateTaskBody
 
 export interface TaskRouteOptions {
   tasks: TaskRepository;
-  audience: string;
+  resource: ProtectedResource;
   stepUpMaxAgeSeconds: number;
   /** The gate every handler here is behind: rate limits and authentication, in order. */
   gate: Array<Middleware<AuthenticatedState>>;
@@ -20,14 +20,14 @@ export interface TaskRouteOptions {
 /** Every handler: gate the caller, load the task, ask the policy, then act. */
 export function taskRoutes({
   tasks,
-  audience,
+  resource,
   stepUpMaxAgeSeconds,
   gate,
 }: TaskRouteOptions): Router<AuthenticatedState> {
   const router = new Router<AuthenticatedState>();
   router.use(...gate);
   const load = async (raw: string | undefined) => (TaskId.safeParse(raw).success ? tasks.findById(raw!) : null);
-  const parts: Parts = { router, tasks, audience, stepUp: { audience, stepUpMaxAgeSeconds }, load };
+  const parts: Parts = { router, tasks, resource, stepUp: { resource, stepUpMaxAgeSeconds }, load };
   personalRoutes(parts);
   changeRoutes(parts);
   workerRoutes(parts);
@@ -37,17 +37,17 @@ export function taskRoutes({
 interface Parts {
   router: Router<AuthenticatedState>;
   tasks: TaskRepository;
-  audience: string;
+  resource: ProtectedResource;
   /** What a step-up refusal names: this API, and how recent a second factor must be. */
-  stepUp: { audience: string; stepUpMaxAgeSeconds: number };
+  stepUp: { resource: ProtectedResource; stepUpMaxAgeSeconds: number };
   /** The task an id in the path names; null for an id that is not one (so it reads as "no such task"). */
   load: (raw: string | undefined) => Promise<TaskRow | null>;
 }
 
 /** A person's own tasks: create, list, read. */
-function personalRoutes({ router, tasks, audience, stepUp, load }: Parts): void {
+function personalRoutes({ router, tasks, resource, stepUp, load }: Parts): void {
   router.post('/tasks', async (ctx) => {
-    const actor = requireCaller<'user'>(ctx.state.actor, 'create', audience);
+    const actor = requireCaller<'user'>(ctx.state.actor, 'create', resource);
     const body = await readJson(ctx, CreateTaskBody);
     const task = await tasks.create({
       title: body.title,
@@ -61,7 +61,7 @@ function personalRoutes({ router, tasks, audience, stepUp, load }: Parts): void 
   });
 
   router.get('/tasks/mine', async (ctx) => {
-    const actor = requireCaller<'user'>(ctx.state.actor, 'listMine', audience);
+    const actor = requireCaller<'user'>(ctx.state.actor, 'listMine', resource);
     const query = validate(ListQuery, ctx.query, 'query');
     const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
     if (query.cursor && !cursor) throw badRequest('query.cursor is not a cursor this API issued.');
@@ -74,15 +74,15 @@ function personalRoutes({ router, tasks, audience, stepUp, load }: Parts): void 
   });
 
   router.get('/tasks/:id', async (ctx) => {
-    const actor = requireCaller<'user'>(ctx.state.actor, 'read', audience);
+    const actor = requireCaller<'user'>(ctx.state.actor, 'read', resource);
     ctx.body = presentTask(authorizeTask(actor, 'read', await load(ctx.params.id), stepUp));
   });
 }
 
 /** Changes to one task: edit, assign, delete. */
-function changeRoutes({ router, tasks, audience, stepUp, load }: Parts): void {
+function changeRoutes({ router, tasks, resource, stepUp, load }: Parts): void {
   router.patch('/tasks/:id', async (ctx) => {
-    const actor = requireCaller<'user'>(ctx.state.actor, 'update', audience);
+    const actor = requireCaller<'user'>(ctx.state.actor, 'update', resource);
     const task = authorizeTask(actor, 'update', await load(ctx.params.id), stepUp);
     const body = await readJson(ctx, UpdateTaskBody);
     ctx.body = presentTask(await tasks.update(task.id, changesFrom(body, task)));
@@ -90,7 +90,7 @@ function changeRoutes({ router, tasks, audience, stepUp, load }: Parts): void {
 
   // Assigning names a user of this API (someone who has called it); clearing is open to the assignee too.
   router.put('/tasks/:id/assignee', async (ctx) => {
-    const actor = requireCaller<'user'>(ctx.state.actor, 'assign', audience);
+    const actor = requireCaller<'user'>(ctx.state.actor, 'assign', resource);
     const body = await readJson(ctx, AssignBody);
     const action = body.assignee === null ? 'unassign' : 'assign';
     const task = authorizeTask(actor, action, await load(ctx.params.id), stepUp);
@@ -100,7 +100,7 @@ function changeRoutes({ router, tasks, audience, stepUp, load }: Parts): void {
   });
 
   router.delete('/tasks/:id', async (ctx) => {
-    const actor = requireCaller<'user'>(ctx.state.actor, 'delete', audience);
+    const actor = requireCaller<'user'>(ctx.state.actor, 'delete', resource);
     const task = authorizeTask(actor, 'delete', await load(ctx.params.id), stepUp);
     await tasks.delete(task.id);
     ctx.status = 204;
@@ -108,9 +108,9 @@ function changeRoutes({ router, tasks, audience, stepUp, load }: Parts): void {
 }
 
 /** The worker service's queue: claim the next open task, complete it. */
-function workerRoutes({ router, tasks, audience, load }: Parts): void {
+function workerRoutes({ router, tasks, resource, load }: Parts): void {
   router.get('/worker/tasks/next', async (ctx) => {
-    const actor = requireCaller<'service'>(ctx.state.actor, 'claim', audience);
+    const actor = requireCaller<'service'>(ctx.state.actor, 'claim', resource);
     const claimed = await tasks.claimNextOpen(actor.clientId);
     if (!claimed) {
       ctx.status = 204;
@@ -120,7 +120,7 @@ function workerRoutes({ router, tasks, audience, load }: Parts): void {
   });
 
   router.post('/worker/tasks/:id/complete', async (ctx) => {
-    const actor = requireCaller<'service'>(ctx.state.actor, 'complete', audience);
+    const actor = requireCaller<'service'>(ctx.state.actor, 'complete', resource);
     const task = authorizeCompletion(actor, await load(ctx.params.id));
     const completed = task.status === 'done' ? task : await tasks.completeClaimed(task.id, actor.clientId);
     ctx.body = presentTask(authorizeCompletion(actor, completed ?? null));

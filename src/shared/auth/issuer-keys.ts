@@ -1,5 +1,5 @@
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import type { Logger } from '../../shared/logging/logger.ts';
+import type { Logger } from '../logging/logger.ts';
 
 export interface IssuerKeysOptions {
   /** The issuer identifier tokens must carry in `iss`, exactly. */

@@ -1,9 +1,9 @@
 import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Middleware, ParameterizedContext } from 'koa';
-import type { Cache } from '../../shared/cache/cache.ts';
-import { isCanonicalCompactJws } from '../../shared/crypto/compact-jws.ts';
-import { AppError } from '../../shared/http/errors.ts';
-import type { RequestState } from '../../shared/http/request-context.ts';
+import type { Cache } from '../cache/cache.ts';
+import { isCanonicalCompactJws } from '../crypto/compact-jws.ts';
+import { AppError } from '../http/errors.ts';
+import type { RequestState } from '../http/request-context.ts';
 import { actorFromClaims, type Actor } from './actor.ts';
 import { DPOP_ALGORITHMS, DpopError, verifyDpopProof } from './dpop.ts';
 
@@ -11,29 +11,45 @@ export interface AuthenticatedState extends RequestState {
   actor: Actor;
 }
 
+/** A resource server as its callers see it: what its tokens name, its realm, where it answers. */
+export interface ProtectedResource {
+  /** Its resource identifier: tokens must name it in `aud`. */
+  audience: string;
+  /** The realm its challenges name. */
+  realm: string;
+  /** Its public URL, before the request path: DPoP proofs name `baseUrl + path` as `htu`. */
+  baseUrl: string;
+  /** Its RFC 9728 metadata, offered in challenges. */
+  metadataUrl: string;
+}
+
+/** A resource server whose identifier is its URL, as the task API's is. */
+export const resourceAt = (url: string, realm: string): ProtectedResource => ({
+  audience: url,
+  realm,
+  baseUrl: url,
+  metadataUrl: `${url}/.well-known/oauth-protected-resource`,
+});
+
 export interface AuthenticateOptions {
   issuer: string;
-  /** This API's resource identifier: tokens must name it in `aud`. */
-  audience: string;
+  resource: ProtectedResource;
   keys: JWTVerifyGetKey;
   replayCache: Cache;
   /** The issuer signs access tokens with ES256 only; nothing else is accepted (no `none`, no HS*). */
   algorithms?: string[];
 }
 
-const REALM = 'task-api';
-
 /** RFC 6750 / RFC 9449 challenges, offering both schemes, with the error when there is one. */
 export function challenge(
-  audience: string,
+  resource: ProtectedResource,
   error?: { code: string; description: string; scheme?: 'Bearer' | 'DPoP'; extra?: Record<string, string> },
 ): string {
   const quoted = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
   const params = (scheme: 'Bearer' | 'DPoP') => {
-    const parts = [`realm=${quoted(REALM)}`];
+    const parts = [`realm=${quoted(resource.realm)}`];
     if (scheme === 'DPoP') parts.push(`algs=${quoted(DPOP_ALGORITHMS.join(' '))}`);
-    if (scheme === 'Bearer')
-      parts.push(`resource_metadata=${quoted(`${audience}/.well-known/oauth-protected-resource`)}`);
+    if (scheme === 'Bearer') parts.push(`resource_metadata=${quoted(resource.metadataUrl)}`);
     if (error && (error.scheme ?? 'Bearer') === scheme) {
       parts.push(`error=${quoted(error.code)}`, `error_description=${quoted(error.description)}`);
       for (const [key, value] of Object.entries(error.extra ?? {})) parts.push(`${key}=${quoted(value)}`);
@@ -44,31 +60,50 @@ export function challenge(
 }
 
 export function unauthorized(
-  audience: string,
+  resource: ProtectedResource,
   code: string,
   description: string,
   scheme: 'Bearer' | 'DPoP' = 'Bearer',
   extra?: Record<string, string>,
 ): AppError {
   return new AppError(401, code, description, {
-    'WWW-Authenticate': challenge(audience, { code, description, scheme, extra }),
+    'WWW-Authenticate': challenge(resource, { code, description, scheme, extra }),
   });
+}
+
+/** 403 for a token without the scope an action needs, naming it in the challenge (RFC 6750 §3.1). */
+export function insufficientScope(resource: ProtectedResource, scope: string): AppError {
+  const description = `This needs the ${scope} scope.`;
+  return new AppError(403, 'insufficient_scope', description, {
+    'WWW-Authenticate': challenge(resource, { code: 'insufficient_scope', description, extra: { scope } }),
+  });
+}
+
+/** 401 asking a person to sign in again with a second factor (RFC 9470), no older than `maxAgeSeconds`. */
+export function stepUpRequired(resource: ProtectedResource, maxAgeSeconds: number): AppError {
+  return unauthorized(
+    resource,
+    'insufficient_user_authentication',
+    'Sign in again with your second factor to do this.',
+    'Bearer',
+    { max_age: String(maxAgeSeconds) },
+  );
 }
 
 type Scheme = 'Bearer' | 'DPoP';
 type Context = ParameterizedContext<RequestState>;
 
 /** Step 1: the Authorization header, as a scheme and a token. */
-function readAuthorization(ctx: Context, audience: string): { scheme: Scheme; token: string } {
+function readAuthorization(ctx: Context, resource: ProtectedResource): { scheme: Scheme; token: string } {
   const authorization = ctx.get('authorization');
   if (!authorization)
     throw new AppError(401, 'unauthorized', 'An access token is required.', {
-      'WWW-Authenticate': challenge(audience),
+      'WWW-Authenticate': challenge(resource),
     });
   const match = /^(Bearer|DPoP) ([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization);
   if (!match)
     throw unauthorized(
-      audience,
+      resource,
       'invalid_request',
       'The Authorization header must be "Bearer <token>" or "DPoP <token>".',
     );
@@ -77,10 +112,11 @@ function readAuthorization(ctx: Context, audience: string): { scheme: Scheme; to
 
 /** Step 2: a JWT access token (RFC 9068) from our issuer, for this API, unexpired, in its one canonical spelling. */
 async function verifyAccessToken(ctx: Context, token: string, scheme: Scheme, options: AuthenticateOptions) {
-  const { issuer, audience, keys, algorithms = ['ES256'] } = options;
+  const { issuer, resource, keys, algorithms = ['ES256'] } = options;
+  const { audience } = resource;
   // One token, one spelling: no padding, no stray bits, no high-s twin of an ES256 signature.
   if (!isCanonicalCompactJws(token))
-    throw unauthorized(audience, 'invalid_token', 'The access token is not valid.', scheme);
+    throw unauthorized(resource, 'invalid_token', 'The access token is not valid.', scheme);
   try {
     const requiredClaims = ['exp', 'iat', 'sub', 'client_id', 'jti'];
     return (
@@ -98,7 +134,7 @@ async function verifyAccessToken(ctx: Context, token: string, scheme: Scheme, op
         { errMessage: (error as Error).message },
         'could not verify an access token (issuer keys unavailable?)',
       );
-    throw unauthorized(audience, 'invalid_token', description, scheme);
+    throw unauthorized(resource, 'invalid_token', description, scheme);
   }
 }
 
@@ -110,11 +146,11 @@ async function checkProofOfPossession(
   jkt: unknown,
   options: AuthenticateOptions,
 ) {
-  const { audience, replayCache } = options;
+  const { resource, replayCache } = options;
   if (typeof jkt !== 'string') {
     if (scheme === 'DPoP')
       throw unauthorized(
-        audience,
+        resource,
         'invalid_token',
         'This access token is not bound to a key: send it with the Bearer scheme.',
         'DPoP',
@@ -123,7 +159,7 @@ async function checkProofOfPossession(
   }
   if (scheme !== 'DPoP')
     throw unauthorized(
-      audience,
+      resource,
       'invalid_token',
       'This access token is bound to a key: send it with the DPoP scheme and a proof.',
       'DPoP',
@@ -133,12 +169,12 @@ async function checkProofOfPossession(
     accessToken: token,
     thumbprint: jkt,
     method: ctx.method,
-    url: `${audience}${ctx.path}`,
+    url: `${resource.baseUrl}${ctx.path}`,
   };
   try {
     await verifyDpopProof(proof, replayCache);
   } catch (error) {
-    if (error instanceof DpopError) throw unauthorized(audience, 'invalid_dpop_proof', error.message, 'DPoP');
+    if (error instanceof DpopError) throw unauthorized(resource, 'invalid_dpop_proof', error.message, 'DPoP');
     throw error;
   }
 }
@@ -150,12 +186,12 @@ async function checkProofOfPossession(
  */
 export function authenticate(options: AuthenticateOptions): Middleware<AuthenticatedState> {
   return async (ctx, next) => {
-    const { scheme, token } = readAuthorization(ctx, options.audience);
+    const { scheme, token } = readAuthorization(ctx, options.resource);
     const payload = await verifyAccessToken(ctx, token, scheme, options);
     await checkProofOfPossession(ctx, token, scheme, (payload.cnf as { jkt?: unknown } | undefined)?.jkt, options);
     const actor = actorFromClaims(payload);
     if (!actor)
-      throw unauthorized(options.audience, 'invalid_token', 'The access token does not describe a caller.', scheme);
+      throw unauthorized(options.resource, 'invalid_token', 'The access token does not describe a caller.', scheme);
     ctx.state.actor = actor;
     await next();
   };

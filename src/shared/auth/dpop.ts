@@ -1,6 +1,6 @@
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
-import type { Cache } from '../../shared/cache/cache.ts';
-import { sha256Base64url } from '../../shared/crypto/digest.ts';
+import type { Cache } from '../cache/cache.ts';
+import { sha256Base64url } from '../crypto/digest.ts';
 
 export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'];
 const PROOF_MAX_AGE_SECONDS = 60;
