@@ -30,6 +30,8 @@ export type SecurityEventType =
   | 'admin.api_changed'
   | 'admin.role_changed'
   | 'admin.roles_assigned'
+  | 'admin.password_reset_sent'
+  | 'admin.first_administrator'
   | 'admin.client_secret_rotated'
   | 'admin.keys_rotated';
 
@@ -63,6 +65,33 @@ export function securityEvents(db: PrismaClient, log: Logger) {
         log.error({ errMessage: (error as Error).message, eventType: event.type }, 'could not write a security event');
       }
     },
+
+    /**
+     * A page of the log, newest first, by type, account, client (named in `detail.clientId`) and
+     * time; `beforeId` continues from the last page. One row more than `limit` when there is more.
+     */
+    search: (filter: {
+      type?: string | undefined;
+      userId?: string | undefined;
+      clientId?: string | undefined;
+      since?: Date | undefined;
+      until?: Date | undefined;
+      beforeId?: bigint | undefined;
+      limit: number;
+    }) =>
+      db.securityEvent.findMany({
+        where: {
+          ...(filter.type ? { type: filter.type } : {}),
+          ...(filter.userId ? { userId: filter.userId } : {}),
+          ...(filter.clientId ? { detail: { path: ['clientId'], equals: filter.clientId } } : {}),
+          ...(filter.since || filter.until
+            ? { at: { ...(filter.since ? { gte: filter.since } : {}), ...(filter.until ? { lt: filter.until } : {}) } }
+            : {}),
+          ...(filter.beforeId !== undefined ? { id: { lt: filter.beforeId } } : {}),
+        },
+        orderBy: { id: 'desc' },
+        take: filter.limit + 1,
+      }),
 
     list: (filter: { userId?: string; limit?: number } = {}) =>
       db.securityEvent.findMany({

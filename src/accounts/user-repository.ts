@@ -1,4 +1,5 @@
 import type { PrismaClient, User } from '../shared/database/generated/issuer/client.ts';
+import { after, type PageCursor } from '../shared/database/page-cursor.ts';
 import { normalizeEmail } from './email-address.ts';
 import type { ProfileFields } from './profile.ts';
 
@@ -17,6 +18,31 @@ export function userRepository(db: PrismaClient) {
   return {
     findById: (id: string) => db.user.findUnique({ where: { id } }),
     findByEmail: (email: string) => db.user.findUnique({ where: { email: normalizeEmail(email) } }),
+    /**
+     * A page of accounts, newest first, whose address or name contains `q` (any case); one row more
+     * than `limit` when there is a next page.
+     */
+    search: async ({
+      q,
+      limit,
+      cursor,
+    }: {
+      q?: string | undefined;
+      limit: number;
+      cursor?: PageCursor | undefined;
+    }) => {
+      const contains = q ? { contains: q, mode: 'insensitive' as const } : undefined;
+      const matches = contains
+        ? { OR: [{ email: contains }, { name: contains }, { preferredUsername: contains }] }
+        : {};
+      const rows = await db.user.findMany({
+        where: { AND: [matches, after(cursor)] },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: limit + 1,
+        include: roleNamesOnly,
+      });
+      return rows.map(withRoleNames);
+    },
     list: async () =>
       (await db.user.findMany({ orderBy: { createdAt: 'asc' }, include: roleNamesOnly })).map(withRoleNames),
     /** A new account with the roles named, or (none named) the default roles; an unknown name is an error. */

@@ -1,23 +1,10 @@
 import type Koa from 'koa';
-import { accountCreation } from '../accounts/account-creation.ts';
 import { findActiveAccount } from '../accounts/accounts.ts';
 import { lockRepository } from '../accounts/lock-repository.ts';
-import { lockout } from '../accounts/lockout.ts';
-import { mailTokens, sendBudget } from '../accounts/mail-tokens.ts';
 import { createMailer, type Mailer } from '../accounts/mail/mailer.ts';
-import { passwordPolicy } from '../accounts/password-policy.ts';
-import { passwordReset } from '../accounts/password-reset.ts';
 import { profiles } from '../accounts/profile.ts';
-import { passwordHasher } from '../accounts/passwords.ts';
-import { RECOVERY_CODE_KEY_PURPOSE, secondFactor } from '../accounts/second-factor.ts';
 import { securityEvents, type SecurityEvents } from '../accounts/security-events.ts';
-import { magicLinkSignIn } from '../accounts/sign-in/magic-link.ts';
-import { passwordSignIn } from '../accounts/sign-in/password-sign-in.ts';
-import { secondFactorStep } from '../accounts/sign-in/second-factor-step.ts';
-import { signInCore } from '../accounts/sign-in/sign-in.ts';
-import { signUp } from '../accounts/sign-up.ts';
 import { userRepository, type UserRepository } from '../accounts/user-repository.ts';
-import { sealer, subkey } from '../shared/crypto/sealing.ts';
 import type { PrismaClient } from '../shared/database/generated/issuer/client.ts';
 import { createBaseApp } from '../shared/http/base-app.ts';
 import type { RequestState } from '../shared/http/request-context.ts';
@@ -37,12 +24,15 @@ import { formGuard } from './interactions/form-guard.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
 import { resolveKeyEncryptionKey } from './keys/key-encryption-key.ts';
 import { configuredKeyRing } from './keys/key-ring.ts';
-import { accountRevoker, adapterFactory, grantRevoker } from './oidc/adapter.ts';
-import { apiTokenUserinfo } from './oidc/api-token-userinfo.ts';
+import { adapterFactory, grantRevoker } from './oidc/adapter.ts';
+import { apiTokenUserinfo, ownKeySet } from './oidc/api-token-userinfo.ts';
+import { accountServices, type AccountServices } from './account-services.ts';
+import { adminApi, adminCliClient, registerAdminApi } from './admin/admin-api.ts';
+import { localOperator, type LocalOperator } from './admin/local-operator.ts';
 import { apiRepository } from './apis/api-repository.ts';
 import { apiService, type ApiService } from './apis/api-service.ts';
 import { roleRepository } from './roles/role-repository.ts';
-import { roleService } from './roles/role-service.ts';
+import { roleService, type RoleService } from './roles/role-service.ts';
 import { ttlLookup } from '../shared/cache/ttl-lookup.ts';
 import { browserContext } from './oidc/browser-context.ts';
 import { deviceFlowPages, devicePollThrottle, userCodeGuessLimit } from './oidc/device-flow.ts';
@@ -73,6 +63,9 @@ interface Parts extends Dependencies {
   /** Shared by the adapter's hooks and the token step: one record of rotations per process. */
   grace: RefreshGrace;
   apis: ApiService;
+  roles: RoleService;
+  services: AccountServices;
+  localOperator: LocalOperator;
 }
 
 /**
@@ -86,6 +79,7 @@ export async function buildIssuerApp(dependencies: Dependencies): Promise<Issuer
   const records = oidcRecordRepository(db);
   const events = securityEvents(db, log);
   const revokeGrant = grantRevoker({ records, cache });
+  const apis = apiService(apiRepository(db));
   const parts: Parts = {
     ...dependencies,
     users: userRepository(db),
@@ -96,8 +90,13 @@ export async function buildIssuerApp(dependencies: Dependencies): Promise<Issuer
     keyEncryptionKey: await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log),
     revokeGrant,
     grace: refreshGraceOf({ ...dependencies, events }, revokeGrant),
-    apis: apiService(apiRepository(db)),
+    apis,
+    roles: roleService(roleRepository(db), apis),
+    services: undefined as unknown as AccountServices,
+    localOperator: localOperator(config.dataDir),
   };
+  parts.services = accountServices(parts);
+  await parts.localOperator.issue();
   const host = await startProvider(parts);
   const app = buildHttp(parts, host);
   // Durable records expire in place; sweep them hourly (a day late, so a just-expired token still reads as expired, not unknown).
@@ -120,12 +119,12 @@ export async function buildIssuerApp(dependencies: Dependencies): Promise<Issuer
 /** oidc-provider with our storage, clients, accounts and pages, kept current with the signing keys. */
 async function startProvider(parts: Parts): Promise<ProviderHost> {
   const { config, log, database, cache, users, records, pages, revokeGrant, grace } = parts;
-  const { apis } = parts;
+  const { apis, roles } = parts;
   const clients = clientService(clientRepository(database.client), apis);
-  const roles = roleRepository(database.client);
+  await registerAdminApi(apis, roles, config.issuer.url);
   if (config.demoClients) {
     const demo = { spaUrl: config.spa.url, dataDir: config.dataDir, taskApiUrl: config.taskApi.url };
-    await ensureDemoClients({ clients, apis, roles: roleService(roles, apis) }, demo, log);
+    await ensureDemoClients({ clients, apis, roles }, demo, log);
   }
   const findApi = ttlLookup(async (identifier) => {
     const api = await apis.find(identifier);
@@ -149,10 +148,10 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
       adapter,
       findAccount: (id) => findActiveAccount(users, id),
       findApi,
-      grantsOf: (subject) => roles.grantsOf(subject),
+      grantsOf: (subject) => roleRepository(database.client).grantsOf(subject),
       deviceFlowPages: deviceFlowPages(userCodeGuessLimit(cache), pages, apis),
       pages,
-      staticClients: [accountConsoleClient(config.issuer.url)],
+      staticClients: [accountConsoleClient(config.issuer.url), adminCliClient(config.issuer.url)],
       settings: {
         issuerUrl: config.issuer.url,
         ttl: config.issuer.ttl,
@@ -191,7 +190,8 @@ function buildHttp(parts: Parts, host: ProviderHost): Koa<RequestState> {
   app.use(errorPages(pages));
   app.use(canonicalHost(config.issuer.url, pages, config.taskApi.issuerInternalUrl));
   app.use(browserContext());
-  for (const router of pageRouters(parts, host)) app.use(router.routes() as unknown as Koa.Middleware<RequestState>);
+  for (const router of [...pageRouters(parts, host), adminRouterOf(parts, host)])
+    app.use(router.routes() as unknown as Koa.Middleware<RequestState>);
   const userinfo = apiTokenUserinfo({
     issuerUrl: config.issuer.url,
     publicKeys: () => host.publicKeys(),
@@ -215,41 +215,32 @@ function buildHttp(parts: Parts, host: ProviderHost): Koa<RequestState> {
   return app;
 }
 
-/** The accounts domain's services, built on the issuer's stores. */
-function accountServices(parts: Parts) {
-  const { config, database, cache, users, records, events, mailer, keyEncryptionKey: kek } = parts;
-  const issuerUrl = config.issuer.url;
-  const passwords = passwordHasher(config.issuer.passwords);
-  const policy = passwordPolicy(config.issuer.passwords);
-  const failures = lockout(cache, lockRepository(database.client), config.issuer.lockout);
-  const factors = secondFactor({ users, sealer: sealer(kek), recoveryCodeKey: subkey(kek, RECOVERY_CODE_KEY_PURPOSE) });
-  const links = mailTokens(cache);
-  const budget = sendBudget(cache, { perAddress: 5, perIp: 30, windowSeconds: 900 });
-  const core = signInCore({ cache, lockout: failures, events, mailer, issuerUrl });
-  const signOutEverywhere = accountRevoker({ records, cache });
-  const accounts = accountCreation({ users, passwords, policy, events });
-  return {
-    passwords,
-    policy,
-    factors,
-    password: passwordSignIn({ users, passwords, lockout: failures, secondFactor: factors, core }),
-    secondFactor: secondFactorStep({ users, secondFactor: factors, events, core }),
-    magicLink: magicLinkSignIn({
-      users,
-      links,
-      budget,
-      mailer,
-      events,
+/** The admin API, on the same services as the pages and the CLI; its tokens verified with our own keys. */
+function adminRouterOf(parts: Parts, host: ProviderHost) {
+  const { config, database, cache, users, records, events, revokeGrant, apis, roles, services } = parts;
+  const keys = ownKeySet(() => host.publicKeys());
+  return adminApi({
+    issuerUrl: config.issuer.url,
+    keys: (header, token) => keys()(header, token),
+    cache,
+    localOperator: parts.localOperator,
+    services: {
+      db: database.client,
       cache,
-      core,
-      ttlSeconds: config.issuer.magicLinkTtlSeconds,
-    }),
-    reset: passwordReset({
-      ...{ users, passwords, policy, lockout: failures, links, budget, mailer, events, signOutEverywhere, issuerUrl },
-      ttlSeconds: config.issuer.passwordResetTtlSeconds,
-    }),
-    signUp: signUp({ users, accounts, links, budget, mailer, events, issuerUrl }),
-  };
+      users,
+      accounts: services.accounts,
+      profiles: profiles({ users, events }),
+      lockout: services.lockout,
+      reset: services.reset,
+      access: accountAccess({ cache, records, revokeGrant, hiddenClients: [ACCOUNT_CONSOLE_CLIENT_ID] }),
+      clients: clientService(clientRepository(database.client), apis),
+      apis,
+      roles,
+      keys: configuredKeyRing(database.client, config, parts.keyEncryptionKey),
+      publishLeadSeconds: config.issuer.keys.publishLeadSeconds,
+      events,
+    },
+  });
 }
 
 /** The routers of the sign-in, self-service and account pages, on the accounts domain. */
@@ -257,7 +248,7 @@ function pageRouters(parts: Parts, host: ProviderHost) {
   const { config, cache, users, records, events, mailer, pages, keyEncryptionKey: kek, revokeGrant } = parts;
   const provider = () => host.provider;
   const issuerUrl = config.issuer.url;
-  const { passwords, policy, factors, password, secondFactor, magicLink, reset, signUp } = accountServices(parts);
+  const { passwords, policy, factors, password, secondFactor, magicLink, reset, signUp } = parts.services;
   const forms = formGuard(kek, issuerUrl);
   const { passwordResetTtlSeconds, signUpEnabled, recentSignInSeconds } = config.issuer;
   const devices = deviceCookies(kek, issuerUrl.startsWith('https://'));

@@ -9,6 +9,7 @@ export function apiRepository(db: PrismaClient) {
   return {
     findByIdentifier: (identifier: string): Promise<ApiRow | null> =>
       db.api.findUnique({ where: { identifier }, include: withScopes }),
+    findById: (id: string): Promise<ApiRow | null> => db.api.findUnique({ where: { id }, include: withScopes }),
     list: (): Promise<ApiRow[]> => db.api.findMany({ orderBy: { createdAt: 'asc' }, include: withScopes }),
     create: (api: {
       identifier: string;

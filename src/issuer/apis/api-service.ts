@@ -94,6 +94,7 @@ export function apiService(repository: ApiRepository) {
       await repository.remove(await existing(identifier), 'all');
     },
     find: (identifier: string) => repository.findByIdentifier(identifier),
+    findById: (id: string) => repository.findById(id),
     list: () => repository.list(),
   };
 }

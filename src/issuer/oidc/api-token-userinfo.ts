@@ -75,6 +75,24 @@ const publicPart = (jwk: JWK): JWK =>
   );
 
 /**
+ * The issuer's own signing keys as a verifier's key set, for the tokens it verifies itself (userinfo,
+ * the admin API): no HTTP round trip to its own JWKS. The set changes only when the provider reloads
+ * its keys (a new array), so the verifier is built once per set.
+ */
+export function ownKeySet(publicKeys: () => JWK[]): () => ReturnType<typeof createLocalJWKSet> {
+  let keysSeen: JWK[] | undefined;
+  let verifierKeys: ReturnType<typeof createLocalJWKSet> | undefined;
+  return () => {
+    const keys = publicKeys();
+    if (keys !== keysSeen || !verifierKeys) {
+      keysSeen = keys;
+      verifierKeys = createLocalJWKSet({ keys: keys.map(publicPart) });
+    }
+    return verifierKeys;
+  };
+}
+
+/**
  * Userinfo for the JWT access tokens of our APIs (oidc-provider's userinfo reads only its own opaque
  * tokens, and refuses any token with an audience). Answers `undefined` for a request it does not
  * handle (no bearer JWT), so the provider's userinfo takes it; otherwise the claims, or an error.

@@ -96,6 +96,12 @@ export function roleService(roles: RoleRepository, apis: ApiService) {
       await roles.remove(holder, await rolesNamed(names));
       return (await roles.grantsOf(holder)).roles;
     },
+    /** Refuses (as invalid input) a list naming a role that does not exist. */
+    async requireAll(names: string[]): Promise<void> {
+      const found = new Set((await roles.findByNames(names)).map((role) => role.name));
+      const unknown = names.filter((name) => !found.has(name));
+      if (unknown.length) throw new RoleValidationError(`no role ${unknown.join(', ')}`);
+    },
     rolesOf: async (holder: RoleHolder) => (await roles.grantsOf(holder)).roles,
   };
 }

@@ -1,26 +1,9 @@
 import type { Prisma, PrismaClient, Task, TaskStatus } from '../../shared/database/generated/tasks/client.ts';
+import type { PageCursor as Cursor } from '../../shared/database/page-cursor.ts';
 
 export type TaskRow = Task;
 
-interface Cursor {
-  createdAt: Date;
-  id: string;
-}
-
-export function encodeCursor(row: TaskRow): string {
-  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A cursor this API issued, or undefined: a forged one never reaches a query. */
-export function decodeCursor(cursor: string): Cursor | undefined {
-  const [createdAt, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const date = new Date(createdAt ?? '');
-  if (rest.length || !id || !UUID.test(id) || Number.isNaN(date.getTime()) || date.toISOString() !== createdAt)
-    return undefined;
-  return { createdAt: date, id };
-}
+export { decodeCursor, encodeCursor } from '../../shared/database/page-cursor.ts';
 
 /** The task API's only door to its table. */
 export function taskRepository(db: PrismaClient) {
