@@ -33,8 +33,8 @@ process.stdout.write(`
     issuer        ${config.issuer.url}   (your account: /account)
     task API      ${config.taskApi.url}
   There is no default account or password. Sign up in the browser app (the confirmation mail
-  ${mailGoesTo}), or create the first admin:
-    stop with Ctrl-C, then: echo 'a long passphrase' | npm run latchkey -- user create --email you@example.com --role admin --verified
+  ${mailGoesTo}), or create the first admin from another terminal while this runs:
+    echo 'a long passphrase' | npm run latchkey -- user create --email you@example.com --role admin --verified
   Then: npm run taskctl -- login   (the command line, device grant)    npm run worker   (the service)
 
 `);

@@ -4,8 +4,6 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import Koa from 'koa';
 import * as client from 'openid-client';
-import { apiCommand } from '../../src/cli/api-commands.ts';
-import { roleCommand } from '../../src/cli/role-commands.ts';
 import { TASK_WORKER_ROLE } from '../../src/demo/demo-setup.ts';
 import { apiRepository } from '../../src/issuer/apis/api-repository.ts';
 import { apiService, type ApiService } from '../../src/issuer/apis/api-service.ts';
@@ -47,13 +45,16 @@ describe('the operator’s own APIs', () => {
   before(async () => {
     issuer = await startIssuer({ CLIENT_CACHE_TTL_SECONDS: '0' });
     apis = apiService(apiRepository(issuer.service.database.client));
-    // Registered as `latchkey api create` and `latchkey role create|grant` do it (the same command code).
-    const create = { action: 'create', target: WIKI, rest: [], name: 'Team wiki' };
-    await apiCommand(apis, { ...create, scopes: ['wiki:read=Read the wiki', 'wiki:edit=Edit wiki pages'] });
-    await roleCommand(issuer.roles, { action: 'create', target: 'wiki-reader', rest: [], description: 'Reads' });
-    await roleCommand(issuer.roles, { action: 'grant', target: 'wiki-reader', rest: [WIKI, 'wiki:read'] });
-    await roleCommand(issuer.roles, { action: 'create', target: 'wiki-editor', rest: [] });
-    await roleCommand(issuer.roles, { action: 'grant', target: 'wiki-editor', rest: [WIKI, 'wiki:read', 'wiki:edit'] });
+    // Registered through the services the admin API and `latchkey` call (latchkey-cli.test.ts runs the commands).
+    const scopes = [
+      { name: 'wiki:read', description: 'Read the wiki' },
+      { name: 'wiki:edit', description: 'Edit wiki pages' },
+    ];
+    await apis.create({ identifier: WIKI, name: 'Team wiki', scopes });
+    await issuer.roles.create({ name: 'wiki-reader', description: 'Reads' });
+    await issuer.roles.grant('wiki-reader', WIKI, ['wiki:read']);
+    await issuer.roles.create({ name: 'wiki-editor' });
+    await issuer.roles.grant('wiki-editor', WIKI, ['wiki:read', 'wiki:edit']);
     wiki = await startWiki(issuer.url);
   });
   after(async () => {
@@ -268,12 +269,7 @@ describe('roles shape what each token carries', () => {
   });
 
   it('issues tokens for a DPoP-only API only with a DPoP proof, and binds them to its key', async () => {
-    await apiCommand(apiService(apiRepository(issuer.service.database.client)), {
-      action: 'update',
-      target: DOCS,
-      rest: [],
-      dpopRequired: true,
-    });
+    await apiService(apiRepository(issuer.service.database.client)).update(DOCS, { dpopRequired: true });
     try {
       const service = await issuer.createClient({
         type: 'service',

@@ -8,6 +8,7 @@ import {
   TEST_KEY_ENCRYPTION_KEY,
   temporaryDirectory,
 } from '../support/environment.ts';
+import { startIssuer, type IssuerHarness } from '../support/issuer-harness.ts';
 import { projectRoot } from '../support/processes.ts';
 
 interface Run {
@@ -17,32 +18,38 @@ interface Run {
   json: () => Record<string, unknown>;
 }
 
-/** The administrator's command line, run as a process against its own database. */
+/**
+ * The administrator's command line, run as a process beside a running issuer on this machine (as
+ * `npm run latchkey` beside `npm start`): it reaches the admin API as the local operator.
+ */
 describe('latchkey command line', () => {
+  let issuer: IssuerHarness;
   let env: Record<string, string | undefined>;
-  let cleanup: () => Promise<void>;
+  let configDir: Awaited<ReturnType<typeof temporaryDirectory>>;
 
   before(async () => {
-    const dir = await temporaryDirectory();
-    const database = REAL_POSTGRES_URL ? await freshPostgresDatabase() : undefined;
+    issuer = await startIssuer();
+    configDir = await temporaryDirectory();
     env = {
       PATH: process.env.PATH,
       NODE_ENV: 'test',
-      DATA_DIR: dir.path,
-      DATABASE_URL: database?.url,
+      DATA_DIR: issuer.service.config.dataDir,
+      ISSUER_URL: issuer.url,
+      ISSUER_PORT: String(issuer.service.port),
       KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY,
+      LATCHKEY_CONFIG_DIR: configDir.path,
     };
-    cleanup = async () => {
-      await database?.drop();
-      await dir.remove();
-    };
-    assert.equal((await latchkey(['migrate'])).code, 0);
   });
-  after(() => cleanup());
+  after(async () => {
+    await issuer.stop();
+    await configDir.remove();
+  });
 
-  function latchkey(args: string[], stdin?: string): Promise<Run> {
+  function latchkey(args: string[], stdin?: string, extraEnv: Record<string, string | undefined> = {}): Promise<Run> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/latchkey.ts'), ...args], { env });
+      const child = spawn(process.execPath, [path.join(projectRoot, 'src/cli/latchkey.ts'), ...args], {
+        env: { ...env, ...extraEnv },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -53,6 +60,47 @@ describe('latchkey command line', () => {
       );
     });
   }
+
+  it('works beside the running issuer as the local operator, recorded as such in the security log', async () => {
+    const whoami = await latchkey(['whoami']);
+    assert.equal(whoami.code, 0, whoami.stderr);
+    assert.match(whoami.stdout, /the local operator/);
+    await latchkey(['role', 'create', 'made-from-the-cli']);
+    const log = (
+      await latchkey(['audit', 'list', '--type', 'admin.role_changed', '--json'])
+    ).json() as unknown as Array<{
+      actor: string;
+    }>;
+    assert.ok(log.some((event) => event.actor === 'local-operator'));
+  });
+
+  it('says how to sign in, with exit code 4, where it has no way in', async () => {
+    const elsewhere = await latchkey(['user', 'list'], undefined, { DATA_DIR: configDir.path });
+    assert.equal(elsewhere.code, 4);
+    assert.match(elsewhere.stderr, /not signed in to .* run `latchkey login`/);
+    const unreachable = await latchkey(['user', 'list', '--issuer', 'http://127.0.0.1:9'], undefined, {
+      LATCHKEY_CLIENT_ID: 'someone',
+      LATCHKEY_CLIENT_SECRET: 'x',
+    });
+    assert.equal(unreachable.code, 3);
+    assert.match(unreachable.stderr, /cannot reach the issuer at http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('migrates an empty database, then finds nothing to do', async () => {
+    const dir = await temporaryDirectory();
+    const database = REAL_POSTGRES_URL ? await freshPostgresDatabase() : undefined;
+    try {
+      const fresh = { DATA_DIR: dir.path, DATABASE_URL: database?.url };
+      const first = await latchkey(['migrate', '--json'], undefined, fresh);
+      assert.equal(first.code, 0, first.stderr);
+      assert.ok((first.json().issuer as { applied: string[] }).applied.length > 5);
+      const again = await latchkey(['migrate', '--json'], undefined, fresh);
+      assert.deepEqual((again.json().issuer as { applied: string[] }).applied, []);
+    } finally {
+      await database?.drop();
+      await dir.remove();
+    }
+  });
 
   it('creates a service client, shows its secret once, and rotates it', async () => {
     const created = await latchkey(['client', 'create', '--name', 'Nightly worker', '--type', 'service', '--json']);

@@ -176,7 +176,7 @@ describe('migrations on PGlite', () => {
         assert.equal(result.code, 3);
         assert.equal(
           result.stderr.trim(),
-          `latchkey: the embedded database in ${target.dataDir} is in use by process ${process.pid}; stop it, or set DATA_DIR to another folder`,
+          `latchkey: the embedded database in ${target.dataDir} is in use by process ${process.pid} (a running Latchkey migrates its database itself at start; to change its data while it runs, use latchkey commands other than migrate)`,
         );
       } finally {
         await database.close();

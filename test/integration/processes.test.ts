@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import assert from 'node:assert/strict';
@@ -8,8 +9,11 @@ import {
   REAL_REDIS_URL,
   temporaryDirectory,
 } from '../support/environment.ts';
+import { decodeJwt } from 'jose';
+import * as client from 'openid-client';
 import { waitForStatus } from '../support/http.ts';
-import { freePort, spawnEntry } from '../support/processes.ts';
+import { authorizeInBrowser, TEST_PASSWORD } from '../support/issuer-harness.ts';
+import { freePort, projectRoot, spawnEntry } from '../support/processes.ts';
 
 describe('processes', () => {
   it('npm start runs the issuer, the task API and the browser app, migrates one new database, creates the demo clients, and stops all on Ctrl-C', async () => {
@@ -47,6 +51,80 @@ describe('processes', () => {
       assert.match(all.output(), /"msg":"spa stopped"/);
     } finally {
       all.child.kill('SIGKILL');
+      await dir.remove();
+      await database?.drop();
+    }
+  });
+
+  it('lets latchkey, run beside npm start with no login, create a user, a client and an API, and the user signs in', async () => {
+    const dir = await temporaryDirectory();
+    const database = REAL_POSTGRES_URL ? await freshPostgresDatabase() : undefined;
+    const [issuerPort, apiPort, spaPort] = [await freePort(), await freePort(), await freePort()];
+    const env = {
+      NODE_ENV: 'development',
+      LOG_FORMAT: 'json',
+      DATA_DIR: dir.path,
+      ISSUER_URL: `http://127.0.0.1:${issuerPort}`,
+      ISSUER_PORT: String(issuerPort),
+      TASK_API_URL: `http://127.0.0.1:${apiPort}`,
+      TASK_API_PORT: String(apiPort),
+      SPA_URL: `http://127.0.0.1:${spaPort}`,
+      SPA_PORT: String(spaPort),
+      DATABASE_URL: database?.url,
+      REDIS_URL: REAL_REDIS_URL,
+    };
+    const all = spawnEntry('src/start-all.ts', env);
+    const latchkey = async (args: string[], stdin = '') => {
+      const run = spawn(process.execPath, [path.join(projectRoot, 'src/cli/latchkey.ts'), ...args, '--json'], {
+        env: { PATH: process.env.PATH, ...env, LATCHKEY_CONFIG_DIR: dir.path },
+      });
+      let stdout = '';
+      let stderr = '';
+      run.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      run.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      run.stdin.end(stdin);
+      const code = await new Promise((resolve) => run.on('exit', resolve));
+      assert.equal(code, 0, `latchkey ${args.join(' ')}: ${stderr}`);
+      return JSON.parse(stdout) as Record<string, unknown>;
+    };
+    try {
+      await waitForStatus(`http://127.0.0.1:${issuerPort}/readyz`, 200, 30_000);
+      const api = await latchkey([
+        'api',
+        'create',
+        'https://notes.example.com',
+        '--name',
+        'Notes',
+        '--scope',
+        'notes:read=Read your notes',
+      ]);
+      assert.equal(api.identifier, 'https://notes.example.com');
+      await latchkey(['role', 'grant', 'user', 'https://notes.example.com', 'notes:read']);
+      const app = await latchkey([
+        ...['client', 'create', '--name', 'Notes app', '--type', 'spa', '--first-party'],
+        ...['--redirect-uri', 'http://127.0.0.1:5999/callback', '--resource', 'https://notes.example.com'],
+      ]);
+      const user = await latchkey(['user', 'create', '--email', 'ada@example.com', '--verified'], `${TEST_PASSWORD}\n`);
+      assert.deepEqual(user.roles, ['user']);
+      const issuerUrl = env.ISSUER_URL;
+      const config = await client.discovery(new URL(issuerUrl), String(app.id), undefined, client.None(), {
+        execute: [client.allowInsecureRequests],
+      });
+      const redirect = 'http://127.0.0.1:5999/callback';
+      const person = { id: String(user.id), email: 'ada@example.com' };
+      const { callbackUrl, verifier, state } = await authorizeInBrowser(issuerUrl, config, person, {
+        redirect_uri: redirect,
+        scope: 'openid notes:read',
+      });
+      const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      });
+      assert.equal((decodeJwt(tokens.access_token).aud as string[])[0], 'https://notes.example.com');
+      assert.equal(decodeJwt(tokens.access_token).scope, 'notes:read');
+    } finally {
+      all.child.kill('SIGKILL');
+      await all.exited;
       await dir.remove();
       await database?.drop();
     }

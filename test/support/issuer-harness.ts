@@ -234,45 +234,56 @@ export async function startIssuer(
       );
       return config;
     },
-    async authorize(config, user, parameters) {
-      const verifier = client.randomPKCECodeVerifier();
-      const state = client.randomState();
-      const redirectUri = parameters.redirect_uri;
-      const authorizationUrl = client.buildAuthorizationUrl(config, {
-        scope: 'openid email offline_access tasks:read tasks:write',
-        code_challenge: await client.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state,
-        ...parameters,
-      });
-      const agent = new UserAgent();
-      const redirectOrigin = new URL(redirectUri).origin;
-      let { response, url: at } = await agent.follow(authorizationUrl, url);
-      if (at.origin === url && at.pathname.startsWith('/interaction/')) {
-        await response.body?.cancel();
-        const interaction = at.pathname;
-        ({ response, url: at } = await agent.submitForm(
-          new URL(`${interaction}/login`, url),
-          { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
-          url,
-        ));
-        if (user.totpSecret && at.pathname === `${interaction}/login`) {
-          await response.body?.cancel();
-          ({ response, url: at } = await agent.submitForm(
-            new URL(`${interaction}/second-factor`, url),
-            { csrf: agent.formToken(), code: await totpCode(user.totpSecret) },
-            url,
-          ));
-        }
-      }
-      await response.body?.cancel();
-      if (at.origin !== redirectOrigin)
-        throw new Error(`authorization did not reach the client (stopped at ${at.href} with ${response.status})`);
-      return { callbackUrl: at, verifier, state, agent };
-    },
+    authorize: (config, user, parameters) => authorizeInBrowser(url, config, user, parameters),
     async stop() {
       await service.stop();
       await dir.remove();
     },
   };
+}
+
+/**
+ * Runs the browser part of Authorization Code + PKCE at the issuer at `url` (password, then a TOTP
+ * code when the user has one) and returns where the issuer redirected.
+ */
+export async function authorizeInBrowser(
+  url: string,
+  config: client.Configuration,
+  user: TestUser,
+  parameters: Record<string, string> & { redirect_uri: string },
+): Promise<{ callbackUrl: URL; verifier: string; state: string; agent: UserAgent }> {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const redirectUri = parameters.redirect_uri;
+  const authorizationUrl = client.buildAuthorizationUrl(config, {
+    scope: 'openid email offline_access tasks:read tasks:write',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    ...parameters,
+  });
+  const agent = new UserAgent();
+  const redirectOrigin = new URL(redirectUri).origin;
+  let { response, url: at } = await agent.follow(authorizationUrl, url);
+  if (at.origin === url && at.pathname.startsWith('/interaction/')) {
+    await response.body?.cancel();
+    const interaction = at.pathname;
+    ({ response, url: at } = await agent.submitForm(
+      new URL(`${interaction}/login`, url),
+      { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
+      url,
+    ));
+    if (user.totpSecret && at.pathname === `${interaction}/login`) {
+      await response.body?.cancel();
+      ({ response, url: at } = await agent.submitForm(
+        new URL(`${interaction}/second-factor`, url),
+        { csrf: agent.formToken(), code: await totpCode(user.totpSecret) },
+        url,
+      ));
+    }
+  }
+  await response.body?.cancel();
+  if (at.origin !== redirectOrigin)
+    throw new Error(`authorization did not reach the client (stopped at ${at.href} with ${response.status})`);
+  return { callbackUrl: at, verifier, state, agent };
 }

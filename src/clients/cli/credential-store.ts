@@ -15,11 +15,16 @@ export interface StoredCredentials {
   email: string | undefined;
 }
 
-/** Where taskctl keeps its state: TASKCTL_CONFIG_DIR, else $XDG_CONFIG_HOME/latchkey-taskctl, else ~/.config/latchkey-taskctl. */
-export function configDirectory(env: NodeJS.ProcessEnv = process.env): string {
-  return (
-    env.TASKCTL_CONFIG_DIR ?? path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'latchkey-taskctl')
-  );
+/**
+ * Where a command-line client keeps its state: its own variable (TASKCTL_CONFIG_DIR for taskctl),
+ * else $XDG_CONFIG_HOME/<name>, else ~/.config/<name>.
+ */
+export function configDirectory(
+  env: NodeJS.ProcessEnv = process.env,
+  name = 'latchkey-taskctl',
+  variable = 'TASKCTL_CONFIG_DIR',
+): string {
+  return env[variable] ?? path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), name);
 }
 
 /**

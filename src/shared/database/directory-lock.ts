@@ -30,7 +30,7 @@ export async function acquireDirectoryLock(directory: string): Promise<Directory
       const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
       if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
         throw new Error(
-          `the embedded database in ${directory} is in use by process ${holder}; stop it, or set DATA_DIR to another folder`,
+          `the embedded database in ${directory} is in use by process ${holder} (a running Latchkey migrates its database itself at start; to change its data while it runs, use latchkey commands other than migrate)`,
           { cause: error },
         );
       }
