@@ -29,6 +29,7 @@ import { apiTokenUserinfo, ownKeySet } from './oidc/api-token-userinfo.ts';
 import { accountServices, type AccountServices } from './account-services.ts';
 import { adminApi, adminCliClient, registerAdminApi } from './admin/admin-api.ts';
 import { localOperator, type LocalOperator } from './admin/local-operator.ts';
+import { offerFirstAdministrator, setupRoutes } from './admin/first-administrator.ts';
 import { apiRepository } from './apis/api-repository.ts';
 import { apiService, type ApiService } from './apis/api-service.ts';
 import { roleRepository } from './roles/role-repository.ts';
@@ -73,7 +74,12 @@ interface Parts extends Dependencies {
  * provider host), then the HTTP app (edge, our pages, the provider gate). Shutdown, after HTTP has
  * drained: mail still in hand goes out, then nothing the issuer started fires again.
  */
-export async function buildIssuerApp(dependencies: Dependencies): Promise<IssuerApp> {
+export interface IssuerOptions {
+  /** Where the one-time first-administrator link is printed (standard output unless a test listens). */
+  announce?: (line: string) => void;
+}
+
+export async function buildIssuerApp(dependencies: Dependencies, options: IssuerOptions = {}): Promise<IssuerApp> {
   const { config, log, database, cache } = dependencies;
   const db = database.client;
   const records = oidcRecordRepository(db);
@@ -98,6 +104,15 @@ export async function buildIssuerApp(dependencies: Dependencies): Promise<Issuer
   parts.services = accountServices(parts);
   await parts.localOperator.issue();
   const host = await startProvider(parts);
+  await offerFirstAdministrator({
+    db,
+    cache,
+    accounts: parts.services.accounts,
+    issuerUrl: config.issuer.url,
+    bootstrap: config.issuer.bootstrapAdmin,
+    log,
+    announce: options.announce ?? ((line) => process.stdout.write(line)),
+  });
   const app = buildHttp(parts, host);
   // Durable records expire in place; sweep them hourly (a day late, so a just-expired token still reads as expired, not unknown).
   const locks = lockRepository(db);
@@ -258,6 +273,7 @@ function pageRouters(parts: Parts, host: ProviderHost) {
       apis: parts.apis,
     }),
     selfServiceRoutes({ reset, signUp, policy, forms, pages, signUpEnabled, resetTtlSeconds: passwordResetTtlSeconds }),
+    setupRoutes({ db: parts.database.client, cache, accounts: parts.services.accounts, policy, forms, pages }),
     accountRoutes({
       ...{
         provider,

@@ -8,7 +8,8 @@ import {
   TEST_KEY_ENCRYPTION_KEY,
   temporaryDirectory,
 } from '../support/environment.ts';
-import { startIssuer, type IssuerHarness } from '../support/issuer-harness.ts';
+import { startIssuer, TEST_PASSWORD, totpCode, type IssuerHarness } from '../support/issuer-harness.ts';
+import { parseForm, UserAgent } from '../support/user-agent.ts';
 import { projectRoot } from '../support/processes.ts';
 
 interface Run {
@@ -72,6 +73,66 @@ describe('latchkey command line', () => {
       actor: string;
     }>;
     assert.ok(log.some((event) => event.actor === 'local-operator'));
+  });
+
+  it('signs a person in with latchkey login (device grant, DPoP), acts as them, and signs out', async () => {
+    const admin = await issuer.createUser({ roles: ['admin'], totp: true });
+    const child = spawn(
+      process.execPath,
+      [path.join(projectRoot, 'src/cli/latchkey.ts'), 'login', '--no-browser', '--json'],
+      { env },
+    );
+    let stdout = '';
+    const firstLine = new Promise<string>((resolve) =>
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('\n')) resolve(stdout.split('\n')[0]!);
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const line = await firstLine;
+    const shown = JSON.parse(line) as { verification_uri_complete: string; user_code: string };
+    assert.ok(shown.user_code, line);
+    // The person, in a browser: the code's page, confirm, password, then the authenticator code.
+    const agent = new UserAgent();
+    const input = parseForm(await (await agent.request(`${issuer.url}/device`)).text());
+    const confirmPage = await agent.submitForm(
+      new URL(input.action, issuer.url),
+      { ...input.fields, user_code: shown.user_code },
+      issuer.url,
+    );
+    const confirm = parseForm(await confirmPage.response.text());
+    const login = await agent.submitForm(new URL(confirm.action, issuer.url), confirm.fields, issuer.url);
+    await login.response.body?.cancel();
+    const interaction = login.url.pathname;
+    const afterPassword = await agent.submitForm(
+      new URL(`${interaction}/login`, issuer.url),
+      { csrf: agent.formToken(), email: admin.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
+    await afterPassword.response.body?.cancel();
+    const done = await agent.submitForm(
+      new URL(`${interaction}/second-factor`, issuer.url),
+      { csrf: agent.formToken(), code: await totpCode(admin.totpSecret!) },
+      issuer.url,
+    );
+    assert.match(await done.response.text(), /is signed in/);
+    assert.equal(await exited, 0, stdout);
+    assert.match(stdout, new RegExp(`"email":"${admin.email}"`));
+
+    const whoami = await latchkey(['whoami']);
+    assert.match(whoami.stdout, new RegExp(`${admin.email} at ${issuer.url} \\(latchkey login\\)`));
+    const made = await latchkey(['role', 'create', 'made-by-a-signed-in-person', '--json']);
+    assert.equal(made.code, 0, made.stderr);
+    const log = (
+      await latchkey(['audit', 'list', '--type', 'admin.role_changed', '--json'])
+    ).json() as unknown as Array<{
+      actor: string;
+      detail: { role: string };
+    }>;
+    assert.ok(log.some((event) => event.actor === admin.id && event.detail.role === 'made-by-a-signed-in-person'));
+    assert.equal((await latchkey(['logout'])).code, 0);
+    assert.match((await latchkey(['whoami'])).stdout, /the local operator/, 'signed out: back to the local operator');
   });
 
   it('says how to sign in, with exit code 4, where it has no way in', async () => {

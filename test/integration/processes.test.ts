@@ -144,6 +144,28 @@ describe('processes', () => {
     assert.ok(!issuer.output().includes('hunter2'));
   });
 
+  it('says to run latchkey migrate when the database has no schema and MIGRATE_ON_START is false', async () => {
+    const dir = await temporaryDirectory();
+    const database = REAL_POSTGRES_URL ? await freshPostgresDatabase() : undefined;
+    try {
+      const issuer = spawnEntry('src/issuer/main.ts', {
+        NODE_ENV: 'development',
+        DATA_DIR: dir.path,
+        ISSUER_PORT: String(await freePort()),
+        MIGRATE_ON_START: 'false',
+        DATABASE_URL: database?.url,
+      });
+      assert.equal((await issuer.exited).code, 1);
+      assert.match(
+        issuer.output(),
+        /issuer: could not start: the database has no Latchkey schema: run `latchkey migrate`/,
+      );
+    } finally {
+      await dir.remove();
+      await database?.drop();
+    }
+  });
+
   it('says in one line why it cannot start when the database is unreachable', async () => {
     const closedPort = await freePort();
     const api = spawnEntry('src/resource-server/main.ts', {

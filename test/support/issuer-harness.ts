@@ -50,6 +50,8 @@ export interface IssuerHarness {
   createUser(options?: { role?: string; roles?: string[]; email?: string; totp?: boolean }): Promise<TestUser>;
   /** Roles and their permissions, as `latchkey role` manages them. */
   roles: RoleService;
+  /** What the issuer printed for an operator at start (the first-administrator link). */
+  announcements: string[];
   secondFactor: ReturnType<typeof secondFactor>;
   discover(clientId: string, secret?: string): Promise<client.Configuration>;
   /** Runs the browser part of Authorization Code + PKCE and returns the URL the issuer redirected to. */
@@ -168,11 +170,12 @@ export async function startIssuer(
     ...overrides,
   });
   let issuer!: IssuerApp;
+  const announcements: string[] = [];
   const service = await startService(
     {
       ...issuerService,
       buildApp: async (dependencies) => {
-        issuer = await buildIssuerApp(dependencies);
+        issuer = await buildIssuerApp(dependencies, { announce: (line) => announcements.push(line) });
         return issuer;
       },
     },
@@ -196,6 +199,7 @@ export async function startIssuer(
     service,
     issuer,
     roles,
+    announcements,
     async createClient({ roles: held, ...input }) {
       // Unless a test says otherwise: the task API, with the scopes the demo's clients of that type have.
       const scopes =

@@ -53,6 +53,12 @@ describe('docker-compose.yml', () => {
         DATABASE_URL: 'postgresql://latchkey@postgres/latchkey',
         KEY_ENCRYPTION_KEY_FILE: undefined,
         KEY_ENCRYPTION_KEY: 'ab'.repeat(32),
+        ...(resolved.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD_FILE
+          ? {
+              LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD_FILE: undefined,
+              LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: 'a long passphrase',
+            }
+          : {}),
       };
       assert.equal(loadConfig(withSecrets).env, 'production');
     }

@@ -186,7 +186,16 @@ export function deviceSession(options: DeviceSessionOptions) {
         { scope: options.scope, resource: api },
         allowHttp(issuer),
       );
-      const authorization = await oauth.processDeviceAuthorizationResponse(as, client, response);
+      const authorization = await oauth
+        .processDeviceAuthorizationResponse(as, client, response)
+        .catch((error: unknown) => {
+          if (error instanceof oauth.ResponseBodyError)
+            throw new SessionError(
+              'invalid',
+              `the issuer refused to start a sign-in: ${error.error_description ?? error.error}`,
+            );
+          throw error;
+        });
       const direct = await showDeviceCode(authorization);
       if (options.openBrowser) openInBrowser(direct);
       const result = await waitForConfirmation(as, authorization);

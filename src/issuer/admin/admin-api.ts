@@ -82,7 +82,8 @@ export function adminCliClient(issuerUrl: string): ClientMetadata {
     grant_types: [GRANT_TYPES.deviceCode, GRANT_TYPES.refreshToken],
     response_types: [],
     redirect_uris: [],
-    scope: 'openid offline_access',
+    // Who signed in (`latchkey whoami`), and a refresh token; nothing else of the person.
+    scope: 'openid email offline_access',
     first_party: true,
     allowed_resources: [adminResource(issuerUrl).audience],
     resource_scopes: [ADMIN_SCOPES.read, ADMIN_SCOPES.write],

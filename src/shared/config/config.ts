@@ -18,6 +18,7 @@ export const SECRET_VARIABLES = [
   'REDIS_URL',
   'SMTP_URL',
   'KEY_ENCRYPTION_KEY',
+  'LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD',
 ] as const;
 
 const port = z.coerce.number().int().min(1).max(65_535);
@@ -145,6 +146,8 @@ const environmentSchema = z
     TASK_API_IP_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1_200),
     STEP_UP_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
     SIGN_UP_ENABLED: z.enum(['true', 'false']).default('true'),
+    LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: z.string().trim().min(3).max(254).optional(),
+    LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(1).max(1024).optional(),
     MAGIC_LINK_TTL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(600),
     PASSWORD_RESET_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(1_800),
     RECENT_SIGN_IN_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
@@ -172,6 +175,12 @@ const environmentSchema = z
         message: 'is required when NODE_ENV=production (generate one with: openssl rand -hex 32)',
       });
     }
+    if (!env.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL !== !env.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LATCHKEY_BOOTSTRAP_ADMIN_EMAIL'],
+        message: 'and LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD (or _FILE) go together',
+      });
     if (env.REFRESH_TOKEN_IDLE_TTL_SECONDS > env.REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS) {
       ctx.addIssue({
         code: 'custom',
@@ -237,6 +246,8 @@ export interface Config {
     passwords: { minLength: number; memoryCost: number; timeCost: number; parallelism: number };
     /** Whether anyone may create an account from the sign-in page (a verification mail finishes it). */
     signUpEnabled: boolean;
+    /** For unattended deployments: the first administrator, created at the first start if none exists. */
+    bootstrapAdmin: { email: string; password: string } | undefined;
     /** Lifetimes of mailed links, and how recent a sign-in must be for sensitive account changes. */
     magicLinkTtlSeconds: number;
     passwordResetTtlSeconds: number;
@@ -419,6 +430,10 @@ function issuerConfig(env: Environment, database: DatabaseTarget): Config['issue
       parallelism: env.PASSWORD_HASH_PARALLELISM,
     },
     signUpEnabled: env.SIGN_UP_ENABLED === 'true',
+    bootstrapAdmin:
+      env.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL && env.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD
+        ? { email: env.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL, password: env.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD }
+        : undefined,
     magicLinkTtlSeconds: env.MAGIC_LINK_TTL_SECONDS,
     passwordResetTtlSeconds: env.PASSWORD_RESET_TTL_SECONDS,
     recentSignInSeconds: env.RECENT_SIGN_IN_SECONDS,

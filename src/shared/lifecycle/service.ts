@@ -81,7 +81,11 @@ export async function startService<Client extends PrismaLike>(
       cache,
       isAcceptingTraffic: () => accepting,
     };
-    const { app, close: appSteps } = await definition.buildApp(dependencies);
+    const { app, close: appSteps } = await Promise.resolve()
+      .then(() => definition.buildApp(dependencies))
+      .catch((error: unknown) => {
+        throw withoutSchema(error) ?? error;
+      });
     const endpoint = definition.endpoint(config);
     const server = await listen(app, options.port ?? endpoint.port, config.http.host);
     log.info(
@@ -149,4 +153,16 @@ export async function runService<Client extends PrismaLike>(definition: ServiceD
     exitOnStartupError(definition.name, error);
   }
   if (stopRequested) await stop(stopRequested, service);
+}
+
+/**
+ * A database without Latchkey's tables (MIGRATE_ON_START=false and never migrated) fails at the
+ * first query with "relation ... does not exist": say what to do instead.
+ */
+function withoutSchema(error: unknown): Error | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const message = error instanceof Error ? error.message : '';
+  if (code !== 'P2021' && !/relation "?[\w.]+"? does not exist|table .* does not exist/i.test(message))
+    return undefined;
+  return new Error('the database has no Latchkey schema: run `latchkey migrate` (or start with MIGRATE_ON_START=true)');
 }
