@@ -34,7 +34,7 @@ process.stdout.write(`
     task API      ${config.taskApi.url}
   There is no default account or password. Sign up in the browser app (the confirmation mail
   ${mailGoesTo}), or create the first admin from another terminal while this runs:
-    echo 'a long passphrase' | npm run latchkey -- user create --email you@example.com --role admin --verified
+    npm run latchkey -- user create --email you@example.com --role admin --verified
   Then: npm run taskctl -- login   (the command line, device grant)    npm run worker   (the service)
 
 `);

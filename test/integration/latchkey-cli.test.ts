@@ -27,9 +27,12 @@ describe('latchkey command line', () => {
   let issuer: IssuerHarness;
   let env: Record<string, string | undefined>;
   let configDir: Awaited<ReturnType<typeof temporaryDirectory>>;
+  let database: Awaited<ReturnType<typeof freshPostgresDatabase>> | undefined;
 
   before(async () => {
-    issuer = await startIssuer();
+    // Its own database: the key list below is this issuer's alone, not every suite's.
+    database = REAL_POSTGRES_URL ? await freshPostgresDatabase() : undefined;
+    issuer = await startIssuer(database ? { DATABASE_URL: database.url } : {});
     configDir = await temporaryDirectory();
     env = {
       PATH: process.env.PATH,
@@ -44,6 +47,7 @@ describe('latchkey command line', () => {
   after(async () => {
     await issuer.stop();
     await configDir.remove();
+    await database?.drop();
   });
 
   function latchkey(args: string[], stdin?: string, extraEnv: Record<string, string | undefined> = {}): Promise<Run> {

@@ -1,5 +1,6 @@
 import { CliError, EXIT, type AdminConnection } from '../admin-connection.ts';
 import { fields, table, type CommandInput, type Output } from '../cli-options.ts';
+import { readPassword } from '../password-input.ts';
 
 interface User {
   id: string;
@@ -13,16 +14,6 @@ interface User {
 }
 
 const usage = (message: string) => new CliError(EXIT.invalid, message);
-
-/** The password, read from standard input: never an argument, which other users can see. */
-export async function readPasswordFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('Password (then Enter, Ctrl-D): ');
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
-}
 
 /** A user as the CLI shows one: the profile's fields beside the others, as before the admin API. */
 const shown = ({ profile, ...user }: User) => ({ ...user, ...profile });
@@ -73,7 +64,7 @@ export async function userCommand(
   switch (action) {
     case 'create': {
       if (!values.email) throw usage('user create needs --email');
-      const password = await readPasswordFromStdin();
+      const password = await readPassword();
       const user = await admin.call<User>('POST', '/users', {
         email: values.email,
         password,

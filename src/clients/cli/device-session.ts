@@ -235,6 +235,8 @@ export function deviceSession(options: DeviceSessionOptions) {
           return await request();
         } catch (error) {
           if (oauth.isDPoPNonceError(error)) return request();
+          // A 401 or 403 with a challenge (invalid_token, insufficient_scope, step-up) is an answer, not an outage.
+          if (error instanceof oauth.WWWAuthenticateChallengeError) return error.response;
           throw new SessionError('unreachable', `cannot reach ${api}`);
         }
       };
