@@ -72,7 +72,8 @@ export async function registerTaskApi(apis: ApiService, roles: RoleService, iden
 }
 
 /**
- * Creates, once, the three clients the demo needs: the browser app (first-party, PKCE, its own
+ * Creates the three clients the demo needs, and at every start brings their addresses to the
+ * current configuration: the browser app (first-party, PKCE, its own
  * origin as redirect and logout URI), the command-line tool (device grant) and the worker (client
  * credentials, a generated secret written to the data folder).
  */
@@ -81,53 +82,76 @@ export async function ensureDemoClients(
   settings: { spaUrl: string; dataDir: string; taskApiUrl: string },
   log: Logger,
 ): Promise<void> {
-  const created: string[] = [];
   if (await registerTaskApi(apis, roles, settings.taskApiUrl))
     log.info({ api: settings.taskApiUrl }, 'demo API registered');
   const resources = [settings.taskApiUrl];
   const personScopes = ['openid', 'email', 'profile', 'offline_access', TASK_SCOPES.read, TASK_SCOPES.write];
-  if (!(await clients.find(DEMO_CLIENT_IDS.spa))) {
-    await clients.create({
+  const wanted = [
+    {
       id: DEMO_CLIENT_IDS.spa,
       name: 'Latchkey Tasks (demo web app)',
-      type: 'spa',
+      type: 'spa' as const,
       redirectUris: [`${settings.spaUrl}/`],
       postLogoutRedirectUris: [`${settings.spaUrl}/`],
       firstParty: true,
       resources,
       scopes: personScopes,
-    });
-    created.push(DEMO_CLIENT_IDS.spa);
-  }
-  if (!(await clients.find(DEMO_CLIENT_IDS.cli))) {
-    await clients.create({
+    },
+    {
       id: DEMO_CLIENT_IDS.cli,
       name: 'taskctl (demo command line)',
-      type: 'cli',
+      type: 'cli' as const,
       firstParty: true,
       resources,
       scopes: personScopes,
-    });
-    created.push(DEMO_CLIENT_IDS.cli);
-  }
-  const secretFile = demoWorkerSecretPath(settings.dataDir);
-  let secret: string | undefined;
-  if (!(await clients.find(DEMO_CLIENT_IDS.worker))) {
-    ({ secret } = await clients.create({
+    },
+    {
       id: DEMO_CLIENT_IDS.worker,
       name: 'Task worker (demo service)',
-      type: 'service',
+      type: 'service' as const,
       resources,
       scopes: [TASK_SCOPES.work],
-    }));
-    created.push(DEMO_CLIENT_IDS.worker);
-  } else if (!existsSync(secretFile)) {
-    secret = await clients.rotateSecret(DEMO_CLIENT_IDS.worker);
+    },
+  ];
+  const created: string[] = [];
+  const followed: string[] = [];
+  let secret: string | undefined;
+  for (const client of wanted) {
+    const existing = await clients.find(client.id);
+    if (!existing) {
+      const made = await clients.create(client);
+      if (client.id === DEMO_CLIENT_IDS.worker) secret = made.secret;
+      created.push(client.id);
+      continue;
+    }
+    // Moved ports (SPA_URL, TASK_API_URL) move the demo with them: a first start's addresses
+    // must not leave the app failing with "redirect_uri did not match".
+    const addresses = {
+      redirectUris: client.redirectUris ?? [],
+      postLogoutRedirectUris: client.postLogoutRedirectUris ?? [],
+      resources,
+    };
+    const same = (a: string[], b: string[]) => a.length === b.length && a.every((value, index) => value === b[index]);
+    if (
+      !same(existing.redirectUris, addresses.redirectUris) ||
+      !same(existing.postLogoutRedirectUris, addresses.postLogoutRedirectUris) ||
+      !same(existing.resources, resources)
+    ) {
+      await clients.update(client.id, { ...addresses, defaultResource: null, scopes: client.scopes });
+      followed.push(client.id);
+    }
   }
+  const secretFile = demoWorkerSecretPath(settings.dataDir);
+  if (!secret && !existsSync(secretFile)) secret = await clients.rotateSecret(DEMO_CLIENT_IDS.worker);
   await roles.assign({ clientId: DEMO_CLIENT_IDS.worker }, [TASK_WORKER_ROLE]);
   if (secret) {
     await mkdir(settings.dataDir, { recursive: true });
     await writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
   }
   if (created.length) log.info({ clients: created, workerSecretFile: secretFile }, 'demo clients created');
+  if (followed.length)
+    log.info(
+      { clients: followed, spaUrl: settings.spaUrl, api: settings.taskApiUrl },
+      'demo clients follow the current addresses',
+    );
 }

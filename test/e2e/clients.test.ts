@@ -160,8 +160,8 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     const user = await stack.issuer.createUser();
     const configDir = await temporaryDirectory();
     const env = {
-      TASKCTL_ISSUER: stack.issuer.url,
-      TASKCTL_API: stack.apiUrl,
+      ISSUER_URL: stack.issuer.url,
+      TASK_API_URL: stack.apiUrl,
       TASKCTL_CLIENT_ID: CLI_CLIENT,
       TASKCTL_CONFIG_DIR: configDir.path,
       HOME: configDir.path,

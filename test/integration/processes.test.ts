@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import assert from 'node:assert/strict';
@@ -163,6 +164,28 @@ describe('processes', () => {
     } finally {
       await dir.remove();
       await database?.drop();
+    }
+  });
+
+  it('says which variable to change when its port is taken', async () => {
+    const dir = await temporaryDirectory();
+    const busy = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => busy.once('listening', resolve));
+    try {
+      const issuer = spawnEntry('src/issuer/main.ts', {
+        NODE_ENV: 'development',
+        DATA_DIR: dir.path,
+        HOST: '127.0.0.1',
+        ISSUER_PORT: String((busy.address() as AddressInfo).port),
+      });
+      assert.equal((await issuer.exited).code, 1);
+      assert.match(
+        issuer.output(),
+        /issuer: could not start: port \d+ is already in use by another program: set ISSUER_PORT to a free port/,
+      );
+    } finally {
+      busy.close();
+      await dir.remove();
     }
   });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { MAX_PASSWORD_LENGTH } from '../../src/accounts/password-policy.ts';
 import { after, before, describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import argon2 from 'argon2';
@@ -60,6 +61,12 @@ describe('sign-in forms', () => {
       'the address is back in the field, escaped',
     );
     assert.doesNotMatch(html, /<b>x<\/b>/);
+  });
+
+  it('limits the password field to the length the password policy accepts', async () => {
+    const { response } = await openSignIn();
+    const field = /<input type="password"[^>]*>/.exec(await response.text())?.[0] ?? '';
+    assert.match(field, new RegExp(`maxlength="${MAX_PASSWORD_LENGTH}"`), field);
   });
 
   it('sends no-store, a nonce-based CSP without framing, and no referrer on the sign-in page', async () => {

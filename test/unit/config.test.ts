@@ -55,14 +55,21 @@ describe('configuration', () => {
       ISSUER_PORT: 'eighty',
       LOG_LEVEL: 'loud',
       REDIS_URL: 'http://x',
-      ISSUER_URL: 'http://localhost:3000/',
+      ISSUER_URL: 'http://localhost:3000/?x=1',
     });
     assert.equal(problems.length, 4);
     assert.ok(problems.includes('ISSUER_PORT must be a number'));
     assert.ok(problems.some((p) => p.startsWith('LOG_LEVEL must be one of: fatal, error')));
     assert.ok(problems.includes('REDIS_URL must be a redis:// or rediss:// URL'));
-    assert.ok(problems.includes('ISSUER_URL must have no query, fragment or trailing slash'));
+    assert.ok(problems.includes('ISSUER_URL must have no query or fragment'));
     for (const problem of problems) assert.ok(!problem.includes('\n'));
+  });
+
+  it('names the variable of a URL that is not one, and drops a trailing slash', () => {
+    assert.deepEqual(problemsOf({ ISSUER_URL: 'notaurl' }), [
+      'ISSUER_URL is not a valid URL (such as https://id.example.com)',
+    ]);
+    assert.equal(loadConfig({ ISSUER_URL: 'http://localhost:3000/' }).issuer.url, 'http://localhost:3000');
   });
 
   it('refuses a port outside 1-65535', () => {

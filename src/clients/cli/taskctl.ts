@@ -35,8 +35,8 @@ const USAGE = `taskctl: your Latchkey tasks from the command line
   taskctl tasks delete ID
   taskctl logout                      revoke the refresh token at the issuer, then forget it here
 
-Options: --json (machine-readable output), --issuer URL (TASKCTL_ISSUER), --api URL (TASKCTL_API),
-         --client-id ID (TASKCTL_CLIENT_ID)
+Options: --json (machine-readable output), --issuer URL (TASKCTL_ISSUER, else ISSUER_URL),
+         --api URL (TASKCTL_API, else TASK_API_URL), --client-id ID (TASKCTL_CLIENT_ID)
 Exit codes: 0 ok, 1 usage, 2 sign-in needed, 3 forbidden, 4 not found, 5 server or network`;
 
 const SCOPE = DEMO_USER_SCOPE;
@@ -74,8 +74,12 @@ const { values: flags, positionals } = (() => {
 })();
 
 const settings = {
-  issuer: (flags.issuer ?? process.env.TASKCTL_ISSUER ?? 'http://localhost:3000').replace(/\/$/, ''),
-  api: (flags.api ?? process.env.TASKCTL_API ?? 'http://localhost:4000').replace(/\/$/, ''),
+  // The same variables as the servers and the worker (so moved ports move taskctl too); its own names win.
+  issuer: (flags.issuer ?? process.env.TASKCTL_ISSUER ?? process.env.ISSUER_URL ?? 'http://localhost:3000').replace(
+    /\/$/,
+    '',
+  ),
+  api: (flags.api ?? process.env.TASKCTL_API ?? process.env.TASK_API_URL ?? 'http://localhost:4000').replace(/\/$/, ''),
   clientId: flags['client-id'] ?? process.env.TASKCTL_CLIENT_ID ?? 'latchkey-demo-cli',
 };
 const store = credentialStore(configDirectory());

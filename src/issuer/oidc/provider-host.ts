@@ -98,6 +98,15 @@ export class ProviderHost {
     provider.on('server_error', (ctx, error) =>
       this.#options.log.error({ err: error, requestId: requestIdOf(ctx.req) }, 'oidc-provider server error'),
     );
+    // A refused authorization request says why in the log, not only `GET /auth 400`: the reason
+    // (`redirect_uri did not match`...) and the client are what an operator needs to fix it.
+    provider.on('authorization.error', (ctx, error) => {
+      const { error: code, error_description: description } = error as { error?: string; error_description?: string };
+      this.#options.log.info(
+        { requestId: requestIdOf(ctx.req), clientId: ctx.oidc?.params?.client_id, error: code, description },
+        'authorization request refused',
+      );
+    });
     this.#provider = provider;
     this.#handler = provider.callback();
     this.#fingerprint = keys.fingerprint;

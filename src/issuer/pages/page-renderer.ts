@@ -1,3 +1,4 @@
+import { MAX_PASSWORD_LENGTH } from '../../accounts/password-policy.ts';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +48,8 @@ export function pageRenderer(viewsDirectory = VIEWS_DIRECTORY) {
       target.set('X-Content-Type-Options', 'nosniff');
       target.status = status;
       target.type = 'html';
-      target.body = eta.render(`./${view}`, { ...data, nonce, styles });
+      // One password length limit on every page, from the policy (the server enforces the same).
+      target.body = eta.render(`./${view}`, { ...data, nonce, styles, passwordMaxLength: MAX_PASSWORD_LENGTH });
     },
   };
 }

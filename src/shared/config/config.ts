@@ -35,14 +35,20 @@ const redisUrl = z
   .refine((value) => URL.canParse(value), 'is not a valid URL');
 
 /** A public base URL: http(s), no query or fragment, no trailing slash (so identifiers compare exactly). */
+/** A public base URL; a trailing slash is dropped (`https://id.example.com/` is the same issuer). */
 const publicUrl = z
   .string()
-  .refine((value) => URL.canParse(value), 'is not a valid URL')
-  .refine((value) => /^https?:$/.test(new URL(value).protocol), 'must be an http:// or https:// URL')
+  .transform((value) => value.replace(/\/+$/, ''))
+  .refine((value) => URL.canParse(value), 'is not a valid URL (such as https://id.example.com)')
+  .refine(
+    (value) => !URL.canParse(value) || /^https?:$/.test(new URL(value).protocol),
+    'must be an http:// or https:// URL',
+  )
   .refine((value) => {
+    if (!URL.canParse(value)) return true;
     const url = new URL(value);
-    return url.search === '' && url.hash === '' && !value.endsWith('/');
-  }, 'must have no query, fragment or trailing slash');
+    return url.search === '' && url.hash === '';
+  }, 'must have no query or fragment');
 
 const schemaName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier');
 

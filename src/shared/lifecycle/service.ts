@@ -87,7 +87,14 @@ export async function startService<Client extends PrismaLike>(
         throw withoutSchema(error) ?? error;
       });
     const endpoint = definition.endpoint(config);
-    const server = await listen(app, options.port ?? endpoint.port, config.http.host);
+    const port = options.port ?? endpoint.port;
+    const server = await listen(app, port, config.http.host).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+      const variable = `${definition.name.toUpperCase().replace(/-/g, '_')}_PORT`;
+      throw new Error(
+        `port ${port} is already in use by another program: set ${variable} to a free port (or stop that program)`,
+      );
+    });
     log.info(
       {
         url: endpoint.url,
