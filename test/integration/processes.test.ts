@@ -124,7 +124,8 @@ describe('processes', () => {
       assert.equal((decodeJwt(tokens.access_token).aud as string[])[0], 'https://notes.example.com');
       assert.equal(decodeJwt(tokens.access_token).scope, 'notes:read');
     } finally {
-      all.child.kill('SIGKILL');
+      // Ctrl-C, as a person would: npm start stops its three processes (a SIGKILL would orphan them).
+      all.child.kill('SIGINT');
       await all.exited;
       await dir.remove();
       await database?.drop();
