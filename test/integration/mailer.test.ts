@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createMailer } from '../../src/accounts/mail/mailer.ts';
@@ -142,5 +142,28 @@ describe('mailer', () => {
     mailer.send(message('known@example.com'));
     await mailer.idle();
     assert.equal((await outboxFiles(outbox)).length, already + 1);
+  });
+
+  it('writes each outbox message also as plain text, a long link in one piece', async () => {
+    const outbox = path.join(data.path, 'outbox-text');
+    const settings = loadConfig({ DATA_DIR: data.path }).mail;
+    const mailer = createMailer(
+      { ...settings, transport: { kind: 'outbox', directory: outbox } },
+      createLogger({ name: 'test', level: 'info', format: 'json' }, captureLog().stream),
+    );
+    const link = `https://id.example.com/verify-email/${'a'.repeat(90)}`;
+    mailer.send({
+      kind: 'email_verification',
+      to: 'new@example.com',
+      subject: 'Confirm your address',
+      text: `Open ${link}`,
+    });
+    await mailer.idle();
+    const [text] = (await readdir(outbox)).filter((name) => name.endsWith('.txt'));
+    const plain = await readFile(path.join(outbox, text!), 'utf8');
+    assert.ok(plain.includes(link), plain);
+    assert.match(plain, /^To: new@example\.com\nSubject: Confirm your address\n/);
+    const [eml] = await outboxFiles(outbox);
+    assert.ok(!(await readFile(path.join(outbox, eml!), 'utf8')).includes(link), 'the .eml alone splits it');
   });
 });

@@ -67,19 +67,20 @@ function mailTransport(settings: MailSettings): {
   const deliver = async (message: MailMessage) => {
     const composed = await compose(message);
     await mkdir(transport.directory, { recursive: true });
-    const file = path.join(
-      transport.directory,
-      `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.eml`,
-    );
-    await writeFile(file, composed.message as Buffer, { mode: 0o600 });
-    return file;
+    const base = path.join(transport.directory, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}`);
+    await writeFile(`${base}.eml`, composed.message as Buffer, { mode: 0o600 });
+    // The same message as plain text beside it: the .eml is quoted-printable, which splits a long
+    // link with soft line breaks when a person opens the file and copies it.
+    const plain = `To: ${message.to}\nSubject: ${message.subject}\n\n${message.text}\n`;
+    await writeFile(`${base}.txt`, plain, { mode: 0o600 });
+    return `${base}.eml`;
   };
   return { deliver, compose };
 }
 
 /**
- * SMTP when SMTP_URL is set; otherwise each message is written to DATA_DIR/outbox as an .eml file
- * (the embedded demo). Failures are retried with back-off and logged, never surfaced to the user.
+ * SMTP when SMTP_URL is set; otherwise each message is written to DATA_DIR/outbox as an .eml file,
+ * with a .txt beside it whose links can be copied whole (the embedded demo). Failures are retried with back-off and logged, never surfaced to the user.
  */
 class QueuedMailer implements Mailer {
   readonly #deliver: (message: MailMessage) => Promise<string>;
