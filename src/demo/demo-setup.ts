@@ -16,13 +16,6 @@ export const demoWorkerSecretPath = (dataDir: string) => path.join(dataDir, DEMO
 /** The role the demo worker holds: what a service needs to work on the task API's queue. */
 export const TASK_WORKER_ROLE = 'task-worker';
 
-/** Runs `work` unless another instance (or test suite) did the same at the same moment. */
-async function racing(work: () => Promise<unknown>, doneByOther: () => Promise<boolean>): Promise<void> {
-  await work().catch(async (error: unknown) => {
-    if (!(await doneByOther())) throw error;
-  });
-}
-
 /**
  * The task API, registered as an operator would (`latchkey api create`, `latchkey role grant`): its
  * scopes with their consent sentences, and the roles that hold them. Everyone with an account (the
@@ -31,15 +24,7 @@ async function racing(work: () => Promise<unknown>, doneByOther: () => Promise<b
  * so the demo keeps working however it was left.
  */
 export async function registerTaskApi(apis: ApiService, roles: RoleService, identifier: string): Promise<boolean> {
-  let registered = false;
-  if (!(await apis.find(identifier)))
-    await racing(
-      async () => {
-        await apis.create({ identifier, name: 'Task API', scopes: TASK_API_SCOPE_DESCRIPTIONS });
-        registered = true;
-      },
-      async () => (await apis.find(identifier)) !== null,
-    );
+  const registered = await apis.ensure({ identifier, name: 'Task API', scopes: TASK_API_SCOPE_DESCRIPTIONS });
   const holders = [
     {
       role: 'user',
@@ -61,11 +46,7 @@ export async function registerTaskApi(apis: ApiService, roles: RoleService, iden
     },
   ];
   for (const holder of holders) {
-    if (!(await roles.find(holder.role)))
-      await racing(
-        () => roles.create({ name: holder.role, description: holder.description, isDefault: holder.isDefault }),
-        async () => (await roles.find(holder.role)) !== null,
-      );
+    await roles.ensure({ name: holder.role, description: holder.description, isDefault: holder.isDefault });
     await roles.grant(holder.role, identifier, holder.scopes);
   }
   return registered;

@@ -55,20 +55,8 @@ export async function registerAdminApi(apis: ApiService, roles: RoleService, iss
     { name: ADMIN_SCOPES.read, description: 'See users, applications, APIs, roles, keys and the security log' },
     { name: ADMIN_SCOPES.write, description: 'Change users, applications, APIs, roles and keys' },
   ];
-  const racing = async (work: () => Promise<unknown>, done: () => Promise<boolean>) =>
-    work().catch(async (error: unknown) => {
-      if (!(await done())) throw error;
-    });
-  if (!(await apis.find(identifier)))
-    await racing(
-      () => apis.create({ identifier, name: 'Latchkey admin API', scopes }),
-      async () => (await apis.find(identifier)) !== null,
-    );
-  if (!(await roles.find(ADMIN_ROLE)))
-    await racing(
-      () => roles.create({ name: ADMIN_ROLE, description: 'Administrators' }),
-      async () => (await roles.find(ADMIN_ROLE)) !== null,
-    );
+  await apis.ensure({ identifier, name: 'Latchkey admin API', scopes });
+  await roles.ensure({ name: ADMIN_ROLE, description: 'Administrators' });
   await roles.grant(ADMIN_ROLE, identifier, [ADMIN_SCOPES.read, ADMIN_SCOPES.write]);
 }
 

@@ -51,7 +51,7 @@ export function apiService(repository: ApiRepository) {
     if (!api) throw new ApiValidationError(`no API ${identifier}`);
     return api;
   };
-  return {
+  const service = {
     async create(input: NewApi): Promise<ApiRow> {
       checkIdentifier(input.identifier);
       if (!input.name.trim()) throw new ApiValidationError('an API needs a name');
@@ -93,10 +93,25 @@ export function apiService(repository: ApiRepository) {
     async delete(identifier: string): Promise<void> {
       await repository.remove(await existing(identifier), 'all');
     },
+    /**
+     * Registers the API unless it exists; true when this call registered it. Instances (or test
+     * suites) starting together may race: one creates it, the others find it.
+     */
+    async ensure(input: NewApi): Promise<boolean> {
+      if (await repository.findByIdentifier(input.identifier)) return false;
+      try {
+        await service.create(input);
+        return true;
+      } catch (error) {
+        if (await repository.findByIdentifier(input.identifier)) return false;
+        throw error;
+      }
+    },
     find: (identifier: string) => repository.findByIdentifier(identifier),
     findById: (id: string) => repository.findById(id),
     list: () => repository.list(),
   };
+  return service;
 }
 
 export type ApiService = ReturnType<typeof apiService>;

@@ -45,7 +45,7 @@ export function roleService(roles: RoleRepository, apis: ApiService) {
     return found.map((role) => role.id);
   };
 
-  return {
+  const service = {
     find: (name: string) => roles.findByName(name),
     get: existing,
     list: () => roles.list(),
@@ -56,6 +56,13 @@ export function roleService(roles: RoleRepository, apis: ApiService) {
       if (await roles.findByName(input.name)) throw new RoleValidationError(`a role ${input.name} already exists`);
       await roles.create({ name: input.name, description, isDefault: input.isDefault ?? false });
       return existing(input.name);
+    },
+    /** Creates the role unless it exists (a concurrent creator wins quietly); an existing one is left as it is. */
+    async ensure(input: { name: string; description?: string; isDefault?: boolean }): Promise<void> {
+      if (await roles.findByName(input.name)) return;
+      await service.create(input).catch(async (error: unknown) => {
+        if (!(await roles.findByName(input.name))) throw error;
+      });
     },
     async update(
       name: string,
@@ -104,6 +111,7 @@ export function roleService(roles: RoleRepository, apis: ApiService) {
     },
     rolesOf: async (holder: RoleHolder) => (await roles.grantsOf(holder)).roles,
   };
+  return service;
 }
 
 export type RoleService = ReturnType<typeof roleService>;
