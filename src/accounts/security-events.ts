@@ -45,6 +45,19 @@ export interface SecurityEvent {
 }
 
 /**
+ * Erasing a person keeps their lines in the log (what happened stays auditable under the account's
+ * id, a pseudonym once the account is gone) and clears the addresses they acted from. The database
+ * lets this one update through and ignores any other (migration `security_log_erasure`).
+ */
+export async function eraseAddressesOf(db: PrismaClient, userId: string): Promise<number> {
+  const { count } = await db.securityEvent.updateMany({
+    where: { OR: [{ userId }, { actor: userId }], ip: { not: null } },
+    data: { ip: null },
+  });
+  return count;
+}
+
+/**
  * The append-only security log. Writing never fails the request that caused it: a lost audit line is
  * logged loudly, a refused sign-in because the log was slow would be worse.
  */

@@ -1,4 +1,5 @@
 import type { Lockout } from '../accounts/lockout.ts';
+import { eraseAddressesOf } from '../accounts/security-events.ts';
 import { userRepository } from '../accounts/user-repository.ts';
 import type { Cache } from '../shared/cache/cache.ts';
 import type { PrismaClient } from '../shared/database/generated/issuer/client.ts';
@@ -24,7 +25,7 @@ export async function disableAccount(
  * works from that moment, on every instance), then its grants, refresh tokens and sessions are
  * deleted, its locks and counters cleared, and the account row removed with its second factor.
  * The security log keeps its lines (the audit trail outlives the account; they hold its id, never
- * its address or a secret). Data other services keep about the subject (the task API's tasks) is
+ * its address or a secret) and loses the IP addresses the person acted from. Data other services keep about the subject (the task API's tasks) is
  * theirs to erase.
  */
 export async function deleteAccount(
@@ -32,9 +33,10 @@ export async function deleteAccount(
   cache: Cache,
   lockout: Pick<Lockout, 'unlock'>,
   userId: string,
-): Promise<{ revokedGrants: number }> {
+): Promise<{ revokedGrants: number; addressesErased: number }> {
   const { revokedGrants } = await disableAccount(db, cache, userId);
   await lockout.unlock(userId);
   await userRepository(db).delete(userId);
-  return { revokedGrants };
+  const addressesErased = await eraseAddressesOf(db, userId);
+  return { revokedGrants, addressesErased };
 }

@@ -77,7 +77,7 @@ export function userLifecycleRoutes(services: AdminServices, load: Load): AnyAdm
       method: 'delete',
       path: '/users/:id',
       tag,
-      summary: 'Erase a user and everything issued to them (the security log keeps its lines)',
+      summary: 'Erase a user and everything issued to them (the security log keeps its lines, without their IP addresses)',
       access: 'write',
       params: UserId,
       query: DeleteUserQuery,
@@ -87,8 +87,8 @@ export function userLifecycleRoutes(services: AdminServices, load: Load): AnyAdm
         const user = await load(params.id);
         if (normalizeEmail(query.confirm) !== user.email)
           throw badRequest('query.confirm: repeat the account’s email address to erase it.');
-        const { revokedGrants } = await deleteAccount(services.db, services.cache, services.lockout, user.id);
-        await audit(services, actor, ctx, { type: 'admin.user_deleted', userId: user.id, detail: { revokedGrants } });
+        const erased = await deleteAccount(services.db, services.cache, services.lockout, user.id);
+        await audit(services, actor, ctx, { type: 'admin.user_deleted', userId: user.id, detail: erased });
       },
     }),
     adminRoute({
