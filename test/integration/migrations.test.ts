@@ -205,7 +205,13 @@ describe('migrations on PostgreSQL', { skip: needsPostgres }, () => {
         tasks: { ...report.tasks, applied: [] },
       });
 
-      const target: DatabaseTarget = { kind: 'postgres', url: db.url, schema: undefined, poolSize: 2 };
+      const target: DatabaseTarget = {
+        kind: 'postgres',
+        url: db.url,
+        schema: undefined,
+        poolSize: 2,
+        variable: 'DATABASE_URL',
+      };
       assert.deepEqual(
         await appliedNames(target, 'public._prisma_migrations'),
         await migrationNames(MIGRATIONS.issuer),
@@ -227,7 +233,13 @@ describe('migrations on PostgreSQL', { skip: needsPostgres }, () => {
       const reports = results.map((result) => JSON.parse(result.stdout) as { issuer: { applied: string[] } });
       const appliedByEither = reports.flatMap((report) => report.issuer.applied).sort();
       assert.deepEqual(appliedByEither, await migrationNames(MIGRATIONS.issuer));
-      const target: DatabaseTarget = { kind: 'postgres', url: db.url, schema: undefined, poolSize: 2 };
+      const target: DatabaseTarget = {
+        kind: 'postgres',
+        url: db.url,
+        schema: undefined,
+        poolSize: 2,
+        variable: 'DATABASE_URL',
+      };
       assert.deepEqual(
         await appliedNames(target, 'public._prisma_migrations'),
         await migrationNames(MIGRATIONS.issuer),

@@ -201,6 +201,44 @@ describe('processes', () => {
     assert.equal(code, 1);
     const lines = api.output().trim().split('\n');
     assert.equal(lines.length, 1, api.output());
-    assert.match(lines[0]!, /^task-api: could not start: /);
+    assert.equal(
+      lines[0],
+      `task-api: could not start: the PostgreSQL database in DATABASE_URL (127.0.0.1:${closedPort}) cannot be reached (connection refused): start it or correct DATABASE_URL`,
+    );
+  });
+
+  it('names TASKS_DATABASE_URL when the task API’s own database is the one out of reach', async () => {
+    const api = spawnEntry('src/resource-server/main.ts', {
+      NODE_ENV: 'test',
+      DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/latchkey',
+      TASKS_DATABASE_URL: 'postgresql://postgres@nowhere.invalid/tasks',
+      TASK_API_PORT: String(await freePort()),
+    });
+    assert.equal((await api.exited).code, 1);
+    assert.equal(
+      api.output().trim(),
+      'task-api: could not start: the PostgreSQL database in TASKS_DATABASE_URL (nowhere.invalid:5432) cannot be reached (no such host): start it or correct TASKS_DATABASE_URL',
+    );
+  });
+
+  it('says in one line, naming REDIS_URL, that Redis is unreachable instead of listening without it', async () => {
+    const dir = await temporaryDirectory();
+    const closedPort = await freePort();
+    try {
+      const issuer = spawnEntry('src/issuer/main.ts', {
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'silent',
+        DATA_DIR: dir.path,
+        ISSUER_PORT: String(await freePort()),
+        REDIS_URL: `redis://127.0.0.1:${closedPort}`,
+      });
+      assert.equal((await issuer.exited).code, 1);
+      assert.equal(
+        issuer.output().trim(),
+        `issuer: could not start: Redis in REDIS_URL (127.0.0.1:${closedPort}) cannot be reached (connection refused): start it or correct REDIS_URL`,
+      );
+    } finally {
+      await dir.remove();
+    }
   });
 });

@@ -358,20 +358,19 @@ describe('security log', () => {
       await events.record({ type: 'admin.user_disabled', userId: other.id, actor: user.id, ip: '203.0.113.8' });
       await events.record({ type: 'sign_in.succeeded', userId: other.id, actor: other.id, ip: '198.51.100.1' });
       const db = issuer.service.database.client;
-      await db.$executeRawUnsafe(`UPDATE security_events SET ip = NULL, type = 'tampered' WHERE user_id = '${user.id}'`);
+      await db.$executeRawUnsafe(
+        `UPDATE security_events SET ip = NULL, type = 'tampered' WHERE user_id = '${user.id}'`,
+      );
       assert.equal((await events.list({ userId: user.id }))[0]?.ip, '203.0.113.7', 'a rewrite hidden in an erasure');
 
       const { addressesErased } = await deleteAccount(db, issuer.service.cache, { unlock: async () => {} }, user.id);
       assert.equal(addressesErased, 2, 'its own line and the one it acted in');
       const lines = [...(await events.list({ userId: user.id })), ...(await events.list({ userId: other.id }))];
-      assert.deepEqual(
-        lines.map((line) => [line.type, line.ip]).sort(),
-        [
-          ['admin.user_disabled', null],
-          ['sign_in.succeeded', null],
-          ['sign_in.succeeded', '198.51.100.1'],
-        ],
-      );
+      assert.deepEqual(lines.map((line) => [line.type, line.ip]).sort(), [
+        ['admin.user_disabled', null],
+        ['sign_in.succeeded', null],
+        ['sign_in.succeeded', '198.51.100.1'],
+      ]);
     } finally {
       await issuer.stop();
     }

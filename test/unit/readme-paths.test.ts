@@ -30,7 +30,8 @@ export function pathsInTree(lines: string[]): string[] {
     parents.length = depth;
     parents[depth] = dirs[0]!.replace(/\/$/, '');
     const own = at(dirs[0]!);
-    for (const [, sub] of description.matchAll(/(?:^|[\s,(])([a-z][\w.-]*\/)(?=[\s,)]|$)/g)) paths.push(`${own}/${sub}`);
+    for (const [, sub] of description.matchAll(/(?:^|[\s,(])([a-z][\w.-]*\/)(?=[\s,)]|$)/g))
+      paths.push(`${own}/${sub}`);
     const entry = /entry: ([\w.-]+\.ts)/.exec(description)?.[1];
     if (entry) paths.push(`${own}/${entry}`);
   }

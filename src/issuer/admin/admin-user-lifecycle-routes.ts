@@ -77,7 +77,8 @@ export function userLifecycleRoutes(services: AdminServices, load: Load): AnyAdm
       method: 'delete',
       path: '/users/:id',
       tag,
-      summary: 'Erase a user and everything issued to them (the security log keeps its lines, without their IP addresses)',
+      summary:
+        'Erase a user and everything issued to them (the security log keeps its lines, without their IP addresses)',
       access: 'write',
       params: UserId,
       query: DeleteUserQuery,

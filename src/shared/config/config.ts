@@ -213,7 +213,15 @@ const environmentSchema = z
 type Environment = z.infer<typeof environmentSchema>;
 
 export type DatabaseTarget =
-  { kind: 'postgres'; url: string; schema: string | undefined; poolSize: number } | { kind: 'pglite'; dataDir: string };
+  | {
+      kind: 'postgres';
+      url: string;
+      schema: string | undefined;
+      poolSize: number;
+      /** The environment variable the URL came from, for messages that tell a person what to fix. */
+      variable: 'DATABASE_URL' | 'TASKS_DATABASE_URL';
+    }
+  | { kind: 'pglite'; dataDir: string };
 
 export type CacheTarget = { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'memory' };
 
@@ -356,12 +364,24 @@ function toConfig(env: Environment): Config {
   const dataDir = path.resolve(env.DATA_DIR);
   const embedded = env.DATABASE_URL === undefined;
   const issuerDatabase: DatabaseTarget = env.DATABASE_URL
-    ? { kind: 'postgres', url: env.DATABASE_URL, schema: undefined, poolSize: env.DATABASE_POOL_SIZE }
+    ? {
+        kind: 'postgres',
+        url: env.DATABASE_URL,
+        schema: undefined,
+        poolSize: env.DATABASE_POOL_SIZE,
+        variable: 'DATABASE_URL',
+      }
     : { kind: 'pglite', dataDir: path.join(dataDir, 'issuer-db') };
   // The task API owns its tables in a schema of its own, so it can move to another database unchanged.
   const taskUrl = env.TASKS_DATABASE_URL ?? env.DATABASE_URL;
   const taskDatabase: DatabaseTarget = taskUrl
-    ? { kind: 'postgres', url: taskUrl, schema: env.TASKS_DATABASE_SCHEMA, poolSize: env.DATABASE_POOL_SIZE }
+    ? {
+        kind: 'postgres',
+        url: taskUrl,
+        schema: env.TASKS_DATABASE_SCHEMA,
+        poolSize: env.DATABASE_POOL_SIZE,
+        variable: env.TASKS_DATABASE_URL ? 'TASKS_DATABASE_URL' : 'DATABASE_URL',
+      }
     : { kind: 'pglite', dataDir: path.join(dataDir, 'tasks-db') };
   return {
     env: env.NODE_ENV,

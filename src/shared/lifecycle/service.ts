@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import type { Cache } from '../cache/cache.ts';
-import { describeCache, openCache } from '../cache/open-cache.ts';
+import { cacheReachable, describeCache, openCache } from '../cache/open-cache.ts';
 import { loadConfig, type Config, type DatabaseTarget } from '../config/config.ts';
 import { exitOnStartupError } from '../config/startup-errors.ts';
 import {
@@ -11,6 +11,7 @@ import {
   type PrismaLike,
 } from '../database/connection.ts';
 import { migrate } from '../database/migrations.ts';
+import { databaseUnreachable } from './unreachable.ts';
 import { listen } from '../http/http-server.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import type { DestinationStream } from 'pino';
@@ -71,8 +72,12 @@ export async function startService<Client extends PrismaLike>(
   const database = await openDatabase(target, definition.createClient, log);
   let cache: Cache | undefined;
   try {
-    if (config.migrateOnStart) await migrate(database, definition.migrationsDirectory, log);
+    if (config.migrateOnStart)
+      await migrate(database, definition.migrationsDirectory, log).catch((error: unknown) => {
+        throw databaseUnreachable(error, target) ?? error;
+      });
     cache = openCache(config.cache, log);
+    await cacheReachable(cache, config.cache);
     let accepting = true;
     const dependencies: ServiceDependencies<Client> = {
       config,
@@ -84,7 +89,7 @@ export async function startService<Client extends PrismaLike>(
     const { app, close: appSteps } = await Promise.resolve()
       .then(() => definition.buildApp(dependencies))
       .catch((error: unknown) => {
-        throw withoutSchema(error) ?? error;
+        throw databaseUnreachable(error, target) ?? withoutSchema(error) ?? error;
       });
     const endpoint = definition.endpoint(config);
     const port = options.port ?? endpoint.port;
