@@ -26,7 +26,7 @@ export function connectionFailure(error: unknown, depth = 0): string | undefined
   if (typeof code === 'string' && REASONS[code]) return REASONS[code];
   if (typeof message === 'string' && /timeout exceeded when trying to connect|connection timeout/i.test(message))
     return 'no answer';
-  for (const inner of [cause, ...(Array.isArray(errors) ? errors : [])]) {
+  for (const inner of [cause, ...(Array.isArray(errors) ? (errors as unknown[]) : [])]) {
     const found = connectionFailure(inner, depth + 1);
     if (found) return found;
   }
