@@ -39,4 +39,14 @@ export default tseslint.config(
     },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The few fixed scripts the issuer's pages run (under the page's CSP nonce): plain browser JavaScript.
+    files: ['views/scripts/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'script',
+      parserOptions: { projectService: false, project: null },
+      globals: { document: 'readonly', window: 'readonly' },
+    },
+  },
 );

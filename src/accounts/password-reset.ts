@@ -24,7 +24,9 @@ export interface PasswordResetOptions {
 }
 
 export type ResetResult =
-  { outcome: 'reset' } | { outcome: 'link-gone' } | { outcome: 'password-refused'; problem: string };
+  | { outcome: 'reset'; clientId: string | undefined }
+  | { outcome: 'link-gone' }
+  | { outcome: 'password-refused'; problem: string };
 
 /**
  * Password reset by a mailed link. Asking answers the same whether or not the address has an
@@ -36,16 +38,18 @@ export function passwordReset(options: PasswordResetOptions) {
   const { users, passwords, policy, lockout, links, budget, mailer, events, signOutEverywhere, issuerUrl, ttlSeconds } =
     options;
 
-  /** The account a live link is for; undefined for a used, expired or unknown-address link. */
-  async function accountOf(token: string): Promise<UserRow | undefined> {
-    const record = await links.peek('password_reset', token);
-    if (!record || record.subject.startsWith('email:')) return undefined;
+  /** The account a live link is for (undefined for a used, expired or unknown-address link), and where it was asked from. */
+  async function accountOf(token: string): Promise<{ user?: UserRow; clientId?: string }> {
+    const record = await links.peek<{ clientId?: unknown }>('password_reset', token);
+    if (!record || record.subject.startsWith('email:')) return {};
     const user = await users.findById(record.subject);
-    return user && !user.disabledAt ? user : undefined;
+    const clientId = typeof record.data.clientId === 'string' ? record.data.clientId : undefined;
+    return user && !user.disabledAt ? { user, ...(clientId ? { clientId } : {}) } : {};
   }
 
   return {
-    async request(email: string, ip: string): Promise<void> {
+    /** `clientId`: the application the person came from, for the way back after the reset. */
+    async request(email: string, ip: string, clientId?: string): Promise<void> {
       // The budget comes first: past it, nothing is looked up, stored or sent.
       if (!isPlausibleEmail(email) || !(await budget.allow('password_reset', email, ip))) {
         const detail = { sent: false, limited: isPlausibleEmail(email) };
@@ -55,7 +59,8 @@ export function passwordReset(options: PasswordResetOptions) {
       const user = await users.findByEmail(email);
       const recipient = user && !user.disabledAt ? user : undefined;
       // Locked accounts may reset: the lock is against guessing, and this proves the mailbox instead.
-      const token = await links.issue('password_reset', recipient?.id ?? `email:${email}`, {}, ttlSeconds);
+      const data = clientId ? { clientId } : {};
+      const token = await links.issue('password_reset', recipient?.id ?? `email:${email}`, data, ttlSeconds);
       const detail = { sent: recipient !== undefined, limited: false };
       await events.record({
         type: 'password_reset.requested',
@@ -75,7 +80,7 @@ export function passwordReset(options: PasswordResetOptions) {
     },
 
     async complete(token: string, password: string, ip: string): Promise<ResetResult> {
-      const user = await accountOf(token);
+      const { user, clientId } = await accountOf(token);
       if (!user) return { outcome: 'link-gone' };
       const problem = passwordProblem(password, user.email, policy);
       if (problem) return { outcome: 'password-refused', problem };
@@ -93,7 +98,7 @@ export function passwordReset(options: PasswordResetOptions) {
         detail: { grantsRevoked: ended },
       });
       mailer.send({ to: user.email, ...passwordWasReset(issuerUrl) });
-      return { outcome: 'reset' };
+      return { outcome: 'reset', clientId };
     },
   };
 }

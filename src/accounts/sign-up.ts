@@ -9,6 +9,8 @@ const VERIFICATION_TTL_SECONDS = 24 * 3_600;
 
 interface SignUpData {
   email: string;
+  /** The application the person signed up from, to send them back to; never trusted for anything else. */
+  clientId?: string;
 }
 
 export interface SignUpOptions {
@@ -22,7 +24,7 @@ export interface SignUpOptions {
 }
 
 export type SignUpResult =
-  | { outcome: 'created' }
+  | { outcome: 'created'; clientId: string | undefined }
   | { outcome: 'link-gone' }
   | { outcome: 'exists' }
   | { outcome: 'password-refused'; problem: string };
@@ -36,7 +38,7 @@ export type SignUpResult =
 export function signUp({ users, accounts, links, budget, mailer, events, issuerUrl }: SignUpOptions) {
   return {
     /** `email` must be plausible already (the form says so before anything is counted). */
-    async request(email: string, ip: string): Promise<void> {
+    async request(email: string, ip: string, clientId?: string): Promise<void> {
       // The budget comes first: past it, nothing is looked up, stored or sent.
       if (!(await budget.allow('sign_up', email, ip))) {
         await events.record({ type: 'sign_up.requested', actor: 'anonymous', ip, detail: { limited: true } });
@@ -50,16 +52,17 @@ export function signUp({ users, accounts, links, budget, mailer, events, issuerU
       const token = await links.issue<SignUpData>(
         'email_verification',
         `sign-up:${email}`,
-        { email },
+        { email, ...(clientId ? { clientId } : {}) },
         VERIFICATION_TTL_SECONDS,
         { newestOnly: false },
       );
       mailer.send({ to: email, ...confirmSignUp(`${issuerUrl}/verify-email/${token}`) });
     },
 
-    /** The address a live confirmation link is for. */
-    async pendingAddress(token: string): Promise<string | undefined> {
-      return (await links.peek<SignUpData>('email_verification', token))?.data.email;
+    /** The address a live confirmation link is for, and the application it was asked for from. */
+    async pending(token: string): Promise<{ email: string; clientId: string | undefined } | undefined> {
+      const data = (await links.peek<SignUpData>('email_verification', token))?.data;
+      return data && { email: data.email, clientId: clientIdOf(data) };
     },
 
     async complete(token: string, password: string, ip: string): Promise<SignUpResult> {
@@ -67,15 +70,20 @@ export function signUp({ users, accounts, links, budget, mailer, events, issuerU
       if (!pending) return { outcome: 'link-gone' };
       // Only the address is taken from the pending sign-up; whatever else an older record carries is ignored.
       const { email } = pending.data;
+      const clientId = clientIdOf(pending.data);
       const problem = accounts.passwordProblem(password, email);
       // The link is used up only by an acceptable password.
       if (problem) return { outcome: 'password-refused', problem };
       if (!(await links.consume('email_verification', token))) return { outcome: 'link-gone' };
       const event = { type: 'account.created' as const, ip, detail: { via: 'sign_up' } };
       const created = await accounts.create({ email, password, emailVerified: true, event });
-      return created.outcome === 'created' ? { outcome: 'created' } : created;
+      return created.outcome === 'created' ? { outcome: 'created', clientId } : created;
     },
   };
 }
 
 export type SignUp = ReturnType<typeof signUp>;
+
+function clientIdOf(data: { clientId?: unknown }): string | undefined {
+  return typeof data.clientId === 'string' ? data.clientId : undefined;
+}

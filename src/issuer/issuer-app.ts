@@ -164,7 +164,11 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
       findAccount: (id) => findActiveAccount(users, id),
       findApi,
       grantsOf: (subject) => roleRepository(database.client).grantsOf(subject),
-      deviceFlowPages: deviceFlowPages(userCodeGuessLimit(cache), pages, apis),
+      deviceFlowPages: deviceFlowPages(
+        userCodeGuessLimit(cache),
+        pages,
+        async (id) => (await users.findById(id))?.email,
+      ),
       pages,
       staticClients: [accountConsoleClient(config.issuer.url), adminCliClient(config.issuer.url)],
       settings: {
@@ -271,8 +275,12 @@ function pageRouters(parts: Parts, host: ProviderHost) {
     interactionRoutes({
       ...{ provider, password, secondFactor, magicLink, devices, forms, pages, issuerUrl, signUpEnabled },
       apis: parts.apis,
+      accountEmail: async (id) => (await users.findById(id))?.email,
     }),
-    selfServiceRoutes({ reset, signUp, policy, forms, pages, signUpEnabled, resetTtlSeconds: passwordResetTtlSeconds }),
+    selfServiceRoutes({
+      ...{ reset, signUp, policy, forms, pages, signUpEnabled, provider },
+      resetTtlSeconds: passwordResetTtlSeconds,
+    }),
     setupRoutes({ db: parts.database.client, cache, accounts: parts.services.accounts, policy, forms, pages }),
     accountRoutes({
       ...{

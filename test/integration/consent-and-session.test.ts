@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { APP_REDIRECT_URI, startIssuerWithApp, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
-import { UserAgent } from '../support/user-agent.ts';
+import { parseForm, UserAgent } from '../support/user-agent.ts';
 
 describe('consent for third-party apps', () => {
   let issuer: IssuerHarness;
@@ -39,7 +39,7 @@ describe('consent for third-party apps', () => {
       { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
       issuer.url,
     );
-    return { agent, url, html: await response.text(), verifier, authorizationUrl };
+    return { agent, url, html: await response.text(), verifier, authorizationUrl, user };
   }
 
   it('names the app and says in words what each scope allows', async () => {
@@ -96,6 +96,39 @@ describe('consent for third-party apps', () => {
     assert.equal(denied.url.origin + denied.url.pathname, APP_REDIRECT_URI);
     assert.equal(denied.url.searchParams.get('error'), 'access_denied');
     assert.equal(denied.url.searchParams.get('code'), null);
+  });
+
+  it('shows who is signed in, and "Not you?" signs in as someone else for the same request', async () => {
+    const { agent, url, html, verifier, user } = await reachConsent();
+    assert.match(html, new RegExp(`Signed in as <strong>${user.email.replace(/[.+]/g, '\\$&')}</strong>`));
+    const switching = await agent.submitForm(
+      new URL(`${url.pathname}/switch-account`, issuer.url),
+      { csrf: agent.formToken() },
+      issuer.url,
+    );
+    assert.match(await switching.response.text(), /Sign in as someone else/);
+    const other = await issuer.createUser();
+    const signedIn = await agent.submitForm(
+      new URL(`${url.pathname}/login`, issuer.url),
+      { csrf: agent.formToken(), email: other.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
+    // oidc-provider ends the first account's session with a self-submitting form, then resumes.
+    const endForm = parseForm(await signedIn.response.text());
+    assert.match(endForm.action, /\/session\/end\/confirm$/);
+    const resumed = await agent.submitForm(new URL(endForm.action, issuer.url), endForm.fields, issuer.url);
+    const consentHtml = await resumed.response.text();
+    assert.match(consentHtml, new RegExp(`Signed in as <strong>${other.email.replace(/[.+]/g, '\\$&')}</strong>`));
+    const allowed = await agent.submitForm(
+      new URL(`${resumed.url.pathname}/consent`, issuer.url),
+      { csrf: agent.formToken(), decision: 'allow' },
+      issuer.url,
+    );
+    const tokens = await client.authorizationCodeGrant(thirdParty, allowed.url, {
+      pkceCodeVerifier: verifier,
+      expectedState: 's1',
+    });
+    assert.equal(tokens.claims()?.sub, other.id);
   });
 
   it('issues a code once allowed, and does not ask again next time', async () => {

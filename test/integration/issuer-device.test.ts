@@ -20,11 +20,14 @@ describe('device authorization grant', () => {
   });
   after(() => issuer.stop());
 
-  /** A person on another device: enters the code, confirms, signs in. Returns the page they end on. */
+  /**
+   * A person on another device: enters the code, continues, signs in, then (signed in, shown as
+   * who they are) allows the device. Returns the page they end on.
+   */
   async function approveOnAnotherDevice(
     userCode: string,
     user: { email: string },
-    confirmWords?: RegExp,
+    consentWords?: RegExp,
   ): Promise<string> {
     const agent = new UserAgent();
     const input = await agent.request(`${issuer.url}/device`);
@@ -35,15 +38,24 @@ describe('device authorization grant', () => {
       issuer.url,
     );
     const confirmHtml = await confirmPage.response.text();
-    assert.match(confirmHtml, /A device is asking to sign in to <strong>test client/);
-    if (confirmWords) assert.match(confirmHtml, confirmWords);
+    assert.match(confirmHtml, /<strong>test client[^<]*<\/strong> on a device is asking to sign in/);
+    assert.doesNotMatch(confirmHtml, />Allow</, 'nothing is allowed before the person has signed in');
     const confirmForm = parseForm(confirmHtml);
     const login = await agent.submitForm(new URL(confirmForm.action, issuer.url), confirmForm.fields, issuer.url);
     await login.response.body?.cancel();
     assert.match(login.url.pathname, /^\/interaction\//);
-    const done = await agent.submitForm(
+    const consent = await agent.submitForm(
       `${login.url.href}/login`,
       { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
+    const consentHtml = await consent.response.text();
+    assert.match(consentHtml, /Allow this device\?/);
+    assert.match(consentHtml, new RegExp(`Signed in as <strong>${user.email.replace(/[.+]/g, '\\$&')}</strong>`));
+    if (consentWords) assert.match(consentHtml, consentWords);
+    const done = await agent.submitForm(
+      `${consent.url.href}/consent`,
+      { csrf: agent.formToken(), decision: 'allow' },
       issuer.url,
     );
     return done.response.text();
@@ -139,7 +151,7 @@ describe('device authorization grant', () => {
     assert.equal(response.status, 429);
   });
 
-  it('tells the polling device access_denied when the person denies', async () => {
+  it('tells the polling device access_denied when the person cancels on the code page', async () => {
     const authorization = await client.initiateDeviceAuthorization(config, { scope: 'openid' });
     const agent = new UserAgent();
     const inputForm = parseForm(await (await agent.request(`${issuer.url}/device`)).text());
@@ -160,5 +172,93 @@ describe('device authorization grant', () => {
       client.pollDeviceAuthorizationGrant(config, authorization),
       (error: client.ResponseBodyError) => error.error === 'access_denied',
     );
+  });
+
+  /** Enters a code and continues; returns the agent at the sign-in page and that page's URL. */
+  async function continueWithCode(userCode: string, agent = new UserAgent()) {
+    const inputForm = parseForm(await (await agent.request(`${issuer.url}/device`)).text());
+    const confirm = await agent.submitForm(
+      new URL(inputForm.action, issuer.url),
+      { ...inputForm.fields, user_code: userCode },
+      issuer.url,
+    );
+    const confirmForm = parseForm(await confirm.response.text());
+    const login = await agent.submitForm(new URL(confirmForm.action, issuer.url), confirmForm.fields, issuer.url);
+    return { agent, login };
+  }
+
+  it('tells the polling device access_denied when the person, signed in, denies it', async () => {
+    const user = await issuer.createUser();
+    const authorization = await client.initiateDeviceAuthorization(config, { scope: 'openid' });
+    const { agent, login } = await continueWithCode(authorization.user_code);
+    await login.response.body?.cancel();
+    const consent = await agent.submitForm(
+      `${login.url.href}/login`,
+      { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
+    assert.match(await consent.response.text(), /Allow this device\?/);
+    const denied = await agent.submitForm(
+      `${consent.url.href}/consent`,
+      { csrf: agent.formToken(), decision: 'deny' },
+      issuer.url,
+    );
+    await denied.response.body?.cancel();
+    await assert.rejects(
+      client.pollDeviceAuthorizationGrant(config, authorization),
+      (error: client.ResponseBodyError) => error.error === 'access_denied',
+    );
+  });
+
+  it('lets a person who left the sign-in tab enter the same code again and finish', async () => {
+    const user = await issuer.createUser();
+    const authorization = await client.initiateDeviceAuthorization(config, { scope: 'openid tasks:read' });
+    const abandoned = await continueWithCode(authorization.user_code);
+    await abandoned.login.response.body?.cancel();
+    assert.match(abandoned.login.url.pathname, /^\/interaction\//, 'left at the sign-in page');
+
+    // Later, in the same browser: the code is offered again instead of "already used".
+    const agent = abandoned.agent;
+    const inputForm = parseForm(await (await agent.request(`${issuer.url}/device`)).text());
+    const again = await agent.submitForm(
+      new URL(inputForm.action, issuer.url),
+      { ...inputForm.fields, user_code: authorization.user_code },
+      issuer.url,
+    );
+    const againHtml = await again.response.text();
+    assert.equal(again.response.status, 200);
+    assert.match(againHtml, /was not finished\. Continue to start it again/);
+    const retry = parseForm(againHtml);
+    assert.equal(retry.fields.user_code ?? authorization.user_code, authorization.user_code);
+    const { login } = await continueWithCode(authorization.user_code, agent);
+    await login.response.body?.cancel();
+    const consent = await agent.submitForm(
+      `${login.url.href}/login`,
+      { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
+      issuer.url,
+    );
+    await consent.response.body?.cancel();
+    const done = await agent.submitForm(
+      `${consent.url.href}/consent`,
+      { csrf: agent.formToken(), decision: 'allow' },
+      issuer.url,
+    );
+    assert.match(await done.response.text(), /is signed in/);
+    assert.ok((await client.pollDeviceAuthorizationGrant(config, authorization)).access_token);
+  });
+
+  it('still refuses a code a person has already used to sign a device in', async () => {
+    const user = await issuer.createUser();
+    const authorization = await client.initiateDeviceAuthorization(config, { scope: 'openid' });
+    assert.match(await approveOnAnotherDevice(authorization.user_code, user), /is signed in/);
+    const agent = new UserAgent();
+    const inputForm = parseForm(await (await agent.request(`${issuer.url}/device`)).text());
+    const reused = await agent.submitForm(
+      new URL(inputForm.action, issuer.url),
+      { ...inputForm.fields, user_code: authorization.user_code },
+      issuer.url,
+    );
+    assert.equal(reused.response.status, 400);
+    assert.match(await reused.response.text(), /already been used/);
   });
 });

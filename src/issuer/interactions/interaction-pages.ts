@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { CompletedSignIn, Requester, SignInResult } from '../../accounts/sign-in/sign-in.ts';
 import { seeOther } from '../../shared/http/see-other.ts';
 import { stepAlreadyDone } from '../http/page-errors.ts';
+import { originQuery } from '../account/way-back.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import type { DeviceCookies } from './device-cookie.ts';
 import type { FormGuard } from './form-guard.ts';
@@ -15,7 +16,12 @@ export interface InteractionPagesOptions {
   forms: FormGuard;
   pages: PageRenderer;
   signUpEnabled: boolean;
+  /** The address of the account a browser is signed in as, shown on the pages that act for it. */
+  accountEmail: (accountId: string) => Promise<string | undefined>;
 }
+
+/** The prompts at which a sign-in step may be submitted: the login itself, or "Not you?" at the consent that follows it. */
+const SIGN_IN_PROMPTS = ['login', 'consent'];
 
 /** Nothing was checked (too soon after a failure, or too many checks at once): no verdict on the secret. */
 const TRY_AGAIN_SHORTLY = 'Too many attempts just now. Wait a few seconds, then try again.';
@@ -61,11 +67,21 @@ export class InteractionPages {
     return { ip: ctx.ip, trustedDevice: (userId) => this.#options.devices.trustedFor(ctx, userId) };
   }
 
-  /** The interaction of this browser, which must be waiting at `prompt`; a late or repeated submit is told so. */
-  async waitingAt(ctx: Context, prompt = 'login'): Promise<InteractionDetails> {
+  /**
+   * The interaction of this browser, which must be waiting at one of `prompts`; a late or repeated
+   * submit is told so. A sign-in step is also taken at the consent prompt: that is the person
+   * answering "Not you?" by signing in as someone else (oidc-provider then ends the old session).
+   */
+  async waitingAt(ctx: Context, prompts: readonly string[] = SIGN_IN_PROMPTS): Promise<InteractionDetails> {
     const details = await this.#options.provider().interactionDetails(ctx.req, ctx.res);
-    if (details.prompt.name !== prompt) throw stepAlreadyDone(details.uid);
+    if (!prompts.includes(details.prompt.name)) throw stepAlreadyDone(details.uid);
     return details;
+  }
+
+  /** Who this browser is signed in as, for "Signed in as … Not you?". */
+  async signedInAs(details: InteractionDetails): Promise<string | undefined> {
+    const accountId = details.session?.accountId;
+    return accountId ? this.#options.accountEmail(accountId) : undefined;
   }
 
   /** The step's form, after its origin and its token (bound to this interaction) are checked. */
@@ -80,14 +96,27 @@ export class InteractionPages {
   /** A page of this interaction's steps, with its form token. */
   async render(ctx: Context, view: string, details: InteractionDetails, data: Record<string, unknown>, status = 200) {
     const { forms, pages } = this.#options;
-    const page = { uid: details.uid, csrf: forms.tokenFor(details.uid), clientName: await this.clientName(details) };
+    const clientId = String(details.params.client_id);
+    const page = {
+      uid: details.uid,
+      csrf: forms.tokenFor(details.uid),
+      clientName: await this.clientName(details),
+      // Sign-up and reset links carry where the person came from, for their way back.
+      originQuery: originQuery({ clientId, interaction: details.uid }),
+    };
     pages.render(ctx, view, { title: '', ...page, ...data }, status);
   }
 
   /** The sign-in form; `email` fills the address in (a `login_hint`, or what was typed before a refusal). */
-  loginPage(ctx: Context, details: InteractionDetails, extra: { error?: string; email?: string } = {}, status = 200) {
+  loginPage(
+    ctx: Context,
+    details: InteractionDetails,
+    extra: { error?: string; email?: string; switching?: boolean } = {},
+    status = 200,
+  ) {
     const { signUpEnabled } = this.#options;
-    return this.render(ctx, 'login', details, { title: 'Sign in', signUpEnabled, ...extra }, status);
+    const title = extra.switching ? 'Sign in as someone else' : 'Sign in';
+    return this.render(ctx, 'login', details, { title, signUpEnabled, ...extra }, status);
   }
 
   secondFactorPage(ctx: Context, details: InteractionDetails, error?: string, status = 200) {
@@ -99,7 +128,8 @@ export class InteractionPages {
   }
 
   linkGonePage(ctx: Context): void {
-    this.#options.pages.render(ctx, 'message', { title: 'Link expired', paragraphs: [LINK_GONE] }, 410);
+    const link = { href: '/account', text: 'Go to sign-in' };
+    this.#options.pages.render(ctx, 'message', { title: 'Link expired', paragraphs: [LINK_GONE], link }, 410);
   }
 
   /**

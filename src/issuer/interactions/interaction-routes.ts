@@ -10,7 +10,7 @@ import { seeOther } from '../../shared/http/see-other.ts';
 import { signInExpired } from '../http/page-errors.ts';
 import { apiScopeWords, describeClaims, describeScopes } from '../pages/scope-words.ts';
 import { consentResult, requestedClaims, requestedScopes } from './consent.ts';
-import { InteractionPages, type InteractionPagesOptions } from './interaction-pages.ts';
+import { type InteractionDetails, InteractionPages, type InteractionPagesOptions } from './interaction-pages.ts';
 
 export interface InteractionDependencies extends InteractionPagesOptions {
   provider: () => Provider;
@@ -28,6 +28,15 @@ const WRONG_PASSWORD = 'That email and password do not match an active account.'
 const WRONG_SECOND_FACTOR = 'That code was not accepted. Try the current code, or a recovery code.';
 const WRONG_MAGIC_CODE = 'That code was not accepted. Open the link from the email again to see the current code.';
 const TOO_MANY_MAGIC_CODES = 'Too many wrong codes. Go back to sign-in and ask for a new link.';
+
+/** A device flow's sign-in (RFC 8628): its consent says it is for a device, and is always asked. */
+const isDeviceFlow = (details: { deviceCode?: unknown }) => typeof details.deviceCode === 'string';
+
+/** What the consent page lists: what is missing from the grant; for a device, everything it asked for. */
+const consentScopes = (details: InteractionDetails) =>
+  isDeviceFlow(details) && typeof details.params.scope === 'string'
+    ? details.params.scope.split(' ').filter(Boolean)
+    : requestedScopes(details);
 
 /** An OIDC `login_hint` that looks like an email address (anything else is ignored, as the spec allows). */
 const hintedEmail = (hint: unknown) => (typeof hint === 'string' && isPlausibleEmail(hint) ? hint : undefined);
@@ -61,10 +70,20 @@ function signInRoutes({ router, steps, provider, password, secondFactor, apis }:
     const { scope, ...presentation } = await steps.clientPresentation(details);
     const claims = requestedClaims(details, scope).allowed;
     await steps.render(ctx, 'consent', details, {
-      title: 'Allow access?',
-      scopes: [...describeScopes(requestedScopes(details), await apiScopeWords(apis)), ...describeClaims(claims)],
+      title: isDeviceFlow(details) ? 'Allow this device?' : 'Allow access?',
+      device: isDeviceFlow(details),
+      account: await steps.signedInAs(details),
+      scopes: [...describeScopes(consentScopes(details), await apiScopeWords(apis)), ...describeClaims(claims)],
       ...presentation,
     });
+  });
+
+  // "Not you?" on the consent page: the sign-in form again, for this same request; signing in there
+  // replaces the account (oidc-provider ends the other one's session first).
+  router.post('/interaction/:uid/switch-account', async (ctx) => {
+    const details = await steps.waitingAt(ctx, ['consent']);
+    await steps.readForm(ctx, details);
+    await steps.loginPage(ctx, details, { switching: true });
   });
 
   router.post('/interaction/:uid/login', async (ctx) => {
@@ -142,7 +161,7 @@ function magicLinkRoutes({ router, steps, provider, magicLink, issuerUrl }: Part
 
 function consentRoutes({ router, steps, provider }: Parts): void {
   router.post('/interaction/:uid/consent', async (ctx) => {
-    const details = await steps.waitingAt(ctx, 'consent');
+    const details = await steps.waitingAt(ctx, ['consent']);
     const form = await steps.readForm(ctx, details);
     const { scope } = await steps.clientPresentation(details);
     const result = await consentResult(provider(), details, form.get('decision') === 'allow', scope);

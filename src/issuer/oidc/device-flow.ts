@@ -1,8 +1,6 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Cache } from '../../shared/cache/cache.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
-import { apiScopeWords, describeScopes } from '../pages/scope-words.ts';
-import type { ApiService } from '../apis/api-service.ts';
 import { sha256Base64url } from '../../shared/crypto/digest.ts';
 import { GRANT_TYPES } from '../../shared/protocol.ts';
 import { cookieValue, hashId, PROVIDER_COOKIES } from './session-index.ts';
@@ -50,8 +48,27 @@ export function userCodeGuessLimit(cache: Cache, limits = USER_CODE_GUESS_LIMITS
 
 export type UserCodeGuessLimit = ReturnType<typeof userCodeGuessLimit>;
 
-/** The device-flow pages, from views/: enter the code, see which client asks for what, allow or deny. */
-export function deviceFlowPages(guesses: UserCodeGuessLimit, pages: PageRenderer, apis: Pick<ApiService, 'list'>) {
+/**
+ * oidc-provider hands its device forms over as HTML (an unlabelled input with an inline handler our
+ * CSP blocks). The pages render their own, accessible forms; from oidc-provider's they take only the
+ * form's action and its anti-forgery value, so its checks apply unchanged.
+ */
+function formTarget(form: string): { action: string; xsrf: string } {
+  const action = /action="([^"]*)"/.exec(form)?.[1] ?? '/device';
+  const xsrf = /name="xsrf" value="([^"]*)"/.exec(form)?.[1] ?? '';
+  return { action, xsrf };
+}
+
+/**
+ * The device-flow pages, from views/: enter the code, see which client asks, continue to sign in.
+ * Allowing or denying comes after the sign-in, on the consent page (the interaction policy's
+ * `device_confirmation`), where the person sees which account the device will use.
+ */
+export function deviceFlowPages(
+  guesses: UserCodeGuessLimit,
+  pages: PageRenderer,
+  accountEmail: (accountId: string) => Promise<string | undefined>,
+) {
   return {
     async userCodeInputSource(
       ctx: KoaContextWithOIDC,
@@ -60,6 +77,16 @@ export function deviceFlowPages(guesses: UserCodeGuessLimit, pages: PageRenderer
       err?: Error & { userCode?: string },
     ) {
       let error: string | undefined;
+      if (err?.name === 'AlreadyUsedError' && err.userCode && (await releaseAbandonedCode(ctx, err.userCode))) {
+        const notice = 'The sign-in for this code was not finished. Continue to start it again.';
+        pages.render(ctx, 'device-input', {
+          title: 'Connect a device',
+          ...formTarget(form),
+          code: err.userCode,
+          notice,
+        });
+        return;
+      }
       if (err?.name === 'NotFoundError') {
         await guesses.recordWrongCode(ctx.ip, ctx.get('cookie'));
         error = 'That code is not valid. Check it and try again.';
@@ -67,7 +94,13 @@ export function deviceFlowPages(guesses: UserCodeGuessLimit, pages: PageRenderer
       else if (err?.name === 'AlreadyUsedError') error = 'That code has already been used.';
       else if (err?.name === 'AbortedError') error = 'Sign-in was cancelled.';
       else if (err) error = 'Enter the code shown on your device.';
-      pages.render(ctx, 'device-input', { title: 'Connect a device', form, error }, err ? 400 : 200);
+      const code = err?.name === 'NotFoundError' ? err.userCode : undefined;
+      pages.render(
+        ctx,
+        'device-input',
+        { title: 'Connect a device', ...formTarget(form), error, code },
+        err ? 400 : 200,
+      );
     },
 
     async userCodeConfirmSource(
@@ -77,14 +110,13 @@ export function deviceFlowPages(guesses: UserCodeGuessLimit, pages: PageRenderer
       _deviceInfo: unknown,
       userCode: string,
     ) {
-      const params = (ctx.oidc.entities.DeviceCode as unknown as { params?: { scope?: string } } | undefined)?.params;
-      const scopes = (params?.scope ?? '').split(' ').filter(Boolean);
+      const accountId = ctx.oidc.session?.accountId;
       pages.render(ctx, 'device-confirm', {
         title: 'A device wants to sign in',
-        form,
+        ...formTarget(form),
         clientName: client.clientName ?? client.clientId,
         userCode,
-        scopes: describeScopes(scopes, await apiScopeWords(apis)),
+        account: accountId ? await accountEmail(accountId) : undefined,
       });
     },
 
@@ -97,6 +129,23 @@ export function deviceFlowPages(guesses: UserCodeGuessLimit, pages: PageRenderer
       });
     },
   };
+}
+
+/**
+ * A code confirmed on the device page is marked in flight until the sign-in after it ends, and
+ * oidc-provider refuses it as used from then on: a person who closed that tab mid-sign-in could not
+ * enter the code again. A code typed again while still unbound (no account, no denial, not expired)
+ * is released for a new attempt; whichever sign-in finishes first binds it, and the other is told
+ * the code is used. Typing a code still counts against the guess limit like any other.
+ */
+async function releaseAbandonedCode(ctx: KoaContextWithOIDC, userCode: string): Promise<boolean> {
+  // oidc-provider's own normalisation of what a person typed (case and separators do not matter).
+  const normalized = userCode.toUpperCase().replace(/\W/g, '');
+  const code = await ctx.oidc.provider.DeviceCode.findByUserCode(normalized, { ignoreExpiration: true });
+  if (!code?.inFlight || code.accountId || code.error || code.isExpired) return false;
+  code.inFlight = undefined;
+  await code.save();
+  return true;
 }
 
 /** oidc-provider leaves `interval` out of the device authorization response (RFC 8628 then means 5 s); say it. */

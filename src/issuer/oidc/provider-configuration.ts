@@ -234,7 +234,21 @@ function features(
     userinfo: { enabled: true },
     rpInitiatedLogout: {
       enabled: true,
-      logoutSource: (ctx, form) => pages.render(ctx, 'logout', { title: 'Sign out?', form }),
+      // An application's sign-out that carries a valid ID token of the signed-in account (oidc-provider
+      // has checked its signature and audience) is confirmed at once, as Keycloak does; anything else
+      // (no hint, or another account's) asks first, so a link alone cannot sign anyone out.
+      logoutSource: (ctx, form) => {
+        const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sub?: unknown } } | undefined;
+        const automatic = hint?.payload?.sub !== undefined && hint.payload.sub === ctx.oidc.session?.accountId;
+        const clientName = ctx.oidc.client?.clientName;
+        pages.render(ctx, 'logout', {
+          title: automatic ? 'Signing out' : 'Sign out?',
+          form,
+          automatic,
+          clientName,
+          ...(automatic ? { script: 'submit-sign-out' } : {}),
+        });
+      },
       postLogoutSuccessSource: (ctx) =>
         pages.render(ctx, 'message', {
           title: 'Signed out',
