@@ -74,6 +74,8 @@ export async function ensureDemoClients(
       type: 'spa' as const,
       redirectUris: [`${settings.spaUrl}/`],
       postLogoutRedirectUris: [`${settings.spaUrl}/`],
+      // Its home page: where sign-up and password reset lead back to.
+      clientUri: `${settings.spaUrl}/`,
       firstParty: true,
       resources,
       scopes: personScopes,
@@ -110,12 +112,14 @@ export async function ensureDemoClients(
     const addresses = {
       redirectUris: client.redirectUris ?? [],
       postLogoutRedirectUris: client.postLogoutRedirectUris ?? [],
+      clientUri: client.clientUri ?? null,
       resources,
     };
     const same = (a: string[], b: string[]) => a.length === b.length && a.every((value, index) => value === b[index]);
     if (
       !same(existing.redirectUris, addresses.redirectUris) ||
       !same(existing.postLogoutRedirectUris, addresses.postLogoutRedirectUris) ||
+      existing.clientUri !== addresses.clientUri ||
       !same(existing.resources, resources)
     ) {
       await clients.update(client.id, { ...addresses, defaultResource: null, scopes: client.scopes });

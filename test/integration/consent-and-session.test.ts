@@ -189,6 +189,55 @@ describe('browser sessions', () => {
     assert.notEqual(second, first);
   });
 
+  /** A signed-in browser and the ID token its app holds. */
+  async function signedInWithIdToken() {
+    const user = await issuer.createUser();
+    const { agent, callbackUrl, verifier, state } = await issuer.authorize(config, user, {
+      redirect_uri: APP_REDIRECT_URI,
+    });
+    const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    return { agent, idToken: tokens.id_token! };
+  }
+
+  it("confirms an app's sign-out carrying a valid ID token of the signed-in account without asking again", async () => {
+    const { agent, idToken } = await signedInWithIdToken();
+    const page = await agent.request(new URL(`/session/end?id_token_hint=${idToken}`, issuer.url));
+    const html = await page.text();
+    assert.match(html, /Signing you out of Latchkey/);
+    assert.doesNotMatch(html, /Stay signed in/);
+    const nonce = /<script nonce="([^"]+)">/.exec(html)?.[1];
+    assert.ok(nonce, 'a script clicks the sign-out button');
+    assert.match(
+      page.headers.get('content-security-policy') ?? '',
+      new RegExp(`script-src 'nonce-${nonce.replace(/[+/]/g, '\\$&')}'`),
+    );
+    // Without script, the same form signs out by its button.
+    const form = parseForm(html);
+    const done = await agent.submitForm(
+      new URL(form.action, issuer.url),
+      { ...form.fields, logout: 'yes' },
+      issuer.url,
+    );
+    assert.match(await done.response.text(), /You are signed out/);
+    assert.equal(agent.cookie('latchkey.session') ?? '', '', 'the session cookie is gone');
+  });
+
+  it('asks before signing out when the request carries no ID token, or one of another account', async () => {
+    const { agent } = await signedInWithIdToken();
+    const { idToken: someoneElses } = await signedInWithIdToken();
+    for (const query of ['', `?id_token_hint=${someoneElses}`]) {
+      const page = await agent.request(new URL(`/session/end${query}`, issuer.url));
+      const html = await page.text();
+      assert.match(html, /Sign out of Latchkey in this browser\?/);
+      assert.match(html, /Stay signed in/);
+      assert.doesNotMatch(html, /<script/);
+      assert.doesNotMatch(page.headers.get('content-security-policy') ?? '', /script-src/);
+    }
+  });
+
   it('sets the session cookie HttpOnly and SameSite=Lax', async () => {
     const user = await issuer.createUser();
     const { agent } = await issuer.authorize(config, user, { redirect_uri: APP_REDIRECT_URI });

@@ -44,6 +44,7 @@ describe('the demo set-up', () => {
     );
     const spa = await services.clients.find(DEMO_CLIENT_IDS.spa);
     assert.deepEqual(spa?.redirectUris, ['http://127.0.0.1:6173/']);
+    assert.equal(spa?.clientUri, 'http://127.0.0.1:6173/', 'its home page, where sign-up and reset lead back to');
     assert.deepEqual(spa?.resources, ['http://127.0.0.1:6000']);
     assert.deepEqual((await services.clients.find(DEMO_CLIENT_IDS.worker))?.resources, ['http://127.0.0.1:6000']);
     assert.ok(

@@ -11,7 +11,7 @@ import {
   type IssuerHarness,
 } from '../support/issuer-harness.ts';
 import { linkIn, mailText, startSmtpPeer } from '../support/smtp-peer.ts';
-import { UserAgent } from '../support/user-agent.ts';
+import { parseForm, UserAgent } from '../support/user-agent.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase for latchkey';
 
@@ -138,6 +138,33 @@ describe('password reset', () => {
     assert.equal(withOld.response.status, 401);
     const withNew = await signIn(user.email, NEW_PASSWORD);
     assert.equal(withNew.url.origin + withNew.url.pathname, APP_REDIRECT_URI);
+  });
+
+  it('leads from the application\'s "Forgot your password?" back to the sign-in, and on to the application after the reset', async () => {
+    const app = await issuer.createClient({
+      name: 'Reset Planner',
+      type: 'spa',
+      redirectUris: [APP_REDIRECT_URI],
+      clientUri: 'http://localhost:5998/',
+    });
+    const user = await issuer.createUser();
+    const { agent, response, interaction } = await openSignIn(issuer, await issuer.discover(app.id));
+    const href = /<a href="([^"]+)">Forgot your password\?<\/a>/
+      .exec(await response.text())?.[1]
+      ?.replaceAll('&amp;', '&');
+    const form = await (await agent.request(new URL(href!, issuer.url))).text();
+    assert.match(form, new RegExp(`<a href="${interaction}">Back to sign in</a>`));
+    const before = smtp.messages.length;
+    await agent.submitForm(
+      new URL('/reset', issuer.url),
+      { ...parseForm(form).fields, csrf: agent.formToken(), email: user.email },
+      issuer.url,
+    );
+    const link = linkIn(await mailFor(user.email, before), /^\/reset\/./);
+    const other = new UserAgent();
+    await (await other.request(link)).text();
+    const done = await other.submitForm(link, { csrf: other.formToken(), password: NEW_PASSWORD }, issuer.url);
+    assert.match(await done.response.text(), /<a href="http:\/\/localhost:5998\/">Continue to Reset Planner<\/a>/);
   });
 
   it('uses a link once', async () => {
@@ -349,6 +376,61 @@ describe('sign-up', () => {
     assert.equal(weak.status, 400);
     assert.match(weak.html, /role="alert"/);
     assert.match((await finishSignUp(link, TEST_PASSWORD)).html, /Your account is ready/);
+  });
+
+  /** The href of the link named `text` on a page, with its entities decoded. */
+  const hrefOf = (html: string, text: string) =>
+    new RegExp(`<a href="([^"]+)">${text}</a>`).exec(html)?.[1]?.replaceAll('&amp;', '&');
+
+  it('leads from the application\'s sign-in page back to it: "Back to sign in" while signing up, the application after', async () => {
+    const app = await issuer.createClient({
+      name: 'Planner Home',
+      type: 'spa',
+      redirectUris: [APP_REDIRECT_URI],
+      clientUri: 'http://localhost:5999/',
+    });
+    const { agent, response, interaction } = await openSignIn(issuer, await issuer.discover(app.id));
+    const signUpHref = hrefOf(await response.text(), 'Create an account');
+    assert.equal(signUpHref, `/sign-up?client=${app.id}&interaction=${interaction.split('/').pop()}`);
+    const form = await (await agent.request(new URL(signUpHref!, issuer.url))).text();
+    assert.equal(hrefOf(form, 'Back to sign in'), interaction, 'back to the very sign-in it left');
+
+    const email = `from-app-${Date.now()}@example.com`;
+    const before = smtp.messages.length;
+    const sent = await agent.submitForm(
+      new URL('/sign-up', issuer.url),
+      { ...parseForm(form).fields, csrf: agent.formToken(), email },
+      issuer.url,
+    );
+    assert.equal(hrefOf(await sent.response.text(), 'Back to sign in'), interaction);
+    // The link opened later, in another browser: the way on is the application's home page.
+    const finished = await finishSignUp(await confirmationLink(email, before), TEST_PASSWORD);
+    assert.equal(hrefOf(finished.html, 'Continue to Planner Home'), 'http://localhost:5999/');
+  });
+
+  it('leads to the account after a sign-up that did not come from an application, or named one that does not exist', async () => {
+    for (const query of ['', '?client=no-such-client', '?client=%3Cscript%3E&interaction=..%2F..']) {
+      const agent = new UserAgent();
+      const form = await (await agent.request(new URL(`/sign-up${query}`, issuer.url))).text();
+      assert.equal(hrefOf(form, 'Back to sign in'), '/account');
+      assert.doesNotMatch(form, /script%3E|&lt;script|\.\.\//, 'nothing malformed is echoed');
+      const email = `plain-${Date.now()}-${query.length}@example.com`;
+      const before = smtp.messages.length;
+      await agent.submitForm(
+        new URL('/sign-up', issuer.url),
+        { ...parseForm(form).fields, csrf: agent.formToken(), email },
+        issuer.url,
+      );
+      const finished = await finishSignUp(await confirmationLink(email, before), TEST_PASSWORD);
+      assert.equal(hrefOf(finished.html, 'Go to your account'), '/account');
+    }
+  });
+
+  it('offers a new link on the page of an expired or used one', async () => {
+    const gone = await (
+      await new UserAgent().request(new URL('/verify-email/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', issuer.url))
+    ).text();
+    assert.equal(hrefOf(gone, 'Ask for a new link'), '/sign-up');
   });
 
   it('is not there when SIGN_UP_ENABLED is false', async () => {
