@@ -392,7 +392,7 @@ describe('sign-up', () => {
     const { agent, response, interaction } = await openSignIn(issuer, await issuer.discover(app.id));
     const signUpHref = hrefOf(await response.text(), 'Create an account');
     assert.equal(signUpHref, `/sign-up?client=${app.id}&interaction=${interaction.split('/').pop()}`);
-    const form = await (await agent.request(new URL(signUpHref!, issuer.url))).text();
+    const form = await (await agent.request(new URL(signUpHref, issuer.url))).text();
     assert.equal(hrefOf(form, 'Back to sign in'), interaction, 'back to the very sign-in it left');
 
     const email = `from-app-${Date.now()}@example.com`;
