@@ -101,11 +101,27 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     await page.getByLabel('New task').fill('Buy oat milk');
     await page.getByRole('button', { name: 'Add' }).click();
     await page.locator('#tasks li', { hasText: 'Buy oat milk' }).waitFor();
+
+    // Assigned by address: a colleague who has used the app once (with the email scope) is found by it.
+    const colleague = await stack.userToken({ scopes: 'openid email tasks:read tasks:write' });
+    assert.equal((await stack.call('GET', '/tasks/mine', colleague.token)).status, 200);
+    page.once('dialog', (dialog) => void dialog.accept(colleague.email));
+    // Each task's buttons are named after it, for a screen reader.
+    await page.getByRole('button', { name: 'Assign: Buy oat milk' }).click();
+    await page.locator('#tasks li', { hasText: `assigned to ${colleague.email}` }).waitFor();
     await page.screenshot({ path: await artifactPath('spa-tasks.png'), fullPage: true });
 
-    // Tokens live in memory only: a reload signs in again through the issuer's session, with no page.
+    // Tokens live in memory only: a reload signs in again through the issuer's session, with no page,
+    // saying so meanwhile (the code exchange is held here for a moment so the state can be seen).
+    await page.route(`${stack.issuer.url}/token`, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      await route.continue();
+    });
     await page.reload();
+    await page.getByText('Signing you in…').waitFor();
+    await page.screenshot({ path: await artifactPath('spa-signing-in.png'), fullPage: true });
     await page.locator('#tasks li', { hasText: 'Buy oat milk' }).waitFor();
+    await page.unroute(`${stack.issuer.url}/token`);
 
     // The access token lives 15 s and is renewed 10 s before it ends: after 6 s the next call refreshes first.
     const before = tokenRequests.filter((grant) => grant === 'refresh_token').length;
@@ -121,13 +137,16 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     const latest = refreshTokens.at(-1)!;
     assert.ok(await refreshTokenRecord(latest), 'the current refresh token exists before sign-out');
     await page.getByRole('button', { name: 'Sign out' }).click();
-    // The app revokes its refresh token, then goes to the issuer's logout page: click there, not the app's button again.
-    await page.waitForURL(`${stack.issuer.url}/session/end**`);
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    // The app revokes its refresh token and ends the issuer's session with its ID token as the hint:
+    // no second question at the issuer, straight back to the app.
     await page.waitForURL(`${spaUrl}/`);
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     await page.screenshot({ path: await artifactPath('spa-signed-out.png'), fullPage: true });
     assert.equal(await refreshTokenRecord(latest), null, 'the refresh token no longer exists');
+    // The issuer's session is over too: a fresh load does not sign silently back in.
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    assert.equal(await page.getByText(user.email).count(), 0);
     await page.close();
   });
 
@@ -149,8 +168,8 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     await page.getByRole('button', { name: 'Reload' }).click();
     const row = page.locator('#tasks li', { hasText: 'Assigned to you, owned by someone else' });
     await row.waitFor();
-    page.once('dialog', (dialog) => void dialog.accept(owner.sub));
-    await row.getByRole('button', { name: 'Assign' }).click();
+    page.once('dialog', (dialog) => void dialog.accept(owner.email));
+    await row.getByRole('button', { name: 'Assign: Assigned to you, owned by someone else' }).click();
     await page.getByText('You can’t do that').waitFor();
     await page.screenshot({ path: await artifactPath('spa-forbidden.png'), fullPage: true });
     await page.close();
@@ -195,11 +214,15 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
       await page.locator('input[name=user_code]').fill(started.user_code);
       await page.screenshot({ path: await artifactPath('device-code-entry.png'), fullPage: true });
       await page.getByRole('button', { name: 'Continue' }).click();
-      // The device page names the client and the scopes before anything else; signing in comes after "Allow".
+      // The device page names the client; the person signs in, then allows the device as who they are.
       await page.getByRole('heading', { name: 'A device wants to sign in' }).waitFor();
       await page.screenshot({ path: await artifactPath('device-confirm.png'), fullPage: true });
-      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.getByRole('button', { name: 'Continue' }).click();
       await signInAtIssuer(page, user);
+      await page.getByRole('heading', { name: 'Allow this device?' }).waitFor();
+      await page.getByText(`Signed in as ${user.email}`).waitFor();
+      await page.screenshot({ path: await artifactPath('device-allow.png'), fullPage: true });
+      await page.getByRole('button', { name: 'Allow' }).click();
       await page.getByRole('heading', { name: 'Device connected' }).waitFor();
       await page.screenshot({ path: await artifactPath('device-connected.png'), fullPage: true });
       await page.close();

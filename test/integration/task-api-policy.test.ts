@@ -107,6 +107,31 @@ describe('task API authorization', () => {
     });
   });
 
+  describe('assignment by address', () => {
+    it("assigns a task by the verified address in the assignee's tokens, and shows that address", async () => {
+      const scopes = 'openid email tasks:read tasks:write';
+      const [owner, carol] = await Promise.all([stack.userToken({ scopes }), stack.userToken({ scopes })]);
+      const claims = JSON.parse(Buffer.from(carol.token.split('.')[1]!, 'base64url').toString()) as { email?: string };
+      assert.equal(claims.email, carol.email, 'the access token carries the granted, verified address');
+      assert.equal((await stack.call('GET', '/tasks/mine', carol.token)).status, 200);
+      const id = await createTask(owner, 'for carol');
+      const assigned = await stack.call('PUT', `/tasks/${id}/assignee`, owner.token, {
+        assigneeEmail: carol.email.toUpperCase(),
+      });
+      assert.equal(assigned.status, 200, JSON.stringify(assigned.body));
+      assert.equal(assigned.body.assignee, carol.sub);
+      assert.equal(assigned.body.assigneeEmail, carol.email);
+      const listed = await stack.call('GET', '/tasks/mine', carol.token);
+      const items = listed.body.items as Array<{ id: string; assigneeEmail: string | null }>;
+      assert.equal(items.find((task) => task.id === id)?.assigneeEmail, carol.email);
+    });
+
+    it('leaves the address out of access tokens when the email scope was not granted', async () => {
+      const claims = JSON.parse(Buffer.from(alice.token.split('.')[1]!, 'base64url').toString()) as object;
+      assert.equal('email' in claims, false);
+    });
+  });
+
   describe('refused', () => {
     it("hides another user's task from reading (404)", async () => {
       const id = await createTask(alice);
@@ -128,6 +153,23 @@ describe('task API authorization', () => {
       for (const assignee of [stranger.sub, `client:${worker.clientId}`, crypto.randomUUID(), 'not-a-uuid']) {
         const response = await stack.call('PUT', `/tasks/${id}/assignee`, alice.token, { assignee });
         assert.equal(response.status, 400, assignee);
+      }
+      assert.equal((await stack.call('GET', `/tasks/${id}`, alice.token)).body.assignee, null);
+    });
+
+    it('refuses an assignment by an address no user of the API has shown in a token, or naming two people at once (400)', async () => {
+      const id = await createTask(alice, 'for an address');
+      const withoutEmailScope = await stack.userToken();
+      assert.equal((await stack.call('GET', '/tasks/mine', withoutEmailScope.token)).status, 200);
+      for (const body of [
+        { assigneeEmail: 'nobody-at-all@example.com' },
+        { assigneeEmail: withoutEmailScope.email },
+        { assigneeEmail: 'not an address' },
+        { assignee: bob.sub, assigneeEmail: withoutEmailScope.email },
+        {},
+      ]) {
+        const response = await stack.call('PUT', `/tasks/${id}/assignee`, alice.token, body);
+        assert.equal(response.status, 400, JSON.stringify(body));
       }
       assert.equal((await stack.call('GET', `/tasks/${id}`, alice.token)).body.assignee, null);
     });

@@ -35,7 +35,7 @@ export interface Stack {
     role?: 'user' | 'admin';
     scopes?: string;
     secondFactor?: boolean;
-  }): Promise<{ token: string; sub: string; idToken: string }>;
+  }): Promise<{ token: string; sub: string; idToken: string; email: string }>;
   serviceToken(scopes?: string): Promise<{ token: string; clientId: string; config: client.Configuration }>;
   /** Signs claims with the issuer's current access-token key: for tokens the issuer would never issue. */
   signAsIssuer(claims: JWTPayload, header?: Record<string, unknown>): Promise<string>;
@@ -101,7 +101,7 @@ export async function startStack(
         pkceCodeVerifier: verifier,
         expectedState: state,
       });
-      return { token: tokens.access_token, sub: user.id, idToken: tokens.id_token! };
+      return { token: tokens.access_token, sub: user.id, idToken: tokens.id_token!, email: user.email };
     },
     async serviceToken(scopes = 'tasks:work') {
       const service = await issuer.createClient({ type: 'service' });

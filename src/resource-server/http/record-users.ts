@@ -6,17 +6,18 @@ import type { TaskRepository } from '../tasks/task-repository.ts';
 const REMEMBERED = 10_000;
 
 /**
- * Records each user who calls the API with a verified token, once: the API's users are the people a
- * task can be assigned to. The subject comes from the token alone.
+ * Records each user who calls the API with a verified token, once per subject and address: the
+ * API's users are the people a task can be assigned to. Subject and address come from the token alone.
  */
 export function recordApiUsers(tasks: Pick<TaskRepository, 'recordUser'>): Middleware<AuthenticatedState> {
   const recorded = new Set<string>();
   return async (ctx, next) => {
     const { actor } = ctx.state;
-    if (actor.kind === 'user' && !recorded.has(actor.sub)) {
-      await tasks.recordUser(actor.sub);
+    const key = actor.kind === 'user' ? `${actor.sub} ${actor.email ?? ''}` : undefined;
+    if (actor.kind === 'user' && key && !recorded.has(key)) {
+      await tasks.recordUser(actor.sub, actor.email);
       if (recorded.size >= REMEMBERED) recorded.clear();
-      recorded.add(actor.sub);
+      recorded.add(key);
     }
     await next();
   };

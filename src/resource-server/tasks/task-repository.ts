@@ -39,12 +39,34 @@ export function taskRepository(db: PrismaClient) {
 
     setAssignee: (id: string, assigneeSub: string | null) => db.task.update({ where: { id }, data: { assigneeSub } }),
 
-    /** Records a user who called the API (once; later calls change nothing). */
-    recordUser: async (sub: string) => {
-      await db.apiUser.createMany({ data: [{ sub }], skipDuplicates: true });
+    /**
+     * Records a user who called the API, with the verified address their token carried. An address
+     * held by another subject (an account deleted at the issuer, its address now someone else's)
+     * moves to the newer one: the issuer gives an address to one account at a time.
+     */
+    recordUser: async (sub: string, email: string | undefined) => {
+      if (email === undefined) {
+        await db.apiUser.createMany({ data: [{ sub }], skipDuplicates: true });
+        return;
+      }
+      await db.$transaction([
+        db.apiUser.updateMany({ where: { email, sub: { not: sub } }, data: { email: null } }),
+        db.apiUser.upsert({ where: { sub }, create: { sub, email }, update: { email } }),
+      ]);
     },
 
     isUser: async (sub: string) => (await db.apiUser.count({ where: { sub } })) === 1,
+
+    /** The user of this API with a verified address, by that address. */
+    userByEmail: async (email: string) =>
+      (await db.apiUser.findUnique({ where: { email }, select: { sub: true } }))?.sub,
+
+    /** The addresses of some subjects, for showing who a task is assigned to. */
+    async emailsOf(subs: string[]): Promise<Map<string, string>> {
+      if (subs.length === 0) return new Map();
+      const users = await db.apiUser.findMany({ where: { sub: { in: subs }, email: { not: null } } });
+      return new Map(users.map((user) => [user.sub, user.email!]));
+    },
 
     delete: async (id: string) => (await db.task.deleteMany({ where: { id } })).count === 1,
 

@@ -31,10 +31,16 @@ export const UpdateTaskBody = z
   })
   .refine((body) => Object.keys(body).length > 0, 'name at least one field to change');
 
-export const AssignBody = z.strictObject({
-  /** The `sub` of a user of this API to assign (user subjects are UUIDs; services cannot be assigned), or null to clear. */
-  assignee: z.uuid().nullable(),
-});
+export const AssignBody = z
+  .strictObject({
+    /** The `sub` of a user of this API to assign (user subjects are UUIDs; services cannot be assigned), or null to clear. */
+    assignee: z.uuid().nullable().optional(),
+    /** Or the verified address of a user of this API (someone who has used it with the `email` scope). */
+    assigneeEmail: z.email().max(320).optional(),
+  })
+  .refine((body) => (body.assignee !== undefined) !== (body.assigneeEmail !== undefined), {
+    message: 'give either assignee or assigneeEmail',
+  });
 
 export const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -51,6 +57,8 @@ export const Task = z.object({
   status: z.enum(TASK_STATUSES),
   owner: z.string(),
   assignee: z.string().nullable(),
+  /** The assignee's address, when the API knows it. */
+  assigneeEmail: z.string().nullable(),
   dueAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),

@@ -14,6 +14,8 @@ export type Actor =
       scopes: ReadonlySet<string>;
       authTime: number | undefined;
       amr: readonly string[];
+      /** The verified address, when the token carries one (the person granted the `email` scope). */
+      email?: string;
     }
   | { kind: 'service'; clientId: string; scopes: ReadonlySet<string> };
 
@@ -39,5 +41,6 @@ export function actorFromClaims(claims: JWTPayload & Record<string, unknown>): A
     scopes,
     authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
     amr,
+    ...(typeof claims.email === 'string' ? { email: claims.email } : {}),
   };
 }

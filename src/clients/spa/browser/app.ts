@@ -6,6 +6,7 @@ interface Task {
   status: 'open' | 'in_progress' | 'done';
   owner: string;
   assignee: string | null;
+  assigneeEmail: string | null;
 }
 
 const SILENT_TRIED = 'latchkey-demo.silent-tried';
@@ -33,11 +34,15 @@ async function problemOf(response: Response): Promise<string> {
   if (response.status === 403) return 'You can’t do that: this task is not yours to change.';
   if (response.status === 404) return 'That task no longer exists.';
   if (response.status === 429) return 'Too many requests; wait a moment and try again.';
-  const body = (await response.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
+  const body = (await response.json().catch(() => undefined)) as
+    { error?: { code?: string; message?: string } } | undefined;
+  if (body?.error?.code === 'unknown_assignee')
+    return 'Nobody with that email address uses this app yet: they need to sign in to it once.';
   return body?.error?.message ?? `The task service answered ${response.status}.`;
 }
 
 function showSignedOut(session: OAuthSession, reason?: string): void {
+  $('#signing-in').hidden = true;
   $('#signed-in').hidden = true;
   $('#signed-out').hidden = false;
   if (reason) say(reason, 'error');
@@ -63,6 +68,7 @@ async function signedIn(session: OAuthSession): Promise<boolean> {
   // Tokens live in memory only: after a reload, the issuer's session signs us in again without a page.
   if (!sessionStorage.getItem(SILENT_TRIED)) {
     sessionStorage.setItem(SILENT_TRIED, '1');
+    $('#signing-in').hidden = false;
     await session.signIn(true);
   } else showSignedOut(session);
   return false;
@@ -94,11 +100,14 @@ function taskRow(task: Task, me: string | undefined, call: ApiCall, refresh: () 
     element('span', task.title, { class: 'title' }),
     element('span', task.status.replace('_', ' '), { class: 'badge' }),
   );
-  if (task.assignee)
-    row.append(element('span', `assigned to ${task.assignee === me ? 'me' : task.assignee}`, { class: 'muted' }));
+  if (task.assignee) {
+    const who = task.assignee === me ? 'me' : (task.assigneeEmail ?? 'someone');
+    row.append(element('span', `assigned to ${who}`, { class: 'muted' }));
+  }
   const actions = element('span', undefined, { class: 'actions' });
+  // Each button's accessible name says which task it acts on ("Done: Water the plants").
   const button = (label: string, action: () => Promise<void>) => {
-    const node = element('button', label, { type: 'button' });
+    const node = element('button', label, { type: 'button', 'aria-label': `${label}: ${task.title}` });
     node.onclick = () => void action().then(refresh);
     actions.append(node);
   };
@@ -111,9 +120,12 @@ function taskRow(task: Task, me: string | undefined, call: ApiCall, refresh: () 
     if (title && (await call('PATCH', `/tasks/${task.id}`, { title }))) say('Saved.');
   });
   button('Assign', async () => {
-    const assignee = prompt('Assign to (user id; empty to clear)', task.assignee ?? '');
-    if (assignee !== null && (await call('PUT', `/tasks/${task.id}/assignee`, { assignee: assignee.trim() || null })))
-      say('Assignment saved.');
+    const typed = prompt('Assign to (their email address; empty to clear)', task.assigneeEmail ?? '');
+    if (typed === null) return;
+    const email = typed.trim();
+    const body = email ? { assigneeEmail: email } : { assignee: null };
+    if (await call('PUT', `/tasks/${task.id}/assignee`, body))
+      say(email ? `Assigned to ${email}.` : 'No longer assigned.');
   });
   row.append(actions);
   return row;
@@ -124,6 +136,7 @@ async function run(): Promise<void> {
   const session = await OAuthSession.open(settings);
   if (!(await signedIn(session))) return;
 
+  $('#signing-in').hidden = true;
   $('#signed-out').hidden = true;
   $('#signed-in').hidden = false;
   $('#who').textContent = session.user?.email ?? session.user?.sub ?? '';
@@ -158,4 +171,7 @@ async function run(): Promise<void> {
   await refreshList();
 }
 
-run().catch(() => say('The app could not start: is the issuer running?', 'error'));
+run().catch(() => {
+  $('#signing-in').hidden = true;
+  say('The app could not start: is the issuer running?', 'error');
+});
