@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import { AppError, classifyError } from '../../shared/http/errors.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
-import { WAY_TO_ACCOUNT } from './page-errors.ts';
+import { pageNotFound, WAY_TO_ACCOUNT } from './page-errors.ts';
 
 const TITLES: Record<number, string> = {
   400: 'That did not work',
@@ -23,6 +23,8 @@ export function errorPages(pages: PageRenderer): Middleware<RequestState> {
   return async (ctx, next) => {
     try {
       await next();
+      // No route answered: a person gets the same page as for any other refusal, with a way on.
+      if (ctx.status === 404 && ctx.body == null && ctx.accepts('json', 'html') === 'html') throw pageNotFound();
     } catch (error) {
       if (ctx.accepts('json', 'html') !== 'html') throw error;
       // The sign-in's state is gone (it expired, or the cache lost it): say so, not "bad request".

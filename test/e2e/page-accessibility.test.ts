@@ -1,0 +1,253 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { artifactPath, launchBrowser, needsChromium } from '../support/browser.ts';
+import {
+  APP_REDIRECT_URI,
+  startIssuerWithMail,
+  TEST_PASSWORD,
+  totpCode,
+  type IssuerHarness,
+  type TestUser,
+} from '../support/issuer-harness.ts';
+import { linkIn, type SmtpPeer } from '../support/smtp-peer.ts';
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+const VIEWPORTS = {
+  desktop: { width: 1280, height: 860 },
+  phone: { width: 390, height: 844 },
+} as const;
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: Array<{ target: unknown[] }>;
+}
+
+/**
+ * Every page a person meets at the issuer, checked in Chromium with axe-core at desktop and phone
+ * width (no serious or critical violation) and by keyboard (every control reachable with Tab), and
+ * photographed for a person to look at.
+ */
+describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
+  let issuer: IssuerHarness;
+  let smtp: SmtpPeer;
+  let stop: () => Promise<void>;
+  let browser: Browser;
+  let config: client.Configuration;
+  let thirdParty: client.Configuration;
+  let device: client.Configuration;
+
+  before(async () => {
+    ({ issuer, smtp, stop, config } = await startIssuerWithMail({ LOCKOUT_IP_MAX_FAILURES: '1000' }));
+    const planner = await issuer.createClient({
+      name: 'Planner Deluxe',
+      type: 'spa',
+      redirectUris: [APP_REDIRECT_URI],
+      clientUri: 'https://planner.example',
+      policyUri: 'https://planner.example/privacy',
+    });
+    thirdParty = await issuer.discover(planner.id);
+    device = await issuer.discover((await issuer.createClient({ name: 'Kitchen display', type: 'cli' })).id);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await stop?.();
+  });
+
+  /** axe in the page (the page's CSP is bypassed for the checker only), then the keyboard walk, then a picture. */
+  async function check(page: Page, name: string, viewport: keyof typeof VIEWPORTS): Promise<void> {
+    await page.waitForLoadState('domcontentloaded');
+    await page.addScriptTag({ content: AXE_SOURCE });
+    const violations = (await page.evaluate(
+      async () =>
+        (await (window as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } }).axe.run()).violations,
+    )) as AxeViolation[];
+    const grave = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
+    assert.deepEqual(
+      grave.map((violation) => `${violation.id}: ${violation.help} at ${JSON.stringify(violation.nodes[0]?.target)}`),
+      [],
+      `${name} (${viewport})`,
+    );
+    await everyControlByKeyboard(page, `${name} (${viewport})`);
+    await page.screenshot({ path: await artifactPath(`page-${name}-${viewport}.png`), fullPage: true });
+  }
+
+  /** Tab from the top of the page reaches every visible control once around. */
+  async function everyControlByKeyboard(page: Page, name: string): Promise<void> {
+    const controls = await page.evaluate(() => {
+      const visible = (element: Element) => element.checkVisibility();
+      return [...document.querySelectorAll('a[href], button, input:not([type=hidden]), summary')].filter(visible)
+        .length;
+    });
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    const reached = new Set<string>();
+    for (let press = 0; press < controls + 3; press += 1) {
+      await page.keyboard.press('Tab');
+      const focused = await page.evaluate(() => {
+        const element = document.activeElement;
+        if (!element || element === document.body) return undefined;
+        const siblings = [...document.querySelectorAll(element.tagName)];
+        return `${element.tagName}#${siblings.indexOf(element)}`;
+      });
+      if (focused) reached.add(focused);
+    }
+    assert.ok(reached.size >= controls, `${name}: Tab reached ${reached.size} of ${controls} controls`);
+  }
+
+  const authorizationUrl = async (app: client.Configuration, extra: Record<string, string> = {}) =>
+    client.buildAuthorizationUrl(app, {
+      redirect_uri: APP_REDIRECT_URI,
+      scope: 'openid email tasks:read',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      ...extra,
+    }).href;
+
+  async function signIn(page: Page, user: TestUser): Promise<void> {
+    await page.getByLabel('Email', { exact: true }).fill(user.email);
+    await page.getByLabel('Password').fill(TEST_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    if (user.totpSecret) {
+      await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+      await page.getByLabel('Code', { exact: true }).fill(await totpCode(user.totpSecret));
+      await page.getByRole('button', { name: 'Verify' }).click();
+    }
+  }
+
+  async function newContext(viewport: keyof typeof VIEWPORTS): Promise<BrowserContext> {
+    const context = await browser.newContext({ viewport: VIEWPORTS[viewport], bypassCSP: true });
+    // The test app's redirect URI has no server behind it: answer for it.
+    await context.route(`${APP_REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, body: 'app' }));
+    return context;
+  }
+
+  const mailLink = async (to: string, path: RegExp, after: number) =>
+    linkIn(await smtp.waitFor((mail) => mail.to.includes(to) && smtp.messages.indexOf(mail) >= after), path);
+
+  for (const viewport of Object.keys(VIEWPORTS) as Array<keyof typeof VIEWPORTS>) {
+    it(`has no serious or critical accessibility problem on the sign-in pages (${viewport})`, async () => {
+      const context = await newContext(viewport);
+      const page = await context.newPage();
+      const user = await issuer.createUser({ totp: true });
+      await page.goto(await authorizationUrl(config));
+      await check(page, 'sign-in', viewport);
+      await page.getByLabel('Email', { exact: true }).fill(user.email);
+      await page.getByLabel('Password').fill('not the password at all');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('alert').waitFor();
+      await check(page, 'sign-in-refused', viewport);
+      await page.getByLabel('Password').fill(TEST_PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+      await check(page, 'second-factor', viewport);
+      await page.getByLabel('Code', { exact: true }).fill('000000');
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.getByRole('alert').waitFor();
+      await check(page, 'second-factor-refused', viewport);
+      await page.getByLabel('Code', { exact: true }).fill(await totpCode(user.totpSecret!));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.waitForURL(`${APP_REDIRECT_URI}**`);
+
+      // Signed in now: a third-party app asks for consent.
+      await page.goto(await authorizationUrl(thirdParty));
+      await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
+      await check(page, 'consent', viewport);
+
+      // A device, confirmed here.
+      const started = await client.initiateDeviceAuthorization(device, { scope: 'openid tasks:read' });
+      await page.goto(`${issuer.url}/device`);
+      await check(page, 'device-code', viewport);
+      await page.getByLabel('Code from your device').fill(started.user_code);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByRole('heading', { name: 'A device wants to sign in' }).waitFor();
+      await check(page, 'device-confirm', viewport);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByRole('heading', { name: 'Allow this device?' }).waitFor();
+      await check(page, 'device-allow', viewport);
+
+      await page.goto(`${issuer.url}/session/end`);
+      await check(page, 'sign-out', viewport);
+      await context.close();
+    });
+
+    it(`has no serious or critical accessibility problem on the account pages (${viewport})`, async () => {
+      const context = await newContext(viewport);
+      const page = await context.newPage();
+      const user = await issuer.createUser();
+      await page.goto(`${issuer.url}/account`);
+      await signIn(page, user);
+      await page.getByRole('heading', { name: 'Your account' }).waitFor();
+      await check(page, 'account', viewport);
+      await page.goto(`${issuer.url}/account/profile`);
+      await check(page, 'account-profile', viewport);
+      await page.goto(`${issuer.url}/account/password`);
+      await check(page, 'account-password', viewport);
+      await page.goto(`${issuer.url}/account`);
+      await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+      await page.getByLabel('Code', { exact: true }).waitFor();
+      await check(page, 'account-totp', viewport);
+      const secret = (await page.locator('main code').textContent())!.replace(/\s/g, '');
+      await page.getByLabel('Code', { exact: true }).fill(await totpCode(secret));
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      await page.getByRole('link', { name: 'I have saved them' }).waitFor();
+      await check(page, 'account-recovery-codes', viewport);
+      await page.goto(`${issuer.url}/account`);
+      await page.getByText('Turn off two-step verification…').click();
+      await check(page, 'account-with-second-factor', viewport);
+      await context.close();
+    });
+
+    it(`has no serious or critical accessibility problem on the mailed-link pages and message pages (${viewport})`, async () => {
+      const context = await newContext(viewport);
+      const page = await context.newPage();
+      const user = await issuer.createUser();
+
+      await page.goto(await authorizationUrl(config, { prompt: 'login' }));
+      await page.getByText('Email me a sign-in link instead').click();
+      await page.getByLabel('Email address').fill(user.email);
+      let before = smtp.messages.length;
+      await page.getByRole('button', { name: 'Email me a link' }).click();
+      await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+      await check(page, 'magic-link-sent', viewport);
+      await page.goto((await mailLink(user.email, /\/magic\//, before)).href);
+      await check(page, 'magic-link-open', viewport);
+
+      await page.goto(`${issuer.url}/sign-up`);
+      await check(page, 'sign-up', viewport);
+      const newcomer = `newcomer-${viewport}-${Date.now()}@example.com`;
+      await page.getByLabel('Email').fill(newcomer);
+      before = smtp.messages.length;
+      await page.getByRole('button', { name: 'Send me the link' }).click();
+      await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+      await check(page, 'sign-up-sent', viewport);
+      await page.goto((await mailLink(newcomer, /^\/verify-email\//, before)).href);
+      await check(page, 'sign-up-finish', viewport);
+      await page.getByLabel('Password').fill('aaaaaaaaaaaaaaaa');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.getByRole('alert').waitFor();
+      await check(page, 'sign-up-finish-refused', viewport);
+
+      await page.goto(`${issuer.url}/reset`);
+      await check(page, 'reset', viewport);
+      await page.getByLabel('Email').fill(user.email);
+      before = smtp.messages.length;
+      await page.getByRole('button', { name: 'Send reset link' }).click();
+      await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+      await page.goto((await mailLink(user.email, /^\/reset\//, before)).href);
+      await check(page, 'reset-form', viewport);
+
+      await page.goto(`${issuer.url}/reset/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
+      await check(page, 'link-expired', viewport);
+      await page.goto(`${issuer.url}/no-such-page`);
+      await check(page, 'not-found', viewport);
+      await context.close();
+    });
+  }
+});
