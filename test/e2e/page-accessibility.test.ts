@@ -65,7 +65,7 @@ describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
   async function check(page: Page, name: string, viewport: keyof typeof VIEWPORTS): Promise<void> {
     await page.waitForLoadState('domcontentloaded');
     await page.addScriptTag({ content: AXE_SOURCE });
-    const violations = (await page.evaluate('axe.run().then((result) => result.violations)')) as AxeViolation[];
+    const violations = await page.evaluate<AxeViolation[]>('axe.run().then((result) => result.violations)');
     const grave = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
     assert.deepEqual(
       grave.map((violation) => `${violation.id}: ${violation.help} at ${JSON.stringify(violation.nodes[0]?.target)}`),
@@ -79,16 +79,16 @@ describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
   /** Tab from the top of the page reaches every visible control once around. */
   async function everyControlByKeyboard(page: Page, name: string): Promise<void> {
     // Browser-side expressions as text: this project's TypeScript has no DOM library.
-    const controls = (await page.evaluate(
+    const controls = await page.evaluate<number>(
       "[...document.querySelectorAll('a[href], button, input:not([type=hidden]), summary')].filter((element) => element.checkVisibility()).length",
-    )) as number;
+    );
     await page.evaluate('document.activeElement?.blur()');
     const reached = new Set<string>();
     for (let press = 0; press < controls + 3; press += 1) {
       await page.keyboard.press('Tab');
-      const focused = (await page.evaluate(
+      const focused = await page.evaluate<string | null>(
         "(() => { const element = document.activeElement; if (!element || element === document.body) return null; return element.tagName + '#' + [...document.querySelectorAll(element.tagName)].indexOf(element); })()",
-      )) as string | null;
+      );
       if (focused) reached.add(focused);
     }
     assert.ok(reached.size >= controls, `${name}: Tab reached ${reached.size} of ${controls} controls`);
