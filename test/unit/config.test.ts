@@ -32,6 +32,7 @@ describe('configuration', () => {
     assert.deepEqual(config.issuer.database, {
       kind: 'postgres',
       url: 'postgres://app@db:5432/latchkey',
+      variable: 'DATABASE_URL',
       schema: undefined,
       poolSize: 10,
     });
@@ -40,6 +41,7 @@ describe('configuration', () => {
       url: 'postgres://app@db:5432/latchkey',
       schema: 'tasks',
       poolSize: 10,
+      variable: 'DATABASE_URL',
     });
     assert.equal(config.cache.kind, 'redis');
   });
@@ -70,6 +72,15 @@ describe('configuration', () => {
       'ISSUER_URL is not a valid URL (such as https://id.example.com)',
     ]);
     assert.equal(loadConfig({ ISSUER_URL: 'http://localhost:3000/' }).issuer.url, 'http://localhost:3000');
+  });
+
+  it('moves each server’s localhost URL with its port unless the URL is set', () => {
+    const moved = loadConfig({ ISSUER_PORT: '3100', TASK_API_PORT: '4100', SPA_PORT: '5200' });
+    assert.equal(moved.issuer.url, 'http://localhost:3100');
+    assert.equal(moved.taskApi.url, 'http://localhost:4100');
+    assert.equal(moved.spa.url, 'http://localhost:5200');
+    const explicit = loadConfig({ ISSUER_PORT: '3100', ISSUER_URL: 'https://id.example.com' });
+    assert.equal(explicit.issuer.url, 'https://id.example.com');
   });
 
   it('refuses a port outside 1-65535', () => {

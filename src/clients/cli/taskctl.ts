@@ -6,6 +6,7 @@
  * The session (device grant, DPoP, refresh) is device-session.ts, which `latchkey` shares; this file
  * is the commands and their output.
  */
+import { withPortFollowingUrls } from '../../shared/config/port-urls.ts';
 import { parseArgs } from 'node:util';
 import { DEMO_USER_SCOPE } from '../../shared/protocol.ts';
 import { configDirectory, credentialStore } from './credential-store.ts';
@@ -73,13 +74,11 @@ const { values: flags, positionals } = (() => {
   }
 })();
 
+// The same variables as the servers and the worker (so moved ports move taskctl too); its own names win.
+const servers = withPortFollowingUrls(process.env);
 const settings = {
-  // The same variables as the servers and the worker (so moved ports move taskctl too); its own names win.
-  issuer: (flags.issuer ?? process.env.TASKCTL_ISSUER ?? process.env.ISSUER_URL ?? 'http://localhost:3000').replace(
-    /\/$/,
-    '',
-  ),
-  api: (flags.api ?? process.env.TASKCTL_API ?? process.env.TASK_API_URL ?? 'http://localhost:4000').replace(/\/$/, ''),
+  issuer: (flags.issuer ?? process.env.TASKCTL_ISSUER ?? servers.ISSUER_URL!).replace(/\/$/, ''),
+  api: (flags.api ?? process.env.TASKCTL_API ?? servers.TASK_API_URL!).replace(/\/$/, ''),
   clientId: flags['client-id'] ?? process.env.TASKCTL_CLIENT_ID ?? 'latchkey-demo-cli',
 };
 const store = credentialStore(configDirectory());

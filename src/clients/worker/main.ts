@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { withPortFollowingUrls } from '../../shared/config/port-urls.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -22,7 +23,7 @@ const env = z
     DATA_DIR: z.string().default('./.data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
-  .safeParse(process.env);
+  .safeParse(withPortFollowingUrls(process.env));
 
 const log = createLogger({ level: env.success ? env.data.LOG_LEVEL : 'info', format: 'json', name: 'worker' });
 if (!env.success) {

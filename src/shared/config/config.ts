@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { withPortFollowingUrls } from './port-urls.ts';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -325,7 +326,7 @@ function resolveSecretFiles(env: NodeJS.ProcessEnv, problems: string[]): Record<
 /** Reads and validates the environment. Throws ConfigError listing every problem, one line each. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
-  const resolved = resolveSecretFiles(env, problems);
+  const resolved = withPortFollowingUrls(resolveSecretFiles(env, problems));
   const parsed = environmentSchema.safeParse(resolved);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
