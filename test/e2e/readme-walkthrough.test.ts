@@ -142,7 +142,7 @@ describe('the README’s walkthrough', { skip: needsChromium }, () => {
         await login.waitForOutput(/enter the code [A-Z]{4}-[A-Z]{4}/);
         const [, verificationUri, userCode] = /open (\S+) and enter the code ([A-Z]{4}-[A-Z]{4})/.exec(login.output())!;
         assert.equal(verificationUri, `${issuer}/device`);
-        await page.goto(verificationUri!);
+        await page.goto(verificationUri);
         await page.getByLabel('Code from your device').fill(userCode!);
         await page.getByRole('button', { name: 'Continue' }).click();
         await page.getByRole('button', { name: 'Continue' }).click();
