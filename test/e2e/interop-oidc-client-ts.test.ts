@@ -114,9 +114,8 @@ describe('interoperability: oidc-client-ts in Chromium', { skip: needsChromium }
     );
     assert.equal(revoked, 'ok');
 
+    // The library sends its ID token as id_token_hint: the issuer signs out without asking again.
     await tab.evaluate('void window.rp.mgr.signoutRedirect()');
-    await tab.waitForURL(`${issuer.url}/session/end**`);
-    await tab.getByRole('button', { name: 'Sign out' }).click();
     await tab.waitForURL(`${origin}/`);
     await tab.waitForFunction(READY);
     assert.deepEqual(failures, []);

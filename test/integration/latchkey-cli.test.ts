@@ -97,7 +97,7 @@ describe('latchkey command line', () => {
     const line = await firstLine;
     const shown = JSON.parse(line) as { verification_uri_complete: string; user_code: string };
     assert.ok(shown.user_code, line);
-    // The person, in a browser: the code's page, confirm, password, then the authenticator code.
+    // The person, in a browser: the code's page, continue, password, the authenticator code, then allow.
     const agent = new UserAgent();
     const input = parseForm(await (await agent.request(`${issuer.url}/device`)).text());
     const confirmPage = await agent.submitForm(
@@ -115,9 +115,15 @@ describe('latchkey command line', () => {
       issuer.url,
     );
     await afterPassword.response.body?.cancel();
-    const done = await agent.submitForm(
+    const consent = await agent.submitForm(
       new URL(`${interaction}/second-factor`, issuer.url),
       { csrf: agent.formToken(), code: await totpCode(admin.totpSecret!) },
+      issuer.url,
+    );
+    assert.match(await consent.response.text(), /Allow this device\?/);
+    const done = await agent.submitForm(
+      new URL(`${consent.url.pathname}/consent`, issuer.url),
+      { csrf: agent.formToken(), decision: 'allow' },
       issuer.url,
     );
     assert.match(await done.response.text(), /is signed in/);

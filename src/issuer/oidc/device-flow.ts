@@ -106,7 +106,7 @@ export function deviceFlowPages(
     async userCodeConfirmSource(
       ctx: KoaContextWithOIDC,
       form: string,
-      client: { clientName?: string; clientId: string },
+      client: { clientName?: string; clientId: string; clientUri?: string },
       _deviceInfo: unknown,
       userCode: string,
     ) {
@@ -115,6 +115,7 @@ export function deviceFlowPages(
         title: 'A device wants to sign in',
         ...formTarget(form),
         clientName: client.clientName ?? client.clientId,
+        clientUri: client.clientUri,
         userCode,
         account: accountId ? await accountEmail(accountId) : undefined,
       });
