@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { buildSpaApp } from '../../src/clients/spa/spa-server.ts';
 import { hashId } from '../../src/issuer/oidc/adapter.ts';
 import { listen, type RunningServer } from '../../src/shared/http/http-server.ts';
 import { createLogger } from '../../src/shared/logging/logger.ts';
-import { artifactPath, launchBrowser, needsChromium } from '../support/browser.ts';
+import { artifactPath, launchBrowser, needsChromium, signInOnPage } from '../support/browser.ts';
 import { temporaryDirectory, testConfig } from '../support/environment.ts';
-import { TEST_PASSWORD, totpCode, type TestUser } from '../support/issuer-harness.ts';
 import { freePort, spawnEntry } from '../support/processes.ts';
 import { startStack, type Stack } from '../support/task-api-harness.ts';
 
@@ -66,17 +65,6 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
       where: { kind_idHash: { kind: 'RefreshToken', idHash: hashId(token) } },
     });
 
-  async function signInAtIssuer(page: Page, user: TestUser): Promise<void> {
-    await page.getByLabel('Email', { exact: true }).fill(user.email);
-    await page.getByLabel('Password').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    if (user.totpSecret) {
-      await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
-      await page.getByLabel('Code', { exact: true }).fill(await totpCode(user.totpSecret));
-      await page.getByRole('button', { name: 'Verify' }).click();
-    }
-  }
-
   it('browser app: signs in with password and TOTP, adds a task, survives a reload and a token expiry, signs out and the refresh token is gone', async () => {
     const user = await stack.issuer.createUser({ totp: true });
     const page = await browser.newPage({ viewport: { width: 800, height: 700 } });
@@ -94,7 +82,7 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
 
     await page.goto(spaUrl);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await signInAtIssuer(page, user);
+    await signInOnPage(page, user);
     await page.waitForURL(`${spaUrl}/`);
     await page.getByText(user.email).waitFor();
 
@@ -157,7 +145,7 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
     await page.goto(spaUrl);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await signInAtIssuer(page, user);
+    await signInOnPage(page, user);
     await page.locator('#tasks li.empty').waitFor();
     // Signed in and shown the list, the person is a user of the API, whom a task can be assigned to. The assignee sees the
     // task in their list, may work on it, but may not hand it on: only its owner can.
@@ -218,7 +206,7 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
       await page.getByRole('heading', { name: 'A device wants to sign in' }).waitFor();
       await page.screenshot({ path: await artifactPath('device-confirm.png'), fullPage: true });
       await page.getByRole('button', { name: 'Continue' }).click();
-      await signInAtIssuer(page, user);
+      await signInOnPage(page, user);
       await page.getByRole('heading', { name: 'Allow this device?' }).waitFor();
       await page.getByText(`Signed in as ${user.email}`).waitFor();
       await page.screenshot({ path: await artifactPath('device-allow.png'), fullPage: true });

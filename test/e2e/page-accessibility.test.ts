@@ -4,14 +4,13 @@ import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { artifactPath, launchBrowser, needsChromium } from '../support/browser.ts';
+import { artifactPath, launchBrowser, needsChromium, signInOnPage } from '../support/browser.ts';
 import {
   APP_REDIRECT_URI,
   startIssuerWithMail,
   TEST_PASSWORD,
   totpCode,
   type IssuerHarness,
-  type TestUser,
 } from '../support/issuer-harness.ts';
 import { linkIn, type SmtpPeer } from '../support/smtp-peer.ts';
 
@@ -103,17 +102,6 @@ describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
       ...extra,
     }).href;
 
-  async function signIn(page: Page, user: TestUser): Promise<void> {
-    await page.getByLabel('Email', { exact: true }).fill(user.email);
-    await page.getByLabel('Password').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    if (user.totpSecret) {
-      await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
-      await page.getByLabel('Code', { exact: true }).fill(await totpCode(user.totpSecret));
-      await page.getByRole('button', { name: 'Verify' }).click();
-    }
-  }
-
   async function newContext(viewport: keyof typeof VIEWPORTS): Promise<BrowserContext> {
     const context = await browser.newContext({ viewport: VIEWPORTS[viewport], bypassCSP: true });
     // The test app's redirect URI has no server behind it: answer for it.
@@ -175,7 +163,7 @@ describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
       const page = await context.newPage();
       const user = await issuer.createUser();
       await page.goto(`${issuer.url}/account`);
-      await signIn(page, user);
+      await signInOnPage(page, user);
       await page.getByRole('heading', { name: 'Your account' }).waitFor();
       await check(page, 'account', viewport);
       await page.goto(`${issuer.url}/account/profile`);

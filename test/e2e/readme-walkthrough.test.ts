@@ -3,8 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import type { Page } from 'playwright-core';
-import { artifactPath, launchBrowser, needsChromium } from '../support/browser.ts';
+import { artifactPath, launchBrowser, needsChromium, signInOnPage } from '../support/browser.ts';
 import { REAL_POSTGRES_URL, temporaryDirectory } from '../support/environment.ts';
 import { waitForStatus } from '../support/http.ts';
 import { freePort, projectRoot, spawnEntry, type Spawned } from '../support/processes.ts';
@@ -127,7 +126,7 @@ describe('the README’s walkthrough', { skip: needsChromium }, () => {
         // 2. The browser app.
         await page.waitForURL(`${app}/**`);
         await page.getByRole('button', { name: 'Sign in' }).click();
-        await signIn(page, email, password);
+        await signInOnPage(page, { email, password });
         await page.waitForURL(`${app}/**`);
         await page.getByText(email).waitFor();
         await page.getByLabel('New task').fill('Buy bread');
@@ -188,10 +187,4 @@ async function linkFromOutbox(outbox: string, pattern: RegExp): Promise<string> 
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`no mail in ${outbox} with a link matching ${String(pattern)}`);
-}
-
-async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.getByLabel('Email', { exact: true }).fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
 }

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { TEST_PASSWORD, totpCode } from './issuer-harness.ts';
 import { projectRoot } from './processes.ts';
 
 /** Debian's Chromium (apt-get install chromium); `.ci/run` installs it. */
@@ -31,4 +32,19 @@ export async function artifactPath(name: string): Promise<string> {
   const directory = path.join(projectRoot, 'test-results', 'screenshots');
   await mkdir(directory, { recursive: true });
   return path.join(directory, name);
+}
+
+/** A person at the issuer's sign-in page: address, password, and the authenticator code when the account has one. */
+export async function signInOnPage(
+  page: Page,
+  person: { email: string; password?: string; totpSecret?: string | undefined },
+): Promise<void> {
+  await page.getByLabel('Email', { exact: true }).fill(person.email);
+  await page.getByLabel('Password').fill(person.password ?? TEST_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  if (person.totpSecret) {
+    await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+    await page.getByLabel('Code', { exact: true }).fill(await totpCode(person.totpSecret));
+    await page.getByRole('button', { name: 'Verify' }).click();
+  }
 }
