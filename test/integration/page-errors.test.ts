@@ -67,7 +67,7 @@ describe('people get pages with a way forward, API clients keep JSON', () => {
 
   it('a disabled sign-up shows a not-found page with a link to the account page', async () => {
     const response = await fetch(new URL('/sign-up', issuer.url), { headers: { accept: 'text/html' } });
-    const html = await expectPage(response, 404, /Not found/);
+    const html = await expectPage(response, 404, /There is no page at this address/);
     assert.equal(wayForward(html)?.[0], '/account');
   });
 

@@ -41,7 +41,14 @@ export const signInExpired = (uid: string) =>
     currentStep(uid),
   );
 
-export const pageNotFound = () => new AppError(404, 'not_found', 'Not found.', {}, ACCOUNT);
+export const pageNotFound = () =>
+  new AppError(
+    404,
+    'not_found',
+    'There is no page at this address. Check the link, or start from your account.',
+    {},
+    ACCOUNT,
+  );
 
 export const retryStep = currentStep;
 export const WAY_TO_ACCOUNT = ACCOUNT;
