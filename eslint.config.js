@@ -46,7 +46,13 @@ export default tseslint.config(
     languageOptions: {
       sourceType: 'script',
       parserOptions: { projectService: false, project: null },
-      globals: { document: 'readonly', window: 'readonly' },
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        fetch: 'readonly',
+        URLSearchParams: 'readonly',
+        JSON: 'readonly',
+      },
     },
   },
 );

@@ -8,7 +8,10 @@ import { passwordReset } from '../accounts/password-reset.ts';
 import { passwordHasher } from '../accounts/passwords.ts';
 import { RECOVERY_CODE_KEY_PURPOSE, secondFactor } from '../accounts/second-factor.ts';
 import type { SecurityEvents } from '../accounts/security-events.ts';
+import { passkeyRepository } from '../accounts/passkey-repository.ts';
+import { passkeys } from '../accounts/passkeys.ts';
 import { magicLinkSignIn } from '../accounts/sign-in/magic-link.ts';
+import { passkeySignIn } from '../accounts/sign-in/passkey-sign-in.ts';
 import { passwordSignIn } from '../accounts/sign-in/password-sign-in.ts';
 import { secondFactorStep } from '../accounts/sign-in/second-factor-step.ts';
 import { signInCore } from '../accounts/sign-in/sign-in.ts';
@@ -46,7 +49,16 @@ export function accountServices(parts: AccountStores) {
   const core = signInCore({ cache, lockout: failures, events, mailer, issuerUrl });
   const signOutEverywhere = accountRevoker({ records, cache });
   const accounts = accountCreation({ users, passwords, policy, events });
+  const keys = passkeys({
+    repository: passkeyRepository(database.client),
+    cache,
+    events,
+    users,
+    relyingParty: { id: config.issuer.webauthn.rpId, name: 'Latchkey', origins: config.issuer.webauthn.origins },
+  });
   return {
+    passkeys: keys,
+    passkey: passkeySignIn({ passkeys: keys, core }),
     passwords,
     policy,
     factors,

@@ -19,6 +19,7 @@ import { clientService } from './clients/client-service.ts';
 import { ensureDemoClients } from '../demo/demo-setup.ts';
 import { canonicalHost } from './http/canonical-host.ts';
 import { errorPages } from './http/error-pages.ts';
+import { pageAssets } from './pages/page-assets.ts';
 import { deviceCookies } from './interactions/device-cookie.ts';
 import { formGuard } from './interactions/form-guard.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
@@ -102,6 +103,8 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
     localOperator: localOperator(config.dataDir),
   };
   parts.services = accountServices(parts);
+  // Said once at start, since a wrong relying party is the commonest reason passkeys fail behind a proxy.
+  log.info({ rpId: config.issuer.webauthn.rpId, origins: config.issuer.webauthn.origins }, 'passkeys relying party');
   await parts.localOperator.issue();
   const host = await startProvider(parts);
   await offerFirstAdministrator({
@@ -267,13 +270,14 @@ function pageRouters(parts: Parts, host: ProviderHost) {
   const { config, cache, users, records, events, mailer, pages, keyEncryptionKey: kek, revokeGrant } = parts;
   const provider = () => host.provider;
   const issuerUrl = config.issuer.url;
-  const { passwords, policy, factors, password, secondFactor, magicLink, reset, signUp } = parts.services;
+  const { passwords, policy, factors, password, secondFactor, magicLink, passkey, reset, signUp } = parts.services;
   const forms = formGuard(kek, issuerUrl);
   const { passwordResetTtlSeconds, signUpEnabled, recentSignInSeconds } = config.issuer;
   const devices = deviceCookies(kek, issuerUrl.startsWith('https://'));
   return [
+    pageAssets(),
     interactionRoutes({
-      ...{ provider, password, secondFactor, magicLink, devices, forms, pages, issuerUrl, signUpEnabled },
+      ...{ provider, password, secondFactor, magicLink, passkey, devices, forms, pages, issuerUrl, signUpEnabled },
       apis: parts.apis,
       accountEmail: async (id) => (await users.findById(id))?.email,
     }),
@@ -299,6 +303,7 @@ function pageRouters(parts: Parts, host: ProviderHost) {
       access: accountAccess({ cache, records, revokeGrant, hiddenClients: [ACCOUNT_CONSOLE_CLIENT_ID] }),
       profiles: profiles({ users, events }),
       recentSignInSeconds,
+      passkeys: parts.services.passkeys,
     }),
   ];
 }

@@ -81,7 +81,7 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     });
 
     await page.goto(spaUrl);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await signInOnPage(page, user);
     await page.waitForURL(`${spaUrl}/`);
     await page.getByText(user.email).waitFor();
@@ -128,12 +128,12 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     // The app revokes its refresh token and ends the issuer's session with its ID token as the hint:
     // no second question at the issuer, straight back to the app.
     await page.waitForURL(`${spaUrl}/`);
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     await page.screenshot({ path: await artifactPath('spa-signed-out.png'), fullPage: true });
     assert.equal(await refreshTokenRecord(latest), null, 'the refresh token no longer exists');
     // The issuer's session is over too: a fresh load does not sign silently back in.
     await page.reload();
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
     assert.equal(await page.getByText(user.email).count(), 0);
     await page.close();
   });
@@ -144,7 +144,7 @@ describe('the three clients, end to end', { skip: needsChromium }, () => {
     const task = await stack.call('POST', '/tasks', owner.token, { title: 'Assigned to you, owned by someone else' });
     const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
     await page.goto(spaUrl);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await signInOnPage(page, user);
     await page.locator('#tasks li.empty').waitFor();
     // Signed in and shown the list, the person is a user of the API, whom a task can be assigned to. The assignee sees the

@@ -91,7 +91,7 @@ describe('interoperability: oidc-client-ts in Chromium', { skip: needsChromium }
     await tab.waitForURL(`${issuer.url}/interaction/**`);
     await tab.getByLabel('Email', { exact: true }).fill(user.email);
     await tab.getByLabel('Password').fill(TEST_PASSWORD);
-    await tab.getByRole('button', { name: 'Sign in' }).click();
+    await tab.getByRole('button', { name: 'Sign in', exact: true }).click();
     await tab.waitForURL(`${origin}/callback**`);
     await tab.waitForFunction('window.rp.result !== null || window.rp.error !== null');
     const signedIn = await tab.evaluate<{ result: unknown; error: unknown }>(

@@ -121,11 +121,11 @@ describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
       await check(page, 'sign-in', viewport);
       await page.getByLabel('Email', { exact: true }).fill(user.email);
       await page.getByLabel('Password').fill('not the password at all');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('alert').waitFor();
       await check(page, 'sign-in-refused', viewport);
       await page.getByLabel('Password').fill(TEST_PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
       await check(page, 'second-factor', viewport);
       await page.getByLabel('Code', { exact: true }).fill('000000');

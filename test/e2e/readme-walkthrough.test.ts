@@ -108,7 +108,7 @@ describe('the README’s walkthrough', { skip: needsChromium }, () => {
         // 1. An account, made as anyone would: from the app's sign-in, through the mail in the outbox.
         const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
         await page.goto(app);
-        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
         await page.getByRole('link', { name: 'Create an account' }).click();
         const email = 'reader@example.com';
         await page.getByLabel('Email').fill(email);
@@ -125,7 +125,7 @@ describe('the README’s walkthrough', { skip: needsChromium }, () => {
 
         // 2. The browser app.
         await page.waitForURL(`${app}/**`);
-        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
         await signInOnPage(page, { email, password });
         await page.waitForURL(`${app}/**`);
         await page.getByText(email).waitFor();

@@ -225,7 +225,7 @@ describe('authorization code flow, refused', () => {
     // Identical but for the per-response CSP nonce and the address typed, which stays in the field.
     const withoutNonce = (html: string) =>
       html
-        .replace(/nonce="[^"]+"/, '')
+        .replace(/nonce="[^"]+"/g, '')
         .replace(/name="email" autocomplete="username" required maxlength="320" value="[^"]*"/, 'EMAIL FIELD');
     const [a, b] = [
       withoutNonce(await wrongPassword.response.text()),

@@ -58,7 +58,7 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     await page.getByLabel('Email', { exact: true }).fill(user.email);
     await page.getByLabel('Password').fill(TEST_PASSWORD);
     await page.screenshot({ path: await artifactPath('sign-in-password.png'), fullPage: true });
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
     await page.getByLabel('Code', { exact: true }).fill(await totpCode(user.totpSecret!));
     await page.screenshot({ path: await artifactPath('sign-in-totp.png'), fullPage: true });
@@ -99,7 +99,7 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
 
     await page.goto(link.href);
     await page.screenshot({ path: await artifactPath('magic-link-open.png'), fullPage: true });
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${APP_REDIRECT_URI}**`);
     const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
       pkceCodeVerifier: verifier,
@@ -125,7 +125,7 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     await page.getByLabel('Password').fill(TEST_PASSWORD);
     const [response] = await Promise.all([
       page.waitForResponse((answer) => answer.request().method() === 'POST'),
-      page.getByRole('button', { name: 'Sign in' }).click(),
+      page.getByRole('button', { name: 'Sign in', exact: true }).click(),
     ]);
     assert.equal(response.status(), 403);
     await page.getByRole('heading', { name: 'This page has expired' }).waitFor();
@@ -146,7 +146,7 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     await page.goto(`${issuer.url}/account`);
     await page.getByLabel('Email', { exact: true }).fill(user.email);
     await page.getByLabel('Password').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
     await page.getByRole('link', { name: 'Edit your profile' }).click();
     await page.getByLabel('Full name').fill('Ada Lovelace');
@@ -201,7 +201,7 @@ describe('sign-in in a real browser', { skip: needsChromium }, () => {
     await page.goto(url.href);
     await page.getByLabel('Email', { exact: true }).fill(user.email);
     await page.getByLabel('Password').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
     const logoShown = await page
       .locator('img.client-logo')

@@ -83,7 +83,7 @@ describe('sign-in protection', () => {
       issuer.url,
     );
     assert.equal(right.response.status, 401);
-    const withoutNonce = (html: string) => html.replace(/nonce="[^"]+"/, '');
+    const withoutNonce = (html: string) => html.replace(/nonce="[^"]+"/g, '');
     assert.equal(withoutNonce(await right.response.text()), withoutNonce(await wrong.response.text()));
   });
 

@@ -41,7 +41,7 @@ export async function signInOnPage(
 ): Promise<void> {
   await page.getByLabel('Email', { exact: true }).fill(person.email);
   await page.getByLabel('Password').fill(person.password ?? TEST_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   if (person.totpSecret) {
     await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
     await page.getByLabel('Code', { exact: true }).fill(await totpCode(person.totpSecret));

@@ -152,6 +152,8 @@ const unique = () => `${process.pid}-${Date.now().toString(36)}-${(counter += 1)
 export interface HarnessOptions {
   /** Where the issuer's log goes (a capture, for tests that read it); LOG_LEVEL=info with it. */
   logDestination?: Writable;
+  /** The issuer's host name: `localhost` for passkeys (WebAuthn refuses an IP address as relying party). */
+  host?: '127.0.0.1' | 'localhost';
 }
 
 export async function startIssuer(
@@ -160,7 +162,7 @@ export async function startIssuer(
 ): Promise<IssuerHarness> {
   const dir = await temporaryDirectory();
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
   const taskApi = overrides.TASK_API_URL ?? 'http://127.0.0.1:4999';
   const config = testConfig(dir.path, {
     ISSUER_URL: url,

@@ -83,6 +83,23 @@ describe('configuration', () => {
     assert.equal(explicit.issuer.url, 'https://id.example.com');
   });
 
+  it('refuses a passkey relying-party id that is not the issuer’s host or a parent domain of it, in one line', () => {
+    assert.deepEqual(problemsOf({ ISSUER_URL: 'https://id.example.com', WEBAUTHN_RP_ID: 'other.example' }), [
+      "WEBAUTHN_RP_ID must be the issuer's host (id.example.com) or a parent domain of it; passkeys for other.example cannot work on id.example.com",
+    ]);
+    assert.equal(
+      problemsOf({ ISSUER_URL: 'https://id.example.com', WEBAUTHN_RP_ID: 'com' }).length,
+      1,
+      'not a bare TLD',
+    );
+    const parent = loadConfig({ ISSUER_URL: 'https://id.example.com', WEBAUTHN_RP_ID: 'Example.com' });
+    assert.deepEqual(parent.issuer.webauthn, { rpId: 'example.com', origins: ['https://id.example.com'] });
+    assert.deepEqual(loadConfig({ ISSUER_PORT: '3100' }).issuer.webauthn, {
+      rpId: 'localhost',
+      origins: ['http://localhost:3100'],
+    });
+  });
+
   it('refuses a port outside 1-65535', () => {
     assert.deepEqual(problemsOf({ TASK_API_PORT: '70000' }), ['TASK_API_PORT must be at most 65535']);
   });

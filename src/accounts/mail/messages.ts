@@ -82,6 +82,14 @@ const SECURITY_CHANGES = {
     subject: 'Two-step verification was turned off',
     text: 'Two-step verification was turned off for your Latchkey account.',
   },
+  passkey_added: {
+    subject: 'A passkey was added to your Latchkey account',
+    text: 'A passkey was added to your Latchkey account: it can now sign you in on its own.',
+  },
+  passkey_removed: {
+    subject: 'A passkey was removed from your Latchkey account',
+    text: 'A passkey was removed from your Latchkey account and can no longer sign you in.',
+  },
 } as const;
 
 export type SecurityChange = keyof typeof SECURITY_CHANGES;

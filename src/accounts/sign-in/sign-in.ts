@@ -12,7 +12,10 @@ import type { UserRow } from '../user-repository.ts';
  * an upstream provider) proves a first factor and calls `afterFirstFactor`; nothing here knows HTTP.
  */
 
-/** RFC 8176 method references: `pwd` a password, `email` an emailed link, `otp` TOTP, `mfa` a recovery code. */
+/**
+ * RFC 8176 method references: `pwd` a password, `email` an emailed link, `otp` TOTP, `mfa` a
+ * recovery code, `hwk` a passkey (proof of a held key), `user` its user verification (PIN, biometrics).
+ */
 export type FirstFactor = 'pwd' | 'email';
 
 /** A finished sign-in, as oidc-provider's login result wants it. */
@@ -122,6 +125,14 @@ export class SignInCore {
     await this.#options.cache.delete(pendingKey(signInId));
     const method = `${METHOD_NAMES[pending.firstFactor]}+${secondFactor === 'otp' ? 'totp' : 'recovery_code'}`;
     return this.#complete(pending.userId, [pending.firstFactor, secondFactor], method, ip);
+  }
+
+  /**
+   * A sign-in complete in one step, with no second factor to ask for: a passkey with user
+   * verification is something held and something known or are (`amr` ["hwk", "user"]).
+   */
+  async completeInOneStep(userId: string, amr: string[], method: string, ip: string): Promise<SignInResult> {
+    return this.#complete(userId, amr, method, ip);
   }
 
   async #notifyLock(user: UserRow | null | undefined, ip: string, lockedForSeconds: number | undefined) {

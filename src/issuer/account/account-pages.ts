@@ -11,6 +11,8 @@ import { seeOther } from '../../shared/http/see-other.ts';
 import { WAY_TO_ACCOUNT } from '../http/page-errors.ts';
 import type { FormGuard } from '../interactions/form-guard.ts';
 import { currentSession } from '../oidc/session-index.ts';
+import type { Passkeys } from '../../accounts/passkeys.ts';
+import { WEBAUTHN_BROWSER_ASSET } from '../pages/page-assets.ts';
 import type { PageData, PageRenderer } from '../pages/page-renderer.ts';
 import type { AccountAccess } from './account-access.ts';
 import { profileOf } from '../../accounts/profile.ts';
@@ -28,6 +30,7 @@ export interface AccountPagesOptions {
   issuerUrl: string;
   /** Sensitive changes need a sign-in at most this old; past it, the person signs in again first. */
   recentSignInSeconds: number;
+  passkeys: Passkeys;
 }
 
 /** The person behind this browser's session, as the account pages know them. */
@@ -111,10 +114,11 @@ export class AccountPages {
   async overview(ctx: Context, who: SignedIn, extra: Partial<PageData> = {}, status = 200): Promise<void> {
     const { access, secondFactor, provider, pages, forms } = this.#options;
     const userId = who.user.id;
-    const [sessions, grants, recoveryCodesLeft] = await Promise.all([
+    const [sessions, grants, recoveryCodesLeft, passkeys] = await Promise.all([
       access.sessions(userId),
       access.grants(userId),
       secondFactor.recoveryCodesLeft(userId),
+      this.#options.passkeys.list(userId),
     ]);
     const clientName = async (clientId: string) => (await provider().Client.find(clientId))?.clientName ?? clientId;
     const apps = await Promise.all(
@@ -143,6 +147,16 @@ export class AccountPages {
         current: session.handle === who.sessionHandle,
       })),
       apps,
+      passkeys: passkeys.map((passkey) => ({
+        handle: passkey.id,
+        name: passkey.name,
+        synced: passkey.backedUp,
+        created: when(passkey.createdAt),
+        lastUsed: passkey.lastUsedAt ? when(passkey.lastUsedAt) : 'never',
+      })),
+      // The passkey ceremony runs in the browser: @simplewebauthn's bundle and our small script.
+      script: 'passkey-register',
+      scriptAssets: [WEBAUTHN_BROWSER_ASSET],
     };
     pages.render(ctx, 'account', { ...page, ...extra }, status);
   }

@@ -12,6 +12,7 @@ import type { PageRenderer } from '../pages/page-renderer.ts';
 import type { AccountAccess } from './account-access.ts';
 import { ACCOUNT_CONSOLE_CLIENT_ID } from './account-console-client.ts';
 import { AccountPages, type AccountPagesOptions } from './account-pages.ts';
+import { passkeyRoutes } from './passkey-routes.ts';
 import { profileRoutes } from './profile-routes.ts';
 import type { Profiles } from '../../accounts/profile.ts';
 
@@ -37,6 +38,9 @@ const NOTICES: Record<string, string> = {
   sessions: 'Every other browser is signed out.',
   app: 'That app no longer has access.',
   profile: 'Your profile is saved.',
+  passkey_added: 'Your passkey is added: it can sign you in on its own, with no password.',
+  passkey_renamed: 'Saved.',
+  passkey_removed: 'The passkey is removed.',
 };
 const PROOF_REFUSED = 'Enter the current code from your authenticator app, or your password, to make this change.';
 
@@ -51,6 +55,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   secondFactorRoutes(parts);
   accessRoutes(parts);
   profileRoutes(parts);
+  passkeyRoutes(parts);
   return parts.router;
 }
 

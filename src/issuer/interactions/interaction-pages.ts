@@ -4,6 +4,7 @@ import type { CompletedSignIn, Requester, SignInResult } from '../../accounts/si
 import { seeOther } from '../../shared/http/see-other.ts';
 import { stepAlreadyDone } from '../http/page-errors.ts';
 import { originQuery } from '../account/way-back.ts';
+import { WEBAUTHN_BROWSER_ASSET } from '../pages/page-assets.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import type { DeviceCookies } from './device-cookie.ts';
 import type { FormGuard } from './form-guard.ts';
@@ -116,7 +117,8 @@ export class InteractionPages {
   ) {
     const { signUpEnabled } = this.#options;
     const title = extra.switching ? 'Sign in as someone else' : 'Sign in';
-    return this.render(ctx, 'login', details, { title, signUpEnabled, ...extra }, status);
+    const passkeyScript = { script: 'passkey-sign-in', scriptAssets: [WEBAUTHN_BROWSER_ASSET] };
+    return this.render(ctx, 'login', details, { title, signUpEnabled, ...passkeyScript, ...extra }, status);
   }
 
   secondFactorPage(ctx: Context, details: InteractionDetails, error?: string, status = 200) {

@@ -2,7 +2,10 @@ import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import { emailFromForm, isPlausibleEmail } from '../../accounts/email-address.ts';
 import type { MagicLinkSignIn } from '../../accounts/sign-in/magic-link.ts';
+import type { PasskeySignIn } from '../../accounts/sign-in/passkey-sign-in.ts';
 import type { PasswordSignIn } from '../../accounts/sign-in/password-sign-in.ts';
+import { ceremonyResponse } from '../../accounts/passkeys.ts';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { SecondFactorStep } from '../../accounts/sign-in/second-factor-step.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
 import type { ApiService } from '../apis/api-service.ts';
@@ -17,6 +20,7 @@ export interface InteractionDependencies extends InteractionPagesOptions {
   password: PasswordSignIn;
   secondFactor: SecondFactorStep;
   magicLink: MagicLinkSignIn;
+  passkey: PasskeySignIn;
   /** The registered APIs: the consent page shows their scopes' sentences. */
   apis: Pick<ApiService, 'list'>;
   issuerUrl: string;
@@ -27,6 +31,7 @@ type Parts = InteractionDependencies & { steps: InteractionPages; router: Router
 const WRONG_PASSWORD = 'That email and password do not match an active account.';
 const WRONG_SECOND_FACTOR = 'That code was not accepted. Try the current code, or a recovery code.';
 const WRONG_MAGIC_CODE = 'That code was not accepted. Open the link from the email again to see the current code.';
+const PASSKEY_REFUSED = 'That passkey was not accepted. Try again, or sign in with your password.';
 const TOO_MANY_MAGIC_CODES = 'Too many wrong codes. Go back to sign-in and ask for a new link.';
 
 /** A device flow's sign-in (RFC 8628): its consent says it is for a device, and is always asked. */
@@ -55,6 +60,7 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
   };
   signInRoutes(parts);
   magicLinkRoutes(parts);
+  passkeyRoutes(parts);
   consentRoutes(parts);
   return parts.router;
 }
@@ -156,6 +162,29 @@ function magicLinkRoutes({ router, steps, provider, magicLink, issuerUrl }: Part
     if (result.outcome === 'wrong-code') return steps.magicSentPage(ctx, details, WRONG_MAGIC_CODE, 401);
     if (result.outcome === 'link-gone') return steps.linkGonePage(ctx);
     await steps.answer(ctx, details, result, async () => steps.linkGonePage(ctx));
+  });
+}
+
+/**
+ * Sign-in with a passkey: the page's script asks for the options (a challenge bound to this
+ * sign-in), the browser's authenticator answers, and the script posts the answer in an ordinary
+ * form, so the result is the same 303 into the provider as for a password.
+ */
+function passkeyRoutes({ router, steps, passkey }: Parts): void {
+  router.post('/interaction/:uid/passkey/options', async (ctx) => {
+    const details = await steps.waitingAt(ctx);
+    await steps.readForm(ctx, details);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await passkey.options(details.uid);
+  });
+
+  router.post('/interaction/:uid/passkey', async (ctx) => {
+    const details = await steps.waitingAt(ctx);
+    const form = await steps.readForm(ctx, details);
+    const response = ceremonyResponse<AuthenticationResponseJSON>(form.get('response'));
+    const refused = (status: number, error = PASSKEY_REFUSED) => steps.loginPage(ctx, details, { error }, status);
+    if (!response) return refused(400);
+    await steps.answer(ctx, details, await passkey.check(details.uid, response, ctx.ip), refused);
   });
 }
 

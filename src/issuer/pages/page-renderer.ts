@@ -23,6 +23,8 @@ export interface PageData {
   imageOrigins?: string[];
   /** A fixed script the page runs (from views/scripts/, never built from request data), allowed by the same nonce. */
   script?: string;
+  /** Script files of ours the page loads first (paths under /assets/, see page-assets.ts), under the same nonce. */
+  scriptAssets?: string[];
   [field: string]: unknown;
 }
 
@@ -50,7 +52,7 @@ export function pageRenderer(viewsDirectory = VIEWS_DIRECTORY) {
       // No form-action: Chromium applies it to the redirects after a POST, which end at the client's redirect URI.
       target.set(
         'Content-Security-Policy',
-        `default-src 'none'; style-src 'nonce-${nonce}';${script ? ` script-src 'nonce-${nonce}';` : ''} img-src ${["'self'", 'data:', ...(data.imageOrigins ?? [])].join(' ')}; frame-ancestors 'none'; base-uri 'none'`,
+        `default-src 'none'; style-src 'nonce-${nonce}';${script ? ` script-src 'nonce-${nonce}'; connect-src 'self';` : ''} img-src ${["'self'", 'data:', ...(data.imageOrigins ?? [])].join(' ')}; frame-ancestors 'none'; base-uri 'none'`,
       );
       target.set('Referrer-Policy', 'no-referrer');
       target.set('X-Frame-Options', 'DENY');

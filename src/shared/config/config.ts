@@ -153,6 +153,25 @@ const environmentSchema = z
     TASK_API_IP_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1_200),
     STEP_UP_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
     SIGN_UP_ENABLED: z.enum(['true', 'false']).default('true'),
+    WEBAUTHN_RP_ID: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .regex(/^[a-z0-9.-]{1,253}$/, 'must be a host name, such as example.com')
+      .optional(),
+    WEBAUTHN_ORIGINS: z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((origin) => origin.trim().replace(/\/$/, ''))
+          .filter(Boolean),
+      )
+      .refine(
+        (origins) => origins.every((origin) => URL.canParse(origin) && new URL(origin).origin === origin),
+        'must be a comma-separated list of origins, such as https://id.example.com',
+      )
+      .optional(),
     LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: z.string().trim().min(3).max(254).optional(),
     LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(1).max(1024).optional(),
     MAGIC_LINK_TTL_SECONDS: z.coerce.number().int().min(1).max(3_600).default(600),
@@ -202,6 +221,8 @@ const environmentSchema = z
         message: 'is required when NODE_ENV=production (mail would only reach the outbox folder)',
       });
     }
+    const rpProblem = relyingPartyProblem(env.WEBAUTHN_RP_ID, env.ISSUER_URL);
+    if (rpProblem) ctx.addIssue({ code: 'custom', path: ['WEBAUTHN_RP_ID'], message: rpProblem });
     if (env.TASKS_DATABASE_URL && !env.DATABASE_URL) {
       ctx.addIssue({
         code: 'custom',
@@ -212,6 +233,20 @@ const environmentSchema = z
   });
 
 type Environment = z.infer<typeof environmentSchema>;
+
+/**
+ * Passkeys are bound to a relying-party id: the issuer's host, or a registrable suffix of it (so
+ * `example.com` serves `id.example.com`). Anything else fails in every browser with an error people
+ * cannot read (the commonest passkey support problem behind proxies), so it is refused here.
+ * "Registrable" is approximated as: a parent domain with at least one dot, or localhost itself.
+ */
+function relyingPartyProblem(rpId: string | undefined, issuerUrl: string): string | undefined {
+  if (rpId === undefined || !URL.canParse(issuerUrl)) return undefined;
+  const host = new URL(issuerUrl).hostname;
+  if (rpId === host) return undefined;
+  if (host.endsWith(`.${rpId}`) && rpId.includes('.')) return undefined;
+  return `must be the issuer's host (${host}) or a parent domain of it; passkeys for ${rpId} cannot work on ${host}`;
+}
 
 export type DatabaseTarget =
   | {
@@ -259,6 +294,8 @@ export interface Config {
       ipMaxFailures: number;
     };
     passwords: { minLength: number; memoryCost: number; timeCost: number; parallelism: number };
+    /** Passkeys' relying party: its id (a host) and the page origins assertions may come from. */
+    webauthn: { rpId: string; origins: string[] };
     /** Whether anyone may create an account from the sign-in page (a verification mail finishes it). */
     signUpEnabled: boolean;
     /** For unattended deployments: the first administrator, created at the first start if none exists. */
@@ -457,6 +494,10 @@ function issuerConfig(env: Environment, database: DatabaseTarget): Config['issue
       parallelism: env.PASSWORD_HASH_PARALLELISM,
     },
     signUpEnabled: env.SIGN_UP_ENABLED === 'true',
+    webauthn: {
+      rpId: env.WEBAUTHN_RP_ID ?? new URL(env.ISSUER_URL).hostname,
+      origins: env.WEBAUTHN_ORIGINS ?? [new URL(env.ISSUER_URL).origin],
+    },
     bootstrapAdmin:
       env.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL && env.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD
         ? { email: env.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL, password: env.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD }
