@@ -21,6 +21,8 @@ export function passkeyRepository(db: PrismaClient) {
 
     findByCredentialId: (credentialId: string) => db.passkey.findUnique({ where: { credentialId } }),
 
+    countFor: (userId: string) => db.passkey.count({ where: { userId } }),
+
     listFor: (userId: string) => db.passkey.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } }),
 
     /** Records a use: the new counter and the time, only if the counter has not moved meanwhile (a replay racing the original). */

@@ -44,7 +44,7 @@ export function passkeys(options: {
   relyingParty: RelyingParty;
 }) {
   const { repository, cache, events, users, relyingParty } = options;
-  const challengeKey = (purpose: 'register' | 'sign-in', key: string) => `webauthn:${purpose}:${key}`;
+  const challengeKey = (purpose: 'register' | 'sign-in' | 'second-factor', key: string) => `webauthn:${purpose}:${key}`;
   const expected = { expectedOrigin: relyingParty.origins, expectedRPID: relyingParty.id };
 
   return {
@@ -62,9 +62,10 @@ export function passkeys(options: {
         userID: new TextEncoder().encode(user.id),
         attestationType: 'none',
         excludeCredentials: existing.map((passkey) => ({ id: passkey.credentialId, transports: passkey.transports })),
-        // Discoverable, so it can sign in without an address; verification preferred, so a security
-        // key without a PIN still registers (as a second factor only).
-        authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
+        // Discoverable where the authenticator can be (then it signs in without an address), and
+        // verification preferred: a security key that can do neither still registers, as a second
+        // factor only (a passwordless sign-in needs both).
+        authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
       });
       await cache.set(challengeKey('register', user.id), creation.challenge, CHALLENGE_SECONDS);
       return creation;
@@ -129,10 +130,25 @@ export function passkeys(options: {
       return 'removed';
     },
 
+    /** Whether the account has a passkey: then a password sign-in asks for it as the second factor. */
+    has: async (userId: string) => (await repository.countFor(userId)) > 0,
+
     /** Options for a passwordless sign-in, bound to `signInId` (the interaction). */
     async signInOptions(signInId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
       const request = await generateAuthenticationOptions({ rpID: relyingParty.id, userVerification: 'required' });
       await cache.set(challengeKey('sign-in', signInId), request.challenge, CHALLENGE_SECONDS);
+      return request;
+    },
+
+    /** Options for the second factor after a password: the account's own passkeys, user verification preferred. */
+    async secondFactorOptions(signInId: string, userId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+      const own = await repository.listFor(userId);
+      const request = await generateAuthenticationOptions({
+        rpID: relyingParty.id,
+        userVerification: 'preferred',
+        allowCredentials: own.map((passkey) => ({ id: passkey.credentialId, transports: passkey.transports })),
+      });
+      await cache.set(challengeKey('second-factor', signInId), request.challenge, CHALLENGE_SECONDS);
       return request;
     },
 
@@ -142,64 +158,82 @@ export function passkeys(options: {
      * moved forward (or stays zero, as synced passkeys' do). A counter going backwards means a
      * cloned authenticator: refused and recorded.
      */
-    async signIn(signInId: string, response: AuthenticationResponseJSON, ip: string): Promise<PasskeySignIn> {
-      const failures = `passkey-failures:${ip}`;
-      if (Number((await cache.get(failures)) ?? 0) >= PASSKEY_FAILURE_LIMIT.perIp)
-        return {
-          outcome: 'retry-later',
-          retryAfterSeconds: (await cache.ttl(failures)) ?? PASSKEY_FAILURE_LIMIT.windowSeconds,
-        };
-      const refuse = async (reason: string, passkey?: PasskeyRow): Promise<PasskeySignIn> => {
-        await cache.increment(failures, PASSKEY_FAILURE_LIMIT.windowSeconds);
-        await events.record({
-          type: 'sign_in.failed',
-          userId: passkey?.userId,
-          actor: passkey?.userId ?? 'anonymous',
-          ip,
-          detail: { method: 'passkey', reason },
-        });
-        return { outcome: 'refused', reason };
-      };
-      const challenge = await cache.take(challengeKey('sign-in', signInId));
-      if (!challenge) return refuse('no_challenge');
-      const passkey = typeof response.id === 'string' ? await repository.findByCredentialId(response.id) : null;
-      if (!passkey) return refuse('unknown_credential');
-      const userHandle = response.response?.userHandle;
-      if (userHandle && Buffer.from(userHandle, 'base64url').toString() !== passkey.userId)
-        return refuse('user_handle_mismatch', passkey);
-      const verification = await verifyAuthenticationResponse({
-        response,
-        expectedChallenge: challenge,
-        ...expected,
-        credential: {
-          id: passkey.credentialId,
-          publicKey: new Uint8Array(passkey.publicKey),
-          counter: Number(passkey.counter),
-          transports: passkey.transports,
-        },
-        requireUserVerification: true,
-      }).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
-      if (verification instanceof Error) {
-        if (/counter/i.test(verification.message)) {
-          await events.record({
-            type: 'passkey.counter_regressed',
-            userId: passkey.userId,
-            actor: 'system',
-            ip,
-            detail: { passkeyId: passkey.id },
-          });
-          return refuse('counter_regressed', passkey);
-        }
-        return refuse(/verif/i.test(verification.message) ? 'user_not_verified' : 'invalid_assertion', passkey);
-      }
-      if (!verification.verified) return refuse('invalid_assertion', passkey);
-      const { newCounter } = verification.authenticationInfo;
-      if (!(await repository.recordUse(passkey.id, passkey.counter, newCounter))) return refuse('raced', passkey);
-      const owner = await users.findById(passkey.userId);
-      if (!owner || owner.disabledAt) return refuse('account_disabled', passkey);
-      return { outcome: 'signed-in', userId: passkey.userId };
-    },
+    signIn: (signInId: string, response: AuthenticationResponseJSON, ip: string) =>
+      assertion({ purpose: 'sign-in', signInId, response, ip, requireUserVerification: true }),
+
+    /** The second factor after a password: the same checks, for a passkey of `userId`, user verification not required. */
+    secondFactor: (signInId: string, userId: string, response: AuthenticationResponseJSON, ip: string) =>
+      assertion({ purpose: 'second-factor', signInId, response, ip, requireUserVerification: false, owner: userId }),
   };
+
+  async function assertion(check: {
+    purpose: 'sign-in' | 'second-factor';
+    signInId: string;
+    response: AuthenticationResponseJSON;
+    ip: string;
+    requireUserVerification: boolean;
+    /** For a second factor: the account that passed the first. */
+    owner?: string;
+  }): Promise<PasskeySignIn> {
+    const { response, ip } = check;
+    const failures = `passkey-failures:${ip}`;
+    if (Number((await cache.get(failures)) ?? 0) >= PASSKEY_FAILURE_LIMIT.perIp)
+      return {
+        outcome: 'retry-later',
+        retryAfterSeconds: (await cache.ttl(failures)) ?? PASSKEY_FAILURE_LIMIT.windowSeconds,
+      };
+    const refuse = async (reason: string, passkey?: PasskeyRow): Promise<PasskeySignIn> => {
+      await cache.increment(failures, PASSKEY_FAILURE_LIMIT.windowSeconds);
+      const userId = passkey?.userId ?? check.owner;
+      await events.record({
+        type: 'sign_in.failed',
+        userId,
+        actor: userId ?? 'anonymous',
+        ip,
+        detail: { method: check.purpose === 'sign-in' ? 'passkey' : 'passkey_second_factor', reason },
+      });
+      return { outcome: 'refused', reason };
+    };
+    const challenge = await cache.take(challengeKey(check.purpose, check.signInId));
+    if (!challenge) return refuse('no_challenge');
+    const passkey = typeof response.id === 'string' ? await repository.findByCredentialId(response.id) : null;
+    if (!passkey) return refuse('unknown_credential');
+    if (check.owner !== undefined && passkey.userId !== check.owner) return refuse('not_this_account', passkey);
+    const userHandle = response.response?.userHandle;
+    if (userHandle && Buffer.from(userHandle, 'base64url').toString() !== passkey.userId)
+      return refuse('user_handle_mismatch', passkey);
+    const verification = await verifyAuthenticationResponse({
+      response,
+      expectedChallenge: challenge,
+      ...expected,
+      credential: {
+        id: passkey.credentialId,
+        publicKey: new Uint8Array(passkey.publicKey),
+        counter: Number(passkey.counter),
+        transports: passkey.transports,
+      },
+      requireUserVerification: check.requireUserVerification,
+    }).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+    if (verification instanceof Error) {
+      if (/counter/i.test(verification.message)) {
+        await events.record({
+          type: 'passkey.counter_regressed',
+          userId: passkey.userId,
+          actor: 'system',
+          ip,
+          detail: { passkeyId: passkey.id },
+        });
+        return refuse('counter_regressed', passkey);
+      }
+      return refuse(/verif/i.test(verification.message) ? 'user_not_verified' : 'invalid_assertion', passkey);
+    }
+    if (!verification.verified) return refuse('invalid_assertion', passkey);
+    const { newCounter } = verification.authenticationInfo;
+    if (!(await repository.recordUse(passkey.id, passkey.counter, newCounter))) return refuse('raced', passkey);
+    const owner = await users.findById(passkey.userId);
+    if (!owner || owner.disabledAt) return refuse('account_disabled', passkey);
+    return { outcome: 'signed-in', userId: passkey.userId };
+  }
 }
 
 export type Passkeys = ReturnType<typeof passkeys>;

@@ -46,7 +46,6 @@ export function accountServices(parts: AccountStores) {
   const factors = secondFactor({ users, sealer: sealer(kek), recoveryCodeKey: subkey(kek, RECOVERY_CODE_KEY_PURPOSE) });
   const links = mailTokens(cache);
   const budget = sendBudget(cache, { perAddress: 5, perIp: 30, windowSeconds: 900 });
-  const core = signInCore({ cache, lockout: failures, events, mailer, issuerUrl });
   const signOutEverywhere = accountRevoker({ records, cache });
   const accounts = accountCreation({ users, passwords, policy, events });
   const keys = passkeys({
@@ -56,6 +55,7 @@ export function accountServices(parts: AccountStores) {
     users,
     relyingParty: { id: config.issuer.webauthn.rpId, name: 'Latchkey', origins: config.issuer.webauthn.origins },
   });
+  const core = signInCore({ cache, lockout: failures, events, mailer, issuerUrl, hasPasskey: keys.has });
   return {
     passkeys: keys,
     passkey: passkeySignIn({ passkeys: keys, core }),
@@ -63,7 +63,7 @@ export function accountServices(parts: AccountStores) {
     policy,
     factors,
     password: passwordSignIn({ users, passwords, lockout: failures, secondFactor: factors, core }),
-    secondFactor: secondFactorStep({ users, secondFactor: factors, events, core }),
+    secondFactor: secondFactorStep({ users, secondFactor: factors, passkeys: keys, events, core }),
     magicLink: magicLinkSignIn({
       users,
       links,

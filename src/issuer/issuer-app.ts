@@ -280,6 +280,7 @@ function pageRouters(parts: Parts, host: ProviderHost) {
       ...{ provider, password, secondFactor, magicLink, passkey, devices, forms, pages, issuerUrl, signUpEnabled },
       apis: parts.apis,
       accountEmail: async (id) => (await users.findById(id))?.email,
+      secondFactorMethods: (signInId) => secondFactor.methods(signInId),
     }),
     selfServiceRoutes({
       ...{ reset, signUp, policy, forms, pages, signUpEnabled, provider },

@@ -24,8 +24,11 @@ describe('passkeys', { skip: needsChromium }, () => {
     await issuer?.stop();
   });
 
-  /** A browser with a platform authenticator that holds discoverable credentials and verifies its user. */
-  async function browserWithAuthenticator(): Promise<{
+  /**
+   * A browser with a platform authenticator that holds discoverable credentials and verifies its
+   * user, or (`securityKey`) a USB key that can do neither.
+   */
+  async function browserWithAuthenticator(kind: 'platform' | 'securityKey' = 'platform'): Promise<{
     context: BrowserContext;
     page: Page;
     cdp: CDPSession;
@@ -38,14 +41,23 @@ describe('passkeys', { skip: needsChromium }, () => {
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
+      options:
+        kind === 'platform'
+          ? {
+              protocol: 'ctap2',
+              transport: 'internal',
+              hasResidentKey: true,
+              hasUserVerification: true,
+              isUserVerified: true,
+              automaticPresenceSimulation: true,
+            }
+          : {
+              protocol: 'ctap2',
+              transport: 'usb',
+              hasResidentKey: false,
+              hasUserVerification: false,
+              automaticPresenceSimulation: true,
+            },
     });
     return { context, page, cdp, authenticatorId };
   }
@@ -207,6 +219,60 @@ describe('passkeys', { skip: needsChromium }, () => {
     assert.equal(await issuer.service.database.client.passkey.count({ where: { userId: user.id } }), 0);
     const events = await issuer.issuer.events.list({ userId: user.id });
     assert.ok(events.some((event) => event.type === 'passkey.removed'));
+    await context.close();
+  });
+
+  /** Signs in with the password, then with the passkey as the second factor; returns the ID token's claims. */
+  async function passwordThenPasskey(page: Page, user: TestUser, screenshot?: string) {
+    const { verifier, state } = await openSignIn(page);
+    await signInOnPage(page, user);
+    await page.getByRole('button', { name: 'Use your passkey' }).click();
+    if (screenshot) await page.screenshot({ path: await artifactPath(screenshot), fullPage: true });
+    await arrivedAtApp(page);
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    return tokens.claims()!;
+  }
+
+  it('asks for the passkey after a password, as the second factor: amr pwd and hwk, no authenticator app needed', async () => {
+    const { context, page } = await browserWithAuthenticator();
+    const user = await issuer.createUser();
+    await addPasskey(page, user, 'Laptop');
+    const { verifier, state } = await openSignIn(page);
+    await signInOnPage(page, user);
+    await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+    await page.screenshot({ path: await artifactPath('passkeys-second-factor.png'), fullPage: true });
+    assert.equal(
+      await page.getByLabel('Code', { exact: true }).count(),
+      0,
+      'no code is asked of an account without TOTP',
+    );
+    await page.getByRole('button', { name: 'Use your passkey' }).click();
+    await arrivedAtApp(page);
+    const claims = (
+      await client.authorizationCodeGrant(config, new URL(page.url()), {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      })
+    ).claims()!;
+    assert.deepEqual(claims.amr, ['pwd', 'hwk']);
+    assert.equal(claims.acr, 'urn:latchkey:mfa');
+    await context.close();
+  });
+
+  it('keeps a security key that cannot be discovered or verify its user to the second factor', async () => {
+    const { context, page } = await browserWithAuthenticator('securityKey');
+    const user = await issuer.createUser();
+    await addPasskey(page, user, 'USB key');
+    // Alone it signs no one in: the browser finds no discoverable credential for this site.
+    await openSignIn(page);
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByText('No passkey was used').waitFor();
+    // After the password it is the second factor.
+    const claims = await passwordThenPasskey(page, user);
+    assert.deepEqual(claims.amr, ['pwd', 'hwk']);
     await context.close();
   });
 });

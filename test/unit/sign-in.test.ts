@@ -69,7 +69,19 @@ function world() {
     secondFactor: factors,
     core,
   });
-  const secondFactor = secondFactorStep({ users: repository, secondFactor: factors, events: securityEvents, core });
+  // No passkeys in these rules: the passkey paths run in Chromium (test/e2e/passkeys.test.ts).
+  const noPasskeys = {
+    has: async () => false,
+    secondFactorOptions: () => Promise.reject(new Error('no passkeys here')),
+    secondFactor: () => Promise.reject(new Error('no passkeys here')),
+  };
+  const secondFactor = secondFactorStep({
+    users: repository,
+    secondFactor: factors,
+    passkeys: noPasskeys,
+    events: securityEvents,
+    core,
+  });
   async function addUser(email: string, extra: Partial<UserRow> = {}, passwords = hasher): Promise<UserRow> {
     const user = {
       id: `user-${users.size + 1}`,

@@ -46,6 +46,7 @@ export interface PendingSecondFactor {
 
 const PENDING_SECONDS = 600;
 const METHOD_NAMES: Record<FirstFactor, string> = { pwd: 'password', email: 'magic_link' };
+const SECOND_FACTOR_NAMES = { otp: 'totp', mfa: 'recovery_code', hwk: 'passkey' } as const;
 
 /** The multi-factor `acr` when more than one method was used, else one naming the single method. */
 export function acrFor(amr: string[]): string {
@@ -59,6 +60,8 @@ export interface SignInCoreOptions {
   events: SecurityEvents;
   mailer: Mailer;
   issuerUrl: string;
+  /** Whether the account has a passkey, which then serves as its second factor after a password. */
+  hasPasskey?: (userId: string) => Promise<boolean>;
 }
 
 type Checked = { outcome: 'passed' } | Exclude<SignInResult, { outcome: 'signed-in' | 'second-factor-needed' }>;
@@ -105,9 +108,9 @@ export class SignInCore {
     return { outcome: 'passed' };
   }
 
-  /** Where every first factor ends: the second factor when enrolled, else a finished sign-in. */
+  /** Where every first factor ends: the second factor when enrolled (TOTP or a passkey), else a finished sign-in. */
   async afterFirstFactor(signInId: string, user: UserRow, firstFactor: FirstFactor, ip: string): Promise<SignInResult> {
-    if (user.totpEnabledAt) {
+    if (user.totpEnabledAt || (await this.#options.hasPasskey?.(user.id))) {
       const pending: PendingSecondFactor = { userId: user.id, firstFactor };
       await this.#options.cache.set(pendingKey(signInId), JSON.stringify(pending), PENDING_SECONDS);
       return { outcome: 'second-factor-needed' };
@@ -121,9 +124,14 @@ export class SignInCore {
   }
 
   /** The second factor passed: the pending state is spent and the sign-in finishes with both methods. */
-  async completeSecondFactor(signInId: string, pending: PendingSecondFactor, secondFactor: 'otp' | 'mfa', ip: string) {
+  async completeSecondFactor(
+    signInId: string,
+    pending: PendingSecondFactor,
+    secondFactor: 'otp' | 'mfa' | 'hwk',
+    ip: string,
+  ) {
     await this.#options.cache.delete(pendingKey(signInId));
-    const method = `${METHOD_NAMES[pending.firstFactor]}+${secondFactor === 'otp' ? 'totp' : 'recovery_code'}`;
+    const method = `${METHOD_NAMES[pending.firstFactor]}+${SECOND_FACTOR_NAMES[secondFactor]}`;
     return this.#complete(pending.userId, [pending.firstFactor, secondFactor], method, ip);
   }
 

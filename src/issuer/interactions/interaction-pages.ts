@@ -17,6 +17,8 @@ export interface InteractionPagesOptions {
   forms: FormGuard;
   pages: PageRenderer;
   signUpEnabled: boolean;
+  /** The second factors of the account whose first factor passed in this sign-in. */
+  secondFactorMethods: (signInId: string) => Promise<{ totp: boolean; passkey: boolean }>;
   /** The address of the account a browser is signed in as, shown on the pages that act for it. */
   accountEmail: (accountId: string) => Promise<string | undefined>;
 }
@@ -121,8 +123,17 @@ export class InteractionPages {
     return this.render(ctx, 'login', details, { title, signUpEnabled, ...passkeyScript, ...extra }, status);
   }
 
-  secondFactorPage(ctx: Context, details: InteractionDetails, error?: string, status = 200) {
-    return this.render(ctx, 'second-factor', details, { title: 'Two-step verification', error }, status);
+  /** The second factor: the account's passkey first when it has one, the authenticator code otherwise or beside it. */
+  async secondFactorPage(ctx: Context, details: InteractionDetails, error?: string, status = 200) {
+    const methods = await this.#options.secondFactorMethods(details.uid);
+    const passkeyScript = methods.passkey ? { script: 'passkey-sign-in', scriptAssets: [WEBAUTHN_BROWSER_ASSET] } : {};
+    return this.render(
+      ctx,
+      'second-factor',
+      details,
+      { title: 'Two-step verification', error, methods, ...passkeyScript },
+      status,
+    );
   }
 
   magicSentPage(ctx: Context, details: InteractionDetails, error?: string, status = 200) {

@@ -32,6 +32,7 @@ const WRONG_PASSWORD = 'That email and password do not match an active account.'
 const WRONG_SECOND_FACTOR = 'That code was not accepted. Try the current code, or a recovery code.';
 const WRONG_MAGIC_CODE = 'That code was not accepted. Open the link from the email again to see the current code.';
 const PASSKEY_REFUSED = 'That passkey was not accepted. Try again, or sign in with your password.';
+const PASSKEY_REFUSED_AS_SECOND = 'That passkey was not accepted. Try again with a passkey of this account.';
 const TOO_MANY_MAGIC_CODES = 'Too many wrong codes. Go back to sign-in and ask for a new link.';
 
 /** A device flow's sign-in (RFC 8628): its consent says it is for a device, and is always asked. */
@@ -170,12 +171,33 @@ function magicLinkRoutes({ router, steps, provider, magicLink, issuerUrl }: Part
  * sign-in), the browser's authenticator answers, and the script posts the answer in an ordinary
  * form, so the result is the same 303 into the provider as for a password.
  */
-function passkeyRoutes({ router, steps, passkey }: Parts): void {
+function passkeyRoutes({ router, steps, passkey, secondFactor }: Parts): void {
   router.post('/interaction/:uid/passkey/options', async (ctx) => {
     const details = await steps.waitingAt(ctx);
     await steps.readForm(ctx, details);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await passkey.options(details.uid);
+  });
+
+  // The passkey as the second factor after a password (or an emailed link).
+  router.post('/interaction/:uid/second-factor/passkey/options', async (ctx) => {
+    const details = await steps.waitingAt(ctx);
+    await steps.readForm(ctx, details);
+    const options = await secondFactor.passkeyOptions(details.uid);
+    if (!options) throw signInExpired(details.uid);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = options;
+  });
+
+  router.post('/interaction/:uid/second-factor/passkey', async (ctx) => {
+    const details = await steps.waitingAt(ctx);
+    const form = await steps.readForm(ctx, details);
+    const response = ceremonyResponse<AuthenticationResponseJSON>(form.get('response'));
+    const refused = (status: number) => steps.secondFactorPage(ctx, details, PASSKEY_REFUSED_AS_SECOND, status);
+    if (!response) return refused(400);
+    const result = await secondFactor.checkPasskey(details.uid, response, steps.requester(ctx));
+    if (result.outcome === 'expired') throw signInExpired(details.uid);
+    await steps.answer(ctx, details, result, refused);
   });
 
   router.post('/interaction/:uid/passkey', async (ctx) => {
