@@ -120,6 +120,13 @@ export function passkeys(options: {
       return renamed;
     },
 
+    /** An administrator's removal: any of the account's passkeys (an account with no password then signs in by reset). */
+    async removeAny(userId: string, id: string, actor: string, ip: string): Promise<boolean> {
+      if (!(await repository.remove(userId, id))) return false;
+      await events.record({ type: 'passkey.removed', userId, actor, ip, detail: { passkeyId: id, by: 'admin' } });
+      return true;
+    },
+
     /** Removes one of `user`'s passkeys, unless it is their last way to sign in (no password). */
     async remove(user: UserRow, id: string, ip: string): Promise<'removed' | 'not-found' | 'last-method'> {
       const own = await repository.listFor(user.id);

@@ -261,6 +261,7 @@ function adminRouterOf(parts: Parts, host: ProviderHost) {
       keys: configuredKeyRing(database.client, config, parts.keyEncryptionKey),
       publishLeadSeconds: config.issuer.keys.publishLeadSeconds,
       events,
+      passkeys: services.passkeys,
     },
   });
 }

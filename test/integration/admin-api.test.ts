@@ -193,6 +193,30 @@ describe('admin API', () => {
     assert.equal((await call('POST', `/users/${id}/enable`, serviceToken)).body.disabled, false);
     assert.equal((await call('POST', `/users/${id}/unlock`, serviceToken)).status, 200);
     assert.deepEqual((await call('GET', `/users/${id}/sessions`, serviceToken)).body.items, []);
+    // A lost phone: its passkey listed (never the key) and removed.
+    const passkey = await issuer.service.database.client.passkey.create({
+      data: {
+        userId: id,
+        credentialId: `credential-${id}`,
+        publicKey: Buffer.from([1, 2, 3]),
+        aaguid: '00000000-0000-0000-0000-000000000000',
+        deviceType: 'multiDevice',
+        backedUp: true,
+        userVerified: true,
+        name: 'Phone',
+      },
+    });
+    const passkeys = await call('GET', `/users/${id}/passkeys`, serviceToken);
+    assert.deepEqual(
+      (passkeys.body.items as Array<Record<string, unknown>>).map((item) => [
+        item.name,
+        item.backedUp,
+        'publicKey' in item,
+      ]),
+      [['Phone', true, false]],
+    );
+    assert.equal((await call('DELETE', `/users/${id}/passkeys/${passkey.id}`, serviceToken)).status, 204);
+    assert.equal((await call('DELETE', `/users/${id}/passkeys/${passkey.id}`, serviceToken)).status, 404);
     assert.equal((await call('DELETE', `/users/${id}?confirm=someone@example.com`, serviceToken)).status, 400);
     assert.equal((await call('DELETE', `/users/${id}?confirm=grace@example.com`, serviceToken)).status, 204);
     assert.equal((await call('GET', `/users/${id}`, serviceToken)).status, 404);

@@ -18,6 +18,8 @@ export function accountLocked(lockedForSeconds: number, issuerUrl: string): Comp
 Was this you? Then wait and try again. Browsers you have signed in with before can still sign in, and you can reset your password: ${issuerUrl}/reset
 Was this not you? Your password was not accepted, and your account is safe. If your password may be known to someone else, change it: ${issuerUrl}/account
 
+A passkey cannot be guessed and is not paused by this: add one at ${issuerUrl}/account to sign in with your fingerprint, face or device PIN instead of a password.
+
 This is an automatic message.`,
   };
 }

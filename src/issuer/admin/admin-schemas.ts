@@ -88,6 +88,15 @@ export const Session = z.object({
   lastSeenAt: date.nullable(),
 });
 export const SessionParams = z.strictObject({ id: z.uuid(), handle: z.string().min(1).max(128) });
+export const Passkey = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  deviceType: z.string().describe('singleDevice, or multiDevice for a synced passkey'),
+  backedUp: z.boolean(),
+  createdAt: date,
+  lastUsedAt: date.nullable(),
+});
+export const PasskeyParams = z.strictObject({ id: z.uuid(), passkeyId: z.uuid() });
 export const Grant = z.object({ grantId: z.string(), clientId: z.string(), scopes: z.array(z.string()) });
 export const GrantParams = z.strictObject({ id: z.uuid(), grantId: z.string().min(1).max(128) });
 

@@ -1,3 +1,4 @@
+import type { Passkeys } from '../../accounts/passkeys.ts';
 import type { Context } from 'koa';
 import type { AccountCreationService } from '../../accounts/account-creation.ts';
 import type { Lockout } from '../../accounts/lockout.ts';
@@ -30,6 +31,7 @@ export interface AdminServices {
   keys: Pick<KeyRing, 'list' | 'rotate' | 'ensureKeys'>;
   publishLeadSeconds: number;
   events: SecurityEvents;
+  passkeys: Pick<Passkeys, 'list' | 'removeAny'>;
 }
 
 /** Records a change in the security log, naming who made it (never a secret). */

@@ -7,6 +7,8 @@ import {
   DeleteUserQuery,
   Grant,
   GrantParams,
+  Passkey,
+  PasskeyParams,
   pageOf,
   RoleHeld,
   RolesBody,
@@ -16,6 +18,7 @@ import {
   UserId,
   UserRoleParams,
 } from './admin-schemas.ts';
+import { actorLabel } from './admin-actor.ts';
 import { audit, type AdminServices } from './admin-services.ts';
 import { presentUser } from './admin-user-routes.ts';
 
@@ -177,6 +180,46 @@ export function userAccessRoutes(services: AdminServices, load: Load): AnyAdminR
         const user = await load(params.id);
         if (!(await services.access.revokeSession(user.id, params.handle))) throw notFound('No such session.');
         await audit(services, actor, ctx, { type: 'session.revoked', userId: user.id, detail: { by: 'admin' } });
+      },
+    }),
+    adminRoute({
+      method: 'get',
+      path: '/users/:id/passkeys',
+      tag,
+      summary: 'List the user’s passkeys (never their keys)',
+      access: 'read',
+      params: UserId,
+      response: pageOf(Passkey),
+      errors: [404],
+      async handle({ params }) {
+        const user = await load(params.id);
+        const passkeys = await services.passkeys.list(user.id);
+        return {
+          items: passkeys.map((passkey) => ({
+            id: passkey.id,
+            name: passkey.name,
+            deviceType: passkey.deviceType,
+            backedUp: passkey.backedUp,
+            createdAt: passkey.createdAt.toISOString(),
+            lastUsedAt: iso(passkey.lastUsedAt ?? undefined),
+          })),
+          nextCursor: null,
+        };
+      },
+    }),
+    adminRoute({
+      method: 'delete',
+      path: '/users/:id/passkeys/:passkeyId',
+      tag,
+      summary: 'Remove one of the user’s passkeys (a lost or stolen device)',
+      access: 'write',
+      params: PasskeyParams,
+      status: 204,
+      errors: [404],
+      async handle({ params, actor, ctx }) {
+        const user = await load(params.id);
+        if (!(await services.passkeys.removeAny(user.id, params.passkeyId, actorLabel(actor), ctx.ip)))
+          throw notFound('No such passkey.');
       },
     }),
     adminRoute({
