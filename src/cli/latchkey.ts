@@ -46,6 +46,7 @@ const USAGE = `usage: latchkey <command> [options] [--json] [--issuer URL]
   client roles add|remove ID ROLE...      (a service client's roles: what its own tokens carry)
   user create --email E [--role R]... [--verified]     (password on standard input; no --role: the default roles)
   user roles add|remove ID|EMAIL ROLE...
+  user passkeys ID|EMAIL | user passkeys remove ID|EMAIL PASSKEY_ID
   user list [--email PART] | show ID|EMAIL | disable ID|EMAIL | enable ID|EMAIL | unlock ID|EMAIL
   user reset-second-factor ID|EMAIL | password-reset ID|EMAIL
   user delete ID|EMAIL --confirm EMAIL      (erases the account and everything issued to it)

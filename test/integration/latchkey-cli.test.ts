@@ -301,6 +301,29 @@ describe('latchkey command line', () => {
     assert.equal((await latchkey(['user', 'show', 'ada@example.com'])).code, 2);
   });
 
+  it("lists a user's passkeys and removes a lost one", async () => {
+    const user = await issuer.createUser();
+    const passkey = await issuer.service.database.client.passkey.create({
+      data: {
+        userId: user.id,
+        credentialId: `credential-${user.id}`,
+        publicKey: Buffer.from([1, 2, 3]),
+        aaguid: '00000000-0000-0000-0000-000000000000',
+        deviceType: 'singleDevice',
+        backedUp: false,
+        userVerified: true,
+        name: 'Lost phone',
+      },
+    });
+    const listed = await latchkey(['user', 'passkeys', user.email]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /Lost phone/);
+    const removed = await latchkey(['user', 'passkeys', 'remove', user.email, passkey.id]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match((await latchkey(['user', 'passkeys', user.email])).stdout, /has no passkeys/);
+    assert.equal((await latchkey(['user', 'passkeys', 'remove', user.email, passkey.id])).code, 2);
+  });
+
   it('updates the profile of a user, clears a field given empty, and refuses a bad one naming it', async () => {
     const created = await latchkey(
       ['user', 'create', '--email', 'grace@example.com', '--json'],

@@ -112,6 +112,24 @@ export async function userCommand(
         text: `${who} now holds ${held.roles.join(', ') || 'no role'}`,
       };
     }
+    case 'passkeys': {
+      // `user passkeys ID|EMAIL` lists; `user passkeys remove ID|EMAIL PASSKEY_ID` removes one (a lost device).
+      if (target === 'remove') {
+        const [who, passkeyId] = rest;
+        if (!who || !passkeyId) throw usage('user passkeys remove ID|EMAIL PASSKEY_ID');
+        const id = await userId(admin, who);
+        await admin.call('DELETE', `/users/${id}/passkeys/${encodeURIComponent(passkeyId)}`);
+        return { json: { userId: id, removed: passkeyId }, text: `removed passkey ${passkeyId} of ${who}` };
+      }
+      const id = await userId(admin, target);
+      const page = await admin.call<{ items: Array<Record<string, unknown>> }>('GET', `/users/${id}/passkeys`);
+      return {
+        json: page.items,
+        text: page.items.length
+          ? table(page.items, ['id', 'name', 'deviceType', 'createdAt', 'lastUsedAt'])
+          : `${target ?? id} has no passkeys`,
+      };
+    }
     default:
       throw usage(`unknown user command "${action ?? ''}"`);
   }
