@@ -30,6 +30,14 @@ const WELL_FORMED = /^[A-Za-z0-9_-]{43}$/;
  * stored only as a SHA-256 hash (a copy of the store yields no working link), one purpose each,
  * expiring with their record, used once (an atomic take), and only the newest per subject works.
  */
+/**
+ * The application a mailed flow (sign-up, reset) was asked from, as stored with its token: only for
+ * the way back after it, and only when it is a string (older records carry none).
+ */
+export function returnClientId(data: { clientId?: unknown }): string | undefined {
+  return typeof data.clientId === 'string' ? data.clientId : undefined;
+}
+
 export function mailTokens(cache: Cache) {
   const recordKey = (purpose: MailTokenPurpose, hash: string) => `mail-token:${purpose}:${hash}`;
   const latestKey = (purpose: MailTokenPurpose, subject: string) =>

@@ -48,8 +48,6 @@ export function passkeys(options: {
   const expected = { expectedOrigin: relyingParty.origins, expectedRPID: relyingParty.id };
 
   return {
-    relyingParty,
-
     list: (userId: string) => repository.listFor(userId),
 
     /** Options for creating a passkey for `user`; its existing ones are excluded (no duplicate on one authenticator). */

@@ -1,6 +1,6 @@
 import { isPlausibleEmail } from './email-address.ts';
 import type { Lockout } from './lockout.ts';
-import type { MailTokens, SendBudget } from './mail-tokens.ts';
+import { returnClientId, type MailTokens, type SendBudget } from './mail-tokens.ts';
 import type { Mailer } from './mail/mailer.ts';
 import { passwordReset as resetMail, passwordWasReset } from './mail/messages.ts';
 import { passwordProblem, type PasswordPolicy } from './password-policy.ts';
@@ -43,7 +43,7 @@ export function passwordReset(options: PasswordResetOptions) {
     const record = await links.peek<{ clientId?: unknown }>('password_reset', token);
     if (!record || record.subject.startsWith('email:')) return {};
     const user = await users.findById(record.subject);
-    const clientId = typeof record.data.clientId === 'string' ? record.data.clientId : undefined;
+    const clientId = returnClientId(record.data);
     return user && !user.disabledAt ? { user, ...(clientId ? { clientId } : {}) } : {};
   }
 

@@ -1,5 +1,5 @@
 import type { AccountCreationService } from './account-creation.ts';
-import type { MailTokens, SendBudget } from './mail-tokens.ts';
+import { returnClientId, type MailTokens, type SendBudget } from './mail-tokens.ts';
 import type { Mailer } from './mail/mailer.ts';
 import { confirmSignUp, signUpForExistingAccount } from './mail/messages.ts';
 import type { SecurityEvents } from './security-events.ts';
@@ -62,7 +62,7 @@ export function signUp({ users, accounts, links, budget, mailer, events, issuerU
     /** The address a live confirmation link is for, and the application it was asked for from. */
     async pending(token: string): Promise<{ email: string; clientId: string | undefined } | undefined> {
       const data = (await links.peek<SignUpData>('email_verification', token))?.data;
-      return data && { email: data.email, clientId: clientIdOf(data) };
+      return data && { email: data.email, clientId: returnClientId(data) };
     },
 
     async complete(token: string, password: string, ip: string): Promise<SignUpResult> {
@@ -70,7 +70,7 @@ export function signUp({ users, accounts, links, budget, mailer, events, issuerU
       if (!pending) return { outcome: 'link-gone' };
       // Only the address is taken from the pending sign-up; whatever else an older record carries is ignored.
       const { email } = pending.data;
-      const clientId = clientIdOf(pending.data);
+      const clientId = returnClientId(pending.data);
       const problem = accounts.passwordProblem(password, email);
       // The link is used up only by an acceptable password.
       if (problem) return { outcome: 'password-refused', problem };
@@ -83,7 +83,3 @@ export function signUp({ users, accounts, links, budget, mailer, events, issuerU
 }
 
 export type SignUp = ReturnType<typeof signUp>;
-
-function clientIdOf(data: { clientId?: unknown }): string | undefined {
-  return typeof data.clientId === 'string' ? data.clientId : undefined;
-}

@@ -162,6 +162,30 @@ describe('passkeys', { skip: needsChromium }, () => {
     });
     assert.equal(replay.status(), 401);
     assert.match(await replay.text(), /That passkey was not accepted/);
+    // Not a ceremony's answer at all: a clear 400 page, at the sign-in and at /account.
+    for (const [garbage, status] of [
+      ['not json', 400],
+      ['{"no":"id"}', 400],
+      ['x'.repeat(70_000), 413],
+    ] as const) {
+      const refused = await page.request.post(`${issuer.url}/interaction/${uid}/passkey`, {
+        form: { csrf, response: garbage },
+        // As a browser's form post says it: a person gets a page.
+        headers: { ...headers, accept: 'text/html' },
+        maxRedirects: 0,
+      });
+      assert.equal(refused.status(), status);
+      assert.match(refused.headers()['content-type'] ?? '', /text\/html/, 'a page, for a person');
+    }
+    await page.goto(`${issuer.url}/account`);
+    const accountCsrf = await page.locator('#passkey-add input[name=csrf]').inputValue();
+    const notAdded = await page.request.post(`${issuer.url}/account/passkeys`, {
+      form: { csrf: accountCsrf, response: 'not json', name: 'x' },
+      headers,
+      maxRedirects: 0,
+    });
+    assert.equal(notAdded.status(), 400);
+    assert.match(await notAdded.text(), /No passkey was added/);
     await context.close();
   });
 

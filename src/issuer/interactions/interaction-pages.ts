@@ -26,6 +26,9 @@ export interface InteractionPagesOptions {
 /** The prompts at which a sign-in step may be submitted: the login itself, or "Not you?" at the consent that follows it. */
 const SIGN_IN_PROMPTS = ['login', 'consent'];
 
+/** The passkey buttons' script on the sign-in and second-factor pages, with @simplewebauthn's browser bundle. */
+const PASSKEY_BUTTONS = { script: 'passkey-sign-in', scriptAssets: [WEBAUTHN_BROWSER_ASSET] };
+
 /** Nothing was checked (too soon after a failure, or too many checks at once): no verdict on the secret. */
 const TRY_AGAIN_SHORTLY = 'Too many attempts just now. Wait a few seconds, then try again.';
 const LINK_GONE = 'This sign-in link has expired or was already used. Ask for a new one on the sign-in page.';
@@ -119,14 +122,13 @@ export class InteractionPages {
   ) {
     const { signUpEnabled } = this.#options;
     const title = extra.switching ? 'Sign in as someone else' : 'Sign in';
-    const passkeyScript = { script: 'passkey-sign-in', scriptAssets: [WEBAUTHN_BROWSER_ASSET] };
-    return this.render(ctx, 'login', details, { title, signUpEnabled, ...passkeyScript, ...extra }, status);
+    return this.render(ctx, 'login', details, { title, signUpEnabled, ...PASSKEY_BUTTONS, ...extra }, status);
   }
 
   /** The second factor: the account's passkey first when it has one, the authenticator code otherwise or beside it. */
   async secondFactorPage(ctx: Context, details: InteractionDetails, error?: string, status = 200) {
     const methods = await this.#options.secondFactorMethods(details.uid);
-    const passkeyScript = methods.passkey ? { script: 'passkey-sign-in', scriptAssets: [WEBAUTHN_BROWSER_ASSET] } : {};
+    const passkeyScript = methods.passkey ? PASSKEY_BUTTONS : {};
     return this.render(
       ctx,
       'second-factor',
