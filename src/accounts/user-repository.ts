@@ -76,6 +76,14 @@ export function userRepository(db: PrismaClient) {
     delete: async (id: string) => {
       await db.user.delete({ where: { id } });
     },
+    /** Marks the account as offered a passkey at sign-in; true only the first time (the offer is made once). */
+    claimPasskeyOffer: async (id: string) => {
+      const { count } = await db.user.updateMany({
+        where: { id, passkeyOfferedAt: null },
+        data: { passkeyOfferedAt: new Date() },
+      });
+      return count === 1;
+    },
     setEmailVerified: (id: string) => db.user.update({ where: { id }, data: { emailVerified: true } }),
     setPasswordHash: (id: string, passwordHash: string) => db.user.update({ where: { id }, data: { passwordHash } }),
     /** Saves the profile fields given (by claim name; null clears one) and stamps `updated_at`. */

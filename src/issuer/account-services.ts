@@ -11,6 +11,7 @@ import type { SecurityEvents } from '../accounts/security-events.ts';
 import { passkeyRepository } from '../accounts/passkey-repository.ts';
 import { passkeys } from '../accounts/passkeys.ts';
 import { magicLinkSignIn } from '../accounts/sign-in/magic-link.ts';
+import { passkeyOffer } from '../accounts/sign-in/passkey-offer.ts';
 import { passkeySignIn } from '../accounts/sign-in/passkey-sign-in.ts';
 import { passwordSignIn } from '../accounts/sign-in/password-sign-in.ts';
 import { secondFactorStep } from '../accounts/sign-in/second-factor-step.ts';
@@ -59,6 +60,7 @@ export function accountServices(parts: AccountStores) {
   return {
     passkeys: keys,
     passkey: passkeySignIn({ passkeys: keys, core }),
+    passkeyOffer: passkeyOffer({ cache, users, passkeys: keys, mailer, issuerUrl }),
     passwords,
     policy,
     factors,

@@ -271,7 +271,8 @@ function pageRouters(parts: Parts, host: ProviderHost) {
   const { config, cache, users, records, events, mailer, pages, keyEncryptionKey: kek, revokeGrant } = parts;
   const provider = () => host.provider;
   const issuerUrl = config.issuer.url;
-  const { passwords, policy, factors, password, secondFactor, magicLink, passkey, reset, signUp } = parts.services;
+  const { passwords, policy, factors, password, secondFactor, magicLink, passkey, passkeyOffer, reset, signUp } =
+    parts.services;
   const forms = formGuard(kek, issuerUrl);
   const { passwordResetTtlSeconds, signUpEnabled, recentSignInSeconds } = config.issuer;
   const devices = deviceCookies(kek, issuerUrl.startsWith('https://'));
@@ -280,6 +281,7 @@ function pageRouters(parts: Parts, host: ProviderHost) {
     interactionRoutes({
       ...{ provider, password, secondFactor, magicLink, passkey, devices, forms, pages, issuerUrl, signUpEnabled },
       apis: parts.apis,
+      passkeyOffer,
       accountEmail: async (id) => (await users.findById(id))?.email,
       secondFactorMethods: (signInId) => secondFactor.methods(signInId),
     }),

@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { artifactPath, launchBrowser, needsChromium, signInOnPage } from '../support/browser.ts';
-import { APP_REDIRECT_URI, startIssuerWithApp, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
+import { APP_REDIRECT_URI, startIssuerWithMail, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
+import type { SmtpPeer } from '../support/smtp-peer.ts';
 
 /**
  * Passkeys in Chromium, with the DevTools protocol's virtual authenticator (CTAP2, built in,
@@ -12,29 +13,39 @@ import { APP_REDIRECT_URI, startIssuerWithApp, type IssuerHarness, type TestUser
 describe('passkeys', { skip: needsChromium }, () => {
   let issuer: IssuerHarness;
   let config: client.Configuration;
+  let smtp: SmtpPeer;
+  let stop: () => Promise<void>;
   let browser: Browser;
 
   before(async () => {
     // WebAuthn refuses an IP address as relying party: the issuer is http://localhost:<port>.
-    ({ issuer, config } = await startIssuerWithApp({}, { host: 'localhost' }));
+    ({ issuer, config, smtp, stop } = await startIssuerWithMail({}, { host: 'localhost' }));
     browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();
-    await issuer?.stop();
+    await stop?.();
   });
 
   /**
    * A browser with a platform authenticator that holds discoverable credentials and verifies its
-   * user, or (`securityKey`) a USB key that can do neither.
+   * user, or (`securityKey`) a USB key that can do neither. Chromium's virtual authenticator
+   * answers a waiting autofill request (conditional mediation) at once with its first credential,
+   * as a person picking it would: unless `autofill` is asked for, the browser is one without
+   * passkey autofill, so that the tests of the buttons reach the buttons.
    */
-  async function browserWithAuthenticator(kind: 'platform' | 'securityKey' = 'platform'): Promise<{
+  async function browserWithAuthenticator(
+    kind: 'platform' | 'securityKey' = 'platform',
+    { autofill = false } = {},
+  ): Promise<{
     context: BrowserContext;
     page: Page;
     cdp: CDPSession;
     authenticatorId: string;
   }> {
     const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+    if (!autofill)
+      await context.addInitScript('PublicKeyCredential.isConditionalMediationAvailable = async () => false;');
     // The test app's redirect URI has no server behind it: answer for it.
     await context.route(`${APP_REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, body: 'app' }));
     const page = await context.newPage();
@@ -74,7 +85,12 @@ describe('passkeys', { skip: needsChromium }, () => {
   async function addPasskey(page: Page, user: TestUser, name: string): Promise<void> {
     await page.goto(`${issuer.url}/account`);
     await signInOnPage(page, user);
-    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    // A browser that can make a passkey on its device is offered one once, after this first password sign-in.
+    const account = page.getByRole('heading', { name: 'Your account' });
+    const offer = page.getByRole('heading', { name: 'Sign in faster next time' });
+    await account.or(offer).waitFor();
+    if (await offer.isVisible()) await page.getByRole('button', { name: 'Not now' }).click();
+    await account.waitFor();
     await page.getByLabel('Name for the new passkey').fill(name);
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     await page.getByText('Your passkey is added').waitFor();
@@ -243,6 +259,7 @@ describe('passkeys', { skip: needsChromium }, () => {
     assert.equal(await issuer.service.database.client.passkey.count({ where: { userId: user.id } }), 0);
     const events = await issuer.issuer.events.list({ userId: user.id });
     assert.ok(events.some((event) => event.type === 'passkey.removed'));
+    await smtp.waitFor((mail) => mail.to.includes(user.email) && mail.raw.includes('A passkey was removed'));
     await context.close();
   });
 
@@ -297,6 +314,129 @@ describe('passkeys', { skip: needsChromium }, () => {
     // After the password it is the second factor.
     const claims = await passwordThenPasskey(page, user);
     assert.deepEqual(claims.amr, ['pwd', 'hwk']);
+    await context.close();
+  });
+
+  /** Redeems the code the browser arrived at the app with; returns the ID token's claims. */
+  async function redeem(page: Page, { verifier, state }: { verifier: string; state: string }) {
+    await arrivedAtApp(page);
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    return tokens.claims()!;
+  }
+
+  it('signs in from the email field’s autofill as the page opens (conditional mediation): amr hwk and user', async () => {
+    const { context, page } = await browserWithAuthenticator('platform', { autofill: true });
+    const user = await issuer.createUser();
+    await addPasskey(page, user, 'Phone');
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    // No button is pressed: the waiting request is answered from the autofill (here, at once).
+    await page.goto(
+      client.buildAuthorizationUrl(config, {
+        redirect_uri: APP_REDIRECT_URI,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state,
+        prompt: 'login',
+      }).href,
+    );
+    const claims = await redeem(page, { verifier, state });
+    assert.equal(claims.sub, user.id);
+    assert.deepEqual(claims.amr, ['hwk', 'user']);
+    await context.close();
+  });
+
+  it('a password sign-in goes through while a passkey autofill request waits', async () => {
+    // An authenticator with no passkey for this site: the autofill request waits for good.
+    const { context, page } = await browserWithAuthenticator('platform', { autofill: true });
+    const user = await issuer.createUser();
+    const posted: string[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST') posted.push(new URL(request.url()).pathname);
+    });
+    const started = await openSignIn(page);
+    await page.waitForFunction('document.querySelector("input[name=passkey_capable]").value === "platform"');
+    assert.ok(
+      posted.some((path) => path.endsWith('/passkey/options')),
+      'the autofill request was waiting, with its challenge',
+    );
+    await signInOnPage(page, user);
+    await page.getByRole('button', { name: 'Not now' }).click();
+    const claims = await redeem(page, started);
+    assert.deepEqual(claims.amr, ['pwd']);
+    assert.ok(!posted.some((path) => /\/passkey$/.test(path)), 'no passkey answer was posted');
+    await context.close();
+  });
+
+  it('offers a passkey once after a password sign-in; "Create a passkey" makes it, mails the owner and goes on to the app', async () => {
+    const { context, page } = await browserWithAuthenticator();
+    const user = await issuer.createUser();
+    const started = await openSignIn(page);
+    await signInOnPage(page, user);
+    await page.getByRole('heading', { name: 'Sign in faster next time' }).waitFor();
+    await page.screenshot({ path: await artifactPath('passkeys-offer.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Create a passkey' }).click();
+    const claims = await redeem(page, started);
+    assert.equal(claims.sub, user.id);
+    assert.deepEqual(claims.amr, ['pwd'], 'the sign-in was the password; the passkey is for the next one');
+    const db = issuer.service.database.client;
+    const [made] = await db.passkey.findMany({ where: { userId: user.id } });
+    assert.equal(made?.name, 'Passkey made at sign-in');
+    await smtp.waitFor((mail) => mail.to.includes(user.email) && mail.raw.includes('A passkey was added'));
+    const events = await issuer.issuer.events.list({ userId: user.id });
+    assert.ok(events.some((event) => event.type === 'passkey.registered'));
+
+    // The next sign-in uses it on its own.
+    const next = await openSignIn(page);
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    assert.deepEqual((await redeem(page, next)).amr, ['hwk', 'user']);
+    await context.close();
+  });
+
+  it('"Not now" goes on to the app, and the offer is not made again', async () => {
+    const { context, page } = await browserWithAuthenticator();
+    const user = await issuer.createUser();
+    const first = await openSignIn(page);
+    await signInOnPage(page, user);
+    await page.getByRole('button', { name: 'Not now' }).click();
+    assert.deepEqual((await redeem(page, first)).amr, ['pwd']);
+    const second = await openSignIn(page);
+    await signInOnPage(page, user);
+    assert.equal((await redeem(page, second)).sub, user.id, 'straight to the app, no second offer');
+    assert.equal(await issuer.service.database.client.passkey.count({ where: { userId: user.id } }), 0);
+    await context.close();
+  });
+
+  it('offers no passkey on a browser that cannot make one on its device', async () => {
+    const { context, page } = await browserWithAuthenticator('securityKey');
+    const user = await issuer.createUser();
+    const started = await openSignIn(page);
+    await signInOnPage(page, user);
+    assert.equal((await redeem(page, started)).sub, user.id);
+    const stored = await issuer.service.database.client.user.findUniqueOrThrow({ where: { id: user.id } });
+    assert.equal(stored.passkeyOfferedAt, null, 'kept for a browser that can');
+    await context.close();
+  });
+
+  it('attack: the offer’s "Not now" and "Create" finish no sign-in that was not made', async () => {
+    const { context, page } = await browserWithAuthenticator();
+    await openSignIn(page);
+    const uid = new URL(page.url()).pathname.split('/').pop()!;
+    const csrf = await page.locator('#passkey-sign-in input[name=csrf]').inputValue();
+    const headers = { origin: issuer.url, accept: 'text/html' };
+    for (const path of ['passkey-offer/skip', 'passkey-offer', 'passkey-offer/options']) {
+      const response = await page.request.post(`${issuer.url}/interaction/${uid}/${path}`, {
+        form: { csrf, response: '{"id":"x"}' },
+        headers,
+        maxRedirects: 0,
+      });
+      assert.ok(response.status() >= 400 && response.status() < 500, `${path}: ${response.status()}`);
+      assert.equal(response.headers().location, undefined, `${path} sends nobody back to the app`);
+    }
     await context.close();
   });
 });

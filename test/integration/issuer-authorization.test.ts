@@ -226,7 +226,7 @@ describe('authorization code flow, refused', () => {
     const withoutNonce = (html: string) =>
       html
         .replace(/nonce="[^"]+"/g, '')
-        .replace(/name="email" autocomplete="username" required maxlength="320" value="[^"]*"/, 'EMAIL FIELD');
+        .replace(/name="email" autocomplete="username webauthn" required maxlength="320" value="[^"]*"/, 'EMAIL FIELD');
     const [a, b] = [
       withoutNonce(await wrongPassword.response.text()),
       withoutNonce(await unknownEmail.response.text()),

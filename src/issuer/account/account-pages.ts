@@ -12,7 +12,7 @@ import { WAY_TO_ACCOUNT } from '../http/page-errors.ts';
 import type { FormGuard } from '../interactions/form-guard.ts';
 import { currentSession } from '../oidc/session-index.ts';
 import type { Passkeys } from '../../accounts/passkeys.ts';
-import { WEBAUTHN_BROWSER_ASSET } from '../pages/page-assets.ts';
+import { PASSKEY_CREATION } from '../pages/page-assets.ts';
 import type { PageData, PageRenderer } from '../pages/page-renderer.ts';
 import type { AccountAccess } from './account-access.ts';
 import { profileOf } from '../../accounts/profile.ts';
@@ -155,8 +155,7 @@ export class AccountPages {
         lastUsed: passkey.lastUsedAt ? when(passkey.lastUsedAt) : 'never',
       })),
       // The passkey ceremony runs in the browser: @simplewebauthn's bundle and our small script.
-      script: 'passkey-register',
-      scriptAssets: [WEBAUTHN_BROWSER_ASSET],
+      ...PASSKEY_CREATION,
     };
     pages.render(ctx, 'account', { ...page, ...extra }, status);
   }

@@ -1,10 +1,11 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import type { PasskeyOffer } from '../../accounts/sign-in/passkey-offer.ts';
 import type { CompletedSignIn, Requester, SignInResult } from '../../accounts/sign-in/sign-in.ts';
 import { seeOther } from '../../shared/http/see-other.ts';
 import { stepAlreadyDone } from '../http/page-errors.ts';
 import { originQuery } from '../account/way-back.ts';
-import { WEBAUTHN_BROWSER_ASSET } from '../pages/page-assets.ts';
+import { PASSKEY_CREATION, WEBAUTHN_BROWSER_ASSET } from '../pages/page-assets.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import type { DeviceCookies } from './device-cookie.ts';
 import type { FormGuard } from './form-guard.ts';
@@ -21,13 +22,19 @@ export interface InteractionPagesOptions {
   secondFactorMethods: (signInId: string) => Promise<{ totp: boolean; passkey: boolean }>;
   /** The address of the account a browser is signed in as, shown on the pages that act for it. */
   accountEmail: (accountId: string) => Promise<string | undefined>;
+  /** "Sign in faster next time": the one-time offer of a passkey after a password sign-in. */
+  passkeyOffer: Pick<PasskeyOffer, 'hold'>;
 }
 
 /** The prompts at which a sign-in step may be submitted: the login itself, or "Not you?" at the consent that follows it. */
 const SIGN_IN_PROMPTS = ['login', 'consent'];
 
-/** The passkey buttons' script on the sign-in and second-factor pages, with @simplewebauthn's browser bundle. */
-const PASSKEY_BUTTONS = { script: 'passkey-sign-in', scriptAssets: [WEBAUTHN_BROWSER_ASSET] };
+/**
+ * The passkey script of the sign-in and second-factor pages, with @simplewebauthn's browser bundle:
+ * the passkey buttons, the passkeys in the email field's autofill, and the form field telling the
+ * issuer whether this browser could make a passkey (for the offer after a password sign-in).
+ */
+const PASSKEY_SIGN_IN = { script: 'passkey-sign-in', scriptAssets: [WEBAUTHN_BROWSER_ASSET] };
 
 /** Nothing was checked (too soon after a failure, or too many checks at once): no verdict on the secret. */
 const TRY_AGAIN_SHORTLY = 'Too many attempts just now. Wait a few seconds, then try again.';
@@ -122,20 +129,20 @@ export class InteractionPages {
   ) {
     const { signUpEnabled } = this.#options;
     const title = extra.switching ? 'Sign in as someone else' : 'Sign in';
-    return this.render(ctx, 'login', details, { title, signUpEnabled, ...PASSKEY_BUTTONS, ...extra }, status);
+    return this.render(ctx, 'login', details, { title, signUpEnabled, ...PASSKEY_SIGN_IN, ...extra }, status);
   }
 
   /** The second factor: the account's passkey first when it has one, the authenticator code otherwise or beside it. */
   async secondFactorPage(ctx: Context, details: InteractionDetails, error?: string, status = 200) {
     const methods = await this.#options.secondFactorMethods(details.uid);
-    const passkeyScript = methods.passkey ? PASSKEY_BUTTONS : {};
-    return this.render(
-      ctx,
-      'second-factor',
-      details,
-      { title: 'Two-step verification', error, methods, ...passkeyScript },
-      status,
-    );
+    const page = { title: 'Two-step verification', error, methods, ...PASSKEY_SIGN_IN };
+    return this.render(ctx, 'second-factor', details, page, status);
+  }
+
+  /** "Sign in faster next time": make a passkey on this device, or continue without one. */
+  passkeyOfferPage(ctx: Context, details: InteractionDetails, error?: string, status = 200) {
+    const page = { title: 'Sign in faster next time', error, ...PASSKEY_CREATION };
+    return this.render(ctx, 'passkey-offer', details, page, status);
   }
 
   magicSentPage(ctx: Context, details: InteractionDetails, error?: string, status = 200) {
@@ -149,17 +156,23 @@ export class InteractionPages {
 
   /**
    * Answers a first or second factor's result. `refused` renders the step's own page with its
-   * refusal; the other outcomes are the same for every strategy.
+   * refusal; the other outcomes are the same for every strategy. A finished password sign-in may
+   * stop at the passkey offer first, when `form` says the browser could make one here.
    */
   async answer(
     ctx: Context,
     details: InteractionDetails,
     result: SignInResult,
     refused: (status: number, error?: string) => Promise<void>,
+    form?: URLSearchParams,
   ) {
     switch (result.outcome) {
-      case 'signed-in':
-        return this.#finish(ctx, result.signIn);
+      case 'signed-in': {
+        const browserCanMakeOne = form?.get('passkey_capable') === 'platform';
+        if (await this.#options.passkeyOffer.hold(details.uid, result.signIn, browserCanMakeOne))
+          return this.passkeyOfferPage(ctx, details);
+        return this.finish(ctx, result.signIn);
+      }
       case 'second-factor-needed':
         return this.secondFactorPage(ctx, details);
       case 'retry-later':
@@ -170,7 +183,8 @@ export class InteractionPages {
     }
   }
 
-  async #finish(ctx: Context, signIn: CompletedSignIn): Promise<void> {
+  /** The sign-in is complete: the browser is remembered for this account and goes back into the provider. */
+  async finish(ctx: Context, signIn: CompletedSignIn): Promise<void> {
     this.#options.devices.remember(ctx, signIn.accountId);
     const result = { login: { ...signIn } };
     seeOther(

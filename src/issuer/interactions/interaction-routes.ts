@@ -2,10 +2,11 @@ import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import { emailFromForm, isPlausibleEmail } from '../../accounts/email-address.ts';
 import type { MagicLinkSignIn } from '../../accounts/sign-in/magic-link.ts';
+import type { PasskeyOffer } from '../../accounts/sign-in/passkey-offer.ts';
 import type { PasskeySignIn } from '../../accounts/sign-in/passkey-sign-in.ts';
 import type { PasswordSignIn } from '../../accounts/sign-in/password-sign-in.ts';
 import { ceremonyResponse } from '../../accounts/passkeys.ts';
-import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { SecondFactorStep } from '../../accounts/sign-in/second-factor-step.ts';
 import type { RequestState } from '../../shared/http/request-context.ts';
 import type { ApiService } from '../apis/api-service.ts';
@@ -21,6 +22,7 @@ export interface InteractionDependencies extends InteractionPagesOptions {
   secondFactor: SecondFactorStep;
   magicLink: MagicLinkSignIn;
   passkey: PasskeySignIn;
+  passkeyOffer: PasskeyOffer;
   /** The registered APIs: the consent page shows their scopes' sentences. */
   apis: Pick<ApiService, 'list'>;
   issuerUrl: string;
@@ -33,6 +35,7 @@ const WRONG_SECOND_FACTOR = 'That code was not accepted. Try the current code, o
 const WRONG_MAGIC_CODE = 'That code was not accepted. Open the link from the email again to see the current code.';
 const PASSKEY_REFUSED = 'That passkey was not accepted. Try again, or sign in with your password.';
 const PASSKEY_REFUSED_AS_SECOND = 'That passkey was not accepted. Try again with a passkey of this account.';
+const PASSKEY_NOT_MADE = 'No passkey was created. Try again, or continue without one.';
 const TOO_MANY_MAGIC_CODES = 'Too many wrong codes. Go back to sign-in and ask for a new link.';
 
 /** A device flow's sign-in (RFC 8628): its consent says it is for a device, and is always asked. */
@@ -62,14 +65,16 @@ export function interactionRoutes(dependencies: InteractionDependencies): Router
   signInRoutes(parts);
   magicLinkRoutes(parts);
   passkeyRoutes(parts);
+  passkeyOfferRoutes(parts);
   consentRoutes(parts);
   return parts.router;
 }
 
 /** The current step's page, the password, and the second factor. */
-function signInRoutes({ router, steps, provider, password, secondFactor, apis }: Parts): void {
+function signInRoutes({ router, steps, provider, password, secondFactor, passkeyOffer, apis }: Parts): void {
   router.get('/interaction/:uid', async (ctx) => {
     const details = await provider().interactionDetails(ctx.req, ctx.res);
+    if (await passkeyOffer.isHeld(details.uid)) return steps.passkeyOfferPage(ctx, details);
     if (details.prompt.name === 'login') {
       if (await secondFactor.isPending(details.uid)) return steps.secondFactorPage(ctx, details);
       return steps.loginPage(ctx, details, { email: hintedEmail(details.params.login_hint) });
@@ -99,8 +104,12 @@ function signInRoutes({ router, steps, provider, password, secondFactor, apis }:
     const email = emailFromForm(form.get('email'));
     const result = await password.checkPassword(details.uid, email, form.get('password') ?? '', steps.requester(ctx));
     // After a refusal the address stays filled in (normalized, for a known and an unknown one alike): only the password is asked again.
-    await steps.answer(ctx, details, result, (status, error = WRONG_PASSWORD) =>
-      steps.loginPage(ctx, details, { error, email }, status),
+    await steps.answer(
+      ctx,
+      details,
+      result,
+      (status, error = WRONG_PASSWORD) => steps.loginPage(ctx, details, { error, email }, status),
+      form,
     );
   });
 
@@ -111,8 +120,12 @@ function signInRoutes({ router, steps, provider, password, secondFactor, apis }:
     const proof = { code: form.get('code') ?? undefined, recoveryCode: form.get('recovery_code') ?? undefined };
     const result = await secondFactor.check(details.uid, proof, steps.requester(ctx));
     if (result.outcome === 'expired') throw signInExpired(details.uid);
-    await steps.answer(ctx, details, result, (status, error = WRONG_SECOND_FACTOR) =>
-      steps.secondFactorPage(ctx, details, error, status),
+    await steps.answer(
+      ctx,
+      details,
+      result,
+      (status, error = WRONG_SECOND_FACTOR) => steps.secondFactorPage(ctx, details, error, status),
+      form,
     );
   });
 }
@@ -207,6 +220,42 @@ function passkeyRoutes({ router, steps, passkey, secondFactor }: Parts): void {
     const refused = (status: number, error = PASSKEY_REFUSED) => steps.loginPage(ctx, details, { error }, status);
     if (!response) return refused(400);
     await steps.answer(ctx, details, await passkey.check(details.uid, response, ctx.ip), refused);
+  });
+}
+
+/**
+ * "Sign in faster next time", after a password sign-in (see `passkeyOffer`): the finished sign-in
+ * is held for this interaction until the person makes a passkey or says "Not now", then goes on.
+ */
+function passkeyOfferRoutes({ router, steps, passkeyOffer }: Parts): void {
+  router.post('/interaction/:uid/passkey-offer/options', async (ctx) => {
+    const details = await steps.waitingAt(ctx);
+    await steps.readForm(ctx, details);
+    const options = await passkeyOffer.creationOptions(details.uid);
+    if (!options) throw signInExpired(details.uid);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = options;
+  });
+
+  router.post('/interaction/:uid/passkey-offer', async (ctx) => {
+    const details = await steps.waitingAt(ctx);
+    const form = await steps.readForm(ctx, details);
+    const response = ceremonyResponse<RegistrationResponseJSON>(form.get('response'));
+    if (!(await passkeyOffer.isHeld(details.uid))) throw signInExpired(details.uid);
+    const answer = response
+      ? await passkeyOffer.accept(details.uid, response, ctx.ip)
+      : { outcome: 'not-added' as const };
+    if (answer.outcome === 'added') return steps.finish(ctx, answer.signIn);
+    if (answer.outcome === 'expired') throw signInExpired(details.uid);
+    await steps.passkeyOfferPage(ctx, details, PASSKEY_NOT_MADE, 400);
+  });
+
+  router.post('/interaction/:uid/passkey-offer/skip', async (ctx) => {
+    const details = await steps.waitingAt(ctx);
+    await steps.readForm(ctx, details);
+    const signIn = await passkeyOffer.decline(details.uid);
+    if (!signIn) throw signInExpired(details.uid);
+    await steps.finish(ctx, signIn);
   });
 }
 

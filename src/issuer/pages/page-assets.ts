@@ -7,6 +7,9 @@ import type { RequestState } from '../../shared/http/request-context.ts';
 /** The browser half of @simplewebauthn, served by the issuer itself (no CDN): the passkey pages load it. */
 export const WEBAUTHN_BROWSER_ASSET = '/assets/webauthn-browser.js';
 
+/** The script that makes a passkey (views/scripts/passkey-register.js), at /account and on the offer after a sign-in. */
+export const PASSKEY_CREATION = { script: 'passkey-register', scriptAssets: [WEBAUTHN_BROWSER_ASSET] };
+
 /**
  * Script files the pages load, read once from installed packages and served with the page's own
  * origin (the CSP allows them by the page's nonce). They change only with a package upgrade, so a
