@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import { findActiveAccount } from '../accounts/accounts.ts';
 import { lockRepository } from '../accounts/lock-repository.ts';
 import { createMailer, type Mailer } from '../accounts/mail/mailer.ts';
+import { issuerMetrics, providerRouteOf, type IssuerMetrics } from './issuer-metrics.ts';
 import { profiles } from '../accounts/profile.ts';
 import { securityEvents, type SecurityEvents } from '../accounts/security-events.ts';
 import { userRepository, type UserRepository } from '../accounts/user-repository.ts';
@@ -68,6 +69,7 @@ interface Parts extends Dependencies {
   roles: RoleService;
   services: AccountServices;
   localOperator: LocalOperator;
+  observed: IssuerMetrics;
 }
 
 /**
@@ -84,7 +86,8 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
   const { config, log, database, cache } = dependencies;
   const db = database.client;
   const records = oidcRecordRepository(db);
-  const events = securityEvents(db, log);
+  const observed = issuerMetrics(dependencies.metrics, { clientIdLabel: config.metrics.clientIdLabel });
+  const events = observed.countEvents(securityEvents(db, log));
   const revokeGrant = grantRevoker({ records, cache });
   const apis = apiService(apiRepository(db));
   const parts: Parts = {
@@ -92,15 +95,16 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
     users: userRepository(db),
     records,
     events,
-    mailer: createMailer(config.mail, log),
+    mailer: createMailer(config.mail, log, { onOutcome: observed.mailOutcome }),
     pages: pageRenderer(),
     keyEncryptionKey: await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log),
     revokeGrant,
-    grace: refreshGraceOf({ ...dependencies, events }, revokeGrant),
+    grace: refreshGraceOf({ ...dependencies, events }, revokeGrant, observed),
     apis,
     roles: roleService(roleRepository(db), apis),
     services: undefined as unknown as AccountServices,
     localOperator: localOperator(config.dataDir),
+    observed,
   };
   parts.services = accountServices(parts);
   // Said once at start, since a wrong relying party is the commonest reason passkeys fail behind a proxy.
@@ -156,9 +160,12 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
     onRefreshTokenSaved: grace.recordIfRotation,
     judgeConsumedRefreshToken: grace.judgeConsumed,
   });
+  const keyRing = configuredKeyRing(database.client, config, parts.keyEncryptionKey);
+  parts.observed.watchKeys(keyRing, config.issuer.keys.rotationIntervalDays);
   return ProviderHost.start({
-    keyRing: configuredKeyRing(database.client, config, parts.keyEncryptionKey),
+    keyRing,
     log,
+    observe: parts.observed.observeProvider,
     reloadIntervalSeconds: config.issuer.keys.reloadIntervalSeconds,
     rotationIntervalDays: config.issuer.keys.rotationIntervalDays,
     revokeGrant,
@@ -187,11 +194,13 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
 function refreshGraceOf(
   { cache, config, events }: Dependencies & { events: SecurityEvents },
   revokeGrant: Parts['revokeGrant'],
+  observed: IssuerMetrics,
 ) {
   return refreshGrace({
     cache,
     graceSeconds: config.issuer.refreshReuseGraceSeconds,
     revokeGrant,
+    onGraceReplay: observed.graceReplayed,
     onReuseDetected: (payload, presentedBy) => {
       void events.record({
         type: 'refresh_token.reuse_detected',
@@ -208,7 +217,11 @@ function buildHttp(parts: Parts, host: ProviderHost): Koa<RequestState> {
   const { config, log, database, cache, isAcceptingTraffic, mailer, pages, users } = parts;
   // Mail is not a readiness gate (sign-in works without it), but a failing SMTP server shows in /readyz.
   const details = { mail: () => mailer.state() };
-  const app = createBaseApp({ config, log, database, cache, isAcceptingTraffic, details });
+  const app = createBaseApp({
+    ...{ config, log, database, cache, isAcceptingTraffic, details },
+    metrics: parts.metrics,
+    routeOf: providerRouteOf,
+  });
   app.use(errorPages(pages));
   app.use(canonicalHost(config.issuer.url, pages, config.taskApi.issuerInternalUrl));
   app.use(browserContext());
@@ -232,6 +245,7 @@ function buildHttp(parts: Parts, host: ProviderHost): Koa<RequestState> {
         async (request) => (await parts.grace.applyToTokenRequest(request), false),
         devicePollThrottle({ cache, intervalSeconds: devicePollIntervalSeconds }),
       ],
+      onUserCodeGuessRefused: parts.observed.deviceGuessRefused,
     }),
   );
   return app;

@@ -9,6 +9,7 @@ export type IssuerDatabaseClient = PrismaClient;
 export const issuerService: ServiceDefinition<PrismaClient> = {
   name: 'issuer',
   endpoint: (config) => config.issuer,
+  metricsPort: (config) => config.metrics.issuerPort,
   database: (config) => config.issuer.database,
   migrationsDirectory: MIGRATIONS.issuer,
   createClient: (adapter) => new PrismaClient({ adapter }),

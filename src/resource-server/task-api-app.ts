@@ -30,7 +30,15 @@ export function buildTaskApiApp(
   dependencies: ServiceDependencies<PrismaClient>,
   options: TaskApiOptions = {},
 ): BuiltApp {
-  const { config, log, database, cache, isAcceptingTraffic } = dependencies;
+  const { config, log, database, cache, isAcceptingTraffic, metrics } = dependencies;
+  const keyFetches = metrics.counter('latchkey_jwks_fetches_total', "Fetches of the issuer's key set, by outcome.", [
+    'outcome',
+  ]);
+  const keyLookups = metrics.counter(
+    'latchkey_jwks_lookups_total',
+    'Token key lookups: answered from the held key set (hit) or needing a fetch (miss).',
+    ['result'],
+  );
   const audience = config.taskApi.url;
   const resource = resourceAt(audience, 'task-api');
   const issuer = config.issuer.url;
@@ -39,6 +47,10 @@ export function buildTaskApiApp(
     internalUrl: config.taskApi.issuerInternalUrl,
     staleIfErrorMs: config.taskApi.issuerKeysStaleIfErrorSeconds * 1000,
     log,
+    observe: {
+      fetched: (outcome) => keyFetches.inc({ outcome }),
+      lookedUp: (held) => keyLookups.inc({ result: held ? 'hit' : 'miss' }),
+    },
     ...(options.jwksCooldownMs !== undefined ? { cooldownMs: options.jwksCooldownMs } : {}),
     ...(options.jwksMaxAgeMs !== undefined ? { maxAgeMs: options.jwksMaxAgeMs } : {}),
   });
@@ -48,6 +60,7 @@ export function buildTaskApiApp(
     database,
     cache,
     isAcceptingTraffic,
+    metrics,
     details: { issuer_keys: () => keys.state() },
   });
   // The browser app's origin, exactly, and no other: tokens go in headers, never cookies, so no credentials.

@@ -7,6 +7,7 @@ import type { ServiceDefinition } from '../shared/lifecycle/service.ts';
 export const taskApiService: ServiceDefinition<PrismaClient> = {
   name: 'task-api',
   endpoint: (config) => config.taskApi,
+  metricsPort: (config) => config.metrics.taskApiPort,
   database: (config) => config.taskApi.database,
   migrationsDirectory: MIGRATIONS.tasks,
   createClient: (adapter) => new PrismaClient({ adapter }),

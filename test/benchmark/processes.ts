@@ -45,7 +45,7 @@ export async function startProcess(options: {
 }): Promise<BenchProcess & { startupMs: number }> {
   const started = performance.now();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(projectRoot, options.entry)], {
-    env: { PATH: process.env.PATH, ...options.env },
+    env: { PATH: process.env.PATH, ISSUER_METRICS_PORT: '0', TASK_API_METRICS_PORT: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

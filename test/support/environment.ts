@@ -37,6 +37,9 @@ export function testConfig(dataDir: string, overrides: Record<string, string | u
     SHUTDOWN_TIMEOUT_MS: '5000',
     // Tests stop many services; the drain tests set their own delay.
     SHUTDOWN_READINESS_DELAY_MS: '0',
+    // Many services start in one test process: each metrics listener on a port of its own.
+    ISSUER_METRICS_PORT: '0',
+    TASK_API_METRICS_PORT: '0',
     ...overrides,
   });
 }

@@ -14,7 +14,8 @@ export interface Spawned {
 /** Starts one of Latchkey's entry points as its own process with exactly the given environment. */
 export function spawnEntry(entry: string, env: Record<string, string | undefined>, args: string[] = []): Spawned {
   const child = spawn(process.execPath, [path.join(projectRoot, entry), ...args], {
-    env: { PATH: process.env.PATH, ...env },
+    // Metrics listeners on any free port unless a test names one: several processes may run at once.
+    env: { PATH: process.env.PATH, ISSUER_METRICS_PORT: '0', TASK_API_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

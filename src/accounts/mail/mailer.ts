@@ -87,6 +87,7 @@ class QueuedMailer implements Mailer {
   readonly #compose: (message: MailMessage) => Promise<unknown>;
   readonly #log: Logger;
   readonly #retryDelays: number[];
+  readonly #onOutcome: (kind: string, outcome: MailOutcome) => void;
   readonly #pending = new Set<Promise<void>>();
   /** The kind of each message not yet delivered nor given up on, to name what a shutdown leaves behind. */
   readonly #inHand = new Map<symbol, string>();
@@ -95,13 +96,20 @@ class QueuedMailer implements Mailer {
   #failing = false;
   #shuttingDown = false;
 
-  constructor(settings: MailSettings, log: Logger, retryDelays: number[]) {
+  constructor(
+    settings: MailSettings,
+    log: Logger,
+    retryDelays: number[],
+    onOutcome: (kind: string, outcome: MailOutcome) => void,
+  ) {
     ({ deliver: this.#deliver, compose: this.#compose } = mailTransport(settings));
     this.#log = log;
     this.#retryDelays = retryDelays;
+    this.#onOutcome = onOutcome;
   }
 
   send(message: MailMessage): void {
+    this.#onOutcome(message.kind, 'queued');
     this.#enqueue(() => this.#attempt(message));
   }
 
@@ -155,6 +163,7 @@ class QueuedMailer implements Mailer {
         try {
           const where = await this.#deliver(message);
           this.#failing = false;
+          this.#onOutcome(message.kind, 'sent');
           const deliveredTo = where === 'smtp' ? 'smtp' : 'outbox';
           this.#log.info(
             { mailKind: message.kind, deliveredTo, file: where === 'smtp' ? undefined : where },
@@ -174,6 +183,7 @@ class QueuedMailer implements Mailer {
   async #retryAfter(message: MailMessage, error: Error, tries: number): Promise<boolean> {
     this.#failing = true;
     const delay = this.#retryDelays[tries];
+    this.#onOutcome(message.kind, delay === undefined ? 'failed' : 'retried');
     if (delay === undefined) {
       const fields = { mailKind: message.kind, errMessage: error.message, tries: tries + 1 };
       this.#log.error(fields, 'mail could not be delivered; giving up');
@@ -199,6 +209,13 @@ class QueuedMailer implements Mailer {
   }
 }
 
-export function createMailer(settings: MailSettings, log: Logger, options: { retryDelaysMs?: number[] } = {}): Mailer {
-  return new QueuedMailer(settings, log, options.retryDelaysMs ?? RETRY_DELAYS_MS);
+/** What became of a message: queued, sent, retried after a failure, or failed (given up on). */
+export type MailOutcome = 'queued' | 'sent' | 'retried' | 'failed';
+
+export function createMailer(
+  settings: MailSettings,
+  log: Logger,
+  options: { retryDelaysMs?: number[]; onOutcome?: (kind: string, outcome: MailOutcome) => void } = {},
+): Mailer {
+  return new QueuedMailer(settings, log, options.retryDelaysMs ?? RETRY_DELAYS_MS, options.onOutcome ?? (() => {}));
 }

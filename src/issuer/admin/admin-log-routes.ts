@@ -1,4 +1,5 @@
 import { badRequest } from '../../shared/http/errors.ts';
+import { keyState } from '../keys/key-ring.ts';
 import { adminRoute, type AnyAdminRoute } from './admin-route.ts';
 import { EventQuery, pageOf, Rotation, SecurityEvent, SigningKey } from './admin-schemas.ts';
 import { audit, type AdminServices } from './admin-services.ts';
@@ -27,14 +28,7 @@ export function adminLogRoutes(services: AdminServices): AnyAdminRoute[] {
             kid: key.kid,
             purpose: key.purpose,
             alg: key.alg,
-            state:
-              key.removesAt && key.removesAt <= now
-                ? 'removed'
-                : key.activatesAt > now
-                  ? 'published'
-                  : key.retiresAt && key.retiresAt <= now
-                    ? 'retired'
-                    : 'signing',
+            state: keyState(key, now),
             activatesAt: key.activatesAt.toISOString(),
             retiresAt: key.retiresAt?.toISOString() ?? null,
             removesAt: key.removesAt?.toISOString() ?? null,

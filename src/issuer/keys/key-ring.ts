@@ -132,6 +132,17 @@ async function loadKeySet(repository: SigningKeyRepository, encryption: Sealer, 
   };
 }
 
+/** Where a key is in its life: published ahead of use, signing, retired (still published), or removed. */
+export function keyState(
+  key: { activatesAt: Date; retiresAt: Date | null; removesAt: Date | null },
+  now: Date,
+): 'published' | 'signing' | 'retired' | 'removed' {
+  if (key.removesAt && key.removesAt <= now) return 'removed';
+  if (key.activatesAt > now) return 'published';
+  if (key.retiresAt && key.retiresAt <= now) return 'retired';
+  return 'signing';
+}
+
 /**
  * The issuer's keys: generated on first start, rotated on a schedule or on command, published in
  * JWKS ahead of use and kept there until every token they signed has expired. The database is the

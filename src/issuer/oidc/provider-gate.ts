@@ -27,6 +27,8 @@ export interface ProviderGateOptions {
   clientAuthFailures: { max: number; windowSeconds: number };
   /** The steps on a token request, in order (the refresh grace, the device polling throttle). */
   tokenSteps: TokenStep[];
+  /** A device page refused to check a user code (too many wrong ones): for the metrics. */
+  onUserCodeGuessRefused?: () => void;
 }
 
 /** The routes oidc-provider serves paths under: /auth/:uid, /session/end/confirm and /success, /device/:uid. */
@@ -57,11 +59,12 @@ const oauthError = (ctx: Context, status: number, error: string, description: st
 };
 
 /** The device page stops checking codes for a browser or address that guessed too often. */
-function limitUserCodeGuesses(guesses: UserCodeGuessLimit, pages: PageRenderer): GateStep {
+function limitUserCodeGuesses(guesses: UserCodeGuessLimit, pages: PageRenderer, onRefused = () => {}): GateStep {
   return async (ctx) => {
     if (ctx.method !== 'POST' || ctx.path !== PROVIDER_ROUTES.code_verification) return false;
     const retryAfter = await guesses.limitedFor(ctx.get('cookie'), ctx.ip);
     if (retryAfter === undefined) return false;
+    onRefused();
     ctx.set('Retry-After', String(retryAfter));
     const words = 'Too many wrong codes were entered. Wait a while, then enter the code shown on your device again.';
     pages.render(ctx, 'message', { title: 'Too many attempts', paragraphs: [words] }, 429);
@@ -133,7 +136,7 @@ export function providerGate(options: ProviderGateOptions): Middleware<RequestSt
   const { host, pages, cache, userCodeGuesses, apiTokenUserinfo, clientAuthFailures, tokenSteps } = options;
   const budget = clientAuthBudget(cache, clientAuthFailures);
   const steps: GateStep[] = [
-    limitUserCodeGuesses(userCodeGuesses, pages),
+    limitUserCodeGuesses(userCodeGuesses, pages, options.onUserCodeGuessRefused),
     budget.spent,
     answerUserinfoForApiTokens(apiTokenUserinfo),
   ];

@@ -27,6 +27,8 @@ export interface ProviderHostOptions {
   reloadIntervalSeconds: number;
   rotationIntervalDays: number;
   revokeGrant: (grantId: string) => Promise<void>;
+  /** Attaches listeners to each provider instance built (metrics); called again after a key change. */
+  observe?: (provider: Provider) => void;
 }
 
 /**
@@ -107,6 +109,7 @@ export class ProviderHost {
         'authorization request refused',
       );
     });
+    this.#options.observe?.(provider);
     this.#provider = provider;
     this.#handler = provider.callback();
     this.#fingerprint = keys.fingerprint;

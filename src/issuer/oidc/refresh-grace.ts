@@ -71,9 +71,17 @@ export interface RefreshGraceOptions {
   revokeGrant: (grantId: string) => Promise<void>;
   /** Told when a used refresh token comes back (for the security log). */
   onReuseDetected?: (payload: Record<string, unknown>, presentedBy: string | undefined) => void;
+  /** A predecessor presented again within the window, answered as a replay of its rotation (metrics). */
+  onGraceReplay?: () => void;
 }
 
-export function refreshGrace({ cache, graceSeconds, revokeGrant, onReuseDetected }: RefreshGraceOptions) {
+export function refreshGrace({
+  cache,
+  graceSeconds,
+  revokeGrant,
+  onReuseDetected,
+  onGraceReplay,
+}: RefreshGraceOptions) {
   const recordKey = (token: string) => `oidc:refresh-grace:${hashId(token)}`;
 
   /** "`oldToken` became `successor` for this client and grant", for the window; the successor sealed. */
@@ -102,6 +110,7 @@ export function refreshGrace({ cache, graceSeconds, revokeGrant, onReuseDetected
       if (presentedClientId(request) !== record.clientId) return revokeGrant(record.grantId);
       request.form.set('refresh_token', openSuccessor(presented, record.successor));
       request.marks.add(GRACE_REPLAY);
+      onGraceReplay?.();
     },
 
     /** Step 3, from the adapter's find of a refresh token already used. */

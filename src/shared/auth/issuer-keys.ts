@@ -14,6 +14,8 @@ export interface IssuerKeysOptions {
   staleIfErrorMs?: number;
   fetchTimeoutMs?: number;
   log?: Logger;
+  /** Told of each key-set fetch and whether each lookup was answered from the held set (metrics). */
+  observe?: { fetched(outcome: 'success' | 'failure'): void; lookedUp(held: boolean): void };
 }
 
 /** `not_fetched`: no token has needed the keys yet (they are fetched on first use). */
@@ -74,6 +76,7 @@ export function issuerKeys({
   staleIfErrorMs = 24 * 3_600_000,
   fetchTimeoutMs = 3_000,
   log,
+  observe,
 }: IssuerKeysOptions): IssuerKeys {
   let local: JWTVerifyGetKey | undefined;
   let fetchedAt = 0;
@@ -82,7 +85,12 @@ export function issuerKeys({
   let degraded = false;
 
   async function fetchKeySet(): Promise<void> {
-    local = createLocalJWKSet(await fetchIssuerKeySet(issuer, internalUrl, fetchTimeoutMs));
+    const set = await fetchIssuerKeySet(issuer, internalUrl, fetchTimeoutMs).catch((error: unknown) => {
+      observe?.fetched('failure');
+      throw error;
+    });
+    observe?.fetched('success');
+    local = createLocalJWKSet(set);
     fetchedAt = Date.now();
     if (degraded) log?.info('issuer keys fetched again; no longer serving a stale key set');
     degraded = false;
@@ -114,15 +122,19 @@ export function issuerKeys({
   }
 
   const getKey = (async (header, token) => {
-    if (!local || Date.now() - fetchedAt > maxAgeMs) await refresh();
+    const held = local !== undefined && Date.now() - fetchedAt <= maxAgeMs;
+    if (!held) await refresh();
     if (!local) throw new joseErrors.JWKSNoMatchingKey('the issuer keys are not available');
     if (Date.now() - fetchedAt > staleIfErrorMs)
       throw new joseErrors.JWKSNoMatchingKey('the issuer keys are too old to trust');
     try {
-      return await local(header, token);
+      const key = await local(header, token);
+      observe?.lookedUp(held);
+      return key;
     } catch (error) {
       if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw error;
       // A key we have not seen: perhaps rotated in since the last fetch.
+      observe?.lookedUp(false);
       await refresh();
       return local(header, token);
     }

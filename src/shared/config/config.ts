@@ -24,6 +24,12 @@ export const SECRET_VARIABLES = [
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveMs = z.coerce.number().int().min(0).max(600_000);
+/** A metrics listener's port, or `off`; 0 asks the system for any free port (tests). */
+const metricsPort = z
+  .string()
+  .regex(/^(off|[0-9]{1,5})$/, 'must be a port (0-65535) or off')
+  .transform((value) => (value === 'off' ? undefined : Number(value)))
+  .refine((value) => value === undefined || value <= 65_535, 'must be a port (0-65535) or off');
 
 const postgresUrl = z
   .string()
@@ -185,6 +191,10 @@ const environmentSchema = z
       .default('latchkey-demo-spa'),
     DEMO_CLIENTS: z.enum(['true', 'false']).default('false'),
     CLIENT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    ISSUER_METRICS_PORT: metricsPort.default(9464),
+    TASK_API_METRICS_PORT: metricsPort.default(9465),
+    METRICS_CLIENT_ID_LABEL: z.enum(['true', 'false']).default('false'),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production') {
@@ -325,6 +335,11 @@ export interface Config {
     stepUpMaxAgeSeconds: number;
   };
   cache: CacheTarget;
+  /**
+   * Prometheus metrics, each process on a listener of its own (undefined: off), away from the public
+   * ports; `clientIdLabel` adds the client id to the token counters (a label per client).
+   */
+  metrics: { host: string; issuerPort: number | undefined; taskApiPort: number | undefined; clientIdLabel: boolean };
   /** SMTP when SMTP_URL is set; otherwise each message is written to the outbox folder. */
   mail: { from: string; transport: { kind: 'smtp'; url: string } | { kind: 'outbox'; directory: string } };
 }
@@ -448,6 +463,12 @@ function toConfig(env: Environment): Config {
       stepUpMaxAgeSeconds: env.STEP_UP_MAX_AGE_SECONDS,
     },
     cache: env.REDIS_URL ? { kind: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : { kind: 'memory' },
+    metrics: {
+      host: env.METRICS_HOST,
+      issuerPort: env.ISSUER_METRICS_PORT,
+      taskApiPort: env.TASK_API_METRICS_PORT,
+      clientIdLabel: env.METRICS_CLIENT_ID_LABEL === 'true',
+    },
     mail: {
       from: env.MAIL_FROM,
       transport: env.SMTP_URL

@@ -1,6 +1,7 @@
 import Koa from 'koa';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { healthRoutes, type ReadinessProbe } from './health.ts';
 import { requestContext, type RequestState } from './request-context.ts';
 
@@ -12,6 +13,9 @@ export interface BaseAppOptions {
   isAcceptingTraffic: () => boolean;
   /** Shown in /readyz without deciding readiness. */
   details?: Record<string, () => string>;
+  metrics: Metrics;
+  /** The metrics' route label of a path no router matched (the issuer's provider endpoints). */
+  routeOf?: (path: string) => string | undefined;
 }
 
 /**
@@ -25,6 +29,8 @@ export function createBaseApp({
   cache,
   isAcceptingTraffic,
   details,
+  metrics,
+  routeOf,
 }: BaseAppOptions): Koa<RequestState> {
   const probes: ReadinessProbe[] = [
     { name: 'database', check: () => database.ping() },
@@ -35,6 +41,8 @@ export function createBaseApp({
   const app = new Koa<RequestState>({ proxy: config.http.proxyHops > 0, maxIpsCount: config.http.proxyHops });
   // koa would print errors to stderr on its own; requestContext has already logged what matters.
   app.silent = true;
+  // Outermost, so it sees the status the error envelope settled on.
+  app.use(metrics.httpMiddleware(routeOf));
   app.use(requestContext(log));
   const health = healthRoutes({
     probes,

@@ -17,6 +17,8 @@ import { createLogger, type Logger } from '../logging/logger.ts';
 import type { DestinationStream } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeInOrder, onTerminationSignal, type CloseStep } from './shutdown.ts';
+import { Metrics, serveMetrics, watchDependencies } from '../observability/metrics.ts';
+import { LATCHKEY_VERSION } from '../version.ts';
 
 export interface ServiceDependencies<Client extends PrismaLike> {
   config: Config;
@@ -25,6 +27,8 @@ export interface ServiceDependencies<Client extends PrismaLike> {
   cache: Cache;
   /** False from the moment shutdown begins; readiness reports 503 from then on. */
   isAcceptingTraffic: () => boolean;
+  /** This process's Prometheus registry: the HTTP metrics are there already; the app adds its own. */
+  metrics: Metrics;
 }
 
 /**
@@ -40,6 +44,8 @@ export interface BuiltApp {
 export interface ServiceDefinition<Client extends PrismaLike> {
   name: string;
   endpoint(config: Config): { url: string; port: number };
+  /** Where this process serves its metrics (undefined: not at all). */
+  metricsPort(config: Config): number | undefined;
   database(config: Config): DatabaseTarget;
   migrationsDirectory: string;
   createClient: ClientFactory<Client>;
@@ -48,6 +54,8 @@ export interface ServiceDefinition<Client extends PrismaLike> {
 
 export interface RunningService<Client extends PrismaLike> extends ServiceDependencies<Client> {
   port: number;
+  /** The metrics listener's port, when it is on. */
+  metricsPort: number | undefined;
   /** Stops accepting, drains in-flight requests (up to SHUTDOWN_TIMEOUT_MS), then closes the stores. */
   stop(): Promise<boolean>;
 }
@@ -79,12 +87,15 @@ export async function startService<Client extends PrismaLike>(
     cache = openCache(config.cache, log);
     await cacheReachable(cache, config.cache);
     let accepting = true;
+    const metrics = new Metrics(definition.name, LATCHKEY_VERSION);
+    watchDependencies(metrics, { database, cache });
     const dependencies: ServiceDependencies<Client> = {
       config,
       log,
       database,
       cache,
       isAcceptingTraffic: () => accepting,
+      metrics,
     };
     const { app, close: appSteps } = await Promise.resolve()
       .then(() => definition.buildApp(dependencies))
@@ -100,10 +111,23 @@ export async function startService<Client extends PrismaLike>(
         `port ${port} is already in use by another program: set ${variable} to a free port (or stop that program)`,
       );
     });
+    const configuredMetricsPort = definition.metricsPort(config);
+    const metricsServer =
+      configuredMetricsPort === undefined
+        ? undefined
+        : await serveMetrics(metrics, configuredMetricsPort, config.metrics.host).catch(async (error: unknown) => {
+            await server.close(0);
+            if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+            const variable = `${definition.name.toUpperCase().replace(/-/g, '_')}_METRICS_PORT`;
+            throw new Error(
+              `metrics port ${configuredMetricsPort} is already in use by another program: set ${variable} to a free port, or to off`,
+            );
+          });
     log.info(
       {
         url: endpoint.url,
         listen: `${config.http.host}:${server.port}`,
+        metrics: metricsServer ? `${config.metrics.host}:${metricsServer.port}` : 'off',
         database: describeTarget(target),
         cache: describeCache(config.cache),
         startupMs: Math.round(performance.now() - started),
@@ -114,6 +138,7 @@ export async function startService<Client extends PrismaLike>(
     return {
       ...dependencies,
       port: server.port,
+      metricsPort: metricsServer?.port,
       stop: async () => {
         // Drain the way load balancers expect: first say "not ready" while still serving (and close
         // keep-alive connections as they finish), then stop listening and let in-flight requests end.
@@ -130,6 +155,7 @@ export async function startService<Client extends PrismaLike>(
                 }),
             },
             ...appSteps,
+            { name: 'metrics', close: async () => metricsServer?.close() },
             { name: 'database', close: () => database.close() },
             { name: 'cache', close: () => openCacheHandle.close() },
           ],
