@@ -11,6 +11,7 @@ export interface NewPasskey {
   backedUp: boolean;
   userVerified: boolean;
   name: string;
+  rpId: string;
 }
 
 /** The only module on the `passkeys` table. */

@@ -93,6 +93,7 @@ export function passkeys(options: {
         backedUp: credentialBackedUp,
         userVerified,
         name: passkeyName(name),
+        rpId: relyingParty.id,
       });
       await events.record({
         type: 'passkey.registered',

@@ -6,6 +6,7 @@ export const CLI_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   issuer: { type: 'string' },
   'no-browser': { type: 'boolean', default: false },
+  deploy: { type: 'boolean', default: false },
   name: { type: 'string' },
   type: { type: 'string' },
   'redirect-uri': { type: 'string', multiple: true },

@@ -19,6 +19,8 @@ import { clientCommand } from './commands/client-commands.ts';
 import { auditCommand, keysCommand } from './commands/log-commands.ts';
 import { roleCommand } from './commands/role-commands.ts';
 import { userCommand, userId } from './commands/user-commands.ts';
+import { gatherDeploymentFacts } from './deploy-facts.ts';
+import { reviewDeployment } from './deploy-review.ts';
 
 const USAGE = `usage: latchkey <command> [options] [--json] [--issuer URL]
 
@@ -55,6 +57,8 @@ const USAGE = `usage: latchkey <command> [options] [--json] [--issuer URL]
   keys list | rotate
   audit list [--user ID|EMAIL] [--type T] [--limit N]
   migrate                                   (the only command that opens the database itself)
+  check --deploy                            (audits this configuration for production: PostgreSQL,
+                                            Redis, SMTP, URLs, keys, administrators; exit 1 on an error)
 
 Signing in: LATCHKEY_CLIENT_ID + LATCHKEY_CLIENT_SECRET[_FILE] (a service holding the admin role),
 else your \`latchkey login\`, else on the issuer's machine while it runs, its DATA_DIR credential.
@@ -101,6 +105,37 @@ async function migrateCommand(config: Config): Promise<Output> {
       line('tasks', config.taskApi.database, applied.tasks),
     ].join('\n'),
   };
+}
+
+/**
+ * The pre-deploy audit, with the deployment's own environment: it reads the stores (never writes)
+ * and lists every finding; any error fails it (exit 1), for a CI gate before a deploy.
+ */
+async function deployCheckCommand(config: Config): Promise<Output> {
+  const findings = reviewDeployment(config, process.env, await gatherDeploymentFacts(config, log));
+  const errors = findings.filter((finding) => finding.level === 'error').length;
+  const warnings = findings.filter((finding) => finding.level === 'warning').length;
+  const verdict = errors
+    ? `not ready for production: ${errors} error(s), ${warnings} warning(s)`
+    : `ready for production${warnings ? `, with ${warnings} warning(s) to read` : ''}`;
+  const output = {
+    json: { ready: errors === 0, findings },
+    text: [
+      ...findings.map((finding) => `${finding.level.padEnd(8)} ${finding.area.padEnd(15)} ${finding.message}`),
+      verdict,
+    ].join('\n'),
+  };
+  if (errors) throw new CheckFailed(output);
+  return output;
+}
+
+/** A check that ran and found errors: its report is printed, and the exit code says it failed. */
+class CheckFailed extends Error {
+  readonly output: Output;
+  constructor(output: Output) {
+    super('the deployment check found errors');
+    this.output = output;
+  }
 }
 
 /** Where the issuer is, and (when it runs on this machine) its port and data folder. */
@@ -150,9 +185,14 @@ async function run(args: string[]): Promise<Output | undefined> {
   try {
     config = loadConfig();
   } catch (error) {
-    if (command === 'migrate') throw new CliError(EXIT.invalid, (error as Error).message.split('\n')[0] ?? '');
+    if (command === 'migrate' || command === 'check')
+      throw new CliError(EXIT.invalid, (error as Error).message.split('\n')[0] ?? '');
   }
   if (command === 'migrate') return migrateCommand(config!);
+  if (command === 'check') {
+    if (!values.deploy) throw new CliError(EXIT.invalid, 'check needs --deploy');
+    return deployCheckCommand(config!);
+  }
   const settings = connectionSettings(values, config);
   if (command === 'login' || command === 'logout' || command === 'whoami') return sessionCommand(command, settings);
   const input: CommandInput = { action, target, rest, values };
@@ -180,6 +220,10 @@ async function main(): Promise<number> {
     print(json ? JSON.stringify(output.json) : output.text);
     return EXIT.ok;
   } catch (error) {
+    if (error instanceof CheckFailed) {
+      print(json ? JSON.stringify(error.output.json) : error.output.text);
+      return EXIT.invalid;
+    }
     const known = error instanceof CliError;
     const message = known ? error.message : `unexpected problem: ${(error as Error).message.split('\n')[0] ?? ''}`;
     if (json) print(JSON.stringify({ error: message }));

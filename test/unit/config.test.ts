@@ -113,6 +113,33 @@ describe('configuration', () => {
     ]);
   });
 
+  it('refuses an http:// issuer in production unless it is localhost or explicitly allowed', () => {
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgresql://db/latchkey',
+      REDIS_URL: 'redis://cache',
+      KEY_ENCRYPTION_KEY: 'a0'.repeat(32),
+      SMTP_URL: 'smtp://mail',
+    };
+    assert.deepEqual(problemsOf({ ...production, ISSUER_URL: 'http://id.example.com' }), [
+      'ISSUER_URL must be https:// when NODE_ENV=production (passwords, cookies and tokens would cross the network in clear); on a private network only, set ALLOW_HTTP_ISSUER=true',
+    ]);
+    assert.doesNotThrow(() =>
+      loadConfig({ ...production, ISSUER_URL: 'http://id.internal', ALLOW_HTTP_ISSUER: 'true' }),
+    );
+    assert.doesNotThrow(() => loadConfig({ ...production, ISSUER_URL: 'http://localhost:3000' }));
+    assert.doesNotThrow(() => loadConfig({ ...production, ISSUER_URL: 'https://id.example.com' }));
+  });
+
+  it('turns a metrics listener off, or on any free port, and refuses anything else', () => {
+    assert.equal(loadConfig({ ISSUER_METRICS_PORT: 'off' }).metrics.issuerPort, undefined);
+    assert.equal(loadConfig({ TASK_API_METRICS_PORT: '0' }).metrics.taskApiPort, 0);
+    assert.equal(loadConfig({}).metrics.issuerPort, 9464);
+    assert.deepEqual(problemsOf({ ISSUER_METRICS_PORT: 'on' }), [
+      'ISSUER_METRICS_PORT must be a port (0-65535) or off',
+    ]);
+  });
+
   it('reads a secret from NAME_FILE', async () => {
     const dir = await temporaryDirectory();
     try {

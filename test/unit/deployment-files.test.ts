@@ -128,3 +128,34 @@ describe('migration scripts', () => {
       }
   });
 });
+
+describe('the image and its build context', () => {
+  const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8').split('\n');
+  const instructions = dockerfile.filter((line) => /^[A-Z]+ /.test(line));
+  const ignored = readFileSync(path.join(root, '.dockerignore'), 'utf8')
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'));
+
+  it('installs without development packages and runs as a non-root user', () => {
+    const install = instructions.find((line) => line.startsWith('RUN npm ci'));
+    assert.match(install ?? '', /--omit=dev/);
+    const user = instructions.findLastIndex((line) => line.startsWith('USER '));
+    assert.ok(user > 0 && !/^USER (root|0)\b/.test(instructions[user]!), 'a USER other than root');
+    assert.ok(
+      instructions.slice(user + 1).every((line) => !/^(RUN|COPY|ADD) /.test(line)),
+      'nothing is installed or copied after switching user',
+    );
+    assert.match(instructions.at(-1) ?? '', /^CMD \["node", "src\/issuer\/main\.ts"\]/);
+  });
+
+  it('keeps installed packages, the data folder (its generated key), secrets and local settings out of the build context', () => {
+    for (const entry of ['node_modules', '.data', 'secrets', '.env', '.git', 'test-results'])
+      assert.ok(ignored.includes(entry), `${entry} is in .dockerignore`);
+  });
+
+  it('is under a licence anyone may adopt: Apache-2.0, with its text', () => {
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { license: string };
+    assert.equal(manifest.license, 'Apache-2.0');
+    assert.match(readFileSync(path.join(root, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0, January 2004/);
+  });
+});

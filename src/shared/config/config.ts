@@ -28,8 +28,9 @@ const positiveMs = z.coerce.number().int().min(0).max(600_000);
 const metricsPort = z
   .string()
   .regex(/^(off|[0-9]{1,5})$/, 'must be a port (0-65535) or off')
-  .transform((value) => (value === 'off' ? undefined : Number(value)))
-  .refine((value) => value === undefined || value <= 65_535, 'must be a port (0-65535) or off');
+  // null, not undefined, for off: zod's default() would take an undefined output for a missing value.
+  .transform((value) => (value === 'off' ? null : Number(value)))
+  .refine((value) => value === null || value <= 65_535, 'must be a port (0-65535) or off');
 
 const postgresUrl = z
   .string()
@@ -191,6 +192,7 @@ const environmentSchema = z
       .default('latchkey-demo-spa'),
     DEMO_CLIENTS: z.enum(['true', 'false']).default('false'),
     CLIENT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+    ALLOW_HTTP_ISSUER: z.enum(['true', 'false']).default('false'),
     METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     ISSUER_METRICS_PORT: metricsPort.default(9464),
     TASK_API_METRICS_PORT: metricsPort.default(9465),
@@ -224,6 +226,14 @@ const environmentSchema = z
         message: 'must not exceed REFRESH_TOKEN_ABSOLUTE_TTL_SECONDS',
       });
     }
+    if (env.NODE_ENV === 'production' && httpOffLoopback(env.ISSUER_URL) && env.ALLOW_HTTP_ISSUER !== 'true') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ISSUER_URL'],
+        message:
+          'must be https:// when NODE_ENV=production (passwords, cookies and tokens would cross the network in clear); on a private network only, set ALLOW_HTTP_ISSUER=true',
+      });
+    }
     if (env.NODE_ENV === 'production' && !env.SMTP_URL) {
       ctx.addIssue({
         code: 'custom',
@@ -243,6 +253,13 @@ const environmentSchema = z
   });
 
 type Environment = z.infer<typeof environmentSchema>;
+
+/** An http:// URL whose host is not this machine (browsers treat localhost as secure; nothing else). */
+function httpOffLoopback(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(hostname);
+}
 
 /**
  * Passkeys are bound to a relying-party id: the issuer's host, or a registrable suffix of it (so
@@ -465,8 +482,8 @@ function toConfig(env: Environment): Config {
     cache: env.REDIS_URL ? { kind: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : { kind: 'memory' },
     metrics: {
       host: env.METRICS_HOST,
-      issuerPort: env.ISSUER_METRICS_PORT,
-      taskApiPort: env.TASK_API_METRICS_PORT,
+      issuerPort: env.ISSUER_METRICS_PORT ?? undefined,
+      taskApiPort: env.TASK_API_METRICS_PORT ?? undefined,
       clientIdLabel: env.METRICS_CLIENT_ID_LABEL === 'true',
     },
     mail: {

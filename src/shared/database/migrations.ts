@@ -149,16 +149,26 @@ export async function migrate(database: Database<PrismaLike>, directory: string,
 }
 
 async function allApplied(database: Database<PrismaLike>, migrations: MigrationList): Promise<boolean> {
+  return (await notApplied(database, migrations)).length === 0;
+}
+
+async function notApplied(database: Database<PrismaLike>, migrations: MigrationList): Promise<string[]> {
+  const names = migrations.migrationDirectories.map((migration) => migration.path);
   try {
     const rows = (await database.client.$queryRawUnsafe(
       'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
     )) as Array<{ migration_name: string }>;
     const applied = new Set(rows.map((row) => row.migration_name));
-    return migrations.migrationDirectories.every((migration) => applied.has(migration.path));
+    return names.filter((name) => !applied.has(name));
   } catch {
     // No history table yet: a new database.
-    return false;
+    return names;
   }
+}
+
+/** The migrations in `directory` this database has not applied (all of them for a new database); nothing is changed. */
+export async function pendingMigrations(database: Database<PrismaLike>, directory: string): Promise<string[]> {
+  return notApplied(database, await readMigrationList(directory));
 }
 
 function report(applied: string[], log: Logger): string[] {
