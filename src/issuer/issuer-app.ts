@@ -2,6 +2,8 @@ import type Koa from 'koa';
 import { findActiveAccount } from '../accounts/accounts.ts';
 import { lockRepository } from '../accounts/lock-repository.ts';
 import { createMailer, type Mailer } from '../accounts/mail/mailer.ts';
+import { MAIL_QUEUE_KEY_PURPOSE, mailQueue } from '../accounts/mail/mail-queue.ts';
+import { sealer, subkey } from '../shared/crypto/sealing.ts';
 import { issuerMetrics, providerRouteOf, type IssuerMetrics } from './issuer-metrics.ts';
 import { profiles } from '../accounts/profile.ts';
 import { securityEvents, type SecurityEvents } from '../accounts/security-events.ts';
@@ -90,14 +92,18 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
   const events = observed.countEvents(securityEvents(db, log));
   const revokeGrant = grantRevoker({ records, cache });
   const apis = apiService(apiRepository(db));
+  const keyEncryptionKey = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
   const parts: Parts = {
     ...dependencies,
     users: userRepository(db),
     records,
     events,
-    mailer: createMailer(config.mail, log, { onOutcome: observed.mailOutcome }),
+    mailer: createMailer(config.mail, log, {
+      queue: mailQueue(db, sealer(subkey(keyEncryptionKey, MAIL_QUEUE_KEY_PURPOSE))),
+      onOutcome: observed.mailOutcome,
+    }),
     pages: pageRenderer(),
-    keyEncryptionKey: await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log),
+    keyEncryptionKey,
     revokeGrant,
     grace: refreshGraceOf({ ...dependencies, events }, revokeGrant, observed),
     apis,

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Config } from '../../shared/config/config.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
+import type { ClaimedMail, MailQueue } from './mail-queue.ts';
 
 /** What the mailer needs of the configuration: the sender and the transport. */
 export type MailSettings = Config['mail'];
@@ -24,11 +25,12 @@ export interface Mailer {
    * without an account, so the server is as busy after answering them as after answering a known one.
    */
   pretendToSend(message: MailMessage): void;
-  /** Resolves when every queued message has been delivered or given up on (tests). */
+  /** Resolves when every message this process queued has been delivered or given up on (tests). */
   idle(): Promise<void>;
   /**
-   * At shutdown: retries waiting for their back-off are tried at once, and mail in hand gets up to
-   * `timeoutMs` to go out; whatever is still undelivered then is logged by kind (never by address).
+   * At shutdown: mail this process just queued, and mail in hand, get up to `timeoutMs` to go out;
+   * what is still in hand then is given back to the queue (for the next start or another instance)
+   * and logged by kind (never by address). Mail waiting for a retry stays queued.
    */
   drain(timeoutMs: number): Promise<void>;
   /** For readiness details: `failing` from a failed delivery until the next one succeeds. */
@@ -78,43 +80,84 @@ function mailTransport(settings: MailSettings): {
   return { deliver, compose };
 }
 
+/** What became of a message: queued, sent, retried after a failure, or failed (given up on). */
+export type MailOutcome = 'queued' | 'sent' | 'retried' | 'failed';
+
+export interface MailerOptions {
+  /** The durable outbox every message is written to before anything is sent. */
+  queue: MailQueue;
+  retryDelaysMs?: number[];
+  onOutcome?: (kind: string, outcome: MailOutcome) => void;
+  /** How often the queue is looked at for mail due again or left by another instance. */
+  pollMs?: number;
+}
+
+/** Names where mail goes (an SMTP URL, credentials included, or an outbox folder) without revealing it. */
+function transportFingerprint(settings: MailSettings): string {
+  const { transport } = settings;
+  const where = transport.kind === 'smtp' ? transport.url : `outbox:${transport.directory}`;
+  return createHash('sha256').update(where).digest('base64url').slice(0, 16);
+}
+
+/** How long a claimed message is ours: longer than one SMTP attempt's bounded waits (10 + 10 + 20 s). */
+const LEASE_SECONDS = 60;
+const BATCH = 10;
+
 /**
- * SMTP when SMTP_URL is set; otherwise each message is written to DATA_DIR/outbox as an .eml file,
- * with a .txt beside it whose links can be copied whole (the embedded demo). Failures are retried with back-off and logged, never surfaced to the user.
+ * Every message is first written to the durable queue (PostgreSQL, or the embedded PGlite), then
+ * delivered by this process or any other instance: SMTP when SMTP_URL is set, otherwise an .eml
+ * file in DATA_DIR/outbox with a .txt beside it whose links can be copied whole (the embedded demo).
+ * Failures are retried with back-off and logged, never surfaced to the user; a restart or a crash
+ * loses nothing that reached the queue (a few milliseconds after the response that caused it).
  */
-class QueuedMailer implements Mailer {
+class DurableMailer implements Mailer {
   readonly #deliver: (message: MailMessage) => Promise<string>;
   readonly #compose: (message: MailMessage) => Promise<unknown>;
+  readonly #queue: MailQueue;
+  readonly #transport: string;
   readonly #log: Logger;
   readonly #retryDelays: number[];
   readonly #onOutcome: (kind: string, outcome: MailOutcome) => void;
-  readonly #pending = new Set<Promise<void>>();
-  /** The kind of each message not yet delivered nor given up on, to name what a shutdown leaves behind. */
-  readonly #inHand = new Map<symbol, string>();
-  /** Wakes the back-off waits when shutdown starts, so the retries happen now. */
-  readonly #wakeUps = new Set<() => void>();
+  readonly #pollMs: number;
+  /** Writes to the queue not yet finished (they run after the response). */
+  readonly #writes = new Set<Promise<void>>();
+  /** Ids this process queued and has not seen delivered or given up on (for `idle`). */
+  readonly #queued = new Set<bigint>();
+  /** Claimed messages being delivered now, by id, with their kind. */
+  readonly #inHand = new Map<bigint, string>();
+  #round: Promise<void> | undefined;
+  #again = false;
+  #timer: NodeJS.Timeout | undefined;
   #failing = false;
-  #shuttingDown = false;
+  #stopped = false;
 
-  constructor(
-    settings: MailSettings,
-    log: Logger,
-    retryDelays: number[],
-    onOutcome: (kind: string, outcome: MailOutcome) => void,
-  ) {
+  constructor(settings: MailSettings, log: Logger, options: MailerOptions) {
     ({ deliver: this.#deliver, compose: this.#compose } = mailTransport(settings));
+    this.#queue = options.queue;
+    this.#transport = transportFingerprint(settings);
     this.#log = log;
-    this.#retryDelays = retryDelays;
-    this.#onOutcome = onOutcome;
+    this.#retryDelays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
+    this.#onOutcome = options.onOutcome ?? (() => {});
+    this.#pollMs = options.pollMs ?? 1_000;
+    // Mail left by a crash, or due again, is picked up from the start.
+    this.#schedule(0);
   }
 
   send(message: MailMessage): void {
     this.#onOutcome(message.kind, 'queued');
-    this.#enqueue(() => this.#attempt(message));
+    this.#afterResponse(async () => {
+      const id = await this.#queue.add(message, this.#transport).catch((error: unknown) => {
+        this.#log.error({ mailKind: message.kind, errMessage: (error as Error).message }, 'could not queue mail');
+        return undefined;
+      });
+      if (id === undefined) return;
+      this.#queued.add(id);
+      this.#wake();
+    });
   }
 
   pretendToSend(message: MailMessage): void {
-    this.#enqueue(() =>
+    this.#afterResponse(() =>
       this.#compose(message).then(
         () => undefined,
         () => undefined,
@@ -123,22 +166,41 @@ class QueuedMailer implements Mailer {
   }
 
   async idle(): Promise<void> {
-    while (this.#pending.size) await Promise.all([...this.#pending]);
+    for (;;) {
+      while (this.#writes.size) await Promise.all([...this.#writes]);
+      await this.#round;
+      const ids = [...this.#queued];
+      const left = await this.#queue.countOf(ids);
+      if (left === 0) {
+        this.#queued.clear();
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      this.#wake();
+    }
   }
 
   async drain(timeoutMs: number): Promise<void> {
-    this.#shuttingDown = true;
-    for (const wake of [...this.#wakeUps]) wake();
+    this.#stopped = true;
+    clearTimeout(this.#timer);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
     });
-    await Promise.race([this.idle(), timedOut]);
+    const finish = async () => {
+      while (this.#writes.size) await Promise.all([...this.#writes]);
+      await this.#round;
+      // What this process just queued goes out now if it can, before the stores close.
+      if (this.#queued.size) await this.#deliverDue().catch(() => 0);
+    };
+    await Promise.race([finish(), timedOut]);
     clearTimeout(timer);
     if (this.#inHand.size) {
       const kinds: Record<string, number> = {};
       for (const kind of this.#inHand.values()) kinds[kind] = (kinds[kind] ?? 0) + 1;
-      this.#log.error({ undelivered: kinds }, 'shutting down with mail undelivered; it is lost');
+      // Given back now, so the next start or another instance sends them without waiting for the lease.
+      await this.#queue.release([...this.#inHand.keys()]).catch(() => undefined);
+      this.#log.warn({ undelivered: kinds }, 'shutting down with mail in hand; it stays queued');
     }
   }
 
@@ -148,74 +210,88 @@ class QueuedMailer implements Mailer {
 
   // Work starts after this turn of the event loop: the response goes out first, and composing a
   // message adds nothing to it (which would tell a known address from an unknown one by timing).
-  #enqueue(work: () => Promise<void>): void {
+  #afterResponse(work: () => Promise<void>): void {
     const job: Promise<void> = new Promise((resolve) => setImmediate(resolve))
       .then(work)
-      .finally(() => this.#pending.delete(job));
-    this.#pending.add(job);
+      .finally(() => this.#writes.delete(job));
+    this.#writes.add(job);
   }
 
-  async #attempt(message: MailMessage): Promise<void> {
-    const id = Symbol(message.kind);
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#wake(), delayMs);
+    this.#timer.unref();
+  }
+
+  /** A delivery round now, or right after the one running. */
+  #wake(): void {
+    if (this.#stopped) return;
+    if (this.#round) {
+      this.#again = true;
+      return;
+    }
+    this.#round = this.#deliverDue()
+      .catch((error: unknown) => {
+        this.#log.warn({ errMessage: (error as Error).message }, 'could not read the mail queue; will retry');
+        return 0;
+      })
+      .then((claimed) => {
+        this.#round = undefined;
+        const full = claimed === BATCH;
+        if ((this.#again || full) && !this.#stopped) {
+          this.#again = false;
+          this.#wake();
+        } else this.#schedule(this.#pollMs);
+      });
+  }
+
+  async #deliverDue(): Promise<number> {
+    const claimed = await this.#queue.claim(BATCH, LEASE_SECONDS, this.#transport);
+    await Promise.all(claimed.map((mail) => this.#attempt(mail)));
+    return claimed.length;
+  }
+
+  async #attempt({ id, message, attempts }: ClaimedMail): Promise<void> {
     this.#inHand.set(id, message.kind);
     try {
-      for (let tries = 0; ; tries += 1) {
-        try {
-          const where = await this.#deliver(message);
-          this.#failing = false;
-          this.#onOutcome(message.kind, 'sent');
-          const deliveredTo = where === 'smtp' ? 'smtp' : 'outbox';
-          this.#log.info(
-            { mailKind: message.kind, deliveredTo, file: where === 'smtp' ? undefined : where },
-            'mail sent',
-          );
-          return;
-        } catch (error) {
-          if (!(await this.#retryAfter(message, error as Error, tries))) return;
-        }
-      }
+      const where = await this.#deliver(message);
+      this.#failing = false;
+      this.#onOutcome(message.kind, 'sent');
+      await this.#queue.remove(id);
+      this.#queued.delete(id);
+      const deliveredTo = where === 'smtp' ? 'smtp' : 'outbox';
+      this.#log.info({ mailKind: message.kind, deliveredTo, file: where === 'smtp' ? undefined : where }, 'mail sent');
+    } catch (error) {
+      await this.#failed(id, message, (error as Error).message, attempts);
     } finally {
       this.#inHand.delete(id);
     }
   }
 
-  /** After a failed try: false when it was the last, else waits out the back-off (less if shutdown begins). */
-  async #retryAfter(message: MailMessage, error: Error, tries: number): Promise<boolean> {
+  /** After a failed try: due again after its back-off, or (the last try) given up on. */
+  async #failed(id: bigint, message: MailMessage, reason: string, attempts: number): Promise<void> {
     this.#failing = true;
-    const delay = this.#retryDelays[tries];
+    const delay = this.#retryDelays[attempts - 1];
     this.#onOutcome(message.kind, delay === undefined ? 'failed' : 'retried');
     if (delay === undefined) {
-      const fields = { mailKind: message.kind, errMessage: error.message, tries: tries + 1 };
-      this.#log.error(fields, 'mail could not be delivered; giving up');
-      return false;
+      await this.#queue.remove(id);
+      this.#queued.delete(id);
+      this.#log.error(
+        { mailKind: message.kind, errMessage: reason, tries: attempts },
+        'mail could not be delivered; giving up',
+      );
+      return;
     }
-    const retryInMs = this.#shuttingDown ? 0 : delay;
+    await this.#queue.retryLater(id, delay, reason);
     this.#log.warn(
-      { mailKind: message.kind, errMessage: error.message, retryInMs },
+      { mailKind: message.kind, errMessage: reason, retryInMs: delay },
       'mail delivery failed; will retry',
     );
-    if (this.#shuttingDown) return true;
-    await new Promise<void>((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#wakeUps.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, delay);
-      timer.unref();
-      this.#wakeUps.add(wake);
-    });
-    return true;
+    this.#schedule(Math.min(delay, this.#pollMs));
   }
 }
 
-/** What became of a message: queued, sent, retried after a failure, or failed (given up on). */
-export type MailOutcome = 'queued' | 'sent' | 'retried' | 'failed';
-
-export function createMailer(
-  settings: MailSettings,
-  log: Logger,
-  options: { retryDelaysMs?: number[]; onOutcome?: (kind: string, outcome: MailOutcome) => void } = {},
-): Mailer {
-  return new QueuedMailer(settings, log, options.retryDelaysMs ?? RETRY_DELAYS_MS, options.onOutcome ?? (() => {}));
+export function createMailer(settings: MailSettings, log: Logger, options: MailerOptions): Mailer {
+  return new DurableMailer(settings, log, options);
 }
