@@ -10,4 +10,4 @@ COPY src ./src
 COPY views ./views
 USER node
 EXPOSE 3000 4000
-CMD ["node", "src/issuer/main.ts"]
+CMD ["node", "--import", "./src/shared/observability/tracing.ts", "src/issuer/main.ts"]

@@ -7,6 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { loadConfig } from './shared/config/config.ts';
+
+/** Loaded before each process's code, so what it imports is instrumented (see tracing.ts). */
+const TRACING_PRELOAD = path.join(import.meta.dirname, 'shared/observability/tracing.ts');
 import { exitOnStartupError } from './shared/config/startup-errors.ts';
 
 const here = import.meta.dirname;
@@ -53,7 +56,8 @@ function stopAll(code: number): void {
 for (const { name, entry } of processes) {
   // Ctrl-C reaches every process in the terminal's group; children handle it themselves, so they
   // run in their own group and hear only what this launcher forwards.
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', entry], {
+  // The tracing preload first (it does nothing unless OTEL_EXPORTER_OTLP_ENDPOINT is set).
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--import', TRACING_PRELOAD, entry], {
     stdio: 'inherit',
     detached: true,
     env,

@@ -30,8 +30,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs each process from its own entry point on its configured port', () => {
-    assert.deepEqual(compose.services.issuer?.command, ['node', 'src/issuer/main.ts']);
-    assert.deepEqual(compose.services['task-api']?.command, ['node', 'src/resource-server/main.ts']);
+    const preload = ['--import', './src/shared/observability/tracing.ts'];
+    assert.deepEqual(compose.services.issuer?.command, ['node', ...preload, 'src/issuer/main.ts']);
+    assert.deepEqual(compose.services['task-api']?.command, ['node', ...preload, 'src/resource-server/main.ts']);
     assert.deepEqual(compose.services.issuer?.ports, ['3000:3000']);
     assert.deepEqual(compose.services['task-api']?.ports, ['4000:4000']);
     assert.match(compose.services.issuer?.healthcheck?.test.join(' ') ?? '', /127\.0\.0\.1:3000\/readyz/);
@@ -145,7 +146,10 @@ describe('the image and its build context', () => {
       instructions.slice(user + 1).every((line) => !/^(RUN|COPY|ADD) /.test(line)),
       'nothing is installed or copied after switching user',
     );
-    assert.match(instructions.at(-1) ?? '', /^CMD \["node", "src\/issuer\/main\.ts"\]/);
+    assert.match(
+      instructions.at(-1) ?? '',
+      /^CMD \["node", "--import", "\.\/src\/shared\/observability\/tracing\.ts", "src\/issuer\/main\.ts"\]/,
+    );
   });
 
   it('keeps installed packages, the data folder (its generated key), secrets and local settings out of the build context', () => {

@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeInOrder, onTerminationSignal, type CloseStep } from './shutdown.ts';
 import { Metrics, serveMetrics, watchDependencies } from '../observability/metrics.ts';
 import { LATCHKEY_VERSION } from '../version.ts';
+import { flushTraces } from '../observability/trace-flush.ts';
 
 export interface ServiceDependencies<Client extends PrismaLike> {
   config: Config;
@@ -158,6 +159,7 @@ export async function startService<Client extends PrismaLike>(
             { name: 'metrics', close: async () => metricsServer?.close() },
             { name: 'database', close: () => database.close() },
             { name: 'cache', close: () => openCacheHandle.close() },
+            { name: 'traces', close: () => flushTraces() },
           ],
           log,
         );

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
@@ -83,6 +84,12 @@ export function createLogger(settings: LoggerSettings, destination?: Destination
     level: settings.level ?? 'info',
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // With tracing on, each line names its trace and span, beside the request id, so a log line
+    // leads to its trace. Without it there is no active span and nothing is added.
+    mixin: () => {
+      const context = trace.getActiveSpan()?.spanContext();
+      return context ? { traceId: context.traceId, spanId: context.spanId } : {};
+    },
     formatters: {
       level: (label) => ({ level: label }),
       log: (object) => scrubSecrets(object) as Record<string, unknown>,
