@@ -181,6 +181,11 @@ describe('mailer', () => {
       [['marker@example.com']],
     );
     assert.ok(!log.text().includes('nobody@example.com'));
+    const rows = JSON.stringify(
+      await database.client.$queryRawUnsafe<unknown[]>('SELECT kind, sealed FROM mail_queue'),
+    );
+    assert.match(rows, /decoy/, 'as much written as for a real message');
+    assert.doesNotMatch(rows, /nobody@example\.com/);
     assert.equal(log.entries().filter((entry) => entry.msg === 'mail sent').length, 1);
   });
 

@@ -23,6 +23,10 @@ export const MAIL_QUEUE_KEY_PURPOSE = 'latchkey mail queue';
 /** After this long, a message is anyone's to deliver, whatever transport it was queued for. */
 const ANY_TRANSPORT_AFTER_SECONDS = 600;
 
+/** A decoy's kind; with its `next_attempt_at` in the far future, no claim ever takes it. */
+const DECOY_KIND = 'decoy';
+const NEVER = new Date('9999-01-01T00:00:00Z');
+
 /** Binds each sealed row to this table: a ciphertext from another table does not open here. */
 const ASSOCIATED_DATA = 'mail_queue';
 
@@ -63,6 +67,26 @@ export function mailQueue(db: PrismaClient, sealer: Sealer) {
         const opened = JSON.parse(sealer.open(row.sealed, ASSOCIATED_DATA)) as Omit<QueuedMessage, 'kind'>;
         return { id: row.id, attempts: row.attempts, message: { ...opened, kind: row.kind } };
       });
+    },
+
+    /**
+     * A row as costly to write as `message`'s, never delivered: for an address without an account,
+     * so answering it leaves the server exactly as busy as answering a known one (see pretendToSend).
+     * It holds a filler of the same length, not the address typed; `sweepDecoys` removes it.
+     */
+    async addDecoy(message: QueuedMessage, transport: string): Promise<void> {
+      const { to, subject, text } = message;
+      const filler = 'x'.repeat(JSON.stringify({ to, subject, text }).length);
+      const sealed = sealer.seal(filler, ASSOCIATED_DATA);
+      await db.queuedMail.create({
+        data: { kind: DECOY_KIND, transport, sealed, nextAttemptAt: NEVER },
+        select: { id: true },
+      });
+    },
+
+    /** Removes decoys older than a minute. */
+    async sweepDecoys(): Promise<void> {
+      await db.queuedMail.deleteMany({ where: { kind: DECOY_KIND, createdAt: { lt: new Date(Date.now() - 60_000) } } });
     },
 
     /** Delivered, or given up on: the row (and its sealed body) is gone. */
