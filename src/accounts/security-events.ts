@@ -37,7 +37,9 @@ export type SecurityEventType =
   | 'admin.password_reset_sent'
   | 'admin.first_administrator'
   | 'admin.client_secret_rotated'
-  | 'admin.keys_rotated';
+  | 'admin.keys_rotated'
+  | 'admin.webhook_changed'
+  | 'webhook.disabled';
 
 export interface SecurityEvent {
   type: SecurityEventType;
@@ -67,9 +69,10 @@ export async function eraseAddressesOf(db: PrismaClient, userId: string): Promis
  */
 export function securityEvents(db: PrismaClient, log: Logger) {
   return {
-    async record(event: SecurityEvent): Promise<void> {
+    /** Writes the event; its id and time, or undefined when it could not be written (logged). */
+    async record(event: SecurityEvent): Promise<{ id: bigint; at: Date } | undefined> {
       try {
-        await db.securityEvent.create({
+        return await db.securityEvent.create({
           data: {
             type: event.type,
             userId: event.userId ?? null,
@@ -77,9 +80,11 @@ export function securityEvents(db: PrismaClient, log: Logger) {
             ip: event.ip ?? null,
             ...(event.detail ? { detail: event.detail } : {}),
           },
+          select: { id: true, at: true },
         });
       } catch (error) {
         log.error({ errMessage: (error as Error).message, eventType: event.type }, 'could not write a security event');
+        return undefined;
       }
     },
 

@@ -7,6 +7,7 @@ export const CLI_OPTIONS = {
   issuer: { type: 'string' },
   'no-browser': { type: 'boolean', default: false },
   deploy: { type: 'boolean', default: false },
+  event: { type: 'string', multiple: true },
   name: { type: 'string' },
   type: { type: 'string' },
   'redirect-uri': { type: 'string', multiple: true },

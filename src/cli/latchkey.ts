@@ -19,6 +19,7 @@ import { clientCommand } from './commands/client-commands.ts';
 import { auditCommand, keysCommand } from './commands/log-commands.ts';
 import { roleCommand } from './commands/role-commands.ts';
 import { userCommand, userId } from './commands/user-commands.ts';
+import { webhookCommand } from './commands/webhook-commands.ts';
 import { gatherDeploymentFacts } from './deploy-facts.ts';
 import { reviewDeployment } from './deploy-review.ts';
 
@@ -56,6 +57,10 @@ const USAGE = `usage: latchkey <command> [options] [--json] [--issuer URL]
                        [--picture URL] [--locale L] [--zoneinfo Z]   (an empty value clears a field)
   keys list | rotate
   audit list [--user ID|EMAIL] [--type T] [--limit N]
+  webhook create URL [--event TYPE]...      (security events to a URL, Standard Webhooks; TYPE such as
+                                            sign_in.failed, passkey.* or *; the secret is shown once)
+  webhook list | show ID | delete ID | enable ID | disable ID | rotate-secret ID | test ID
+  webhook deliveries ID | replay ID DELIVERY_ID
   migrate                                   (the only command that opens the database itself)
   check --deploy                            (audits this configuration for production: PostgreSQL,
                                             Redis, SMTP, URLs, keys, administrators; exit 1 on an error)
@@ -203,6 +208,7 @@ async function run(args: string[]): Promise<Output | undefined> {
     role: (admin) => roleCommand(admin, input),
     keys: (admin) => keysCommand(admin, input),
     audit: (admin) => auditCommand(admin, input, (who) => userId(admin, who)),
+    webhook: (admin) => webhookCommand(admin, input),
   };
   const handler = commands[command];
   if (!handler) throw new CliError(EXIT.invalid, `unknown command "${command}"`);

@@ -5,6 +5,9 @@ import { createMailer, type Mailer } from '../accounts/mail/mailer.ts';
 import { MAIL_QUEUE_KEY_PURPOSE, mailQueue } from '../accounts/mail/mail-queue.ts';
 import { sealer, subkey } from '../shared/crypto/sealing.ts';
 import { issuerMetrics, providerRouteOf, type IssuerMetrics } from './issuer-metrics.ts';
+import { feedingWebhooks, startWebhooks } from './webhooks/webhook-setup.ts';
+import type { WebhookSender } from './webhooks/webhook-sender.ts';
+import type { Webhooks } from './webhooks/webhooks.ts';
 import { profiles } from '../accounts/profile.ts';
 import { securityEvents, type SecurityEvents } from '../accounts/security-events.ts';
 import { userRepository, type UserRepository } from '../accounts/user-repository.ts';
@@ -52,6 +55,7 @@ export interface IssuerApp extends BuiltApp {
   host: ProviderHost;
   mailer: Mailer;
   events: SecurityEvents;
+  webhooks: { webhooks: Webhooks; sender: WebhookSender };
 }
 
 type Dependencies = ServiceDependencies<PrismaClient>;
@@ -72,6 +76,7 @@ interface Parts extends Dependencies {
   services: AccountServices;
   localOperator: LocalOperator;
   observed: IssuerMetrics;
+  webhooks: Webhooks;
 }
 
 /**
@@ -82,6 +87,8 @@ interface Parts extends Dependencies {
 export interface IssuerOptions {
   /** Where the one-time first-administrator link is printed (standard output unless a test listens). */
   announce?: (line: string) => void;
+  /** Webhook retry waits (tests shorten them). */
+  webhookRetryDelaysMs?: number[];
 }
 
 export async function buildIssuerApp(dependencies: Dependencies, options: IssuerOptions = {}): Promise<IssuerApp> {
@@ -89,10 +96,17 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
   const db = database.client;
   const records = oidcRecordRepository(db);
   const observed = issuerMetrics(dependencies.metrics, { clientIdLabel: config.metrics.clientIdLabel });
-  const events = observed.countEvents(securityEvents(db, log));
+  const keyEncryptionKey = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
+  const logged = observed.countEvents(securityEvents(db, log));
+  const outbound = startWebhooks({
+    ...{ db, keyEncryptionKey, config, log },
+    onOutcome: observed.webhookOutcome,
+    record: (event) => logged.record(event),
+    ...(options.webhookRetryDelaysMs ? { retryDelaysMs: options.webhookRetryDelaysMs } : {}),
+  });
+  const events = feedingWebhooks(logged, outbound.webhooks, log);
   const revokeGrant = grantRevoker({ records, cache });
   const apis = apiService(apiRepository(db));
-  const keyEncryptionKey = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
   const parts: Parts = {
     ...dependencies,
     users: userRepository(db),
@@ -111,6 +125,7 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
     services: undefined as unknown as AccountServices,
     localOperator: localOperator(config.dataDir),
     observed,
+    webhooks: outbound.webhooks,
   };
   parts.services = accountServices(parts);
   // Said once at start, since a wrong relying party is the commonest reason passkeys fail behind a proxy.
@@ -130,18 +145,25 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
   // Durable records expire in place; sweep them hourly (a day late, so a just-expired token still reads as expired, not unknown).
   const locks = lockRepository(db);
   const sweeper = setInterval(() => {
-    Promise.all([records.deleteExpired(new Date(Date.now() - 86_400_000)), locks.deleteExpired(new Date())]).catch(
-      (error: unknown) =>
-        log.warn({ errMessage: (error as Error).message }, 'could not sweep expired grants, tokens and locks'),
+    Promise.all([
+      records.deleteExpired(new Date(Date.now() - 86_400_000)),
+      locks.deleteExpired(new Date()),
+      outbound.webhooks.sweep(),
+    ]).catch((error: unknown) =>
+      log.warn(
+        { errMessage: (error as Error).message },
+        'could not sweep expired grants, tokens, locks and webhook deliveries',
+      ),
     );
   }, 3_600_000);
   sweeper.unref();
   const close = [
     { name: 'mail', close: () => parts.mailer.drain(config.http.shutdownTimeoutMs) },
+    { name: 'webhooks', close: () => outbound.sender.stop() },
     { name: 'provider host', close: () => host.stop() },
     { name: 'record sweeper', close: async () => clearInterval(sweeper) },
   ];
-  return { app, close, host, mailer: parts.mailer, events };
+  return { app, close, host, mailer: parts.mailer, events, webhooks: outbound };
 }
 
 /** oidc-provider with our storage, clients, accounts and pages, kept current with the signing keys. */
@@ -282,6 +304,7 @@ function adminRouterOf(parts: Parts, host: ProviderHost) {
       publishLeadSeconds: config.issuer.keys.publishLeadSeconds,
       events,
       passkeys: services.passkeys,
+      webhooks: parts.webhooks,
     },
   });
 }

@@ -45,6 +45,11 @@ export function issuerMetrics(metrics: Metrics, options: { clientIdLabel: boolea
     'latchkey_device_code_guesses_refused_total',
     'Device-flow user codes refused because the browser or address guessed too often.',
   );
+  const webhookDeliveries = metrics.counter(
+    'latchkey_webhook_deliveries_total',
+    'Webhook delivery attempts by outcome: delivered, retried, failed (given up on), refused (destination not allowed).',
+    ['outcome'],
+  );
   const mail = metrics.counter('latchkey_mail_total', 'Mail by outcome: queued, sent, retried, failed (given up).', [
     'kind',
     'outcome',
@@ -56,9 +61,10 @@ export function issuerMetrics(metrics: Metrics, options: { clientIdLabel: boolea
       return {
         ...events,
         async record(event: SecurityEvent) {
-          await events.record(event);
+          const recorded = await events.record(event);
           securityEvents.inc({ type: event.type });
           countSignIn(event);
+          return recorded;
         },
       };
     },
@@ -81,6 +87,7 @@ export function issuerMetrics(metrics: Metrics, options: { clientIdLabel: boolea
 
     graceReplayed: () => graceReplays.inc(),
     deviceGuessRefused: () => deviceGuesses.inc(),
+    webhookOutcome: (outcome: string) => webhookDeliveries.inc({ outcome }),
     mailOutcome: (kind: string, outcome: 'queued' | 'sent' | 'retried' | 'failed') => mail.inc({ kind, outcome }),
 
     /** Signing keys by purpose and state, and when the next scheduled rotation is due: read at each scrape. */

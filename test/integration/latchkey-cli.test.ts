@@ -12,6 +12,8 @@ import { startIssuer, TEST_PASSWORD, totpCode, type IssuerHarness } from '../sup
 import { parseForm, UserAgent } from '../support/user-agent.ts';
 import { projectRoot } from '../support/processes.ts';
 
+import { startWebhookReceiver } from '../support/webhook-receiver.ts';
+
 interface Run {
   code: number | null;
   stdout: string;
@@ -462,6 +464,39 @@ describe('latchkey command line', () => {
     ]);
     assert.equal(device.code, 1);
     assert.match(device.stderr, /always has the authorization_code grant/);
+  });
+
+  it('subscribes a URL to security events, shows the secret once, sends a test event and lists the delivery', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      // This issuer refuses loopback receivers (WEBHOOK_ALLOW_PRIVATE_ADDRESSES is off): the API says so.
+      const refused = await latchkey(['webhook', 'create', receiver.url, '--event', 'sign_in.*', '--json']);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /private or local address/);
+      const created = await latchkey([
+        'webhook',
+        'create',
+        'https://hooks.example.com/latchkey',
+        '--event',
+        'sign_in.*',
+        '--json',
+      ]);
+      assert.equal(created.code, 0, created.stderr);
+      const { id, secret, eventTypes } = created.json() as { id: string; secret: string; eventTypes: string[] };
+      assert.match(secret, /^whsec_/);
+      assert.deepEqual(eventTypes, ['sign_in.*']);
+      const listed = await latchkey(['webhook', 'list', '--json']);
+      assert.ok(!listed.stdout.includes(secret), 'the secret is shown once, never listed');
+      assert.equal((await latchkey(['webhook', 'test', id, '--json'])).code, 0);
+      const deliveries = await latchkey(['webhook', 'deliveries', id, '--json']);
+      assert.equal((deliveries.json() as unknown as Array<{ eventType: string }>)[0]?.eventType, 'webhook.test');
+      const off = await latchkey(['webhook', 'disable', id, '--json']);
+      assert.equal((off.json() as { enabled: boolean }).enabled, false);
+      assert.equal((await latchkey(['webhook', 'delete', id, '--json'])).code, 0);
+      assert.equal((await latchkey(['webhook', 'show', id, '--json'])).code, 2);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('rotates keys on command and lists them with their state', async () => {

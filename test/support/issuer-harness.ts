@@ -154,6 +154,8 @@ export interface HarnessOptions {
   logDestination?: Writable;
   /** The issuer's host name: `localhost` for passkeys (WebAuthn refuses an IP address as relying party). */
   host?: '127.0.0.1' | 'localhost';
+  /** Webhook retry waits (short, so a test sees retries). */
+  webhookRetryDelaysMs?: number[];
 }
 
 export async function startIssuer(
@@ -177,7 +179,10 @@ export async function startIssuer(
     {
       ...issuerService,
       buildApp: async (dependencies) => {
-        issuer = await buildIssuerApp(dependencies, { announce: (line) => announcements.push(line) });
+        issuer = await buildIssuerApp(dependencies, {
+          announce: (line) => announcements.push(line),
+          ...(options.webhookRetryDelaysMs ? { webhookRetryDelaysMs: options.webhookRetryDelaysMs } : {}),
+        });
         return issuer;
       },
     },

@@ -132,6 +132,7 @@ class DurableMailer implements Mailer {
   #failing = false;
   #stopped = false;
   #sweptAt = 0;
+  #queueUnreadable = false;
 
   constructor(settings: MailSettings, log: Logger, options: MailerOptions) {
     ({ deliver: this.#deliver, compose: this.#compose } = mailTransport(settings));
@@ -237,8 +238,16 @@ class DurableMailer implements Mailer {
       return;
     }
     this.#round = this.#deliverDue()
+      .then((claimed) => {
+        if (this.#queueUnreadable) this.#log.info('the mail queue is readable again');
+        this.#queueUnreadable = false;
+        return claimed;
+      })
       .catch((error: unknown) => {
-        this.#log.warn({ errMessage: (error as Error).message }, 'could not read the mail queue; will retry');
+        // Said once per outage, not at every poll.
+        if (!this.#queueUnreadable)
+          this.#log.warn({ errMessage: (error as Error).message }, 'could not read the mail queue; will retry');
+        this.#queueUnreadable = true;
         return 0;
       })
       .then((claimed) => {

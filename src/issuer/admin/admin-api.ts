@@ -20,6 +20,7 @@ import type { AdminActor } from './admin-actor.ts';
 import { adminApiRoutes } from './admin-api-routes.ts';
 import { adminClientRoutes } from './admin-client-routes.ts';
 import { adminLogRoutes } from './admin-log-routes.ts';
+import { adminWebhookRoutes } from './admin-webhook-routes.ts';
 import { adminOpenApi } from './admin-openapi.ts';
 import { adminRoleRoutes } from './admin-role-routes.ts';
 import { adminRouter, type AdminAccess, type AdminState, type AnyAdminRoute } from './admin-route.ts';
@@ -126,6 +127,7 @@ export function adminRoutes(services: AdminServices): AnyAdminRoute[] {
     ...adminApiRoutes(services),
     ...adminRoleRoutes(services),
     ...adminLogRoutes(services),
+    ...adminWebhookRoutes(services),
   ];
 }
 

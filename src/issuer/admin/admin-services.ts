@@ -13,6 +13,7 @@ import type { AccountAccess } from '../account/account-access.ts';
 import type { clientService } from '../clients/client-service.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { RoleService } from '../roles/role-service.ts';
+import type { Webhooks } from '../webhooks/webhooks.ts';
 import { actorLabel, type AdminActor } from './admin-actor.ts';
 
 /** The services the admin API acts through: the same ones the pages and the provider use. */
@@ -32,14 +33,15 @@ export interface AdminServices {
   publishLeadSeconds: number;
   events: SecurityEvents;
   passkeys: Pick<Passkeys, 'list' | 'removeAny'>;
+  webhooks: Webhooks;
 }
 
 /** Records a change in the security log, naming who made it (never a secret). */
-export function audit(
+export async function audit(
   services: Pick<AdminServices, 'events'>,
   actor: AdminActor,
   ctx: Context,
   event: Omit<SecurityEvent, 'actor' | 'ip'>,
 ): Promise<void> {
-  return services.events.record({ ...event, actor: actorLabel(actor), ip: ctx.ip });
+  await services.events.record({ ...event, actor: actorLabel(actor), ip: ctx.ip });
 }

@@ -193,6 +193,7 @@ const environmentSchema = z
     DEMO_CLIENTS: z.enum(['true', 'false']).default('false'),
     CLIENT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
     ALLOW_HTTP_ISSUER: z.enum(['true', 'false']).default('false'),
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: z.enum(['true', 'false']).default('false'),
     METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     ISSUER_METRICS_PORT: metricsPort.default(9464),
     TASK_API_METRICS_PORT: metricsPort.default(9465),
@@ -357,6 +358,11 @@ export interface Config {
    * ports; `clientIdLabel` adds the client id to the token counters (a label per client).
    */
   metrics: { host: string; issuerPort: number | undefined; taskApiPort: number | undefined; clientIdLabel: boolean };
+  /**
+   * Where webhook deliveries may go: https only in production; loopback and private addresses
+   * only when allowed (tests, or receivers on a private network).
+   */
+  webhooks: { httpsOnly: boolean; allowPrivate: boolean };
   /** SMTP when SMTP_URL is set; otherwise each message is written to the outbox folder. */
   mail: { from: string; transport: { kind: 'smtp'; url: string } | { kind: 'outbox'; directory: string } };
 }
@@ -480,6 +486,10 @@ function toConfig(env: Environment): Config {
       stepUpMaxAgeSeconds: env.STEP_UP_MAX_AGE_SECONDS,
     },
     cache: env.REDIS_URL ? { kind: 'redis', url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : { kind: 'memory' },
+    webhooks: {
+      httpsOnly: env.NODE_ENV === 'production',
+      allowPrivate: env.WEBHOOK_ALLOW_PRIVATE_ADDRESSES === 'true',
+    },
     metrics: {
       host: env.METRICS_HOST,
       issuerPort: env.ISSUER_METRICS_PORT ?? undefined,
