@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startStack, type Stack } from '../support/task-api-harness.ts';
+import { REAL_POSTGRES_URL } from '../support/environment.ts';
 import { projectRoot } from '../support/processes.ts';
 import { needsPrometheus, promtoolCheck, startPrometheus } from '../support/prometheus.ts';
 
@@ -57,6 +58,8 @@ describe('metrics', () => {
     assert.ok(valueOf(issuerMetrics, 'latchkey_signing_key_rotation_due_seconds') > 0, 'rotation not overdue');
     assert.equal(valueOf(issuerMetrics, 'latchkey_dependency_up', { dependency: 'database' }), 1);
     assert.equal(valueOf(issuerMetrics, 'latchkey_dependency_up', { dependency: 'cache' }), 1);
+    if (REAL_POSTGRES_URL)
+      assert.ok(valueOf(issuerMetrics, 'latchkey_database_pool_connections', { state: 'total' }) >= 1, 'the pool');
     assert.equal(valueOf(issuerMetrics, 'latchkey_build_info', { service: 'issuer', version: '0.1.0' }), 1);
     assert.ok(valueOf(issuerMetrics, 'process_cpu_seconds_total') > 0, "Node's default metrics");
 

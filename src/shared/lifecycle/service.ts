@@ -17,7 +17,7 @@ import { createLogger, type Logger } from '../logging/logger.ts';
 import type { DestinationStream } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeInOrder, onTerminationSignal, type CloseStep } from './shutdown.ts';
-import { Metrics, serveMetrics, watchDependencies } from '../observability/metrics.ts';
+import { Metrics, serveMetrics, watchDatabasePool, watchDependencies } from '../observability/metrics.ts';
 import { LATCHKEY_VERSION } from '../version.ts';
 import { flushTraces } from '../observability/trace-flush.ts';
 
@@ -90,6 +90,7 @@ export async function startService<Client extends PrismaLike>(
     let accepting = true;
     const metrics = new Metrics(definition.name, LATCHKEY_VERSION);
     watchDependencies(metrics, { database, cache });
+    watchDatabasePool(metrics, database.pool);
     const dependencies: ServiceDependencies<Client> = {
       config,
       log,

@@ -152,3 +152,21 @@ export function watchDependencies(
     },
   );
 }
+
+/** The PostgreSQL pool's connections by state, read at each scrape (nothing for the embedded database). */
+export function watchDatabasePool(
+  metrics: Metrics,
+  pool: { totalCount: number; idleCount: number; waitingCount: number } | undefined,
+): void {
+  if (!pool) return;
+  metrics.gauge(
+    'latchkey_database_pool_connections',
+    'PostgreSQL pool: connections open (total), idle, and queries waiting for one (waiting).',
+    ['state'],
+    (gauge) => {
+      gauge.set({ state: 'total' }, pool.totalCount);
+      gauge.set({ state: 'idle' }, pool.idleCount);
+      gauge.set({ state: 'waiting' }, pool.waitingCount);
+    },
+  );
+}
