@@ -6,20 +6,15 @@ import { PrismaClient as IssuerClient } from '../shared/database/generated/issue
 import { PrismaClient as TasksClient } from '../shared/database/generated/tasks/client.ts';
 import { MIGRATIONS, pendingMigrations } from '../shared/database/migrations.ts';
 import type { Logger } from '../shared/logging/logger.ts';
+import { withTimeout } from '../shared/http/health.ts';
 import { DEMO_CLIENT_IDS } from '../shared/protocol.ts';
 import { ADMIN_ROLE } from '../issuer/admin/admin-api.ts';
 import type { DeploymentFacts } from './deploy-review.ts';
 
 const TIMEOUT_MS = 5_000;
 
-/** Rejects when `promise` takes longer than the check's patience: an unreachable store is a finding, not a hang. */
-function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+/** An unreachable store is a finding, not a hang. */
+const bounded = <T>(promise: Promise<T>, what: string) => withTimeout(promise, TIMEOUT_MS, `${what} did not answer`);
 
 const asError = (error: unknown) => new Error((error as Error).message.split('\n')[0] ?? 'failed');
 

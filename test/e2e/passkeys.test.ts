@@ -96,8 +96,11 @@ describe('passkeys', { skip: needsChromium }, () => {
     await page.getByText('Your passkey is added').waitFor();
   }
 
-  /** Opens the app's sign-in (prompt=login) and returns what is needed to redeem the code. */
-  async function openSignIn(page: Page) {
+  /**
+   * Opens the app's sign-in (prompt=login) and returns what is needed to redeem the code; with
+   * `{ form: false }` it does not wait for the form (an autofill may sign in as the page opens).
+   */
+  async function openSignIn(page: Page, { form = true } = {}) {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     await page.goto(
@@ -110,7 +113,7 @@ describe('passkeys', { skip: needsChromium }, () => {
         prompt: 'login',
       }).href,
     );
-    await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
+    if (form) await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
     return { verifier, state };
   }
 
@@ -128,12 +131,7 @@ describe('passkeys', { skip: needsChromium }, () => {
     const { verifier, state } = await openSignIn(page);
     await page.screenshot({ path: await artifactPath('passkeys-sign-in.png'), fullPage: true });
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
-    await arrivedAtApp(page);
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
-      pkceCodeVerifier: verifier,
-      expectedState: state,
-    });
-    const claims = tokens.claims()!;
+    const claims = await redeem(page, { verifier, state });
     assert.equal(claims.sub, user.id);
     assert.deepEqual(claims.amr, ['hwk', 'user']);
     assert.equal(claims.acr, 'urn:latchkey:mfa');
@@ -269,12 +267,7 @@ describe('passkeys', { skip: needsChromium }, () => {
     await signInOnPage(page, user);
     await page.getByRole('button', { name: 'Use your passkey' }).click();
     if (screenshot) await page.screenshot({ path: await artifactPath(screenshot), fullPage: true });
-    await arrivedAtApp(page);
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), {
-      pkceCodeVerifier: verifier,
-      expectedState: state,
-    });
-    return tokens.claims()!;
+    return redeem(page, { verifier, state });
   }
 
   it('asks for the passkey after a password, as the second factor: amr pwd and hwk, no authenticator app needed', async () => {
@@ -291,13 +284,7 @@ describe('passkeys', { skip: needsChromium }, () => {
       'no code is asked of an account without TOTP',
     );
     await page.getByRole('button', { name: 'Use your passkey' }).click();
-    await arrivedAtApp(page);
-    const claims = (
-      await client.authorizationCodeGrant(config, new URL(page.url()), {
-        pkceCodeVerifier: verifier,
-        expectedState: state,
-      })
-    ).claims()!;
+    const claims = await redeem(page, { verifier, state });
     assert.deepEqual(claims.amr, ['pwd', 'hwk']);
     assert.equal(claims.acr, 'urn:latchkey:mfa');
     await context.close();
@@ -331,20 +318,8 @@ describe('passkeys', { skip: needsChromium }, () => {
     const { context, page } = await browserWithAuthenticator('platform', { autofill: true });
     const user = await issuer.createUser();
     await addPasskey(page, user, 'Phone');
-    const verifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
     // No button is pressed: the waiting request is answered from the autofill (here, at once).
-    await page.goto(
-      client.buildAuthorizationUrl(config, {
-        redirect_uri: APP_REDIRECT_URI,
-        scope: 'openid',
-        code_challenge: await client.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state,
-        prompt: 'login',
-      }).href,
-    );
-    const claims = await redeem(page, { verifier, state });
+    const claims = await redeem(page, await openSignIn(page, { form: false }));
     assert.equal(claims.sub, user.id);
     assert.deepEqual(claims.amr, ['hwk', 'user']);
     await context.close();

@@ -180,27 +180,36 @@ function magicLinkRoutes({ router, steps, provider, magicLink, issuerUrl }: Part
 }
 
 /**
+ * A passkey ceremony's options for the page's script (a challenge bound to this sign-in), as JSON
+ * that is never cached; none means what they were for has expired.
+ */
+function ceremonyOptions(
+  router: Router<RequestState>,
+  steps: InteractionPages,
+  path: string,
+  options: (signInId: string) => Promise<object | undefined>,
+): void {
+  router.post(path, async (ctx) => {
+    const details = await steps.waitingAt(ctx);
+    await steps.readForm(ctx, details);
+    const body = await options(details.uid);
+    if (!body) throw signInExpired(details.uid);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = body;
+  });
+}
+
+/**
  * Sign-in with a passkey: the page's script asks for the options (a challenge bound to this
  * sign-in), the browser's authenticator answers, and the script posts the answer in an ordinary
  * form, so the result is the same 303 into the provider as for a password.
  */
 function passkeyRoutes({ router, steps, passkey, secondFactor }: Parts): void {
-  router.post('/interaction/:uid/passkey/options', async (ctx) => {
-    const details = await steps.waitingAt(ctx);
-    await steps.readForm(ctx, details);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = await passkey.options(details.uid);
-  });
-
+  ceremonyOptions(router, steps, '/interaction/:uid/passkey/options', (uid) => passkey.options(uid));
   // The passkey as the second factor after a password (or an emailed link).
-  router.post('/interaction/:uid/second-factor/passkey/options', async (ctx) => {
-    const details = await steps.waitingAt(ctx);
-    await steps.readForm(ctx, details);
-    const options = await secondFactor.passkeyOptions(details.uid);
-    if (!options) throw signInExpired(details.uid);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = options;
-  });
+  ceremonyOptions(router, steps, '/interaction/:uid/second-factor/passkey/options', (uid) =>
+    secondFactor.passkeyOptions(uid),
+  );
 
   router.post('/interaction/:uid/second-factor/passkey', async (ctx) => {
     const details = await steps.waitingAt(ctx);
@@ -228,14 +237,7 @@ function passkeyRoutes({ router, steps, passkey, secondFactor }: Parts): void {
  * is held for this interaction until the person makes a passkey or says "Not now", then goes on.
  */
 function passkeyOfferRoutes({ router, steps, passkeyOffer }: Parts): void {
-  router.post('/interaction/:uid/passkey-offer/options', async (ctx) => {
-    const details = await steps.waitingAt(ctx);
-    await steps.readForm(ctx, details);
-    const options = await passkeyOffer.creationOptions(details.uid);
-    if (!options) throw signInExpired(details.uid);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = options;
-  });
+  ceremonyOptions(router, steps, '/interaction/:uid/passkey-offer/options', (uid) => passkeyOffer.creationOptions(uid));
 
   router.post('/interaction/:uid/passkey-offer', async (ctx) => {
     const details = await steps.waitingAt(ctx);

@@ -16,10 +16,11 @@ export interface HealthOptions {
   details?: Record<string, () => string>;
 }
 
-function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+/** `promise`, or a rejection naming `what` once `ms` have passed: a dependency that hangs is a finding, not a hang. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what = 'no answer'): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

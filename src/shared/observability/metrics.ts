@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Middleware } from 'koa';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { withTimeout } from '../http/health.ts';
 import type { RequestState } from '../http/request-context.ts';
 
 /**
@@ -137,15 +138,10 @@ export function watchDependencies(
     async (gauge) => {
       await Promise.all(
         Object.entries(dependencies).map(async ([name, dependency]) => {
-          let timer: NodeJS.Timeout | undefined;
-          const timeout = new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
-          });
-          const up = await Promise.race([dependency.ping(), timeout]).then(
+          const up = await withTimeout(dependency.ping(), timeoutMs).then(
             () => 1,
             () => 0,
           );
-          clearTimeout(timer);
           gauge.set({ dependency: name }, up);
         }),
       );
