@@ -354,6 +354,8 @@ describe('passkeys', { skip: needsChromium }, () => {
     await signInOnPage(page, user);
     await page.getByRole('heading', { name: 'Sign in faster next time' }).waitFor();
     await page.screenshot({ path: await artifactPath('passkeys-offer.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: await artifactPath('passkeys-offer-phone.png'), fullPage: true });
     await page.getByRole('button', { name: 'Create a passkey' }).click();
     const claims = await redeem(page, started);
     assert.equal(claims.sub, user.id);
