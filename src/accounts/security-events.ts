@@ -39,7 +39,12 @@ export type SecurityEventType =
   | 'admin.client_secret_rotated'
   | 'admin.keys_rotated'
   | 'admin.webhook_changed'
-  | 'webhook.disabled';
+  | 'webhook.disabled'
+  | 'api_key.created'
+  | 'api_key.revoked'
+  | 'api_key.used_from_new_address'
+  | 'token_exchange.succeeded'
+  | 'token_exchange.refused';
 
 export interface SecurityEvent {
   type: SecurityEventType;

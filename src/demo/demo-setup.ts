@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../shared/logging/logger.ts';
-import { DEMO_CLIENT_IDS, DEMO_WORKER_SECRET_FILE } from '../shared/protocol.ts';
+import { DEMO_CLIENT_IDS, DEMO_WORKER_SECRET_FILE, GRANT_TYPES, TOKEN_TYPES } from '../shared/protocol.ts';
 import { TASK_API_SCOPE_DESCRIPTIONS, TASK_SCOPES } from '../resource-server/tasks/task-scopes.ts';
 import type { ApiService } from '../issuer/apis/api-service.ts';
 import type { clientService } from '../issuer/clients/client-service.ts';
@@ -87,6 +87,9 @@ export async function ensureDemoClients(
       firstParty: true,
       resources,
       scopes: personScopes,
+      // `TASKCTL_TOKEN=lk_pat_…` trades a person's key for task API tokens (RFC 8693).
+      grantTypes: [GRANT_TYPES.deviceCode, 'refresh_token', GRANT_TYPES.tokenExchange],
+      tokenExchangeSubjectTypes: [TOKEN_TYPES.personalAccessToken],
     },
     {
       id: DEMO_CLIENT_IDS.worker,
@@ -120,9 +123,14 @@ export async function ensureDemoClients(
       !same(existing.redirectUris, addresses.redirectUris) ||
       !same(existing.postLogoutRedirectUris, addresses.postLogoutRedirectUris) ||
       existing.clientUri !== addresses.clientUri ||
-      !same(existing.resources, resources)
+      !same(existing.resources, resources) ||
+      ('grantTypes' in client && !same(existing.grantTypes, client.grantTypes ?? []))
     ) {
-      await clients.update(client.id, { ...addresses, defaultResource: null, scopes: client.scopes });
+      const grants =
+        'grantTypes' in client
+          ? { grantTypes: client.grantTypes, tokenExchangeSubjectTypes: client.tokenExchangeSubjectTypes }
+          : {};
+      await clients.update(client.id, { ...addresses, ...grants, defaultResource: null, scopes: client.scopes });
       followed.push(client.id);
     }
   }

@@ -49,6 +49,10 @@ import { providerGate } from './oidc/provider-gate.ts';
 import { ProviderHost } from './oidc/provider-host.ts';
 import { refreshGrace, type RefreshGrace } from './oidc/refresh-grace.ts';
 import { pageRenderer, type PageRenderer } from './pages/page-renderer.ts';
+import { apiKeys, type ApiKeys } from './api-keys/api-keys.ts';
+import { serverSecret } from './keys/server-secret.ts';
+import { jwtVerify } from 'jose';
+import { GRANT_TYPES } from '../shared/protocol.ts';
 
 export interface IssuerApp extends BuiltApp {
   app: Koa<RequestState>;
@@ -56,6 +60,7 @@ export interface IssuerApp extends BuiltApp {
   mailer: Mailer;
   events: SecurityEvents;
   webhooks: { webhooks: Webhooks; sender: WebhookSender };
+  apiKeys: ApiKeys;
 }
 
 type Dependencies = ServiceDependencies<PrismaClient>;
@@ -77,6 +82,7 @@ interface Parts extends Dependencies {
   localOperator: LocalOperator;
   observed: IssuerMetrics;
   webhooks: Webhooks;
+  apiKeys: ApiKeys;
 }
 
 /**
@@ -126,8 +132,10 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
     localOperator: localOperator(config.dataDir),
     observed,
     webhooks: outbound.webhooks,
+    apiKeys: undefined as unknown as ApiKeys,
   };
   parts.services = accountServices(parts);
+  parts.apiKeys = apiKeysOf(parts);
   // Said once at start, since a wrong relying party is the commonest reason passkeys fail behind a proxy.
   log.info({ rpId: config.issuer.webauthn.rpId, origins: config.issuer.webauthn.origins }, 'passkeys relying party');
   await parts.localOperator.issue();
@@ -149,6 +157,7 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
       records.deleteExpired(new Date(Date.now() - 86_400_000)),
       locks.deleteExpired(new Date()),
       outbound.webhooks.sweep(),
+      parts.apiKeys.sendExpiryNotices(),
     ]).catch((error: unknown) =>
       log.warn(
         { errMessage: (error as Error).message },
@@ -163,7 +172,7 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
     { name: 'provider host', close: () => host.stop() },
     { name: 'record sweeper', close: async () => clearInterval(sweeper) },
   ];
-  return { app, close, host, mailer: parts.mailer, events, webhooks: outbound };
+  return { app, close, host, mailer: parts.mailer, events, webhooks: outbound, apiKeys: parts.apiKeys };
 }
 
 /** oidc-provider with our storage, clients, accounts and pages, kept current with the signing keys. */
@@ -190,7 +199,9 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
   });
   const keyRing = configuredKeyRing(database.client, config, parts.keyEncryptionKey);
   parts.observed.watchKeys(keyRing, config.issuer.keys.rotationIntervalDays);
-  return ProviderHost.start({
+  // The exchange verifies our own tokens with the keys the host publishes, known once it has started.
+  const started: { host?: ProviderHost } = {};
+  const host = await ProviderHost.start({
     keyRing,
     log,
     observe: parts.observed.observeProvider,
@@ -209,6 +220,13 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
       ),
       pages,
       staticClients: [accountConsoleClient(config.issuer.url), adminCliClient(config.issuer.url)],
+      async serviceKey(presented, clientId, ip) {
+        const check = await parts.apiKeys.authenticate(presented, ip, 'service');
+        return check.ok && 'clientId' in check.owner && check.owner.clientId === clientId
+          ? check.permissions
+          : undefined;
+      },
+      tokenExchange: tokenExchangeOf(parts, () => started.host?.publicKeys() ?? []),
       settings: {
         issuerUrl: config.issuer.url,
         ttl: config.issuer.ttl,
@@ -216,6 +234,61 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
       },
     },
   });
+  started.host = host;
+  return host;
+}
+
+/** Personal and service keys, hashed under a sealed server secret, judged against their owner's roles now. */
+function apiKeysOf(parts: Parts): ApiKeys {
+  const db = parts.database.client;
+  const clients = clientRepository(db);
+  return apiKeys({
+    db,
+    hashKey: serverSecret(db, sealer(parts.keyEncryptionKey), 'api_key_hash'),
+    apis: async () =>
+      (await parts.apis.list()).map((api) => ({ ...api, scopes: api.scopes.map((scope) => scope.name) })),
+    grantsOf: (owner) => roleRepository(db).grantsOf(owner),
+    async clientScopes(clientId) {
+      const client = await clients.find(clientId);
+      return client?.type === 'service' ? { resources: client.resources, scopes: client.scopes } : undefined;
+    },
+    mailer: parts.mailer,
+    events: parts.events,
+    issuerUrl: parts.config.issuer.url,
+  });
+}
+
+/**
+ * The token-exchange grant's view of the issuer: personal keys, our own access tokens (verified with
+ * the keys the provider publishes, never a DPoP-bound one, which its holder alone may use), accounts.
+ */
+function tokenExchangeOf(parts: Parts, publicKeys: () => ReturnType<ProviderHost['publicKeys']>) {
+  const db = parts.database.client;
+  const keys = ownKeySet(publicKeys);
+  const anyClientExchanges = ttlLookup(
+    async () =>
+      (await db.client.count({ where: { grantTypes: { has: GRANT_TYPES.tokenExchange } } })) > 0 ? true : undefined,
+    parts.config.issuer.clientCacheTtlSeconds,
+  );
+  return {
+    personalKey: (presented: string, ip: string) => parts.apiKeys.authenticate(presented, ip, 'personal'),
+    async verifyAccessToken(token: string) {
+      try {
+        const { payload } = await jwtVerify(token, keys(), {
+          issuer: parts.config.issuer.url,
+          typ: 'at+jwt',
+          algorithms: ['ES256', 'RS256'],
+          requiredClaims: ['sub', 'exp', 'client_id', 'aud'],
+        });
+        return payload.cnf ? undefined : payload;
+      } catch {
+        return undefined;
+      }
+    },
+    accountActive: async (id: string) => (await findActiveAccount(parts.users, id)) !== undefined,
+    anyClientExchanges: async () => (await anyClientExchanges('any')) === true,
+    record: (event: Parameters<SecurityEvents['record']>[0]) => parts.events.record(event),
+  };
 }
 
 /** Refresh-token rotation's grace window; its reuse detections go to the security log. */

@@ -14,6 +14,14 @@ export const GRANT_TYPES = {
   clientCredentials: 'client_credentials',
   /** RFC 8628. */
   deviceCode: 'urn:ietf:params:oauth:grant-type:device_code',
+  /** RFC 8693. */
+  tokenExchange: 'urn:ietf:params:oauth:grant-type:token-exchange',
+} as const;
+
+/** The token types the token-exchange grant knows (RFC 8693 §3, and ours for personal access tokens). */
+export const TOKEN_TYPES = {
+  accessToken: 'urn:ietf:params:oauth:token-type:access_token',
+  personalAccessToken: 'urn:latchkey:params:oauth:token-type:personal_access_token',
 } as const;
 
 /**

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import { SignJWT, importJWK, type JWK, type JWTPayload } from 'jose';
 import * as client from 'openid-client';
@@ -55,11 +56,17 @@ export async function startStack(
     jwksCooldownMs?: number;
     issuerOverrides?: Record<string, string>;
     apiOverrides?: Record<string, string>;
+    /** Captures of each service's log (at info level), for tests that read them. */
+    issuerLog?: Writable;
+    apiLog?: Writable;
   } = {},
 ): Promise<Stack> {
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const issuer = await startIssuer({ TASK_API_URL: apiUrl, ...options.issuerOverrides });
+  const issuer = await startIssuer(
+    { TASK_API_URL: apiUrl, ...options.issuerOverrides },
+    options.issuerLog ? { logDestination: options.issuerLog } : {},
+  );
   const dir = await temporaryDirectory();
   const api = await startService(
     {
@@ -74,10 +81,10 @@ export async function startStack(
       ISSUER_URL: issuer.url,
       TASK_API_URL: apiUrl,
       TASK_API_PORT: String(apiPort),
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: options.apiLog ? 'info' : 'warn',
       ...options.apiOverrides,
     }),
-    { port: apiPort },
+    { port: apiPort, logDestination: options.apiLog },
   );
   const app = await issuer.createClient({
     type: 'spa',

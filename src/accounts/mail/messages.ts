@@ -100,3 +100,33 @@ export function securityChange(change: SecurityChange, issuerUrl: string): Compo
   const { subject, text } = SECURITY_CHANGES[change];
   return { kind: change, subject, text: `${text}\n\nIf this was not you, reset your password now: ${issuerUrl}/reset` };
 }
+
+export function apiKeyExpiring(name: string, prefix: string, expiresAt: Date, issuerUrl: string): Composed {
+  return {
+    kind: 'api_key_expiring',
+    subject: 'A Latchkey API key expires soon',
+    text: `Your API key "${name}" (${prefix}…) expires on ${expiresAt.toUTCString()}.
+
+Scripts and jobs that use it stop working then. Make a new key at ${issuerUrl}/account/keys and put it in their place; the old one can be revoked there too.
+
+This is an automatic message.`,
+  };
+}
+
+export function apiKeyUsedFromNewAddress(
+  name: string,
+  prefix: string,
+  ip: string | undefined,
+  issuerUrl: string,
+): Composed {
+  return {
+    kind: 'api_key_new_address',
+    subject: 'Your Latchkey API key was used from a new address',
+    text: `Your API key "${name}" (${prefix}…) was just used from an address it had not been used from before: ${ip ?? 'unknown'}.
+
+Was this you, or a job of yours? Then nothing needs doing.
+If not, revoke the key now at ${issuerUrl}/account/keys: it stops working at once.
+
+This is an automatic message.`,
+  };
+}

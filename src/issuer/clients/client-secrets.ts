@@ -1,9 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { sameSecret, sha256Base64url } from '../../shared/crypto/digest.ts';
+import { generateKey } from '../api-keys/key-format.ts';
 
-/** 256 random bits: guessing is hopeless, so a fast hash suffices where a password would need argon2. */
+/**
+ * `lk_cs_` and 178 random bits with a checksum (docs/api-keys.md), so secret scanners recognise a
+ * leaked one; guessing is hopeless, so a fast hash suffices where a password would need argon2.
+ * Secrets made before this format (256 bits, base64url) keep working: only the hash is compared.
+ */
 export function generateClientSecret(): string {
-  return randomBytes(32).toString('base64url');
+  return generateKey('clientSecret');
 }
 
 export function hashClientSecret(secret: string): string {

@@ -3,8 +3,8 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { ClientType } from '../../shared/database/generated/issuer/client.ts';
 import type { ClientRepository, ClientRow } from './client-repository.ts';
 import { generateClientSecret, hashClientSecret } from './client-secrets.ts';
-import { OIDC_SCOPES } from '../../shared/protocol.ts';
-import { CLIENT_TYPES, DEFAULT_SCOPES } from './client-types.ts';
+import { GRANT_TYPES, OIDC_SCOPES } from '../../shared/protocol.ts';
+import { CLIENT_TYPES, DEFAULT_SCOPES, EXCHANGEABLE_TOKEN_TYPES } from './client-types.ts';
 
 export class ClientValidationError extends Error {}
 
@@ -34,6 +34,8 @@ export interface NewClient {
   resources?: string[];
   /** One of `resources`: what a request without a `resource` parameter gets a token for. */
   defaultResource?: string | null;
+  /** Subject token types it may exchange (RFC 8693); needs the token-exchange grant. */
+  tokenExchangeSubjectTypes?: string[];
 }
 
 /** What the client registry needs of the API registry. */
@@ -109,9 +111,29 @@ function validateClient(type: ClientType, client: Required<ClientChanges> & { jw
   for (const field of PAGE_LINKS) if (client[field]) validatePageLink(field, client[field]);
   if (client.defaultResource !== null && !client.resources.includes(client.defaultResource))
     throw new ClientValidationError(`the default API ${client.defaultResource} is not one of the client's APIs`);
+  checkTokenExchange(type, client);
   const ttl = client.accessTokenTtlSeconds;
   if (ttl !== null && !(Number.isInteger(ttl) && ttl >= 60 && ttl <= 86_400))
     throw new ClientValidationError('an access-token lifetime is a whole number of seconds from 60 to 86400');
+}
+
+/** The token-exchange grant and its subject token types come together, and each type suits the client. */
+function checkTokenExchange(type: ClientType, client: Required<ClientChanges>): void {
+  const types = client.tokenExchangeSubjectTypes;
+  const hasGrant = client.grantTypes.includes(GRANT_TYPES.tokenExchange);
+  if (hasGrant && types.length === 0)
+    throw new ClientValidationError('the token-exchange grant needs at least one subject token type');
+  if (!hasGrant && types.length > 0)
+    throw new ClientValidationError('subject token types need the token-exchange grant');
+  for (const tokenType of types) {
+    const rule = EXCHANGEABLE_TOKEN_TYPES[tokenType];
+    if (!rule)
+      throw new ClientValidationError(
+        `subject token type ${tokenType} is not one of: ${Object.keys(EXCHANGEABLE_TOKEN_TYPES).join(', ')}`,
+      );
+    if (rule.confidentialOnly && !CLIENT_TYPES[type].confidential)
+      throw new ClientValidationError(`only a confidential client may exchange ${tokenType} (delegation)`);
+  }
 }
 
 /** A client's changeable fields, as stored. */
@@ -131,6 +153,7 @@ function editable(row: ClientRow): Required<ClientChanges> {
     accessTokenTtlSeconds: row.accessTokenTtlSeconds,
     resources: row.resources,
     defaultResource: row.defaultResource,
+    tokenExchangeSubjectTypes: row.tokenExchangeSubjectTypes,
   };
 }
 
@@ -170,6 +193,7 @@ export function clientService(repository: ClientRepository, apis: ApiScopesSourc
         tosUri: input.tosUri ?? null,
         accessTokenTtlSeconds: input.accessTokenTtlSeconds ?? null,
         defaultResource: input.defaultResource ?? null,
+        tokenExchangeSubjectTypes: [...new Set(input.tokenExchangeSubjectTypes ?? [])],
       };
       const resources = [...new Set(input.resources ?? [])];
       const apiScopes = await checkApis(apis, resources, fields.scopes);
@@ -253,6 +277,7 @@ export function toProviderMetadata(client: ClientRow): AdapterPayload {
     ...(client.secretHash ? { client_secret: client.secretHash } : {}),
     ...(client.jwks ? { jwks: client.jwks as unknown as AdapterPayload['jwks'] } : {}),
     allowed_resources: client.resources,
+    token_exchange_subject_types: client.tokenExchangeSubjectTypes,
     first_party: client.firstParty,
     client_type: client.type,
     pkce_required: client.pkceRequired,

@@ -8,7 +8,9 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
  * - revocation answers `{}` as application/json (RFC 7009 leaves the body open; oidc-client-ts
  *   refuses a text/plain answer);
  * - introspection without any client authentication is 401 `invalid_client` with a challenge
- *   (RFC 7662 §2.3, RFC 6749 §5.2), not 400.
+ *   (RFC 7662 §2.3, RFC 6749 §5.2), not 400;
+ * - a client using a grant it was not given is `unauthorized_client` (RFC 6749 §5.2), not
+ *   `invalid_request`.
  */
 export function protocolConformance() {
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
@@ -20,6 +22,13 @@ export function protocolConformance() {
       body.revocation_endpoint_auth_methods_supported = body.token_endpoint_auth_methods_supported;
     } else if (route === 'revocation' && ctx.status === 200) {
       ctx.body = {};
+    } else if (
+      route === 'token' &&
+      ctx.status === 400 &&
+      body?.error === 'invalid_request' &&
+      body.error_description === 'requested grant type is not allowed for this client'
+    ) {
+      ctx.body = { error: 'unauthorized_client', error_description: 'this client may not use this grant type' };
     } else if (
       route === 'introspection' &&
       ctx.status === 400 &&

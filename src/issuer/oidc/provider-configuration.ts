@@ -17,6 +17,8 @@ import {
   type TokenSubject,
 } from './resource-servers.ts';
 import { shouldRotateRefreshToken } from './refresh-grace.ts';
+import type { ServiceKeyCheck } from '../clients/hashed-secret.ts';
+import { exchangedActClaim, type TokenExchangeDependencies } from './token-exchange.ts';
 
 export interface ProviderSettings {
   issuerUrl: string;
@@ -42,6 +44,13 @@ export interface ProviderDependencies {
   pages: PageRenderer;
   /** Clients defined in code rather than the database: the account pages. */
   staticClients?: ClientMetadata[];
+  /**
+   * A service key (`lk_svc_`) presented as its client's secret: the permissions it may use now, or
+   * undefined when it is not a valid key of that client.
+   */
+  serviceKey?: ServiceKeyCheck;
+  /** The token-exchange grant (RFC 8693); absent, the provider has no such grant. */
+  tokenExchange?: TokenExchangeDependencies;
 }
 
 interface ClientExtras {
@@ -152,6 +161,23 @@ export function providerConfiguration({
   };
 }
 
+/**
+ * The APIs as the token-exchange grant sees them: the same rules (the client's APIs and scopes, the
+ * subject's roles, lifetimes) as the provider's resource indicators, from the same dependencies.
+ */
+export function exchangeResourceServers({
+  findApi,
+  grantsOf,
+  settings,
+}: Pick<ProviderDependencies, 'findApi' | 'grantsOf' | 'settings'>) {
+  const roleGrants = roleGrantsPerRequest((subject) => orUnavailable(() => grantsOf(subject)));
+  return resourceServers(
+    (identifier) => orUnavailable(() => findApi(identifier)),
+    roleGrants,
+    settings.ttl.accessToken,
+  );
+}
+
 /** What Latchkey chooses among the protocol's options: claims, scopes, response types, PKCE, algorithms. */
 function protocolChoices(): Partial<Configuration> {
   return {
@@ -199,6 +225,7 @@ function protocolChoices(): Partial<Configuration> {
         'pkce_required',
         'access_token_ttl',
         'default_resource',
+        'token_exchange_subject_types',
       ],
     },
   };
@@ -296,6 +323,7 @@ async function accessTokenClaims(
     ...(origin?.authTime ? { auth_time: origin.authTime } : {}),
     ...(origin?.acr ? { acr: origin.acr } : {}),
     ...(origin?.amr ? { amr: origin.amr } : {}),
+    ...exchangedActClaim(ctx),
   };
 }
 

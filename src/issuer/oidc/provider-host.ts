@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Provider from 'oidc-provider';
+import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../../shared/logging/logger.ts';
 import type { KeyRing, KeySet } from '../keys/key-ring.ts';
 import { canonicalTokenSpelling } from './canonical-tokens.ts';
@@ -10,7 +10,8 @@ import { retryAfterOnUnavailable } from './outage-errors.ts';
 import { protocolConformance } from './protocol-conformance.ts';
 import { securityHeaders } from './security-headers.ts';
 import { revokeGrantsOnLogout } from './logout-revocation.ts';
-import { providerConfiguration, type ProviderDependencies } from './provider-configuration.ts';
+import { exchangeResourceServers, providerConfiguration, type ProviderDependencies } from './provider-configuration.ts';
+import { installTokenExchange } from './token-exchange.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -89,7 +90,14 @@ export class ProviderHost {
     provider.proxy = true;
     provider.maxIpsCount = 1;
     provider.use(securityHeaders());
-    installHashedSecretComparison(provider);
+    installHashedSecretComparison(provider, this.#options.dependencies.serviceKey);
+    const { tokenExchange } = this.#options.dependencies;
+    if (tokenExchange) {
+      const resources = exchangeResourceServers(this.#options.dependencies);
+      installTokenExchange(provider, tokenExchange, (ctx, resource, client) =>
+        resources.getResourceServerInfo(ctx, resource, client as KoaContextWithOIDC['oidc']['client']),
+      );
+    }
     provider.use(consumeCodeOnFailedRedemption());
     provider.use(canonicalTokenSpelling());
     provider.use(protocolConformance());

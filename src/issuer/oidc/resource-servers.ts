@@ -31,6 +31,12 @@ export interface RoleGrants {
   scopesByApi: Map<string, Set<string>>;
 }
 
+/** What a service key used as the client's secret in this request allows (`<API> <scope>` each). */
+export const serviceKeyPermissions = new WeakMap<object, ReadonlySet<string>>();
+
+/** The person a token exchange (RFC 8693) issues for, set by the grant before it asks for the API. */
+export const exchangeSubjects = new WeakMap<object, TokenSubject>();
+
 /**
  * Whose token the token endpoint is issuing: the person of the grant being redeemed or refreshed, or
  * the service asking for itself (client credentials). Roles limit tokens, not grants: the grant keeps
@@ -38,6 +44,8 @@ export interface RoleGrants {
  * refresh, and a role taken away is gone from it.
  */
 export function tokenSubject(ctx: KoaContextWithOIDC): TokenSubject | undefined {
+  const exchanged = exchangeSubjects.get(ctx);
+  if (exchanged) return exchanged;
   const accountId = (ctx.oidc.entities as { Grant?: { accountId?: string } }).Grant?.accountId;
   if (accountId) return { userId: accountId };
   if (ctx.oidc.params?.grant_type === 'client_credentials' && ctx.oidc.client)
@@ -95,6 +103,9 @@ export function resourceServers(
       if (api.dpopRequired && ctx.oidc.route === 'token' && !ctx.get('DPoP'))
         throw new errors.InvalidRequest(`tokens for ${api.identifier} are issued only with a DPoP proof (RFC 9449)`);
       let scopes = api.scopes.filter((scope) => clientScopes.has(scope));
+      // A service key used as the secret narrows its client's tokens to the key's permissions.
+      const keyed = serviceKeyPermissions.get(ctx);
+      if (keyed) scopes = scopes.filter((scope) => keyed.has(`${api.identifier} ${scope}`));
       if (api.roleLimited && ctx.oidc.route === 'token') {
         // A token whose subject is not known here carries nothing of a role-limited API (fail closed).
         const subject = tokenSubject(ctx);

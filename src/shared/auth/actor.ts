@@ -16,8 +16,28 @@ export type Actor =
       amr: readonly string[];
       /** The verified address, when the token carries one (the person granted the `email` scope). */
       email?: string;
+      /**
+       * Delegation (RFC 8693 `act`): the service acting for the person, and the one it acted for in
+       * turn, if any. The person's rights still decide; this says who is asking.
+       */
+      act?: ActingParty;
     }
   | { kind: 'service'; clientId: string; scopes: ReadonlySet<string> };
+
+/** A party acting for the subject (RFC 8693 §4.1), and whoever it in turn acted for. */
+export interface ActingParty {
+  sub: string;
+  clientId: string;
+  act?: ActingParty;
+}
+
+function actingParty(value: unknown, depth = 0): ActingParty | undefined {
+  if (!value || typeof value !== 'object' || depth > 10) return undefined;
+  const { sub, client_id: clientId, act } = value as Record<string, unknown>;
+  if (typeof sub !== 'string' || typeof clientId !== 'string') return undefined;
+  const earlier = act === undefined ? undefined : actingParty(act, depth + 1);
+  return { sub, clientId, ...(earlier ? { act: earlier } : {}) };
+}
 
 /** The issuer marks service subjects `client:<client_id>`; user subjects are UUIDs. */
 export function actorFromClaims(claims: JWTPayload & Record<string, unknown>): Actor | undefined {
@@ -42,5 +62,6 @@ export function actorFromClaims(claims: JWTPayload & Record<string, unknown>): A
     authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
     amr,
     ...(typeof claims.email === 'string' ? { email: claims.email } : {}),
+    ...(claims.act !== undefined && actingParty(claims.act) ? { act: actingParty(claims.act)! } : {}),
   };
 }

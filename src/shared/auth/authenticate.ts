@@ -193,6 +193,9 @@ export function authenticate(options: AuthenticateOptions): Middleware<Authentic
     if (!actor)
       throw unauthorized(options.resource, 'invalid_token', 'The access token does not describe a caller.', scheme);
     ctx.state.actor = actor;
+    // Who acted for whom, on every log line of a delegated request (the access line included).
+    if (actor.kind === 'user' && actor.act)
+      ctx.state.log = ctx.state.log.child({ onBehalfOf: actor.sub, actingClient: actor.act.clientId, act: actor.act });
     await next();
   };
 }
