@@ -55,6 +55,7 @@ export default tseslint.config(
         setTimeout: 'readonly',
         clearTimeout: 'readonly',
         PublicKeyCredential: 'readonly',
+        navigator: 'readonly',
       },
     },
   },

@@ -45,6 +45,10 @@ export const CLI_OPTIONS = {
   locale: { type: 'string' },
   zoneinfo: { type: 'string' },
   limit: { type: 'string' },
+  'token-exchange-type': { type: 'string', multiple: true },
+  permission: { type: 'string', multiple: true },
+  client: { type: 'string' },
+  'expires-in-days': { type: 'string' },
 } as const;
 
 export const parseCli = (args: string[]) => parseArgs({ args, allowPositionals: true, options: CLI_OPTIONS });

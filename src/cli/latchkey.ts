@@ -20,6 +20,7 @@ import { auditCommand, keysCommand } from './commands/log-commands.ts';
 import { roleCommand } from './commands/role-commands.ts';
 import { userCommand, userId } from './commands/user-commands.ts';
 import { webhookCommand } from './commands/webhook-commands.ts';
+import { apiKeyCommand } from './commands/api-key-commands.ts';
 import { gatherDeploymentFacts } from './deploy-facts.ts';
 import { reviewDeployment } from './deploy-review.ts';
 
@@ -40,6 +41,7 @@ const USAGE = `usage: latchkey <command> [options] [--json] [--issuer URL]
                 [--redirect-uri U]... [--post-logout-redirect-uri U]...
                 [--scope S]... [--grant-type G]... [--first-party] [--no-pkce] [--jwks-file F]
                 [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--access-token-ttl SECONDS]
+                [--token-exchange-type TYPE]...   (with --grant-type urn:ietf:params:oauth:grant-type:token-exchange)
   client update ID [--name N] [--resource API_URI]... [--default-resource API_URI] [--redirect-uri U]...
                 [--post-logout-redirect-uri U]... [--scope S]... [--grant-type G]...
                 [--first-party | --third-party] [--pkce | --no-pkce] [--logo-uri U] [--client-uri U]
@@ -61,6 +63,10 @@ const USAGE = `usage: latchkey <command> [options] [--json] [--issuer URL]
                                             sign_in.failed, passkey.* or *; the secret is shown once)
   webhook list | show ID | delete ID | enable ID | disable ID | rotate-secret ID | test ID
   webhook deliveries ID | replay ID DELIVERY_ID
+  api-key list [--user ID|EMAIL] [--client ID] | show ID | revoke ID
+  api-key revoke-leaked                     (the full key on standard input: revoked at once, owner named)
+  api-key create --client ID --name N --permission "API_URI SCOPE"... [--expires-in-days D]
+                                            (a service client's lk_svc_ key, used as its secret; shown once)
   migrate                                   (the only command that opens the database itself)
   check --deploy                            (audits this configuration for production: PostgreSQL,
                                             Redis, SMTP, URLs, keys, administrators; exit 1 on an error)
@@ -209,6 +215,7 @@ async function run(args: string[]): Promise<Output | undefined> {
     keys: (admin) => keysCommand(admin, input),
     audit: (admin) => auditCommand(admin, input, (who) => userId(admin, who)),
     webhook: (admin) => webhookCommand(admin, input),
+    'api-key': (admin) => apiKeyCommand(admin, input, (who) => userId(admin, who)),
   };
   const handler = commands[command];
   if (!handler) throw new CliError(EXIT.invalid, `unknown command "${command}"`);

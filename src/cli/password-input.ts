@@ -6,6 +6,7 @@
 export async function readPassword(
   input: NodeJS.ReadStream = process.stdin,
   prompt: NodeJS.WriteStream = process.stderr,
+  label = 'Password',
 ): Promise<string> {
   if (!input.isTTY) {
     const chunks: Buffer[] = [];
@@ -14,7 +15,7 @@ export async function readPassword(
       .toString('utf8')
       .replace(/\r?\n$/, '');
   }
-  prompt.write('Password (not shown): ');
+  prompt.write(`${label} (not shown): `);
   input.setRawMode(true);
   input.resume();
   input.setEncoding('utf8');

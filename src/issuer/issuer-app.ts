@@ -378,6 +378,7 @@ function adminRouterOf(parts: Parts, host: ProviderHost) {
       events,
       passkeys: services.passkeys,
       webhooks: parts.webhooks,
+      apiKeys: parts.apiKeys,
     },
   });
 }
@@ -424,6 +425,7 @@ function pageRouters(parts: Parts, host: ProviderHost) {
       profiles: profiles({ users, events }),
       recentSignInSeconds,
       passkeys: parts.services.passkeys,
+      apiKeys: parts.apiKeys,
     }),
   ];
 }

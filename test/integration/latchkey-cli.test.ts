@@ -183,7 +183,11 @@ describe('latchkey command line', () => {
     assert.deepEqual(client.grantTypes, ['client_credentials']);
     assert.deepEqual(client.scopes, [], 'no API named (--resource): no API scope, and a service has no OpenID ones');
     assert.deepEqual(client.resources, []);
-    assert.match(String(client.clientSecret), /^[A-Za-z0-9_-]{43}$/, '256 random bits');
+    assert.match(
+      String(client.clientSecret),
+      /^lk_cs_[0-9A-Za-z]{36}$/,
+      'the scannable format: 178 random bits and a checksum',
+    );
     const shown = await latchkey(['client', 'show', String(client.id), '--json']);
     assert.equal(shown.json().clientSecret, undefined);
     assert.ok(!shown.stdout.includes(String(client.clientSecret)));
@@ -497,6 +501,72 @@ describe('latchkey command line', () => {
     } finally {
       await receiver.close();
     }
+  });
+
+  it('gives a service client a key (shown once), lists it, revokes a leaked one read from standard input', async () => {
+    const created = await latchkey([
+      'client',
+      'create',
+      '--name',
+      'Key holder',
+      '--type',
+      'service',
+      '--resource',
+      issuer.taskApi,
+      '--scope',
+      'tasks:work',
+      '--grant-type',
+      'client_credentials',
+      '--grant-type',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+      '--token-exchange-type',
+      'urn:ietf:params:oauth:token-type:access_token',
+      '--json',
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    const client = created.json() as { id: string; tokenExchangeSubjectTypes: string[] };
+    assert.deepEqual(client.tokenExchangeSubjectTypes, ['urn:ietf:params:oauth:token-type:access_token']);
+    await latchkey(['client', 'roles', 'add', client.id, 'task-worker']);
+    const made = await latchkey([
+      'api-key',
+      'create',
+      '--client',
+      client.id,
+      '--name',
+      'host 3',
+      '--permission',
+      `${issuer.taskApi} tasks:work`,
+      '--json',
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const { key, id, prefix } = made.json() as { key: string; id: string; prefix: string };
+    assert.match(key, /^lk_svc_/);
+    const listed = await latchkey(['api-key', 'list', '--client', client.id, '--json']);
+    assert.deepEqual(
+      (listed.json() as unknown as Array<{ id: string }>).map((row) => row.id),
+      [id],
+    );
+    assert.ok(!listed.stdout.includes(key), 'the key is shown once, never listed');
+    const beyond = await latchkey([
+      'api-key',
+      'create',
+      '--client',
+      client.id,
+      '--name',
+      'too much',
+      '--permission',
+      `${issuer.taskApi} tasks:admin`,
+    ]);
+    assert.equal(beyond.code, 1, 'a key never holds what its owner does not');
+    const leaked = await latchkey(['api-key', 'revoke-leaked', '--json'], `${key}\n`);
+    assert.equal(leaked.code, 0, leaked.stderr);
+    assert.equal((leaked.json() as { prefix: string }).prefix, prefix);
+    assert.notEqual((leaked.json() as { revokedAt: string | null }).revokedAt, null);
+    const mangled = await latchkey(
+      ['api-key', 'revoke-leaked'],
+      `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}\n`,
+    );
+    assert.equal(mangled.code, 2, 'a key with a wrong checksum is no key of ours');
   });
 
   it('rotates keys on command and lists them with their state', async () => {

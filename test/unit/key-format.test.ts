@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { apiKeys, type ApiKeyDependencies } from '../../src/issuer/api-keys/api-keys.ts';
 import {
   generateKey,
   KEY_PATTERN,
@@ -55,5 +56,35 @@ describe('API key format', () => {
     assert.equal(counts.size, 62);
     const expected = (2000 * 30) / 62;
     for (const [char, count] of counts) assert.ok(Math.abs(count - expected) < expected * 0.25, `${char}: ${count}`);
+  });
+});
+
+describe('API key checks', () => {
+  it('refuses a key with a bad checksum without reading the database, the hashing secret or the roles', async () => {
+    const touched: string[] = [];
+    const untouchable = (name: string) =>
+      new Proxy(() => undefined, {
+        get: (_target, property) => (touched.push(`${name}.${String(property)}`), untouchable(name)),
+        apply: () => (touched.push(name), Promise.reject(new Error(`${name} was read`))),
+      });
+    const keys = apiKeys({
+      db: untouchable('db'),
+      hashKey: untouchable('hashKey'),
+      apis: untouchable('apis'),
+      grantsOf: untouchable('grantsOf'),
+      clientScopes: untouchable('clientScopes'),
+      mailer: untouchable('mailer'),
+      events: untouchable('events'),
+      issuerUrl: 'https://id.example.com',
+    } as unknown as ApiKeyDependencies);
+    const key = generateKey('personal');
+    const mangled = key.slice(0, -1) + (key.endsWith('0') ? '1' : '0');
+    assert.deepEqual(await keys.authenticate(mangled, '192.0.2.1', 'personal'), { ok: false, reason: 'malformed' });
+    assert.deepEqual(await keys.authenticate(generateKey('service'), '192.0.2.1', 'personal'), {
+      ok: false,
+      reason: 'malformed',
+    });
+    assert.equal(await keys.revokeLeaked(mangled), undefined);
+    assert.deepEqual(touched, []);
   });
 });

@@ -36,6 +36,7 @@ function clientFields(values: CommandInput['values']) {
     ...(values['post-logout-redirect-uri'] ? { postLogoutRedirectUris: values['post-logout-redirect-uri'] } : {}),
     ...(values.scope ? { scopes: values.scope } : {}),
     ...(values['grant-type'] ? { grantTypes: values['grant-type'] } : {}),
+    ...(values['token-exchange-type'] ? { tokenExchangeSubjectTypes: values['token-exchange-type'] } : {}),
     ...(values.resource ? { resources: values.resource } : {}),
     ...(values['default-resource'] !== undefined ? { defaultResource: values['default-resource'] || null } : {}),
     ...(firstParty !== undefined ? { firstParty } : {}),

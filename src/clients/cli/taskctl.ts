@@ -10,7 +10,9 @@ import { withPortFollowingUrls } from '../../shared/config/port-urls.ts';
 import { parseArgs } from 'node:util';
 import { DEMO_USER_SCOPE } from '../../shared/protocol.ts';
 import { configDirectory, credentialStore } from './credential-store.ts';
+import { readFileSync } from 'node:fs';
 import { deviceSession, SessionError, type SessionProblem } from './device-session.ts';
+import { keySession } from './key-session.ts';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, usage: 1, authNeeded: 2, forbidden: 3, notFound: 4, server: 5 } as const;
@@ -38,6 +40,8 @@ const USAGE = `taskctl: your Latchkey tasks from the command line
 
 Options: --json (machine-readable output), --issuer URL (TASKCTL_ISSUER, else ISSUER_URL),
          --api URL (TASKCTL_API, else TASK_API_URL), --client-id ID (TASKCTL_CLIENT_ID)
+Scripts and CI: TASKCTL_TOKEN=lk_pat_… (or --token-file FILE) uses an API key made at the
+         issuer's /account/keys instead of a sign-in; it is traded for short-lived tokens as needed.
 Exit codes: 0 ok, 1 usage, 2 sign-in needed, 3 forbidden, 4 not found, 5 server or network`;
 
 const SCOPE = DEMO_USER_SCOPE;
@@ -65,6 +69,7 @@ const { values: flags, positionals } = (() => {
         description: { type: 'string' },
         status: { type: 'string' },
         clear: { type: 'boolean', default: false },
+        'token-file': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -86,7 +91,19 @@ const print = (line = ''): void => {
   process.stdout.write(`${line}\n`);
 };
 const output = (json: unknown, text: () => void) => (flags.json ? print(JSON.stringify(json)) : text());
-const session = deviceSession({
+/** A personal access token for scripts: from --token-file, else TASKCTL_TOKEN; never an argument. */
+function personalKey(): string | undefined {
+  const file = flags['token-file'];
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      throw new CliError(EXIT.usage, `cannot read the key file ${file}`);
+    }
+  }
+  return process.env.TASKCTL_TOKEN?.trim() || undefined;
+}
+const deviceSignIn = deviceSession({
   ...settings,
   scope: SCOPE,
   store,
@@ -103,8 +120,17 @@ const SESSION_EXITS: Record<SessionProblem, number> = {
   unreachable: EXIT.server,
 };
 
+let keyed: ReturnType<typeof keySession> | undefined;
+/** The key's session when a key was given, else the signed-in device session. */
+function session() {
+  const key = personalKey();
+  if (!key) return deviceSignIn;
+  keyed ??= keySession({ ...settings, key });
+  return keyed;
+}
+
 async function api(method: string, path: string, body?: unknown): Promise<Response> {
-  const response = await session.call(method, path, body);
+  const response = await session().call(method, path, body);
   if (response.ok) return response;
   const problem = (await response.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
   const message = problem?.error?.message ?? `the task API answered ${response.status}`;
@@ -149,17 +175,25 @@ async function main(): Promise<void> {
   if (flags.help || !command) return print(USAGE);
   switch (command) {
     case 'login': {
-      const { sub, email } = await session.login();
+      if (personalKey())
+        throw new CliError(EXIT.usage, 'an API key is in use (TASKCTL_TOKEN or --token-file): no sign-in is needed');
+      const { sub, email } = await deviceSignIn.login();
       return output({ signedIn: true, sub, email }, () => print(`Signed in as ${email ?? sub ?? 'you'}.`));
     }
     case 'whoami': {
-      const current = await session.credentials();
+      if (personalKey()) {
+        const { sub } = await keySession({ ...settings, key: personalKey()! }).whoami();
+        return output({ sub, issuer: settings.issuer, via: 'api-key' }, () =>
+          print(`${sub ?? 'unknown'} at ${settings.issuer} (API key)`),
+        );
+      }
+      const current = await deviceSignIn.credentials();
       return output({ sub: current.sub, email: current.email, issuer: current.issuer }, () =>
         print(`${current.email ?? current.sub} at ${current.issuer}`),
       );
     }
     case 'logout': {
-      await session.logout();
+      await deviceSignIn.logout();
       return output({ signedOut: true }, () => print('Signed out.'));
     }
     case 'tasks':

@@ -15,6 +15,8 @@ import { AccountPages, type AccountPagesOptions } from './account-pages.ts';
 import { passkeyRoutes } from './passkey-routes.ts';
 import { profileRoutes } from './profile-routes.ts';
 import type { Profiles } from '../../accounts/profile.ts';
+import type { ApiKeys } from '../api-keys/api-keys.ts';
+import { apiKeyRoutes } from './api-key-routes.ts';
 
 export interface AccountDependencies extends AccountPagesOptions {
   users: UserRepository;
@@ -27,6 +29,7 @@ export interface AccountDependencies extends AccountPagesOptions {
   access: AccountAccess;
   pages: PageRenderer;
   profiles: Profiles;
+  apiKeys: ApiKeys;
 }
 
 type Parts = AccountDependencies & { account: AccountPages; router: Router<RequestState> };
@@ -56,6 +59,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   accessRoutes(parts);
   profileRoutes(parts);
   passkeyRoutes(parts);
+  apiKeyRoutes(parts);
   return parts.router;
 }
 

@@ -20,6 +20,7 @@ import type { AdminActor } from './admin-actor.ts';
 import { adminApiRoutes } from './admin-api-routes.ts';
 import { adminClientRoutes } from './admin-client-routes.ts';
 import { adminLogRoutes } from './admin-log-routes.ts';
+import { adminApiKeyRoutes } from './admin-api-key-routes.ts';
 import { adminWebhookRoutes } from './admin-webhook-routes.ts';
 import { adminOpenApi } from './admin-openapi.ts';
 import { adminRoleRoutes } from './admin-role-routes.ts';
@@ -128,6 +129,7 @@ export function adminRoutes(services: AdminServices): AnyAdminRoute[] {
     ...adminRoleRoutes(services),
     ...adminLogRoutes(services),
     ...adminWebhookRoutes(services),
+    ...adminApiKeyRoutes(services),
   ];
 }
 

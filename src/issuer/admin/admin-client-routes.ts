@@ -24,6 +24,7 @@ export function presentClient(client: ClientRow, roles: string[]) {
     redirectUris: client.redirectUris,
     postLogoutRedirectUris: client.postLogoutRedirectUris,
     grantTypes: client.grantTypes,
+    tokenExchangeSubjectTypes: client.tokenExchangeSubjectTypes,
     scopes: client.scopes,
     resources: client.resources,
     defaultResource: client.defaultResource,

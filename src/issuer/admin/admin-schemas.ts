@@ -110,6 +110,7 @@ export const Client = z.object({
   redirectUris: z.array(z.string()),
   postLogoutRedirectUris: z.array(z.string()),
   grantTypes: z.array(z.string()),
+  tokenExchangeSubjectTypes: z.array(z.string()),
   scopes: z.array(z.string()),
   resources: z.array(z.string()),
   defaultResource: z.string().nullable(),
@@ -135,6 +136,8 @@ const clientFields = {
   redirectUris: z.array(uri).max(50),
   postLogoutRedirectUris: z.array(uri).max(50),
   grantTypes: z.array(z.string().max(100)).max(10),
+  /** Token types it may exchange (RFC 8693), with the token-exchange grant. */
+  tokenExchangeSubjectTypes: z.array(z.string().max(200)).max(5),
   scopes: z.array(z.string().max(128)).max(200),
   resources: z.array(uri).max(50),
   defaultResource: uri.nullable(),
@@ -243,3 +246,32 @@ export const EventQuery = z.strictObject({
   until: z.iso.datetime().optional(),
   ...PageQuery,
 });
+
+export const ApiKey = z.object({
+  id: z.uuid(),
+  kind: z.enum(['personal', 'service']),
+  prefix: z.string().describe('The kind and first characters: enough to recognise the key, never to use it'),
+  name: z.string(),
+  userId: z.uuid().nullable(),
+  clientId: z.string().nullable(),
+  permissions: z.array(z.string()).describe('`<API identifier> <scope>` each'),
+  expiresAt: date,
+  lastUsedAt: date.nullable(),
+  lastUsedIp: z.string().nullable(),
+  revokedAt: date.nullable(),
+  createdAt: date,
+});
+/** A new key: its text is in this answer only. */
+export const CreatedApiKey = ApiKey.extend({ key: z.string() });
+export const ApiKeyId = z.strictObject({ id: z.uuid() });
+export const ApiKeyListQuery = z.strictObject({
+  userId: z.uuid().optional().describe("Only this person's keys"),
+  clientId: z.string().max(64).optional().describe("Only this service client's keys"),
+  ...PageQuery,
+});
+export const CreateApiKeyBody = z.strictObject({
+  name: z.string().min(1).max(100),
+  permissions: z.array(z.string().max(2200)).min(1).max(100),
+  expiresInDays: z.number().int().min(1).max(365).optional().describe('Default 90'),
+});
+export const LeakedKeyBody = z.strictObject({ key: z.string().min(1).max(100) });

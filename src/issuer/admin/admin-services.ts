@@ -14,6 +14,7 @@ import type { clientService } from '../clients/client-service.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { RoleService } from '../roles/role-service.ts';
 import type { Webhooks } from '../webhooks/webhooks.ts';
+import type { ApiKeys } from '../api-keys/api-keys.ts';
 import { actorLabel, type AdminActor } from './admin-actor.ts';
 
 /** The services the admin API acts through: the same ones the pages and the provider use. */
@@ -34,6 +35,7 @@ export interface AdminServices {
   events: SecurityEvents;
   passkeys: Pick<Passkeys, 'list' | 'removeAny'>;
   webhooks: Webhooks;
+  apiKeys: ApiKeys;
 }
 
 /** Records a change in the security log, naming who made it (never a secret). */

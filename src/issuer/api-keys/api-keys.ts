@@ -4,6 +4,7 @@ import type { SecurityEvents } from '../../accounts/security-events.ts';
 import type { Mailer } from '../../accounts/mail/mailer.ts';
 import { apiKeyExpiring, apiKeyUsedFromNewAddress } from '../../accounts/mail/messages.ts';
 import type { RoleGrants, TokenSubject } from '../oidc/resource-servers.ts';
+import { after, type PageCursor } from '../../shared/database/page-cursor.ts';
 import { generateKey, keyKindOf, visiblePrefix } from './key-format.ts';
 
 export class ApiKeyInputError extends Error {}
@@ -158,15 +159,19 @@ export function apiKeys(deps: ApiKeyDependencies) {
       }),
 
     /** Every key, for administrators, newest first, a page at a time. */
-    listAll: (filter: { userId?: string | undefined; clientId?: string | undefined }, take: number, before?: string) =>
+    listAll: (
+      filter: { userId?: string | undefined; clientId?: string | undefined },
+      take: number,
+      cursor: PageCursor | undefined,
+    ) =>
       db.apiKey.findMany({
         where: {
           ...(filter.userId ? { userId: filter.userId } : {}),
           ...(filter.clientId ? { clientId: filter.clientId } : {}),
+          ...after(cursor),
         },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take,
-        ...(before ? { cursor: { id: before }, skip: 1 } : {}),
       }),
 
     find: (id: string) => db.apiKey.findUnique({ where: { id } }),
