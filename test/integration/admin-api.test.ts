@@ -305,6 +305,54 @@ describe('admin API', () => {
     assert.deepEqual((await call('GET', '/roles/accountant', serviceToken)).body.permissions, []);
   });
 
+  it('lists and revokes anyone’s API keys, revokes a leaked one from its text, and makes a service key shown once', async () => {
+    const person = await issuer.createUser();
+    const { key, record } = await issuer.issuer.apiKeys.create(
+      { userId: person.id },
+      { name: 'laptop', permissions: [`${issuer.taskApi} tasks:read`] },
+    );
+    const listed = await call('GET', `/api-keys?userId=${person.id}`, serviceToken);
+    assert.equal(listed.status, 200);
+    const items = listed.body.items as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      items.map((item) => [item.id, item.prefix, item.kind]),
+      [[record.id, key.slice(0, 11), 'personal']],
+    );
+    assert.ok(!JSON.stringify(listed.body).includes(key) && !JSON.stringify(listed.body).includes(record.hash));
+    const revoked = await call('POST', `/api-keys/${record.id}/revoke`, serviceToken);
+    assert.equal(revoked.status, 200);
+    assert.notEqual(revoked.body.revokedAt, null);
+
+    const leaked = await issuer.issuer.apiKeys.create(
+      { userId: person.id },
+      { name: 'pasted in a chat', permissions: [`${issuer.taskApi} tasks:read`] },
+    );
+    const report = await call('POST', '/api-keys/revoke-leaked', serviceToken, { key: leaked.key });
+    assert.equal(report.status, 200);
+    assert.equal(report.body.userId, person.id, 'the owner is named');
+    assert.notEqual((await issuer.issuer.apiKeys.find(leaked.record.id))?.revokedAt, null);
+    const unknown = await call('POST', '/api-keys/revoke-leaked', serviceToken, { key: 'lk_pat_nothing' });
+    assert.equal(unknown.status, 404);
+
+    const worker = await issuer.createClient({ type: 'service' });
+    const made = await call('POST', `/clients/${worker.id}/api-keys`, serviceToken, {
+      name: 'host 7',
+      permissions: [`${issuer.taskApi} tasks:work`],
+      expiresInDays: 30,
+    });
+    assert.equal(made.status, 201);
+    assert.match(String(made.body.key), /^lk_svc_/);
+    const shown = await call('GET', `/api-keys/${String(made.body.id)}`, serviceToken);
+    assert.equal(shown.body.key, undefined, 'shown once');
+    const beyond = await call('POST', `/clients/${worker.id}/api-keys`, serviceToken, {
+      name: 'too much',
+      permissions: [`${issuer.taskApi} tasks:admin`],
+    });
+    assert.equal(beyond.status, 400);
+    const types = (await issuer.issuer.events.list({ limit: 20 })).map((event) => event.type);
+    assert.ok(types.includes('api_key.revoked') && types.includes('api_key.created'));
+  });
+
   it('answers bad input with 400 in the error envelope, naming the problem', async () => {
     const unknownField = await call('POST', '/roles', serviceToken, { name: 'x', admin: true });
     assert.equal(unknownField.status, 400);

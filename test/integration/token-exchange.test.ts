@@ -5,7 +5,11 @@ import * as client from 'openid-client';
 import { apiRepository } from '../../src/issuer/apis/api-repository.ts';
 import { apiService } from '../../src/issuer/apis/api-service.ts';
 import { GRANT_TYPES, TOKEN_TYPES } from '../../src/shared/protocol.ts';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { captureLog } from '../support/log-capture.ts';
+import { temporaryDirectory } from '../support/environment.ts';
+import { spawnEntry } from '../support/processes.ts';
 import { startStack, type Stack } from '../support/task-api-harness.ts';
 
 const GATEWAY = 'https://gateway.example.com/api';
@@ -56,7 +60,7 @@ describe('API keys and token exchange (RFC 8693)', () => {
   async function personalKey(userId: string, scopes: string[], expiresInDays?: number) {
     const { key, record } = await stack.issuer.issuer.apiKeys.create(
       { userId },
-      { name: 'ci job', permissions: scopes.map(taskApiPermission), expiresInDays },
+      { name: 'ci job', permissions: scopes.map(taskApiPermission), ...(expiresInDays ? { expiresInDays } : {}) },
     );
     keysMade.push(key);
     return { key, record };
@@ -290,6 +294,75 @@ describe('API keys and token exchange (RFC 8693)', () => {
         data: { disabledAt: new Date() },
       });
       await assert.rejects(delegate(gatewayConfig, person.token), oauthError('invalid_grant'));
+    });
+  });
+
+  describe('the command-line clients on keys', () => {
+    it('taskctl with TASKCTL_TOKEN=lk_pat_… lists the owner’s tasks, and with --token-file too, without signing in', async () => {
+      const user = await stack.userToken();
+      await stack.call('POST', '/tasks', user.token, { title: 'Rotate the certificates' });
+      const { key } = await personalKey(user.sub, ['tasks:read']);
+      const home = await temporaryDirectory();
+      const env = {
+        ISSUER_URL: stack.issuer.url,
+        TASK_API_URL: stack.apiUrl,
+        TASKCTL_CLIENT_ID: cli.id,
+        TASKCTL_CONFIG_DIR: home.path,
+        HOME: home.path,
+      };
+      try {
+        const run = spawnEntry('src/clients/cli/taskctl.ts', { ...env, TASKCTL_TOKEN: key }, [
+          'tasks',
+          'list',
+          '--json',
+        ]);
+        assert.equal((await run.exited).code, 0, run.output());
+        const tasks = JSON.parse(run.output().trim().split('\n').at(-1)!) as Array<{ title: string }>;
+        assert.deepEqual(
+          tasks.map((task) => task.title),
+          ['Rotate the certificates'],
+        );
+        const file = path.join(home.path, 'key');
+        await writeFile(file, `${key}\n`, { mode: 0o600 });
+        const fromFile = spawnEntry('src/clients/cli/taskctl.ts', env, ['whoami', '--token-file', file, '--json']);
+        assert.equal((await fromFile.exited).code, 0, fromFile.output());
+        assert.match(fromFile.output(), new RegExp(user.sub));
+        const write = spawnEntry('src/clients/cli/taskctl.ts', { ...env, TASKCTL_TOKEN: key }, ['tasks', 'add', 'x']);
+        assert.equal((await write.exited).code, 3, 'a read-only key cannot write');
+        assert.ok(!(run.output() + fromFile.output() + write.output()).includes(key), 'the key is never printed');
+      } finally {
+        await home.remove();
+      }
+    });
+
+    it('the worker runs on a service key in place of its client secret', async () => {
+      const user = await stack.userToken();
+      const created = await stack.call('POST', '/tasks', user.token, { title: 'Process the queue with a key' });
+      const service = await stack.issuer.createClient({ type: 'service' });
+      const { key } = await stack.issuer.issuer.apiKeys.create(
+        { clientId: service.id },
+        { name: 'worker', permissions: [taskApiPermission('tasks:work')] },
+      );
+      keysMade.push(key);
+      const worker = spawnEntry('src/clients/worker/main.ts', {
+        ISSUER_URL: stack.issuer.url,
+        TASK_API_URL: stack.apiUrl,
+        WORKER_CLIENT_ID: service.id,
+        WORKER_CLIENT_SECRET: key,
+        WORKER_IDLE_MAX_MS: '500',
+      });
+      try {
+        let status = '';
+        for (let i = 0; i < 60 && status !== 'done'; i += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          status = String((await stack.call('GET', `/tasks/${String(created.body.id)}`, user.token)).body.status);
+        }
+        assert.equal(status, 'done', worker.output());
+      } finally {
+        worker.child.kill('SIGTERM');
+      }
+      await worker.exited;
+      assert.ok(!worker.output().includes(key));
     });
   });
 
