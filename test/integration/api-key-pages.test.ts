@@ -35,12 +35,12 @@ describe('API keys on /account/keys, and the mail about them', () => {
     let { response, url } = await agent.follow(new URL('/account/keys', issuer.url), issuer.url);
     if (url.pathname.startsWith('/interaction/')) {
       await response.body?.cancel();
-      ({ response, url } = await agent.submitForm(
+      const signedIn = await agent.submitForm(
         new URL(`${url.pathname}/login`, issuer.url),
         { csrf: agent.formToken(), email: user.email, password: TEST_PASSWORD },
         issuer.url,
-      ));
-      await response.body?.cancel();
+      );
+      await signedIn.response.body?.cancel();
       ({ response, url } = await agent.follow(new URL('/account/keys', issuer.url), issuer.url));
     }
     assert.equal(url.pathname, '/account/keys');
@@ -80,8 +80,9 @@ describe('API keys on /account/keys, and the mail about them', () => {
     const key = KEY.exec(made.html)?.[0];
     assert.ok(key, 'the key is on the answer page');
     const [row] = await keysOf(user.id);
-    assert.deepEqual(row?.permissions, [`${issuer.taskApi} tasks:read`]);
-    assert.ok(Math.abs(row!.expiresAt.getTime() - (Date.now() + 30 * 86_400_000)) < 60_000);
+    assert.ok(row);
+    assert.deepEqual(row.permissions, [`${issuer.taskApi} tasks:read`]);
+    assert.ok(Math.abs(row.expiresAt.getTime() - (Date.now() + 30 * 86_400_000)) < 60_000);
     const listed = await (await agent.request(new URL('/account/keys', issuer.url))).text();
     assert.match(listed, /CI deploy job/);
     assert.match(listed, new RegExp(`${key.slice(0, 11)}…`));
