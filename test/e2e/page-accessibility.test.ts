@@ -170,6 +170,15 @@ describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
       await check(page, 'account-profile', viewport);
       await page.goto(`${issuer.url}/account/password`);
       await check(page, 'account-password', viewport);
+      await page.goto(`${issuer.url}/account/keys`);
+      await check(page, 'account-keys-empty', viewport);
+      await page.getByLabel('Name').fill('CI deploy job');
+      await page.getByRole('button', { name: 'Make the key' }).click();
+      await page.getByRole('link', { name: 'I have copied it' }).waitFor();
+      await check(page, 'account-key-created', viewport);
+      await page.getByRole('link', { name: 'I have copied it' }).click();
+      await page.getByRole('button', { name: 'Revoke CI deploy job' }).waitFor();
+      await check(page, 'account-keys', viewport);
       await page.goto(`${issuer.url}/account`);
       await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
       await page.getByLabel('Code', { exact: true }).waitFor();

@@ -116,6 +116,10 @@ describe('API keys and token exchange (RFC 8693)', () => {
     const revoked = await personalKey(user.id, ['tasks:read']);
     await stack.issuer.issuer.apiKeys.revoke(revoked.record.id, { userId: user.id });
     await assert.rejects(exchangeKey(revoked.key), oauthError('invalid_grant'));
+    const refusals = (await stack.issuer.issuer.events.list({ userId: user.id, limit: 10 })).filter(
+      (event) => event.type === 'token_exchange.refused',
+    );
+    assert.equal(refusals.length, 1, 'the use of a revoked key is in the owner’s security log');
     const expired = await personalKey(user.id, ['tasks:read']);
     await db.apiKey.update({ where: { id: expired.record.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
     await assert.rejects(exchangeKey(expired.key), oauthError('invalid_grant'));

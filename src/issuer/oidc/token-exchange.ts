@@ -111,13 +111,30 @@ export function installTokenExchange(
       // Sender-constrained tokens come from the grants that bind them; an exchanged token is a bearer token.
       if (ctx.get('DPoP')) throw new errors.InvalidRequest('token exchange issues bearer tokens only, without DPoP');
       const target = targetOf(ctx, settings);
-      const refuse = async (reason: string, description: string): Promise<never> => {
-        await deps.record({
-          type: 'token_exchange.refused',
-          actor: `client:${client.clientId}`,
-          ip: ctx.ip,
-          detail: { clientId: client.clientId, subjectTokenType: subjectType, resource: target, reason },
-        });
+      /**
+       * Refused with invalid_grant. A refusal that concerns someone (a revoked or expired key, a
+       * disabled person, a forged actor) is a security event; a token that is no token of ours at all
+       * (a bad checksum, an unknown key) is not written anywhere: a flood of made-up keys costs no writes.
+       */
+      const refuse = async (
+        reason: string,
+        description: string,
+        about: { userId?: string; keyId?: string } | undefined,
+      ): Promise<never> => {
+        if (about)
+          await deps.record({
+            type: 'token_exchange.refused',
+            userId: about.userId,
+            actor: `client:${client.clientId}`,
+            ip: ctx.ip,
+            detail: {
+              clientId: client.clientId,
+              subjectTokenType: subjectType,
+              resource: target,
+              reason,
+              ...(about.keyId ? { keyId: about.keyId } : {}),
+            },
+          });
         throw new errors.InvalidGrant(description);
       };
 
@@ -136,6 +153,7 @@ export function installTokenExchange(
             check.reason === 'no_permissions'
               ? "the key's owner no longer holds any of its permissions"
               : 'the personal access token is not valid, or was revoked, or has expired',
+            check.key ? { userId: check.key.userId ?? undefined, keyId: check.key.id } : undefined,
           );
         userId = (check.owner as { userId: string }).userId;
         keyId = check.key.id;
@@ -148,9 +166,10 @@ export function installTokenExchange(
         allows = (scope) => scopes.has(scope);
       } else if (subjectType === TOKEN_TYPES.accessToken) {
         const subject = await deps.verifyAccessToken(subjectToken);
-        if (!subject) return refuse('invalid_subject_token', 'the subject token is not a valid access token');
+        if (!subject)
+          return refuse('invalid_subject_token', 'the subject token is not a valid access token', undefined);
         const sub = String(subject.sub);
-        if (sub.startsWith('client:')) return refuse('service_subject', "a service's token cannot be a subject");
+        if (sub.startsWith('client:')) return refuse('service_subject', "a service's token cannot be a subject", {});
         const actorToken = parameter(ctx, 'actor_token');
         if (!actorToken || parameter(ctx, 'actor_token_type') !== TOKEN_TYPES.accessToken)
           throw new errors.InvalidRequest(
@@ -159,11 +178,14 @@ export function installTokenExchange(
         const actor = await deps.verifyAccessToken(actorToken);
         // The actor token must be the calling client's own: no client acts under another's name.
         if (!actor || actor.client_id !== client.clientId || actor.sub !== `client:${client.clientId}`)
-          return refuse('invalid_actor_token', 'the actor token is not a valid access token of the calling client');
-        if (!(await deps.accountActive(sub))) return refuse('account_disabled', 'the subject is not an active account');
+          return refuse('invalid_actor_token', 'the actor token is not a valid access token of the calling client', {
+            userId: sub,
+          });
+        if (!(await deps.accountActive(sub)))
+          return refuse('account_disabled', 'the subject is not an active account', { userId: sub });
         const earlier = subject.act === undefined ? undefined : asActClaim(subject.act);
         if (subject.act !== undefined && !earlier)
-          return refuse('invalid_act', 'the subject token has a malformed act claim');
+          return refuse('invalid_act', 'the subject token has a malformed act claim', { userId: sub });
         userId = sub;
         act = { sub: actor.sub, client_id: client.clientId, ...(earlier ? { act: earlier } : {}) };
         const scopes = new Set(typeof subject.scope === 'string' ? subject.scope.split(' ') : []);
