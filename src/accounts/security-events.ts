@@ -44,7 +44,13 @@ export type SecurityEventType =
   | 'api_key.revoked'
   | 'api_key.used_from_new_address'
   | 'token_exchange.succeeded'
-  | 'token_exchange.refused';
+  | 'token_exchange.refused'
+  | 'federation.linked'
+  | 'federation.unlinked'
+  | 'federation.link_required'
+  | 'federation.refused'
+  | 'federation.mapped'
+  | 'admin.upstream_changed';
 
 export interface SecurityEvent {
   type: SecurityEventType;

@@ -21,6 +21,7 @@ import { roleCommand } from './commands/role-commands.ts';
 import { userCommand, userId } from './commands/user-commands.ts';
 import { webhookCommand } from './commands/webhook-commands.ts';
 import { apiKeyCommand } from './commands/api-key-commands.ts';
+import { idpCommand } from './commands/idp-commands.ts';
 import { gatherDeploymentFacts } from './deploy-facts.ts';
 import { reviewDeployment } from './deploy-review.ts';
 
@@ -67,6 +68,11 @@ const USAGE = `usage: latchkey <command> [options] [--json] [--issuer URL]
   api-key revoke-leaked                     (the full key on standard input: revoked at once, owner named)
   api-key create --client ID --name N --permission "API_URI SCOPE"... [--expires-in-days D]
                                             (a service client's lk_svc_ key, used as its secret; shown once)
+  idp create SLUG --name N (--preset google|microsoft|github [--tenant T] | --issuer-url URL) --client-id ID
+             [--scope S]... [--allow-sign-up] [--trust-email] [--trust-mfa] [--domain D]...
+             [--claim-map claim=field[:force]]... [--role-map claim:value=role[:force]]...
+             (the client secret on standard input; prints the redirect URI to register there)
+  idp list | show SLUG | delete SLUG | update SLUG [same options] [--enable | --disable] [--new-secret]
   migrate                                   (the only command that opens the database itself)
   check --deploy                            (audits this configuration for production: PostgreSQL,
                                             Redis, SMTP, URLs, keys, administrators; exit 1 on an error)
@@ -216,6 +222,7 @@ async function run(args: string[]): Promise<Output | undefined> {
     audit: (admin) => auditCommand(admin, input, (who) => userId(admin, who)),
     webhook: (admin) => webhookCommand(admin, input),
     'api-key': (admin) => apiKeyCommand(admin, input, (who) => userId(admin, who)),
+    idp: (admin) => idpCommand(admin, input),
   };
   const handler = commands[command];
   if (!handler) throw new CliError(EXIT.invalid, `unknown command "${command}"`);

@@ -83,6 +83,8 @@ export function accountServices(parts: AccountStores) {
     signUp: signUp({ users, accounts, links, budget, mailer, events, issuerUrl }),
     accounts,
     lockout: failures,
+    /** The steps every sign-in strategy shares (sign-in through other providers is built on it too). */
+    core,
   };
 }
 

@@ -29,6 +29,7 @@ import { pageAssets } from './pages/page-assets.ts';
 import { deviceCookies } from './interactions/device-cookie.ts';
 import { formGuard } from './interactions/form-guard.ts';
 import { interactionRoutes } from './interactions/interaction-routes.ts';
+import { InteractionPages } from './interactions/interaction-pages.ts';
 import { resolveKeyEncryptionKey } from './keys/key-encryption-key.ts';
 import { configuredKeyRing } from './keys/key-ring.ts';
 import { adapterFactory, grantRevoker } from './oidc/adapter.ts';
@@ -50,6 +51,10 @@ import { ProviderHost } from './oidc/provider-host.ts';
 import { refreshGrace, type RefreshGrace } from './oidc/refresh-grace.ts';
 import { pageRenderer, type PageRenderer } from './pages/page-renderer.ts';
 import { apiKeys, type ApiKeys } from './api-keys/api-keys.ts';
+import { federatedSignIn, type FederatedSignIn } from '../accounts/federation/federated-sign-in.ts';
+import { upstreamClient, type UpstreamClient } from './federation/upstream-client.ts';
+import { upstreamProviders, type UpstreamProviders } from './federation/upstream-providers.ts';
+import { FEDERATION_CALLBACK_PATH, federationRoutes } from './interactions/federation-routes.ts';
 import { serverSecret } from './keys/server-secret.ts';
 import { jwtVerify } from 'jose';
 import { GRANT_TYPES } from '../shared/protocol.ts';
@@ -83,6 +88,7 @@ interface Parts extends Dependencies {
   observed: IssuerMetrics;
   webhooks: Webhooks;
   apiKeys: ApiKeys;
+  federation: { providers: UpstreamProviders; upstream: UpstreamClient; federated: FederatedSignIn };
 }
 
 /**
@@ -133,9 +139,11 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
     observed,
     webhooks: outbound.webhooks,
     apiKeys: undefined as unknown as ApiKeys,
+    federation: undefined as unknown as Parts['federation'],
   };
   parts.services = accountServices(parts);
   parts.apiKeys = apiKeysOf(parts);
+  parts.federation = federationOf(parts);
   // Said once at start, since a wrong relying party is the commonest reason passkeys fail behind a proxy.
   log.info({ rpId: config.issuer.webauthn.rpId, origins: config.issuer.webauthn.origins }, 'passkeys relying party');
   await parts.localOperator.issue();
@@ -236,6 +244,23 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
   });
   started.host = host;
   return host;
+}
+
+/** Sign-in through other identity providers: their registry, the relying-party client, the accounts' rules. */
+function federationOf(parts: Parts): Parts['federation'] {
+  const db = parts.database.client;
+  return {
+    providers: upstreamProviders(db, sealer(parts.keyEncryptionKey)),
+    upstream: upstreamClient(`${parts.config.issuer.url}${FEDERATION_CALLBACK_PATH}`),
+    federated: federatedSignIn({
+      db,
+      users: parts.users,
+      core: parts.services.core,
+      profiles: profiles({ users: parts.users, events: parts.events }),
+      roles: parts.roles,
+      events: parts.events,
+    }),
+  };
 }
 
 /** Personal and service keys, hashed under a sealed server secret, judged against their owner's roles now. */
@@ -379,6 +404,8 @@ function adminRouterOf(parts: Parts, host: ProviderHost) {
       passkeys: services.passkeys,
       webhooks: parts.webhooks,
       apiKeys: parts.apiKeys,
+      upstreams: parts.federation.providers,
+      issuerUrl: config.issuer.url,
     },
   });
 }
@@ -393,6 +420,17 @@ function pageRouters(parts: Parts, host: ProviderHost) {
   const forms = formGuard(kek, issuerUrl);
   const { passwordResetTtlSeconds, signUpEnabled, recentSignInSeconds } = config.issuer;
   const devices = deviceCookies(kek, issuerUrl.startsWith('https://'));
+  const { providers, upstream, federated } = parts.federation;
+  // The sign-in page's buttons, read at most every few seconds rather than at every page.
+  const buttons = ttlLookup(
+    async () => (await providers.enabled()).map(({ slug, buttonLabel }) => ({ slug, buttonLabel })),
+    config.issuer.clientCacheTtlSeconds,
+  );
+  const steps = new InteractionPages({
+    ...{ provider, devices, forms, pages, signUpEnabled, passkeyOffer },
+    accountEmail: async (id) => (await users.findById(id))?.email,
+    secondFactorMethods: (signInId) => secondFactor.methods(signInId),
+  });
   return [
     pageAssets(),
     interactionRoutes({
@@ -401,6 +439,18 @@ function pageRouters(parts: Parts, host: ProviderHost) {
       passkeyOffer,
       accountEmail: async (id) => (await users.findById(id))?.email,
       secondFactorMethods: (signInId) => secondFactor.methods(signInId),
+      upstreams: async () => (await buttons('all')) ?? [],
+    }),
+    federationRoutes({
+      steps,
+      providers,
+      upstream,
+      federated,
+      password,
+      users,
+      cache,
+      issuerUrl,
+      log: parts.log,
     }),
     selfServiceRoutes({
       ...{ reset, signUp, policy, forms, pages, signUpEnabled, provider },
@@ -426,6 +476,21 @@ function pageRouters(parts: Parts, host: ProviderHost) {
       recentSignInSeconds,
       passkeys: parts.services.passkeys,
       apiKeys: parts.apiKeys,
+      federation: { providers, upstream, federated, cache, log: parts.log },
+      async linkedProviders(userId: string) {
+        const [identities, enabled] = await Promise.all([federated.identitiesOf(userId), providers.list()]);
+        return {
+          linked: identities.map((identity) => ({
+            id: identity.id,
+            providerName: identity.provider.name,
+            email: identity.email,
+            linkedAt: identity.createdAt,
+          })),
+          available: enabled
+            .filter((row) => row.enabled && !identities.some((identity) => identity.providerId === row.id))
+            .map(({ slug, name }) => ({ slug, name })),
+        };
+      },
     }),
   ];
 }

@@ -95,7 +95,12 @@ describe('OpenID Connect conformance (Basic and Config OP)', () => {
       ['openid', 'offline_access', 'email', 'profile'],
       'only scopes whose claims we return',
     );
-    assert.deepEqual(metadata.acr_values_supported, ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchkey:mfa']);
+    assert.deepEqual(metadata.acr_values_supported, [
+      'urn:latchkey:pwd',
+      'urn:latchkey:email',
+      'urn:latchkey:fed',
+      'urn:latchkey:mfa',
+    ]);
     assert.deepEqual(
       metadata.introspection_endpoint_auth_methods_supported,
       metadata.token_endpoint_auth_methods_supported,

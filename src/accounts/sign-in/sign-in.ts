@@ -13,10 +13,10 @@ import type { UserRow } from '../user-repository.ts';
  */
 
 /**
- * RFC 8176 method references: `pwd` a password, `email` an emailed link, `otp` TOTP, `mfa` a
+ * RFC 8176 method references: `pwd` a password, `email` an emailed link, `fed` another identity provider, `otp` TOTP, `mfa` a
  * recovery code, `hwk` a passkey (proof of a held key), `user` its user verification (PIN, biometrics).
  */
-export type FirstFactor = 'pwd' | 'email';
+export type FirstFactor = 'pwd' | 'email' | 'fed';
 
 /** A finished sign-in, as oidc-provider's login result wants it. */
 export interface CompletedSignIn {
@@ -45,7 +45,7 @@ export interface PendingSecondFactor {
 }
 
 const PENDING_SECONDS = 600;
-const METHOD_NAMES: Record<FirstFactor, string> = { pwd: 'password', email: 'magic_link' };
+const METHOD_NAMES: Record<FirstFactor, string> = { pwd: 'password', email: 'magic_link', fed: 'federated' };
 const SECOND_FACTOR_NAMES = { otp: 'totp', mfa: 'recovery_code', hwk: 'passkey' } as const;
 
 /** The multi-factor `acr` when more than one method was used, else one naming the single method. */

@@ -31,6 +31,11 @@ export interface AccountPagesOptions {
   /** Sensitive changes need a sign-in at most this old; past it, the person signs in again first. */
   recentSignInSeconds: number;
   passkeys: Passkeys;
+  /** Sign-in through other providers: the account's links, and the providers it could link. */
+  linkedProviders?: (userId: string) => Promise<{
+    linked: Array<{ id: string; providerName: string; email: string | null; linkedAt: Date }>;
+    available: Array<{ slug: string; name: string }>;
+  }>;
 }
 
 /** The person behind this browser's session, as the account pages know them. */
@@ -114,11 +119,12 @@ export class AccountPages {
   async overview(ctx: Context, who: SignedIn, extra: Partial<PageData> = {}, status = 200): Promise<void> {
     const { access, secondFactor, provider, pages, forms } = this.#options;
     const userId = who.user.id;
-    const [sessions, grants, recoveryCodesLeft, passkeys] = await Promise.all([
+    const [sessions, grants, recoveryCodesLeft, passkeys, providers] = await Promise.all([
       access.sessions(userId),
       access.grants(userId),
       secondFactor.recoveryCodesLeft(userId),
       this.#options.passkeys.list(userId),
+      this.#options.linkedProviders?.(userId) ?? { linked: [], available: [] },
     ]);
     const clientName = async (clientId: string) => (await provider().Client.find(clientId))?.clientName ?? clientId;
     const apps = await Promise.all(
@@ -154,6 +160,8 @@ export class AccountPages {
         created: when(passkey.createdAt),
         lastUsed: passkey.lastUsedAt ? when(passkey.lastUsedAt) : 'never',
       })),
+      linkedProviders: providers.linked.map((link) => ({ ...link, linkedAt: when(link.linkedAt) })),
+      availableProviders: providers.available,
       // The passkey ceremony runs in the browser: @simplewebauthn's bundle and our small script.
       ...PASSKEY_CREATION,
     };

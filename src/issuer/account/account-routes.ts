@@ -17,6 +17,7 @@ import { profileRoutes } from './profile-routes.ts';
 import type { Profiles } from '../../accounts/profile.ts';
 import type { ApiKeys } from '../api-keys/api-keys.ts';
 import { apiKeyRoutes } from './api-key-routes.ts';
+import { providerLinkRoutes, type ProviderLinkParts } from './provider-link-routes.ts';
 
 export interface AccountDependencies extends AccountPagesOptions {
   users: UserRepository;
@@ -30,6 +31,8 @@ export interface AccountDependencies extends AccountPagesOptions {
   pages: PageRenderer;
   profiles: Profiles;
   apiKeys: ApiKeys;
+  /** Sign-in through other providers; absent, /account has no providers section. */
+  federation?: Omit<ProviderLinkParts, 'router' | 'account'>;
 }
 
 type Parts = AccountDependencies & { account: AccountPages; router: Router<RequestState> };
@@ -44,6 +47,8 @@ const NOTICES: Record<string, string> = {
   passkey_added: 'Your passkey is added: it can sign you in on its own, with no password.',
   passkey_renamed: 'Saved.',
   passkey_removed: 'The passkey is removed.',
+  provider_linked: 'Linked: that provider now signs you in to this account.',
+  provider_unlinked: 'Unlinked: that provider no longer signs you in here.',
 };
 const PROOF_REFUSED = 'Enter the current code from your authenticator app, or your password, to make this change.';
 
@@ -60,6 +65,7 @@ export function accountRoutes(dependencies: AccountDependencies): Router<Request
   profileRoutes(parts);
   passkeyRoutes(parts);
   apiKeyRoutes(parts);
+  if (parts.federation) providerLinkRoutes({ ...parts.federation, router: parts.router, account: parts.account });
   return parts.router;
 }
 

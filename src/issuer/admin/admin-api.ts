@@ -21,6 +21,7 @@ import { adminApiRoutes } from './admin-api-routes.ts';
 import { adminClientRoutes } from './admin-client-routes.ts';
 import { adminLogRoutes } from './admin-log-routes.ts';
 import { adminApiKeyRoutes } from './admin-api-key-routes.ts';
+import { adminUpstreamRoutes } from './admin-upstream-routes.ts';
 import { adminWebhookRoutes } from './admin-webhook-routes.ts';
 import { adminOpenApi } from './admin-openapi.ts';
 import { adminRoleRoutes } from './admin-role-routes.ts';
@@ -130,6 +131,7 @@ export function adminRoutes(services: AdminServices): AnyAdminRoute[] {
     ...adminLogRoutes(services),
     ...adminWebhookRoutes(services),
     ...adminApiKeyRoutes(services),
+    ...adminUpstreamRoutes(services),
   ];
 }
 

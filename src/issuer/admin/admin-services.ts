@@ -15,6 +15,7 @@ import type { KeyRing } from '../keys/key-ring.ts';
 import type { RoleService } from '../roles/role-service.ts';
 import type { Webhooks } from '../webhooks/webhooks.ts';
 import type { ApiKeys } from '../api-keys/api-keys.ts';
+import type { UpstreamProviders } from '../federation/upstream-providers.ts';
 import { actorLabel, type AdminActor } from './admin-actor.ts';
 
 /** The services the admin API acts through: the same ones the pages and the provider use. */
@@ -36,6 +37,8 @@ export interface AdminServices {
   passkeys: Pick<Passkeys, 'list' | 'removeAny'>;
   webhooks: Webhooks;
   apiKeys: ApiKeys;
+  upstreams: UpstreamProviders;
+  issuerUrl: string;
 }
 
 /** Records a change in the security log, naming who made it (never a secret). */

@@ -24,6 +24,8 @@ export interface InteractionPagesOptions {
   accountEmail: (accountId: string) => Promise<string | undefined>;
   /** "Sign in faster next time": the one-time offer of a passkey after a password sign-in. */
   passkeyOffer: Pick<PasskeyOffer, 'hold'>;
+  /** The other identity providers the sign-in page offers a button for. */
+  upstreams?: () => Promise<Array<{ slug: string; buttonLabel: string }>>;
 }
 
 /** The prompts at which a sign-in step may be submitted: the login itself, or "Not you?" at the consent that follows it. */
@@ -121,7 +123,7 @@ export class InteractionPages {
   }
 
   /** The sign-in form; `email` fills the address in (a `login_hint`, or what was typed before a refusal). */
-  loginPage(
+  async loginPage(
     ctx: Context,
     details: InteractionDetails,
     extra: { error?: string; email?: string; switching?: boolean } = {},
@@ -129,7 +131,14 @@ export class InteractionPages {
   ) {
     const { signUpEnabled } = this.#options;
     const title = extra.switching ? 'Sign in as someone else' : 'Sign in';
-    return this.render(ctx, 'login', details, { title, signUpEnabled, ...PASSKEY_SIGN_IN, ...extra }, status);
+    const upstreams = (await this.#options.upstreams?.()) ?? [];
+    return this.render(
+      ctx,
+      'login',
+      details,
+      { title, signUpEnabled, upstreams, ...PASSKEY_SIGN_IN, ...extra },
+      status,
+    );
   }
 
   /** The second factor: the account's passkey first when it has one, the authenticator code otherwise or beside it. */

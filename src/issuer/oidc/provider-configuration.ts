@@ -84,7 +84,7 @@ export const PROVIDER_ROUTES = {
 export const DISCOVERY_PATHS = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
 
 /** What `acr` says about a sign-in: the first factor, or `mfa` when a second factor was used too. */
-export const ACR_VALUES = ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchkey:mfa'] as const;
+export const ACR_VALUES = ['urn:latchkey:pwd', 'urn:latchkey:email', 'urn:latchkey:fed', 'urn:latchkey:mfa'] as const;
 
 /**
  * Everything Latchkey decides about the protocol, in one place. Departures from oidc-provider's
