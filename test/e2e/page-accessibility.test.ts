@@ -13,6 +13,10 @@ import {
   type IssuerHarness,
 } from '../support/issuer-harness.ts';
 import { linkIn, type SmtpPeer } from '../support/smtp-peer.ts';
+import { startUpstreamProvider, type UpstreamProviderFixture } from '../support/upstream-provider.ts';
+import { upstreamProviders } from '../../src/issuer/federation/upstream-providers.ts';
+import { sealer } from '../../src/shared/crypto/sealing.ts';
+import { TEST_KEY_ENCRYPTION_KEY } from '../support/environment.ts';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -41,6 +45,7 @@ describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
   let config: client.Configuration;
   let thirdParty: client.Configuration;
   let device: client.Configuration;
+  let upstream: UpstreamProviderFixture;
 
   before(async () => {
     ({ issuer, smtp, stop, config } = await startIssuerWithMail({ LOCKOUT_IP_MAX_FAILURES: '1000' }));
@@ -53,10 +58,23 @@ describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
     });
     thirdParty = await issuer.discover(planner.id);
     device = await issuer.discover((await issuer.createClient({ name: 'Kitchen display', type: 'cli' })).id);
+    // Another identity provider, so the sign-in page has its button and the linking pages can be seen.
+    upstream = await startUpstreamProvider(`${issuer.url}/federation/callback`);
+    await upstreamProviders(issuer.service.database.client, sealer(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex'))).create(
+      {
+        slug: 'example-corp',
+        name: 'Example Corp',
+        issuer: upstream.issuer,
+        clientId: upstream.clientId,
+        clientSecret: upstream.clientSecret,
+        allowSignUp: true,
+      },
+    );
     browser = await launchBrowser();
   });
   after(async () => {
     await browser?.close();
+    await upstream?.close();
     await stop?.();
   });
 
@@ -155,6 +173,24 @@ describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
 
       await page.goto(`${issuer.url}/session/end`);
       await check(page, 'sign-out', viewport);
+      await context.close();
+    });
+
+    it(`has no serious or critical accessibility problem on the pages of sign-in through another provider (${viewport})`, async () => {
+      const context = await newContext(viewport);
+      const page = await context.newPage();
+      const user = await issuer.createUser();
+      upstream.signInAs({ sub: `corp-${user.id}`, email: user.email, email_verified: true });
+      await page.goto(await authorizationUrl(config));
+      await page.getByRole('button', { name: 'Sign in with Example Corp' }).click();
+      await page.getByRole('heading', { name: 'Link your account' }).waitFor();
+      await check(page, 'federation-link', viewport);
+      await page.getByLabel('Password', { exact: true }).fill(TEST_PASSWORD);
+      await page.getByRole('button', { name: 'Link and continue' }).click();
+      await page.waitForURL(`${APP_REDIRECT_URI}**`);
+      await page.goto(`${issuer.url}/account`);
+      await page.getByRole('heading', { name: 'Sign-in providers' }).waitFor();
+      await check(page, 'account-linked-providers', viewport);
       await context.close();
     });
 

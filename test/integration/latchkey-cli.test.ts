@@ -569,6 +569,51 @@ describe('latchkey command line', () => {
     assert.equal(mangled.code, 2, 'a key with a wrong checksum is no key of ours');
   });
 
+  it('registers another identity provider with the secret from standard input, changes its mappings, and removes it', async () => {
+    const created = await latchkey(
+      [
+        'idp',
+        'create',
+        'corp',
+        '--name',
+        'Corp SSO',
+        '--issuer-url',
+        'https://login.corp.example',
+        '--client-id',
+        'latchkey',
+        '--allow-sign-up',
+        '--domain',
+        'corp.example',
+        '--claim-map',
+        'name=name',
+        '--json',
+      ],
+      'upstream secret\n',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const provider = created.json();
+    assert.equal(provider.redirectUri, `${issuer.url}/federation/callback`);
+    assert.deepEqual(provider.allowedDomains, ['corp.example']);
+    assert.ok(!created.stdout.includes('upstream secret'), 'the secret is never shown');
+    const updated = await latchkey([
+      'idp',
+      'update',
+      'corp',
+      '--disable',
+      '--role-map',
+      'groups:admins=admin:force',
+      '--json',
+    ]);
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.equal(updated.json().enabled, false);
+    assert.deepEqual(updated.json().roleMappings, [{ claim: 'groups', value: 'admins', role: 'admin', sync: 'force' }]);
+    const unknownRole = await latchkey(['idp', 'update', 'corp', '--role-map', 'groups:x=no-such-role']);
+    assert.equal(unknownRole.code, 1);
+    assert.match(unknownRole.stderr, /no role no-such-role/);
+    assert.equal((await latchkey(['idp', 'delete', 'corp'])).code, 0);
+    assert.equal((await latchkey(['idp', 'show', 'corp'])).code, 2);
+  });
+
   it('rotates keys on command and lists them with their state', async () => {
     const rotated = await latchkey(['keys', 'rotate', '--json']);
     assert.equal(rotated.code, 0, rotated.stderr);
