@@ -17,7 +17,13 @@ import type { RequestState } from '../shared/http/request-context.ts';
 import type { BuiltApp, ServiceDependencies } from '../shared/lifecycle/service.ts';
 import { accountAccess } from './account/account-access.ts';
 import { accountConsoleClient, ACCOUNT_CONSOLE_CLIENT_ID } from './account/account-console-client.ts';
-import { accountRoutes } from './account/account-routes.ts';
+import { accountRoutes, type AccountDependencies } from './account/account-routes.ts';
+import { AccountPages } from './account/account-pages.ts';
+import type { FormGuard } from './interactions/form-guard.ts';
+import { consoleRoutes } from './console/console-routes.ts';
+import { consoleOverview } from './console/console-overview.ts';
+import { adminOperations } from './console/admin-operations.ts';
+import type { AdminServices } from './admin/admin-services.ts';
 import { selfServiceRoutes } from './account/self-service-routes.ts';
 import { cachedClientSource } from './clients/client-cache.ts';
 import { clientRepository } from './clients/client-repository.ts';
@@ -35,7 +41,15 @@ import { configuredKeyRing } from './keys/key-ring.ts';
 import { adapterFactory, grantRevoker } from './oidc/adapter.ts';
 import { apiTokenUserinfo, ownKeySet } from './oidc/api-token-userinfo.ts';
 import { accountServices, type AccountServices } from './account-services.ts';
-import { adminApi, adminCliClient, registerAdminApi } from './admin/admin-api.ts';
+import {
+  ADMIN_SCOPES,
+  adminApi,
+  adminCliClient,
+  adminPolicy,
+  adminResource,
+  adminRoutes,
+  registerAdminApi,
+} from './admin/admin-api.ts';
 import { localOperator, type LocalOperator } from './admin/local-operator.ts';
 import { offerFirstAdministrator, setupRoutes } from './admin/first-administrator.ts';
 import { apiRepository } from './apis/api-repository.ts';
@@ -379,34 +393,68 @@ function buildHttp(parts: Parts, host: ProviderHost): Koa<RequestState> {
 
 /** The admin API, on the same services as the pages and the CLI; its tokens verified with our own keys. */
 function adminRouterOf(parts: Parts, host: ProviderHost) {
-  const { config, database, cache, users, records, events, revokeGrant, apis, roles, services } = parts;
   const keys = ownKeySet(() => host.publicKeys());
   return adminApi({
-    issuerUrl: config.issuer.url,
+    issuerUrl: parts.config.issuer.url,
     keys: (header, token) => keys()(header, token),
-    cache,
+    cache: parts.cache,
     localOperator: parts.localOperator,
-    services: {
-      db: database.client,
-      cache,
-      users,
-      accounts: services.accounts,
-      profiles: profiles({ users, events }),
-      lockout: services.lockout,
-      reset: services.reset,
-      access: accountAccess({ cache, records, revokeGrant, hiddenClients: [ACCOUNT_CONSOLE_CLIENT_ID] }),
-      clients: clientService(clientRepository(database.client), apis),
-      apis,
-      roles,
-      keys: configuredKeyRing(database.client, config, parts.keyEncryptionKey),
-      publishLeadSeconds: config.issuer.keys.publishLeadSeconds,
-      events,
-      passkeys: services.passkeys,
-      webhooks: parts.webhooks,
-      apiKeys: parts.apiKeys,
-      upstreams: parts.federation.providers,
-      issuerUrl: config.issuer.url,
+    services: adminServicesOf(parts),
+  });
+}
+
+/** What the admin API, the CLI (through it) and the console act through: the same services. */
+function adminServicesOf(parts: Parts): AdminServices {
+  const { config, database, cache, users, records, events, revokeGrant, apis, roles, services } = parts;
+  return {
+    db: database.client,
+    cache,
+    users,
+    accounts: services.accounts,
+    profiles: profiles({ users, events }),
+    lockout: services.lockout,
+    reset: services.reset,
+    access: accountAccess({ cache, records, revokeGrant, hiddenClients: [ACCOUNT_CONSOLE_CLIENT_ID] }),
+    clients: clientService(clientRepository(database.client), apis),
+    apis,
+    roles,
+    keys: configuredKeyRing(database.client, config, parts.keyEncryptionKey),
+    publishLeadSeconds: config.issuer.keys.publishLeadSeconds,
+    events,
+    passkeys: services.passkeys,
+    webhooks: parts.webhooks,
+    apiKeys: parts.apiKeys,
+    upstreams: parts.federation.providers,
+    issuerUrl: config.issuer.url,
+  };
+}
+
+/**
+ * The admin console (/admin): the admin API's operations under its own policy, for a person signed
+ * in to the issuer whose roles hold the admin API's scopes.
+ */
+function consoleRouterOf(parts: Parts, account: AccountPages, forms: FormGuard) {
+  const { config, database, apis } = parts;
+  const adminApiIdentifier = adminResource(config.issuer.url).audience;
+  return consoleRoutes({
+    account,
+    operations: adminOperations(adminRoutes(adminServicesOf(parts)), adminPolicy(adminResource(config.issuer.url))),
+    pages: parts.pages,
+    forms,
+    issuerUrl: config.issuer.url,
+    async adminScopesOf(userId) {
+      const [api, grants] = await Promise.all([
+        apis.find(adminApiIdentifier),
+        roleRepository(database.client).grantsOf({ userId }),
+      ]);
+      const held = api ? grants.scopesByApi.get(api.id) : undefined;
+      return new Set([...(held ?? [])].filter((scope) => Object.values(ADMIN_SCOPES).includes(scope as never)));
     },
+    overview: consoleOverview({
+      db: database.client,
+      mailState: () => parts.mailer.state(),
+      rotationIntervalDays: config.issuer.keys.rotationIntervalDays,
+    }),
   });
 }
 
@@ -431,6 +479,41 @@ function pageRouters(parts: Parts, host: ProviderHost) {
     accountEmail: async (id) => (await users.findById(id))?.email,
     secondFactorMethods: (signInId) => secondFactor.methods(signInId),
   });
+  const accountDependencies: AccountDependencies = {
+    ...{
+      provider,
+      users,
+      passwords,
+      password,
+      policy,
+      secondFactor: factors,
+      events,
+      mailer,
+      forms,
+      pages,
+      issuerUrl,
+    },
+    access: accountAccess({ cache, records, revokeGrant, hiddenClients: [ACCOUNT_CONSOLE_CLIENT_ID] }),
+    profiles: profiles({ users, events }),
+    recentSignInSeconds,
+    passkeys: parts.services.passkeys,
+    apiKeys: parts.apiKeys,
+    federation: { providers, upstream, federated, cache, log: parts.log },
+    async linkedProviders(userId: string) {
+      const [identities, enabled] = await Promise.all([federated.identitiesOf(userId), providers.list()]);
+      return {
+        linked: identities.map((identity) => ({
+          id: identity.id,
+          providerName: identity.provider.name,
+          email: identity.email,
+          linkedAt: identity.createdAt,
+        })),
+        available: enabled
+          .filter((row) => row.enabled && !identities.some((identity) => identity.providerId === row.id))
+          .map(({ slug, name }) => ({ slug, name })),
+      };
+    },
+  };
   return [
     pageAssets(),
     interactionRoutes({
@@ -457,40 +540,7 @@ function pageRouters(parts: Parts, host: ProviderHost) {
       resetTtlSeconds: passwordResetTtlSeconds,
     }),
     setupRoutes({ db: parts.database.client, cache, accounts: parts.services.accounts, policy, forms, pages }),
-    accountRoutes({
-      ...{
-        provider,
-        users,
-        passwords,
-        password,
-        policy,
-        secondFactor: factors,
-        events,
-        mailer,
-        forms,
-        pages,
-        issuerUrl,
-      },
-      access: accountAccess({ cache, records, revokeGrant, hiddenClients: [ACCOUNT_CONSOLE_CLIENT_ID] }),
-      profiles: profiles({ users, events }),
-      recentSignInSeconds,
-      passkeys: parts.services.passkeys,
-      apiKeys: parts.apiKeys,
-      federation: { providers, upstream, federated, cache, log: parts.log },
-      async linkedProviders(userId: string) {
-        const [identities, enabled] = await Promise.all([federated.identitiesOf(userId), providers.list()]);
-        return {
-          linked: identities.map((identity) => ({
-            id: identity.id,
-            providerName: identity.provider.name,
-            email: identity.email,
-            linkedAt: identity.createdAt,
-          })),
-          available: enabled
-            .filter((row) => row.enabled && !identities.some((identity) => identity.providerId === row.id))
-            .map(({ slug, name }) => ({ slug, name })),
-        };
-      },
-    }),
+    accountRoutes(accountDependencies),
+    consoleRouterOf(parts, new AccountPages(accountDependencies), forms),
   ];
 }

@@ -1,10 +1,8 @@
-import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { artifactPath, launchBrowser, needsChromium, signInOnPage } from '../support/browser.ts';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { launchBrowser, needsChromium, signInOnPage } from '../support/browser.ts';
+import { checkPage, VIEWPORTS } from '../support/accessibility.ts';
 import {
   APP_REDIRECT_URI,
   startIssuerWithMail,
@@ -17,20 +15,6 @@ import { startUpstreamProvider, type UpstreamProviderFixture } from '../support/
 import { upstreamProviders } from '../../src/issuer/federation/upstream-providers.ts';
 import { sealer } from '../../src/shared/crypto/sealing.ts';
 import { TEST_KEY_ENCRYPTION_KEY } from '../support/environment.ts';
-
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-const VIEWPORTS = {
-  desktop: { width: 1280, height: 860 },
-  phone: { width: 390, height: 844 },
-} as const;
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: unknown[] }>;
-}
 
 /**
  * Every page a person meets at the issuer, checked in Chromium with axe-core at desktop and phone
@@ -78,38 +62,7 @@ describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
     await stop?.();
   });
 
-  /** axe in the page (the page's CSP is bypassed for the checker only), then the keyboard walk, then a picture. */
-  async function check(page: Page, name: string, viewport: keyof typeof VIEWPORTS): Promise<void> {
-    await page.waitForLoadState('domcontentloaded');
-    await page.addScriptTag({ content: AXE_SOURCE });
-    const violations = await page.evaluate<AxeViolation[]>('axe.run().then((result) => result.violations)');
-    const grave = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
-    assert.deepEqual(
-      grave.map((violation) => `${violation.id}: ${violation.help} at ${JSON.stringify(violation.nodes[0]?.target)}`),
-      [],
-      `${name} (${viewport})`,
-    );
-    await everyControlByKeyboard(page, `${name} (${viewport})`);
-    await page.screenshot({ path: await artifactPath(`page-${name}-${viewport}.png`), fullPage: true });
-  }
-
-  /** Tab from the top of the page reaches every visible control once around. */
-  async function everyControlByKeyboard(page: Page, name: string): Promise<void> {
-    // Browser-side expressions as text: this project's TypeScript has no DOM library.
-    const controls = await page.evaluate<number>(
-      "[...document.querySelectorAll('a[href], button, input:not([type=hidden]), summary')].filter((element) => element.checkVisibility()).length",
-    );
-    await page.evaluate('document.activeElement?.blur()');
-    const reached = new Set<string>();
-    for (let press = 0; press < controls + 3; press += 1) {
-      await page.keyboard.press('Tab');
-      const focused = await page.evaluate<string | null>(
-        "(() => { const element = document.activeElement; if (!element || element === document.body) return null; return element.tagName + '#' + [...document.querySelectorAll(element.tagName)].indexOf(element); })()",
-      );
-      if (focused) reached.add(focused);
-    }
-    assert.ok(reached.size >= controls, `${name}: Tab reached ${reached.size} of ${controls} controls`);
-  }
+  const check = checkPage;
 
   const authorizationUrl = async (app: client.Configuration, extra: Record<string, string> = {}) =>
     client.buildAuthorizationUrl(app, {

@@ -44,9 +44,13 @@ export interface SignedIn {
   /** The handle of this browser's session (the hash of its id). */
   sessionHandle: string;
   signedInAt: number;
+  /** How the session's sign-in was made (RFC 8176), for what needs a recent second factor. */
+  amr: string[];
 }
 
 const STATE_COOKIE = 'latchkey.account-state';
+/** Where the account's own sign-in comes back to: /account, or a page of the admin console. */
+const RETURN_COOKIE = 'latchkey.account-return';
 const when = (date: Date | undefined) =>
   date ? date.toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'unknown';
 const groupsOfFour = (secret: string) => secret.replace(/(.{4})/g, '$1 ').trim();
@@ -68,16 +72,21 @@ export class AccountPages {
     if (!session) return undefined;
     const user = await this.#options.users.findWithRoles(session.accountId);
     if (!user || user.disabledAt) return undefined;
-    return { user, sessionHandle: session.handle, signedInAt: session.loginTs };
+    return { user, sessionHandle: session.handle, signedInAt: session.loginTs, amr: session.amr };
   }
 
-  /** Sends the browser through the issuer's own sign-in; `again` forces the password (and second factor) to be asked. */
-  signIn(ctx: Context, again = false): void {
+  /**
+   * Sends the browser through the issuer's own sign-in; `again` forces the password (and second
+   * factor) to be asked; `returnTo` (a path of /account or the admin console) is where it comes back.
+   */
+  signIn(ctx: Context, again = false, returnTo = '/account'): void {
     const { issuerUrl } = this.#options;
     const state = randomBytes(16).toString('base64url');
     const secure = issuerUrl.startsWith('https://');
     const cookie = { httpOnly: true, sameSite: 'lax', secure, path: '/account', maxAge: 3_600_000 } as const;
     ctx.cookies.set(STATE_COOKIE, state, { ...cookie, overwrite: true, signed: false });
+    const back = /^\/(account|admin)(\/[\w\-/]*)?$/.test(returnTo) ? returnTo : '/account';
+    ctx.cookies.set(RETURN_COOKIE, back, { ...cookie, overwrite: true, signed: false });
     const url = new URL('/auth', issuerUrl);
     url.search = new URLSearchParams({
       client_id: ACCOUNT_CONSOLE_CLIENT_ID,
@@ -91,6 +100,13 @@ export class AccountPages {
   }
 
   /** The end of that sign-in: true when the state matches the cookie and the issuer is ours. */
+  /** Where the finished sign-in goes: the page that asked for it (a path of ours only), else /account. */
+  returnPath(ctx: Context): string {
+    const back = ctx.cookies.get(RETURN_COOKIE) ?? '';
+    ctx.cookies.set(RETURN_COOKIE, null, { path: '/account', overwrite: true });
+    return /^\/(account|admin)(\/[\w\-/]*)?$/.test(back) ? back : '/account';
+  }
+
   signInFinished(ctx: Context): boolean {
     const expected = ctx.cookies.get(STATE_COOKIE) ?? '';
     const given = typeof ctx.query.state === 'string' ? ctx.query.state : '';

@@ -79,7 +79,7 @@ function overviewRoutes({ router, account, pages, issuerUrl }: Parts): void {
   });
 
   router.get('/account/callback', (ctx) => {
-    if (account.signInFinished(ctx)) return seeOther(ctx, '/account');
+    if (account.signInFinished(ctx)) return seeOther(ctx, account.returnPath(ctx));
     const page = {
       title: 'Sign-in did not finish',
       paragraphs: ['The sign-in was cancelled or has expired.'],

@@ -111,7 +111,7 @@ function adminGate(options: AdminApiOptions, resource: ProtectedResource): Middl
 }
 
 /** The policy: the scope for the access, and a recent second factor for a person's write. */
-function adminPolicy(resource: ProtectedResource) {
+export function adminPolicy(resource: ProtectedResource) {
   return (actor: AdminActor, access: AdminAccess) => {
     if (actor.kind === 'local-operator') return;
     const scope = ADMIN_SCOPES[access];

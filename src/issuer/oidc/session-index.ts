@@ -59,10 +59,16 @@ export function cookieValue(header: string | undefined, name: string): string | 
 export async function currentSession(
   provider: Provider,
   ctx: Context,
-): Promise<{ accountId: string; handle: string; loginTs: number } | undefined> {
+): Promise<{ accountId: string; handle: string; loginTs: number; amr: string[] } | undefined> {
   const session = await provider.Session.get(ctx);
   if (!session.accountId || !session.jti) return undefined;
-  return { accountId: session.accountId, handle: hashId(session.jti), loginTs: session.loginTs ?? 0 };
+  const amr = (session as unknown as { amr?: unknown }).amr;
+  return {
+    accountId: session.accountId,
+    handle: hashId(session.jti),
+    loginTs: session.loginTs ?? 0,
+    amr: Array.isArray(amr) ? amr.filter((method): method is string => typeof method === 'string') : [],
+  };
 }
 
 /** An account's browser sessions in the cache, read and ended by handle. */

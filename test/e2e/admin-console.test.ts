@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
+import * as client from 'openid-client';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { checkPage, VIEWPORTS, type Viewport } from '../support/accessibility.ts';
+import { launchBrowser, needsChromium } from '../support/browser.ts';
+import {
+  APP_REDIRECT_URI,
+  startIssuerWithApp,
+  TEST_PASSWORD,
+  totpCode,
+  type IssuerHarness,
+  type TestUser,
+} from '../support/issuer-harness.ts';
+
+/**
+ * The admin console in Chromium: an administrator (password and TOTP) sets up an API, a role, a
+ * user and an application through the pages; the user's token then carries the permission; the
+ * administrator disables the user and the refresh fails. Every page is checked with axe and by
+ * keyboard, at desktop and phone width, and photographed.
+ */
+describe('the admin console', { skip: needsChromium }, () => {
+  let issuer: IssuerHarness;
+  let browser: Browser;
+
+  before(async () => {
+    ({ issuer } = await startIssuerWithApp({ LOCKOUT_IP_MAX_FAILURES: '1000' }));
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await issuer?.stop();
+  });
+
+  const newContext = (viewport: Viewport): Promise<BrowserContext> =>
+    browser.newContext({ viewport: VIEWPORTS[viewport], bypassCSP: true });
+
+  /** Signs in at the issuer's page the console sent the browser to (password, then a TOTP code when enrolled). */
+  async function signIn(page: Page, user: TestUser): Promise<void> {
+    await page.getByLabel('Email', { exact: true }).fill(user.email);
+    await page.getByLabel('Password').fill(TEST_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    if (user.totpSecret) {
+      await page.getByLabel('Code', { exact: true }).fill(await totpCode(user.totpSecret));
+      await page.getByRole('button', { name: 'Verify' }).click();
+    }
+  }
+
+  for (const viewport of Object.keys(VIEWPORTS) as Viewport[]) {
+    it(`lets an administrator set up an API, a role, a user and an app, then disable the user (${viewport})`, async () => {
+      const suffix = `${viewport}-${Date.now().toString(36)}`;
+      const api = `https://reports-${suffix}.example.com`;
+      const role = `report-reader-${suffix}`;
+      const admin = await issuer.createUser({ roles: ['admin'], totp: true });
+      const context = await newContext(viewport);
+      const page = await context.newPage();
+      await page.goto(`${issuer.url}/admin`);
+      await signIn(page, admin);
+      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+      await checkPage(page, 'console-overview', viewport);
+
+      await page.getByRole('link', { name: 'APIs and roles' }).click();
+      await page.getByRole('heading', { name: 'APIs and roles' }).waitFor();
+      await page.getByText('Register an API…').click();
+      await page.getByLabel(/^Identifier/).fill(api);
+      await page.getByLabel('Name', { exact: true }).first().fill('Reports');
+      await page.getByLabel(/^Scopes/).fill('reports:read Read reports\nreports:write Write reports');
+      await page.getByRole('button', { name: 'Register the API' }).click();
+      await page.getByText('The API is registered.').waitFor();
+      await page.getByText('Create a role…').click();
+      await page.getByRole('textbox', { name: 'Name', exact: true }).last().fill(role);
+      await page.getByLabel(`reports:read at ${api}`).check();
+      await page.getByRole('button', { name: 'Create the role' }).click();
+      await page.getByText(`The role ${role} is created.`).waitFor();
+      await checkPage(page, 'console-apis', viewport);
+
+      await page.getByRole('link', { name: 'Users' }).click();
+      await page.getByRole('heading', { name: 'Users' }).waitFor();
+      const email = `reader-${suffix}@example.com`;
+      await page.getByLabel('Email', { exact: true }).fill(email);
+      await page.getByLabel('Password', { exact: true }).fill(TEST_PASSWORD);
+      await page.getByLabel('The address is confirmed').check();
+      await page.getByLabel(role, { exact: true }).check();
+      await page.getByRole('button', { name: 'Create the user' }).click();
+      await page.getByText('The user is created.').waitFor();
+      await checkPage(page, 'console-user', viewport);
+      const userPage = page.url();
+      await page.getByRole('link', { name: 'Users' }).click();
+      await page.getByRole('link', { name: email }).waitFor();
+      await checkPage(page, 'console-users', viewport);
+
+      await page.getByRole('link', { name: 'Applications' }).click();
+      await page.getByLabel('Name', { exact: true }).fill(`Reports web ${suffix}`);
+      await page.getByLabel('Type').selectOption('web');
+      await page.getByLabel(/^Redirect URIs/).fill(APP_REDIRECT_URI);
+      await page.getByLabel(`Reports ${api}`).check();
+      await page.getByLabel('First-party (skips the consent page)').check();
+      await page.getByRole('button', { name: 'Register' }).click();
+      await page.getByRole('heading', { name: 'Application created' }).waitFor();
+      const secret = await page.getByLabel('Client secret').inputValue();
+      const clientId = (await page.locator('main table code').nth(2).textContent())!;
+      assert.match(secret, /^lk_cs_/);
+      await checkPage(page, 'console-application-created', viewport);
+      await page.getByRole('link', { name: 'Back to applications' }).click();
+      await checkPage(page, 'console-applications', viewport);
+
+      // The user signs in to the new application: the token carries the role's permission.
+      const config = await issuer.discover(clientId, secret);
+      const reader = { id: '', email };
+      const { callbackUrl, verifier, state } = await issuer.authorize(config, reader, {
+        redirect_uri: APP_REDIRECT_URI,
+        scope: 'openid offline_access reports:read reports:write',
+        resource: api,
+      });
+      const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      });
+      assert.equal(decodeJwt(tokens.access_token).scope, 'reports:read', 'the role gives read, not write');
+      assert.ok(tokens.refresh_token);
+
+      // The administrator disables the user; the app's refresh fails from then on.
+      await page.goto(userPage);
+      await page.getByRole('button', { name: 'Disable' }).click();
+      await page.getByText('The account is disabled').waitFor();
+      await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token));
+
+      await page.getByRole('link', { name: 'Security log' }).click();
+      await page.getByRole('heading', { name: 'Security log' }).waitFor();
+      await checkPage(page, 'console-log', viewport);
+      await context.close();
+    });
+  }
+
+  it('answers 403 to a person without the admin role', async () => {
+    const person = await issuer.createUser();
+    const context = await newContext('desktop');
+    const page = await context.newPage();
+    await page.goto(`${issuer.url}/admin`);
+    await signIn(page, person);
+    await page.getByRole('heading', { name: 'Not an administrator' }).waitFor();
+    const response = await page.reload();
+    assert.equal(response?.status(), 403);
+    await context.close();
+  });
+
+  it('says a change needs a recent second factor, changes nothing, and asks for it', async () => {
+    const admin = await issuer.createUser({ roles: ['admin'] });
+    const target = await issuer.createUser();
+    const context = await newContext('desktop');
+    const page = await context.newPage();
+    await page.goto(`${issuer.url}/admin/users/${target.id}`);
+    await signIn(page, admin);
+    await page.getByText('Changes need your second factor from the last 15 minutes').waitFor();
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
+    await checkPage(page, 'console-step-up', 'desktop');
+    const user = await issuer.service.database.client.user.findUnique({ where: { id: target.id } });
+    assert.equal(user?.disabledAt, null, 'nothing was changed');
+    await page.getByRole('button', { name: 'Sign in again' }).click();
+    await page.getByLabel('Password').waitFor();
+    await context.close();
+  });
+
+  it('refuses a console form posted from another site', async () => {
+    const admin = await issuer.createUser({ roles: ['admin'], totp: true });
+    const target = await issuer.createUser();
+    const context = await newContext('desktop');
+    const page = await context.newPage();
+    await page.goto(`${issuer.url}/admin/users/${target.id}`);
+    await signIn(page, admin);
+    await page.getByRole('button', { name: 'Disable' }).waitFor();
+    const csrf = await page.locator('input[name=csrf]').first().inputValue();
+    const answer = await page.request.post(`${issuer.url}/admin/users/${target.id}/act/disable`, {
+      form: { csrf },
+      headers: { origin: 'https://evil.example' },
+      maxRedirects: 0,
+    });
+    assert.equal(answer.status(), 403);
+    const user = await issuer.service.database.client.user.findUnique({ where: { id: target.id } });
+    assert.equal(user?.disabledAt, null);
+    await context.close();
+  });
+});
