@@ -74,6 +74,10 @@ describe('the admin console', { skip: needsChromium }, () => {
       await page.getByRole('button', { name: 'Create the role' }).click();
       await page.getByText(`The role ${role} is created.`).waitFor();
       await checkPage(page, 'console-apis', viewport);
+      await page.getByRole('link', { name: 'Reports' }).first().click();
+      await page.getByRole('heading', { name: 'Reports' }).waitFor();
+      await checkPage(page, 'console-api', viewport);
+      await page.getByRole('link', { name: 'APIs and roles', exact: true }).click();
 
       await page.getByRole('link', { name: 'Users' }).click();
       await page.getByRole('heading', { name: 'Users' }).waitFor();
@@ -104,6 +108,18 @@ describe('the admin console', { skip: needsChromium }, () => {
       await checkPage(page, 'console-application-created', viewport);
       await page.getByRole('link', { name: 'Back to applications' }).click();
       await checkPage(page, 'console-applications', viewport);
+      await page.getByRole('link', { name: `Reports web ${suffix}` }).click();
+      await page.getByLabel('Privacy policy').fill('https://reports.example.com/privacy');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Saved.').waitFor();
+      await checkPage(page, 'console-application', viewport);
+      assert.equal(
+        (await issuer.service.database.client.client.findUnique({ where: { id: clientId } }))?.policyUri,
+        'https://reports.example.com/privacy',
+      );
+      await page.getByLabel('Privacy policy').fill('http://not-https.example.com');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText(/must use https/).waitFor();
 
       // The user signs in to the new application: the token carries the role's permission.
       const config = await issuer.discover(clientId, secret);

@@ -10,6 +10,7 @@ import { ADMIN_SCOPES, ADMIN_STEP_UP_SECONDS } from '../admin/admin-api.ts';
 import type { FormGuard } from '../interactions/form-guard.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import { refusalOf, type AdminOperations } from './admin-operations.ts';
+import { consoleDetailRoutes } from './console-detail-routes.ts';
 
 type Person = Extract<Actor, { kind: 'user' }>;
 type Page = { items: Array<Record<string, unknown>>; nextCursor: string | null };
@@ -529,5 +530,15 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
     );
   });
 
+  consoleDetailRoutes({
+    router,
+    operations,
+    issuerUrl: options.issuerUrl,
+    page,
+    consoleForm,
+    render,
+    change,
+    feedback,
+  });
   return router;
 }

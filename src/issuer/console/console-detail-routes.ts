@@ -1,0 +1,171 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { RequestState } from '../../shared/http/request-context.ts';
+import type { AdminOperations, OperationInput } from './admin-operations.ts';
+
+type Person = Parameters<AdminOperations['run']>[1];
+type Page = { items: Array<Record<string, unknown>>; nextCursor: string | null };
+
+/** What the detail pages borrow from the console's routes: who is asking, the page, and a change. */
+export interface ConsoleParts {
+  router: Router<RequestState>;
+  operations: AdminOperations;
+  issuerUrl: string;
+  page: (ctx: Context) => Promise<Person | undefined>;
+  consoleForm: (ctx: Context) => Promise<{ actor: Person; form: URLSearchParams } | undefined>;
+  render: (ctx: Context, view: string, actor: Person, data: Record<string, unknown>, status?: number) => void;
+  change: (
+    ctx: Context,
+    actor: Person,
+    key: string,
+    input: OperationInput,
+    back: string,
+    notice: string,
+  ) => Promise<void>;
+  feedback: (ctx: Context) => { notice?: string | undefined; error?: string | undefined };
+}
+
+const lines = (text: string | null) =>
+  (text ?? '')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
+const orNull = (text: string | null) => (text && text.trim() !== '' ? text.trim() : null);
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/**
+ * The pages of one application, one API and one user's profile: every field of each editable
+ * through the admin API's own update operation (so the same rules refuse the same input), and for
+ * an application, its quick start.
+ */
+export function consoleDetailRoutes(parts: ConsoleParts): void {
+  const { router, operations, page, consoleForm, render, change, feedback, issuerUrl } = parts;
+
+  router.get('/admin/applications/:id', async (ctx) => {
+    const actor = await page(ctx);
+    if (!actor) return;
+    const params = { id: ctx.params.id ?? '' };
+    const [client, apis] = await Promise.all([
+      operations.run<Record<string, unknown> & { grantTypes: string[]; type: string; name: string }>(
+        'get /clients/:id',
+        actor,
+        ctx,
+        { params },
+      ),
+      operations.run<Page>('get /apis', actor, ctx),
+    ]);
+    render(ctx, 'console-application', actor, {
+      title: client.name,
+      client,
+      apis: apis.items,
+      issuerUrl,
+      exchange: client.grantTypes.includes(TOKEN_EXCHANGE),
+      ...feedback(ctx),
+    });
+  });
+
+  router.post('/admin/applications/:id', async (ctx) => {
+    const input = await consoleForm(ctx);
+    if (!input) return;
+    const { actor, form } = input;
+    const id = ctx.params.id ?? '';
+    const ttl = form.get('access_token_ttl');
+    const body = {
+      name: form.get('name') ?? '',
+      redirectUris: lines(form.get('redirect_uris')),
+      postLogoutRedirectUris: lines(form.get('post_logout_redirect_uris')),
+      scopes: (form.get('scopes') ?? '').split(/\s+/).filter(Boolean),
+      grantTypes: form.getAll('grant_type'),
+      tokenExchangeSubjectTypes: form.getAll('grant_type').includes(TOKEN_EXCHANGE) ? form.getAll('exchange_type') : [],
+      resources: form.getAll('resource'),
+      defaultResource: orNull(form.get('default_resource')),
+      firstParty: form.get('first_party') === 'on',
+      pkceRequired: form.get('pkce_required') === 'on',
+      accessTokenTtlSeconds: ttl && ttl.trim() !== '' ? Number(ttl) : null,
+      logoUri: orNull(form.get('logo_uri')),
+      clientUri: orNull(form.get('client_uri')),
+      policyUri: orNull(form.get('policy_uri')),
+      tosUri: orNull(form.get('tos_uri')),
+    };
+    const back = `/admin/applications/${encodeURIComponent(id)}`;
+    await change(ctx, actor, 'patch /clients/:id', { params: { id }, body }, back, 'Saved.');
+  });
+
+  router.get('/admin/apis/:id', async (ctx) => {
+    const actor = await page(ctx);
+    if (!actor) return;
+    const api = await operations.run<Record<string, unknown> & { name: string }>('get /apis/:id', actor, ctx, {
+      params: { id: ctx.params.id ?? '' },
+    });
+    render(ctx, 'console-api', actor, { title: api.name, api, ...feedback(ctx) });
+  });
+
+  router.post('/admin/apis/:id', async (ctx) => {
+    const input = await consoleForm(ctx);
+    if (!input) return;
+    const { actor, form } = input;
+    const id = ctx.params.id ?? '';
+    const back = `/admin/apis/${encodeURIComponent(id)}`;
+    const ttl = form.get('access_token_ttl');
+    await change(
+      ctx,
+      actor,
+      'patch /apis/:id',
+      {
+        params: { id },
+        body: {
+          name: form.get('name') ?? '',
+          accessTokenTtlSeconds: ttl && ttl.trim() !== '' ? Number(ttl) : null,
+          roleLimited: form.get('role_limited') === 'on',
+          dpopRequired: form.get('dpop_required') === 'on',
+        },
+      },
+      back,
+      'Saved.',
+    );
+  });
+
+  router.post('/admin/apis/:id/scopes', async (ctx) => {
+    const input = await consoleForm(ctx);
+    if (!input) return;
+    const id = ctx.params.id ?? '';
+    const back = `/admin/apis/${encodeURIComponent(id)}`;
+    const remove = input.form.get('remove');
+    if (remove)
+      return change(
+        ctx,
+        input.actor,
+        'delete /apis/:id/scopes/:name',
+        { params: { id, name: remove } },
+        back,
+        `The scope ${remove} is removed.`,
+      );
+    const name = input.form.get('scope') ?? '';
+    await change(
+      ctx,
+      input.actor,
+      'post /apis/:id/scopes',
+      { params: { id }, body: { scopes: [{ name, description: input.form.get('description') ?? '' }] } },
+      back,
+      `The scope ${name} is added.`,
+    );
+  });
+
+  router.post('/admin/users/:id/profile', async (ctx) => {
+    const input = await consoleForm(ctx);
+    if (!input) return;
+    const id = ctx.params.id ?? '';
+    const fields = ['name', 'given_name', 'family_name', 'preferred_username', 'picture', 'locale', 'zoneinfo'];
+    const body = Object.fromEntries(
+      fields.filter((field) => input.form.has(field)).map((field) => [field, input.form.get(field) ?? '']),
+    );
+    await change(
+      ctx,
+      input.actor,
+      'patch /users/:id',
+      { params: { id }, body },
+      `/admin/users/${encodeURIComponent(id)}`,
+      'The profile is saved.',
+    );
+  });
+}
