@@ -1,9 +1,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { RequestState } from '../../shared/http/request-context.ts';
+import type { Actor } from '../../shared/auth/actor.ts';
 import type { AdminOperations, OperationInput } from './admin-operations.ts';
 
-type Person = Parameters<AdminOperations['run']>[1];
+type Person = Extract<Actor, { kind: 'user' }>;
 type Page = { items: Array<Record<string, unknown>>; nextCursor: string | null };
 
 /** What the detail pages borrow from the console's routes: who is asking, the page, and a change. */
