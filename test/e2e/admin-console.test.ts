@@ -142,6 +142,21 @@ describe('the admin console', { skip: needsChromium }, () => {
       await page.getByText('The account is disabled').waitFor();
       await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token));
 
+      // A key of the user's pasted somewhere: revoked from its full text.
+      const admin2 = await issuer.createUser();
+      const leaked = await issuer.issuer.apiKeys.create(
+        { userId: admin2.id },
+        { name: `pasted ${suffix}`, permissions: [`${issuer.taskApi} tasks:read`] },
+      );
+      await page.getByRole('link', { name: 'Keys and providers' }).click();
+      await page.getByRole('heading', { name: 'Keys, providers and webhooks' }).waitFor();
+      await page.getByText('Revoke a leaked key…').click();
+      await page.getByLabel('The key, in full').fill(leaked.key);
+      await page.getByRole('button', { name: 'Revoke it' }).click();
+      await page.getByText('The leaked key is revoked.').waitFor();
+      assert.notEqual((await issuer.issuer.apiKeys.find(leaked.record.id))?.revokedAt, null);
+      await checkPage(page, 'console-integrations', viewport);
+
       await page.getByRole('link', { name: 'Security log' }).click();
       await page.getByRole('heading', { name: 'Security log' }).waitFor();
       await checkPage(page, 'console-log', viewport);

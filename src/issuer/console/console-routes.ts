@@ -11,6 +11,7 @@ import type { FormGuard } from '../interactions/form-guard.ts';
 import type { PageRenderer } from '../pages/page-renderer.ts';
 import { refusalOf, type AdminOperations } from './admin-operations.ts';
 import { consoleDetailRoutes } from './console-detail-routes.ts';
+import { consoleIntegrationRoutes } from './console-integration-routes.ts';
 
 type Person = Extract<Actor, { kind: 'user' }>;
 type Page = { items: Array<Record<string, unknown>>; nextCursor: string | null };
@@ -36,6 +37,7 @@ const SECTIONS = [
   { href: '/admin/users', label: 'Users' },
   { href: '/admin/applications', label: 'Applications' },
   { href: '/admin/apis', label: 'APIs and roles' },
+  { href: '/admin/integrations', label: 'Keys and providers' },
   { href: '/admin/log', label: 'Security log' },
 ];
 const USER_ACTIONS: Record<string, { label: string; done: string }> = {
@@ -123,19 +125,20 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
    * Runs a change and goes back to `back` with a notice; a refusal is shown on the page it came
    * from. A change without a recent second factor says why and offers to sign in again with it.
    */
-  async function change(
+  async function changeWith(
     ctx: Context,
     actor: Person,
-    key: string,
-    input: Parameters<AdminOperations['run']>[3],
     back: string,
     notice: string,
+    work: () => Promise<unknown>,
     shown?: (result: unknown) => Promise<void>,
   ) {
+    const to = (key: string, text: string) =>
+      `${back}${back.includes('?') ? '&' : '?'}${key}=${encodeURIComponent(text)}`;
     try {
-      const result = await operations.run(key, actor, ctx, input);
+      const result = await work();
       if (shown) return shown(result);
-      seeOther(ctx, `${back}${back.includes('?') ? '&' : '?'}notice=${encodeURIComponent(notice)}`);
+      seeOther(ctx, to('notice', notice));
     } catch (error) {
       const refusal = refusalOf(error);
       if (!refusal) throw error;
@@ -147,9 +150,19 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
           { title: 'Confirm it is you', back, maxMinutes: ADMIN_STEP_UP_SECONDS / 60 },
           401,
         );
-      seeOther(ctx, `${back}${back.includes('?') ? '&' : '?'}error=${encodeURIComponent(refusal.message)}`);
+      seeOther(ctx, to('error', refusal.message));
     }
   }
+  /** One admin operation as a change (see changeWith). */
+  const change = (
+    ctx: Context,
+    actor: Person,
+    key: string,
+    input: Parameters<AdminOperations['run']>[3],
+    back: string,
+    notice: string,
+    shown?: (result: unknown) => Promise<void>,
+  ) => changeWith(ctx, actor, back, notice, () => operations.run(key, actor, ctx, input), shown);
   const feedback = (ctx: Context) => ({
     notice: typeof ctx.query.notice === 'string' ? ctx.query.notice.slice(0, 300) : undefined,
     error: typeof ctx.query.error === 'string' ? ctx.query.error.slice(0, 300) : undefined,
@@ -266,26 +279,13 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
     if (!input) return;
     const id = ctx.params.id ?? '';
     const back = `/admin/users/${encodeURIComponent(id)}`;
-    try {
+    await changeWith(ctx, input.actor, back, 'Every browser session of this account is ended.', async () => {
       const sessions = await operations.run<Page>('get /users/:id/sessions', input.actor, ctx, { params: { id } });
       for (const session of sessions.items)
         await operations.run('delete /users/:id/sessions/:handle', input.actor, ctx, {
           params: { id, handle: String(session.handle) },
         });
-    } catch (error) {
-      const refusal = refusalOf(error);
-      if (!refusal) throw error;
-      if (refusal.stepUp)
-        return render(
-          ctx,
-          'console-step-up',
-          input.actor,
-          { title: 'Confirm it is you', back, maxMinutes: ADMIN_STEP_UP_SECONDS / 60 },
-          401,
-        );
-      return seeOther(ctx, `${back}?error=${encodeURIComponent(refusal.message)}`);
-    }
-    seeOther(ctx, `${back}?notice=${encodeURIComponent('Every browser session of this account is ended.')}`);
+    });
   });
 
   router.post('/admin/users/:id/roles', async (ctx) => {
@@ -465,8 +465,7 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
     if (!input) return;
     const { actor, form } = input;
     const name = form.get('name') ?? '';
-    const back = '/admin/apis';
-    try {
+    await changeWith(ctx, actor, '/admin/apis', `The role ${name} is created.`, async () => {
       await operations.run('post /roles', actor, ctx, { body: { name, description: form.get('description') ?? '' } });
       const byApi = new Map<string, string[]>();
       for (const permission of form.getAll('permission')) {
@@ -475,20 +474,7 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
       }
       for (const [api, scopes] of byApi)
         await operations.run('post /roles/:name/permissions', actor, ctx, { params: { name }, body: { api, scopes } });
-    } catch (error) {
-      const refusal = refusalOf(error);
-      if (!refusal) throw error;
-      if (refusal.stepUp)
-        return render(
-          ctx,
-          'console-step-up',
-          actor,
-          { title: 'Confirm it is you', back, maxMinutes: ADMIN_STEP_UP_SECONDS / 60 },
-          401,
-        );
-      return seeOther(ctx, `${back}?error=${encodeURIComponent(refusal.message)}`);
-    }
-    seeOther(ctx, `${back}?notice=${encodeURIComponent(`The role ${name} is created.`)}`);
+    });
   });
 
   router.get('/admin/log', async (ctx) => {
@@ -530,15 +516,8 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
     );
   });
 
-  consoleDetailRoutes({
-    router,
-    operations,
-    issuerUrl: options.issuerUrl,
-    page,
-    consoleForm,
-    render,
-    change,
-    feedback,
-  });
+  const parts = { router, operations, issuerUrl: options.issuerUrl, page, consoleForm, render, change, feedback };
+  consoleDetailRoutes(parts);
+  consoleIntegrationRoutes(parts);
   return router;
 }
