@@ -454,6 +454,7 @@ function consoleRouterOf(parts: Parts, account: AccountPages, forms: FormGuard) 
       db: database.client,
       mailState: () => parts.mailer.state(),
       rotationIntervalDays: config.issuer.keys.rotationIntervalDays,
+      tokensByGrant: parts.observed.accessTokensByGrant,
     }),
   });
 }

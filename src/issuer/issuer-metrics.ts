@@ -85,6 +85,17 @@ export function issuerMetrics(metrics: Metrics, options: { clientIdLabel: boolea
       });
     },
 
+    /** Access tokens this process issued since it started, by grant type (for the console's overview). */
+    async accessTokensByGrant(this: void): Promise<Array<{ grantType: string; count: number }>> {
+      const totals = new Map<string, number>();
+      for (const { labels, value } of (await tokens.get()).values) {
+        if (labels.token_type !== 'access_token') continue;
+        const grant = String(labels.grant_type);
+        totals.set(grant, (totals.get(grant) ?? 0) + value);
+      }
+      return [...totals].map(([grantType, count]) => ({ grantType, count }));
+    },
+
     graceReplayed: () => graceReplays.inc(),
     deviceGuessRefused: () => deviceGuesses.inc(),
     webhookOutcome: (outcome: string) => webhookDeliveries.inc({ outcome }),

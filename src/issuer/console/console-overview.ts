@@ -20,14 +20,17 @@ export function consoleOverview({
   db,
   mailState,
   rotationIntervalDays,
+  tokensByGrant,
 }: {
   db: PrismaClient;
   mailState: () => 'ok' | 'failing';
   rotationIntervalDays: number;
+  /** Access tokens this instance issued since it started, by grant type. */
+  tokensByGrant: () => Promise<Array<{ grantType: string; count: number }>>;
 }) {
   return async () => {
     const since = new Date(Date.now() - 86_400_000);
-    const [grouped, unprotected, newestKey] = await Promise.all([
+    const [grouped, unprotected, newestKey, tokens] = await Promise.all([
       db.securityEvent.groupBy({
         by: ['type'],
         where: { at: { gte: since }, type: { in: COUNTED.map((counted) => counted.type) } },
@@ -48,7 +51,12 @@ export function consoleOverview({
         orderBy: { createdAt: 'desc' },
         select: { createdAt: true },
       }),
+      tokensByGrant(),
     ]);
+    const nextRotation =
+      rotationIntervalDays > 0 && newestKey
+        ? new Date(newestKey.createdAt.getTime() + rotationIntervalDays * 86_400_000).toISOString().slice(0, 10)
+        : undefined;
     const counts = COUNTED.map((counted) => ({
       label: counted.label,
       value: grouped.find((group) => group.type === counted.type)?._count._all ?? 0,
@@ -62,6 +70,14 @@ export function consoleOverview({
         : []),
       ...(mailState() === 'failing' ? ['Mail is failing: messages wait in the queue and are retried.'] : []),
     ];
-    return { counts, attention };
+    return {
+      counts,
+      attention,
+      nextRotation,
+      tokens: tokens.map((entry) => ({
+        label: entry.grantType.replace('urn:ietf:params:oauth:grant-type:', ''),
+        value: entry.count,
+      })),
+    };
   };
 }

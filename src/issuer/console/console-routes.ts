@@ -29,6 +29,8 @@ export interface ConsoleOptions {
   overview: () => Promise<{
     counts: Array<{ label: string; value: number }>;
     attention: string[];
+    nextRotation: string | undefined;
+    tokens: Array<{ label: string; value: number }>;
   }>;
 }
 
