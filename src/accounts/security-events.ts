@@ -107,6 +107,7 @@ export function securityEvents(db: PrismaClient, log: Logger) {
       type?: string | undefined;
       userId?: string | undefined;
       clientId?: string | undefined;
+      ip?: string | undefined;
       since?: Date | undefined;
       until?: Date | undefined;
       beforeId?: bigint | undefined;
@@ -117,6 +118,7 @@ export function securityEvents(db: PrismaClient, log: Logger) {
           ...(filter.type ? { type: filter.type } : {}),
           ...(filter.userId ? { userId: filter.userId } : {}),
           ...(filter.clientId ? { detail: { path: ['clientId'], equals: filter.clientId } } : {}),
+          ...(filter.ip ? { ip: filter.ip } : {}),
           ...(filter.since || filter.until
             ? { at: { ...(filter.since ? { gte: filter.since } : {}), ...(filter.until ? { lt: filter.until } : {}) } }
             : {}),

@@ -159,6 +159,12 @@ describe('the admin console', { skip: needsChromium }, () => {
 
       await page.getByRole('link', { name: 'Security log' }).click();
       await page.getByRole('heading', { name: 'Security log' }).waitFor();
+      await page.getByLabel('Type').fill('admin.user_disabled');
+      await page.getByLabel('IP address').fill('127.0.0.1');
+      await page.getByLabel('From').fill(new Date().toISOString().slice(0, 10));
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.getByText('admin.user_disabled').first().waitFor();
+      assert.equal(await page.getByText('admin.roles_assigned').count(), 0, 'only the type asked for');
       await checkPage(page, 'console-log', viewport);
       await context.close();
     });

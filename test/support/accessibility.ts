@@ -28,7 +28,8 @@ async function everyControlByKeyboard(page: Page, name: string): Promise<void> {
   );
   await page.evaluate('document.activeElement?.blur()');
   const reached = new Set<string>();
-  for (let press = 0; press < controls + 3; press += 1) {
+  // A date field takes a Tab per part (day, month, year): up to three presses per control, stopping once all are reached.
+  for (let press = 0; press < controls * 3 + 3 && reached.size < controls; press += 1) {
     await page.keyboard.press('Tab');
     const focused = await page.evaluate<string | null>(
       "(() => { const element = document.activeElement; if (!element || element === document.body) return null; return element.tagName + '#' + [...document.querySelectorAll(element.tagName)].indexOf(element); })()",

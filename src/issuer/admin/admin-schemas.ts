@@ -242,6 +242,7 @@ export const EventQuery = z.strictObject({
   type: z.string().max(100).optional().describe('Only events of this type (sign_in.failed...)'),
   user: z.uuid().optional().describe('Only events about this account'),
   client: z.string().max(64).optional().describe('Only events naming this client'),
+  ip: z.union([z.ipv4(), z.ipv6()]).optional().describe('Only events from this address'),
   since: z.iso.datetime().optional(),
   until: z.iso.datetime().optional(),
   ...PageQuery,

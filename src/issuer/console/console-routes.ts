@@ -484,10 +484,20 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
     if (!actor) return;
     const filter = (name: string) =>
       typeof ctx.query[name] === 'string' && ctx.query[name] !== '' ? ctx.query[name] : undefined;
+    // The form's days (from, to inclusive) as the API's times.
+    const day = (name: string, end: boolean) => {
+      const value = filter(name);
+      return value && /^\d{4}-\d{2}-\d{2}$/.test(value)
+        ? new Date(Date.parse(`${value}T00:00:00.000Z`) + (end ? 86_400_000 : 0)).toISOString()
+        : undefined;
+    };
     const query = {
       type: filter('type'),
       user: filter('user'),
       client: filter('client'),
+      ip: filter('ip'),
+      since: day('from', false),
+      until: day('to', true),
       cursor: filter('cursor'),
       limit: '50',
     };
@@ -500,8 +510,13 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
       if (!refusal) throw caught;
       error = refusal.message;
     }
+    // The form's own fields, so the next page keeps the filters as typed.
+    const filters = Object.fromEntries(
+      ['type', 'user', 'client', 'ip', 'from', 'to'].map((name) => [name, filter(name) ?? '']),
+    );
+    const kept = Object.entries(filters).filter(([, value]) => value !== '');
     const next = events.nextCursor
-      ? `/admin/log?${new URLSearchParams(Object.entries({ ...query, limit: undefined, cursor: events.nextCursor }).filter((entry): entry is [string, string] => typeof entry[1] === 'string')).toString()}`
+      ? `/admin/log?${new URLSearchParams([...kept, ['cursor', events.nextCursor]]).toString()}`
       : undefined;
     render(
       ctx,
@@ -510,7 +525,7 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
       {
         title: 'Security log',
         events: events.items.map((event) => ({ ...event, detail: event.detail ? JSON.stringify(event.detail) : '' })),
-        filters: { type: query.type ?? '', user: query.user ?? '', client: query.client ?? '' },
+        filters,
         next,
         ...(error ? { error } : {}),
       },
