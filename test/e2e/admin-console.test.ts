@@ -74,6 +74,18 @@ describe('the admin console', { skip: needsChromium }, () => {
       await page.getByRole('button', { name: 'Create the role' }).click();
       await page.getByText(`The role ${role} is created.`).waitFor();
       await checkPage(page, 'console-apis', viewport);
+      // The matrix's role page: a permission ticked, saved, then unticked again.
+      await page.getByRole('link', { name: role }).click();
+      await page.getByRole('heading', { name: `Role ${role}` }).waitFor();
+      await page.getByLabel(`reports:write at Reports`).last().check();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Saved.').waitFor();
+      assert.equal(await page.getByLabel(`reports:write at Reports`).last().isChecked(), true);
+      await checkPage(page, 'console-role', viewport);
+      await page.getByLabel(`reports:write at Reports`).last().uncheck();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Saved.').waitFor();
+      await page.getByRole('link', { name: 'APIs and roles', exact: true }).click();
       await page.getByRole('link', { name: 'Reports' }).first().click();
       await page.getByRole('heading', { name: 'Reports' }).waitFor();
       await checkPage(page, 'console-api', viewport);

@@ -8,7 +8,7 @@ import type { AdminAccess, AnyAdminRoute } from '../admin/admin-route.ts';
 /** What a console page hands an operation: its path parameters, query and body, before validation. */
 export interface OperationInput {
   params?: Record<string, string>;
-  query?: Record<string, string | undefined>;
+  query?: Record<string, string | string[] | undefined>;
   body?: unknown;
 }
 

@@ -23,6 +23,14 @@ export interface ConsoleParts {
     back: string,
     notice: string,
   ) => Promise<void>;
+  /** A change made of several operations (see console-routes.ts). */
+  changeWith: (
+    ctx: Context,
+    actor: Person,
+    back: string,
+    notice: string,
+    work: () => Promise<unknown>,
+  ) => Promise<void>;
   feedback: (ctx: Context) => { notice?: string | undefined; error?: string | undefined };
 }
 
@@ -40,7 +48,7 @@ const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
  * an application, its quick start.
  */
 export function consoleDetailRoutes(parts: ConsoleParts): void {
-  const { router, operations, page, consoleForm, render, change, feedback, issuerUrl } = parts;
+  const { router, operations, page, consoleForm, render, change, changeWith, feedback, issuerUrl } = parts;
 
   router.get('/admin/applications/:id', async (ctx) => {
     const actor = await page(ctx);
@@ -167,6 +175,82 @@ export function consoleDetailRoutes(parts: ConsoleParts): void {
       { params: { id }, body },
       `/admin/users/${encodeURIComponent(id)}`,
       'The profile is saved.',
+    );
+  });
+
+  router.get('/admin/roles/:name', async (ctx) => {
+    const actor = await page(ctx);
+    if (!actor) return;
+    const name = ctx.params.name ?? '';
+    const [role, apis] = await Promise.all([
+      operations.run<{
+        name: string;
+        description: string;
+        users: number;
+        clients: number;
+        permissions: Array<{ api: string; scope: string }>;
+      }>('get /roles/:name', actor, ctx, { params: { name } }),
+      operations.run<Page>('get /apis', actor, ctx),
+    ]);
+    const held = new Set(role.permissions.map((permission) => `${permission.api} ${permission.scope}`));
+    const permissions = (
+      apis.items as Array<{ identifier: string; name: string; scopes: Array<{ name: string }> }>
+    ).flatMap((api) =>
+      api.scopes.map((scope) => ({
+        value: `${api.identifier} ${scope.name}`,
+        api: api.name,
+        scope: scope.name,
+        held: held.has(`${api.identifier} ${scope.name}`),
+      })),
+    );
+    render(ctx, 'console-role', actor, { title: `Role ${role.name}`, role, permissions, ...feedback(ctx) });
+  });
+
+  // The permissions ticked become the role's: what was added is granted, what was unticked revoked, per API.
+  router.post('/admin/roles/:name', async (ctx) => {
+    const input = await consoleForm(ctx);
+    if (!input) return;
+    const { actor, form } = input;
+    const name = ctx.params.name ?? '';
+    const back = `/admin/roles/${encodeURIComponent(name)}`;
+    await changeWith(ctx, actor, back, 'Saved.', async () => {
+      const role = await operations.run<{ permissions: Array<{ api: string; scope: string }> }>(
+        'get /roles/:name',
+        actor,
+        ctx,
+        { params: { name } },
+      );
+      const wanted = new Set(form.getAll('permission'));
+      const held = new Set(role.permissions.map((permission) => `${permission.api} ${permission.scope}`));
+      const byApi = (values: string[]) => {
+        const grouped = new Map<string, string[]>();
+        for (const value of values) {
+          const at = value.indexOf(' ');
+          grouped.set(value.slice(0, at), [...(grouped.get(value.slice(0, at)) ?? []), value.slice(at + 1)]);
+        }
+        return grouped;
+      };
+      for (const [api, scopes] of byApi([...wanted].filter((value) => !held.has(value))))
+        await operations.run('post /roles/:name/permissions', actor, ctx, { params: { name }, body: { api, scopes } });
+      for (const [api, scopes] of byApi([...held].filter((value) => !wanted.has(value))))
+        await operations.run('delete /roles/:name/permissions', actor, ctx, {
+          params: { name },
+          query: { api, scope: scopes },
+        });
+    });
+  });
+
+  router.post('/admin/users/:id/passkeys/remove', async (ctx) => {
+    const input = await consoleForm(ctx);
+    if (!input) return;
+    const id = ctx.params.id ?? '';
+    await change(
+      ctx,
+      input.actor,
+      'delete /users/:id/passkeys/:passkeyId',
+      { params: { id, passkeyId: input.form.get('passkey') ?? '' } },
+      `/admin/users/${encodeURIComponent(id)}`,
+      'The passkey is removed.',
     );
   });
 }

@@ -236,12 +236,13 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
     const actor = await page(ctx);
     if (!actor) return;
     const params = { id: ctx.params.id ?? '' };
-    const [user, sessions, grants, events, roles] = await Promise.all([
+    const [user, sessions, grants, events, roles, passkeys] = await Promise.all([
       operations.run<Record<string, unknown>>('get /users/:id', actor, ctx, { params }),
       operations.run<Page>('get /users/:id/sessions', actor, ctx, { params }),
       operations.run<Page>('get /users/:id/grants', actor, ctx, { params }),
       operations.run<Page>('get /events', actor, ctx, { query: { user: params.id, limit: '10' } }),
       operations.run<Page>('get /roles', actor, ctx),
+      operations.run<Page>('get /users/:id/passkeys', actor, ctx, { params }),
     ]);
     const actions = Object.entries(USER_ACTIONS)
       .filter(([name]) => (name === 'disable' ? !user.disabled : name === 'enable' ? user.disabled === true : true))
@@ -251,6 +252,7 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
       user,
       sessions: sessions.items,
       grants: grants.items,
+      passkeys: passkeys.items,
       events: events.items,
       otherRoles: roles.items
         .map((role) => String(role.name))
@@ -533,7 +535,17 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
     );
   });
 
-  const parts = { router, operations, issuerUrl: options.issuerUrl, page, consoleForm, render, change, feedback };
+  const parts = {
+    router,
+    operations,
+    issuerUrl: options.issuerUrl,
+    page,
+    consoleForm,
+    render,
+    change,
+    changeWith,
+    feedback,
+  };
   consoleDetailRoutes(parts);
   consoleIntegrationRoutes(parts);
   return router;
