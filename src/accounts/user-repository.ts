@@ -24,10 +24,13 @@ export function userRepository(db: PrismaClient) {
      */
     search: async ({
       q,
+      role,
       limit,
       cursor,
     }: {
       q?: string | undefined;
+      /** Only the holders of this role. */
+      role?: string | undefined;
       limit: number;
       cursor?: PageCursor | undefined;
     }) => {
@@ -36,7 +39,7 @@ export function userRepository(db: PrismaClient) {
         ? { OR: [{ email: contains }, { name: contains }, { preferredUsername: contains }] }
         : {};
       const rows = await db.user.findMany({
-        where: { AND: [matches, after(cursor)] },
+        where: { AND: [matches, role ? { roles: { some: { role: { name: role } } } } : {}, after(cursor)] },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: limit + 1,
         include: roleNamesOnly,

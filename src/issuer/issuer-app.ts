@@ -304,9 +304,9 @@ function apiKeysOf(parts: Parts): ApiKeys {
 function tokenExchangeOf(parts: Parts, publicKeys: () => ReturnType<ProviderHost['publicKeys']>) {
   const db = parts.database.client;
   const keys = ownKeySet(publicKeys);
+  // An answer either way is cached (the lookup forgets only misses): discovery reads it, not the database.
   const anyClientExchanges = ttlLookup(
-    async () =>
-      (await db.client.count({ where: { grantTypes: { has: GRANT_TYPES.tokenExchange } } })) > 0 ? true : undefined,
+    async () => ({ any: (await db.client.count({ where: { grantTypes: { has: GRANT_TYPES.tokenExchange } } })) > 0 }),
     parts.config.issuer.clientCacheTtlSeconds,
   );
   return {
@@ -325,7 +325,7 @@ function tokenExchangeOf(parts: Parts, publicKeys: () => ReturnType<ProviderHost
       }
     },
     accountActive: async (id: string) => (await findActiveAccount(parts.users, id)) !== undefined,
-    anyClientExchanges: async () => (await anyClientExchanges('any')) === true,
+    anyClientExchanges: async () => (await anyClientExchanges('any'))?.any === true,
     record: (event: Parameters<SecurityEvents['record']>[0]) => parts.events.record(event),
   };
 }

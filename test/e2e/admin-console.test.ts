@@ -81,6 +81,7 @@ describe('the admin console', { skip: needsChromium }, () => {
       await page.getByRole('button', { name: 'Save' }).click();
       await page.getByText('Saved.').waitFor();
       assert.equal(await page.getByLabel(`reports:write at Reports`).last().isChecked(), true);
+      await page.getByText('No person holds this role').waitFor();
       await checkPage(page, 'console-role', viewport);
       await page.getByLabel(`reports:write at Reports`).last().uncheck();
       await page.getByRole('button', { name: 'Save' }).click();
@@ -205,6 +206,8 @@ describe('the admin console', { skip: needsChromium }, () => {
     await page.getByRole('button', { name: 'Disable' }).click();
     await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
     await checkPage(page, 'console-step-up', 'desktop');
+    await page.setViewportSize(VIEWPORTS.phone);
+    await checkPage(page, 'console-step-up', 'phone');
     const user = await issuer.service.database.client.user.findUnique({ where: { id: target.id } });
     assert.equal(user?.disabledAt, null, 'nothing was changed');
     await page.getByRole('button', { name: 'Sign in again' }).click();

@@ -353,6 +353,18 @@ describe('admin API', () => {
     assert.ok(types.includes('api_key.revoked') && types.includes('api_key.created'));
   });
 
+  it('lists the holders of a role, and only them', async () => {
+    await issuer.roles.create({ name: 'holders-test', description: 'For this test' });
+    const holder = await issuer.createUser({ roles: ['holders-test'] });
+    await issuer.createUser();
+    const listed = await call('GET', '/users?role=holders-test', serviceToken);
+    assert.equal(listed.status, 200);
+    assert.deepEqual(
+      (listed.body.items as Array<{ id: string }>).map((user) => user.id),
+      [holder.id],
+    );
+  });
+
   it('answers bad input with 400 in the error envelope, naming the problem', async () => {
     const unknownField = await call('POST', '/roles', serviceToken, { name: 'x', admin: true });
     assert.equal(unknownField.status, 400);

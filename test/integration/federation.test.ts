@@ -156,6 +156,27 @@ describe('sign-in through another identity provider', () => {
     return { agent, interaction, verifier, state, callback: back.url, ...done };
   }
 
+  /** An app's sign-in opened in `agent` and the provider's button pressed: where the browser is sent (the upstream). */
+  async function pressProviderButton(agent: UserAgent, slug: string) {
+    const start = await agent.follow(
+      client.buildAuthorizationUrl(config, {
+        redirect_uri: APP_REDIRECT_URI,
+        scope: 'openid',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      }),
+      issuer.url,
+    );
+    await start.response.text();
+    const toUpstream = await agent.submitForm(
+      new URL(`${start.url.pathname}/federate/${slug}`, issuer.url),
+      { csrf: agent.formToken() },
+      issuer.url,
+    );
+    await toUpstream.response.body?.cancel();
+    return toUpstream;
+  }
+
   async function tokensFrom(result: Awaited<ReturnType<typeof signInThrough>>) {
     await result.response.body?.cancel();
     assert.equal(
@@ -300,22 +321,7 @@ describe('sign-in through another identity provider', () => {
     const slug = await register();
     const attacker = new UserAgent();
     upstream.signInAs({ sub: unique('sub'), email: `${unique('mallory')}@example.com`, email_verified: true });
-    const start = await attacker.follow(
-      client.buildAuthorizationUrl(config, {
-        redirect_uri: APP_REDIRECT_URI,
-        scope: 'openid',
-        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-        code_challenge_method: 'S256',
-      }),
-      issuer.url,
-    );
-    await start.response.text();
-    const toUpstream = await attacker.submitForm(
-      new URL(`${start.url.pathname}/federate/${slug}`, issuer.url),
-      { csrf: attacker.formToken() },
-      issuer.url,
-    );
-    await toUpstream.response.body?.cancel();
+    const toUpstream = await pressProviderButton(attacker, slug);
     const back = await attacker.follow(toUpstream.url, new URL(upstream.issuer).origin);
     await back.response.body?.cancel();
     // The attacker stops here and sends the callback link to a victim.
@@ -333,22 +339,7 @@ describe('sign-in through another identity provider', () => {
     const slug = await register();
     const agent = new UserAgent();
     upstream.signInAs({ sub: unique('sub'), email: `${unique('z')}@example.com` });
-    const start = await agent.follow(
-      client.buildAuthorizationUrl(config, {
-        redirect_uri: APP_REDIRECT_URI,
-        scope: 'openid',
-        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-        code_challenge_method: 'S256',
-      }),
-      issuer.url,
-    );
-    await start.response.text();
-    const toUpstream = await agent.submitForm(
-      new URL(`${start.url.pathname}/federate/${slug}`, issuer.url),
-      { csrf: agent.formToken() },
-      issuer.url,
-    );
-    await toUpstream.response.body?.cancel();
+    const toUpstream = await pressProviderButton(agent, slug);
     const state = toUpstream.url.searchParams.get('state')!;
     const callback = new URL(`${issuer.url}/federation/callback`);
     callback.search = new URLSearchParams({

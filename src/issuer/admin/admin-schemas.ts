@@ -46,6 +46,7 @@ export const PageQuery = {
 
 export const UserListQuery = z.strictObject({
   q: z.string().trim().max(200).optional().describe('Part of an email address or a name'),
+  role: z.string().min(1).max(64).optional().describe('Only the holders of this role'),
   ...PageQuery,
 });
 

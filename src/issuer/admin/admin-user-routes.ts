@@ -44,7 +44,7 @@ export function adminUserRoutes(services: AdminServices): AnyAdminRoute[] {
       async handle({ query }) {
         const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
         if (query.cursor && !cursor) throw badRequest('query.cursor is not a cursor this API issued.');
-        const rows = await users.search({ q: query.q, limit: query.limit, cursor });
+        const rows = await users.search({ q: query.q, role: query.role, limit: query.limit, cursor });
         const page = rows.slice(0, query.limit);
         return {
           items: page.map(presentUser),

@@ -182,7 +182,7 @@ export function consoleDetailRoutes(parts: ConsoleParts): void {
     const actor = await page(ctx);
     if (!actor) return;
     const name = ctx.params.name ?? '';
-    const [role, apis] = await Promise.all([
+    const [role, apis, holders] = await Promise.all([
       operations.run<{
         name: string;
         description: string;
@@ -191,6 +191,7 @@ export function consoleDetailRoutes(parts: ConsoleParts): void {
         permissions: Array<{ api: string; scope: string }>;
       }>('get /roles/:name', actor, ctx, { params: { name } }),
       operations.run<Page>('get /apis', actor, ctx),
+      operations.run<Page>('get /users', actor, ctx, { query: { role: name, limit: '50' } }),
     ]);
     const held = new Set(role.permissions.map((permission) => `${permission.api} ${permission.scope}`));
     const permissions = (
@@ -203,7 +204,14 @@ export function consoleDetailRoutes(parts: ConsoleParts): void {
         held: held.has(`${api.identifier} ${scope.name}`),
       })),
     );
-    render(ctx, 'console-role', actor, { title: `Role ${role.name}`, role, permissions, ...feedback(ctx) });
+    render(ctx, 'console-role', actor, {
+      title: `Role ${role.name}`,
+      role,
+      permissions,
+      holders: holders.items,
+      moreHolders: holders.nextCursor !== null,
+      ...feedback(ctx),
+    });
   });
 
   // The permissions ticked become the role's: what was added is granted, what was unticked revoked, per API.

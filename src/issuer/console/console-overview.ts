@@ -30,7 +30,7 @@ export function consoleOverview({
 }) {
   return async () => {
     const since = new Date(Date.now() - 86_400_000);
-    const [grouped, unprotected, newestKey, tokens] = await Promise.all([
+    const [grouped, unprotected, newestKey, tokens, people] = await Promise.all([
       db.securityEvent.groupBy({
         by: ['type'],
         where: { at: { gte: since }, type: { in: COUNTED.map((counted) => counted.type) } },
@@ -52,15 +52,20 @@ export function consoleOverview({
         select: { createdAt: true },
       }),
       tokensByGrant(),
+      // Sessions live in Redis with no index across accounts: the people who signed in are counted instead.
+      db.securityEvent.groupBy({ by: ['userId'], where: { at: { gte: since }, type: 'sign_in.succeeded' } }),
     ]);
     const nextRotation =
       rotationIntervalDays > 0 && newestKey
         ? new Date(newestKey.createdAt.getTime() + rotationIntervalDays * 86_400_000).toISOString().slice(0, 10)
         : undefined;
-    const counts = COUNTED.map((counted) => ({
-      label: counted.label,
-      value: grouped.find((group) => group.type === counted.type)?._count._all ?? 0,
-    }));
+    const counts = [
+      { label: 'People who signed in', value: people.length },
+      ...COUNTED.map((counted) => ({
+        label: counted.label,
+        value: grouped.find((group) => group.type === counted.type)?._count._all ?? 0,
+      })),
+    ];
     const attention = [
       ...unprotected.map((user) => `The administrator ${user.email} has no second factor.`),
       ...(rotationIntervalDays > 0 &&

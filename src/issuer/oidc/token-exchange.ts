@@ -248,7 +248,9 @@ export function installTokenExchange(
     await next();
     const body = ctx.body as { grant_types_supported?: string[] } | undefined;
     if (ctx.oidc?.route !== 'discovery' || ctx.status !== 200 || !body?.grant_types_supported) return;
-    if (!(await deps.anyClientExchanges()))
+    // Discovery never fails for this: with the database away, the grant stays listed (harmless; a client
+    // without it is refused at the token endpoint all the same).
+    if (!(await deps.anyClientExchanges().catch(() => true)))
       body.grant_types_supported = body.grant_types_supported.filter((grant) => grant !== GRANT_TYPES.tokenExchange);
   });
 }
