@@ -7,7 +7,7 @@ import { seeOther } from '../../shared/http/see-other.ts';
 import type { Logger } from '../../shared/logging/logger.ts';
 import type { UpstreamClient } from '../federation/upstream-client.ts';
 import type { UpstreamProviders } from '../federation/upstream-providers.ts';
-import { startTrip, type TripResult } from '../interactions/federation-routes.ts';
+import { startTrip, take, type TripResult } from '../interactions/federation-routes.ts';
 import type { AccountPages } from './account-pages.ts';
 
 export interface ProviderLinkParts {
@@ -56,9 +56,9 @@ export function providerLinkRoutes({
     const who = await account.signedIn(ctx);
     if (!who) return account.signIn(ctx);
     const handle = typeof ctx.query.handle === 'string' ? ctx.query.handle : '';
-    const stored = handle ? await cache.get(`federation-result:${handle}`) : undefined;
-    if (stored) await cache.delete(`federation-result:${handle}`);
-    const result = stored ? (JSON.parse(stored) as TripResult & { userId?: string }) : undefined;
+    const result = handle
+      ? await take<TripResult & { userId?: string }>(cache, `federation-result:${handle}`)
+      : undefined;
     // The link is made for the account that started it, in the browser signed in as it.
     if (!result || result.userId !== who.user.id)
       return account.overview(ctx, who, { error: 'That link did not finish; start it again from this page.' }, 400);

@@ -76,11 +76,10 @@ const resultKey = (id: string) => `federation-result:${id}`;
 const linkKey = (uid: string) => `federation-link:${uid}`;
 
 /** Reads and forgets a cached JSON value: each trip, result and pending link is used once. */
-async function take<T>(cache: Cache, key: string): Promise<T | undefined> {
-  const stored = await cache.get(key);
-  if (stored === undefined || stored === null) return undefined;
-  await cache.delete(key);
-  return JSON.parse(stored) as T;
+export async function take<T>(cache: Cache, key: string): Promise<T | undefined> {
+  // The cache's own atomic take: two callbacks racing with one state cannot both get it.
+  const stored = await cache.take(key);
+  return stored === null ? undefined : (JSON.parse(stored) as T);
 }
 
 /** Sends the browser to the upstream, remembering the round trip's secrets under its `state`. */
