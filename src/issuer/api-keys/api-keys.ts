@@ -45,6 +45,14 @@ export function splitPermission(permission: string): { api: string; scope: strin
   return { api: permission.slice(0, at), scope: permission.slice(at + 1) };
 }
 
+/** Permissions grouped by API (the admin API grants and revokes a role's scopes one API at a time). */
+export function scopesByApi(permissions: Iterable<string>): Map<string, string[]> {
+  const grouped = new Map<string, string[]>();
+  for (const { api, scope } of [...permissions].map(splitPermission))
+    grouped.set(api, [...(grouped.get(api) ?? []), scope]);
+  return grouped;
+}
+
 /** Why a presented key does not authenticate; each is the same `invalid_grant` (or 401) to the caller. */
 export type KeyRefusal = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'owner_disabled' | 'no_permissions';
 

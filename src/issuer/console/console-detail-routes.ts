@@ -1,3 +1,4 @@
+import { scopesByApi } from '../api-keys/api-keys.ts';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { RequestState } from '../../shared/http/request-context.ts';
@@ -230,17 +231,9 @@ export function consoleDetailRoutes(parts: ConsoleParts): void {
       );
       const wanted = new Set(form.getAll('permission'));
       const held = new Set(role.permissions.map((permission) => `${permission.api} ${permission.scope}`));
-      const byApi = (values: string[]) => {
-        const grouped = new Map<string, string[]>();
-        for (const value of values) {
-          const at = value.indexOf(' ');
-          grouped.set(value.slice(0, at), [...(grouped.get(value.slice(0, at)) ?? []), value.slice(at + 1)]);
-        }
-        return grouped;
-      };
-      for (const [api, scopes] of byApi([...wanted].filter((value) => !held.has(value))))
+      for (const [api, scopes] of scopesByApi([...wanted].filter((value) => !held.has(value))))
         await operations.run('post /roles/:name/permissions', actor, ctx, { params: { name }, body: { api, scopes } });
-      for (const [api, scopes] of byApi([...held].filter((value) => !wanted.has(value))))
+      for (const [api, scopes] of scopesByApi([...held].filter((value) => !wanted.has(value))))
         await operations.run('delete /roles/:name/permissions', actor, ctx, {
           params: { name },
           query: { api, scope: scopes },

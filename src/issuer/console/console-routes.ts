@@ -1,3 +1,4 @@
+import { scopesByApi } from '../api-keys/api-keys.ts';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { RequestState } from '../../shared/http/request-context.ts';
@@ -471,12 +472,7 @@ export function consoleRoutes(options: ConsoleOptions): Router<RequestState> {
     const name = form.get('name') ?? '';
     await changeWith(ctx, actor, '/admin/apis', `The role ${name} is created.`, async () => {
       await operations.run('post /roles', actor, ctx, { body: { name, description: form.get('description') ?? '' } });
-      const byApi = new Map<string, string[]>();
-      for (const permission of form.getAll('permission')) {
-        const at = permission.indexOf(' ');
-        byApi.set(permission.slice(0, at), [...(byApi.get(permission.slice(0, at)) ?? []), permission.slice(at + 1)]);
-      }
-      for (const [api, scopes] of byApi)
+      for (const [api, scopes] of scopesByApi(form.getAll('permission')))
         await operations.run('post /roles/:name/permissions', actor, ctx, { params: { name }, body: { api, scopes } });
     });
   });
