@@ -52,6 +52,7 @@ describe('graceful shutdown', () => {
       await assert.rejects(fetch(`${base}/healthz`), 'no new connections once the delay is over');
       const response = await inFlight;
       assert.equal(response.status, 200);
+      assert.equal(response.headers.get('connection'), 'close', 'a request in flight when the drain began closes too');
       assert.deepEqual(await response.json(), { finished: true });
       assert.equal(await stopping, true, 'every close step succeeded');
       assert.ok(log.text().includes('"msg":"issuer stopped"'));

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 
@@ -19,8 +19,15 @@ export interface RunningServer {
 export async function listen(app: Koa<never, never> | Koa, port: number, host: string): Promise<RunningServer> {
   const handle = app.callback();
   let draining = false;
+  // Responses still being worked on when the drain begins must close their connections too, or a
+  // client would reuse one after the listener has gone (a slow request that ends mid-drain).
+  const unanswered = new Set<ServerResponse>();
   const server = createServer((request, response) => {
     if (draining) response.setHeader('Connection', 'close');
+    else {
+      unanswered.add(response);
+      response.once('close', () => unanswered.delete(response));
+    }
     void handle(request, response);
   });
   // Slowloris and idle-connection hygiene: bounded header time, keep-alive shorter than typical proxies'.
@@ -40,6 +47,8 @@ export async function listen(app: Koa<never, never> | Koa, port: number, host: s
     port: bound,
     beginDrain: () => {
       draining = true;
+      for (const response of unanswered) if (!response.headersSent) response.setHeader('Connection', 'close');
+      unanswered.clear();
       server.closeIdleConnections();
     },
     close: (timeoutMs) =>
