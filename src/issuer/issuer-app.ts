@@ -229,6 +229,7 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
     observe: parts.observed.observeProvider,
     reloadIntervalSeconds: config.issuer.keys.reloadIntervalSeconds,
     rotationIntervalDays: config.issuer.keys.rotationIntervalDays,
+    publishLeadSeconds: config.issuer.keys.publishLeadSeconds,
     revokeGrant,
     dependencies: {
       adapter,
@@ -364,6 +365,7 @@ function buildHttp(parts: Parts, host: ProviderHost): Koa<RequestState> {
   });
   app.use(errorPages(pages));
   app.use(canonicalHost(config.issuer.url, pages, config.taskApi.issuerInternalUrl));
+  app.use(host.published.serve);
   app.use(browserContext());
   for (const router of [...pageRouters(parts, host), adminRouterOf(parts, host)])
     app.use(router.routes() as unknown as Koa.Middleware<RequestState>);

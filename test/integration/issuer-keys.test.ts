@@ -59,6 +59,38 @@ describe('signing key rotation', () => {
     assert.ok((await jwks()).keys.some((key) => key.kid === oldKid));
   });
 
+  it('serves discovery and the JWKS with an ETag and Cache-Control, 304 to a client holding them, and a new ETag once the keys change', async () => {
+    const first = await fetch(`${issuer.url}/jwks`);
+    const etag = first.headers.get('etag');
+    assert.match(etag ?? '', /^"[\w-]{27}"$/);
+    // Cached for at most half the publish lead, so a verifier always sees a new key before it signs.
+    assert.equal(first.headers.get('cache-control'), `public, max-age=${LEAD_SECONDS / 2}`);
+    assert.equal(first.headers.get('content-type'), 'application/jwk-set+json; charset=utf-8');
+    const body = await first.text();
+    const again = await fetch(`${issuer.url}/jwks`);
+    assert.equal(await again.text(), body, 'the same bytes');
+    assert.equal(again.headers.get('etag'), etag);
+    const conditional = await fetch(`${issuer.url}/jwks`, { headers: { 'if-none-match': etag! } });
+    assert.equal(conditional.status, 304);
+    assert.equal(await conditional.text(), '');
+
+    const discovery = await fetch(`${issuer.url}/.well-known/openid-configuration`);
+    const discoveryTag = discovery.headers.get('etag')!;
+    assert.equal(discovery.headers.get('cache-control'), 'public, max-age=300');
+    assert.equal(discovery.headers.get('access-control-allow-origin'), '*');
+    assert.equal(((await discovery.json()) as { issuer: string }).issuer, issuer.url);
+    const unchanged = await fetch(`${issuer.url}/.well-known/openid-configuration`, {
+      headers: { 'if-none-match': discoveryTag },
+    });
+    assert.equal(unchanged.status, 304);
+
+    const [added] = await ring().rotate();
+    await waitFor(async () => (await jwks()).keys.some((key) => key.kid === added));
+    const rotated = await fetch(`${issuer.url}/jwks`, { headers: { 'if-none-match': etag! } });
+    assert.equal(rotated.status, 200, 'a client holding the old set gets the new one');
+    assert.notEqual(rotated.headers.get('etag'), etag);
+  });
+
   it('stops verifying tokens of a key once it has been removed after its retirement', async () => {
     const signed = await token();
     const kid = decodeProtectedHeader(signed).kid!;

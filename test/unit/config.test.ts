@@ -62,7 +62,7 @@ describe('configuration', () => {
     assert.equal(problems.length, 4);
     assert.ok(problems.includes('ISSUER_PORT must be a number'));
     assert.ok(problems.some((p) => p.startsWith('LOG_LEVEL must be one of: fatal, error')));
-    assert.ok(problems.includes('REDIS_URL must be a redis:// or rediss:// URL'));
+    assert.ok(problems.includes('REDIS_URL must be a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL'));
     assert.ok(problems.includes('ISSUER_URL must have no query or fragment'));
     for (const problem of problems) assert.ok(!problem.includes('\n'));
   });

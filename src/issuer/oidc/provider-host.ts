@@ -12,6 +12,7 @@ import { securityHeaders } from './security-headers.ts';
 import { revokeGrantsOnLogout } from './logout-revocation.ts';
 import { exchangeResourceServers, providerConfiguration, type ProviderDependencies } from './provider-configuration.ts';
 import { installTokenExchange } from './token-exchange.ts';
+import { publishedDocuments, type PublishedDocuments } from './published-documents.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -27,6 +28,8 @@ export interface ProviderHostOptions {
   log: Logger;
   reloadIntervalSeconds: number;
   rotationIntervalDays: number;
+  /** How long a new signing key is published before it signs (bounds how long a JWKS may be cached). */
+  publishLeadSeconds: number;
   revokeGrant: (grantId: string) => Promise<void>;
   /** Attaches listeners to each provider instance built (metrics); called again after a key change. */
   observe?: (provider: Provider) => void;
@@ -47,9 +50,17 @@ export class ProviderHost {
   #stopped = false;
   #inFlight: Promise<void> | undefined;
   readonly #options: ProviderHostOptions;
+  /** Discovery and the JWKS as bytes, built by the provider once per key set. */
+  readonly published: PublishedDocuments;
 
   private constructor(options: ProviderHostOptions) {
     this.#options = options;
+    const exchange = options.dependencies.tokenExchange;
+    this.published = publishedDocuments({
+      keysVersion: () => this.#fingerprint,
+      exchangeAdvertised: async () => (exchange ? exchange.anyClientExchanges() : false),
+      publishLeadSeconds: options.publishLeadSeconds,
+    });
   }
 
   static async start(options: ProviderHostOptions): Promise<ProviderHost> {
@@ -89,6 +100,8 @@ export class ProviderHost {
     // Always "behind a proxy": handle() sets the forwarded headers to the settled values.
     provider.proxy = true;
     provider.maxIpsCount = 1;
+    // First, so that it stores the documents as every later step left them.
+    provider.use(this.published.capture);
     provider.use(securityHeaders());
     installHashedSecretComparison(provider, this.#options.dependencies.serviceKey);
     const { tokenExchange } = this.#options.dependencies;

@@ -4,6 +4,7 @@ import type { Cache } from './cache.ts';
 import { connectionFailure, redisUnreachable } from '../lifecycle/unreachable.ts';
 import { MemoryCache } from './memory-cache.ts';
 import { createRedisConnection, RedisCache } from './redis-cache.ts';
+import { describeRedis, parseRedisUrl } from './redis-topology.ts';
 
 export function openCache(target: CacheTarget, log: Logger): Cache {
   if (target.kind === 'memory') return new MemoryCache();
@@ -30,6 +31,6 @@ export async function cacheReachable(cache: Cache, target: CacheTarget): Promise
 
 export function describeCache(target: CacheTarget): string {
   if (target.kind === 'memory') return 'in-process store';
-  const url = new URL(target.url);
-  return `Redis at ${url.hostname}:${url.port || '6379'}`;
+  const topology = parseRedisUrl(target.url);
+  return typeof topology === 'string' ? 'Redis' : describeRedis(topology);
 }

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { describeRedis, parseRedisUrl } from './redis-topology.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Cache } from './cache.ts';
 
@@ -23,28 +24,61 @@ export interface RedisCacheOptions {
   log: Logger;
 }
 
+/** ioredis's client for one server or a Sentinel-watched primary, or its Cluster client. */
+export type RedisClient = Redis | Cluster;
+
 /**
  * Creates the ioredis connection with bounded waits: a command never hangs longer than
  * commandTimeout, reconnection backs off to 2 s and never gives up, and a failover's READONLY
- * reply triggers a reconnect to the new primary.
+ * reply triggers a reconnect to the new primary. With sentinels, the client asks them where the
+ * primary is and follows a switch as soon as they announce it; with a cluster, it follows the slot
+ * map (MOVED/ASK) and re-reads it when a primary fails.
  */
-export function createRedisConnection({ url, keyPrefix, log }: RedisCacheOptions): Redis {
-  const redis = new Redis(url, {
+export function createRedisConnection({ url, keyPrefix, log }: RedisCacheOptions): RedisClient {
+  const topology = parseRedisUrl(url);
+  if (typeof topology === 'string') throw new Error(`REDIS_URL ${topology}`);
+  const common = {
     keyPrefix,
     connectTimeout: 5_000,
     commandTimeout: 2_000,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
-    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
-    reconnectOnError: (error) => error.message.startsWith('READONLY'),
-  });
+    retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
+    reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
+    ...(topology.username ? { username: topology.username } : {}),
+    ...(topology.password ? { password: topology.password } : {}),
+    ...(topology.tls ? { tls: {} } : {}),
+  };
+  const redis: RedisClient =
+    topology.kind === 'single'
+      ? new Redis(url, common)
+      : topology.kind === 'sentinel'
+        ? new Redis({
+            ...common,
+            sentinels: topology.sentinels,
+            name: topology.name,
+            db: topology.db,
+            sentinelRetryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
+            // Subscribes to the sentinels' +switch-master: the client moves before a command fails on the old primary.
+            failoverDetector: true,
+          })
+        : new Cluster(topology.nodes, {
+            redisOptions: common,
+            keyPrefix,
+            enableOfflineQueue: true,
+            // Failing over takes the cluster about its node timeout; re-read the slot map meanwhile.
+            clusterRetryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
+            retryDelayOnFailover: 200,
+            retryDelayOnClusterDown: 200,
+            slotsRefreshTimeout: 2_000,
+          });
   let connected = false;
   redis.on('ready', () => {
-    if (!connected) log.info('cache connected');
+    if (!connected) log.info({ cache: describeRedis(topology) }, 'cache connected');
     connected = true;
   });
   // ioredis emits an error per reconnection attempt; say it once per outage.
-  redis.on('error', (error) => {
+  redis.on('error', (error: Error) => {
     if (connected) log.warn({ errMessage: error.message }, 'cache connection lost; reconnecting');
     connected = false;
   });
@@ -56,9 +90,9 @@ export function createRedisConnection({ url, keyPrefix, log }: RedisCacheOptions
 
 export class RedisCache implements Cache {
   readonly kind = 'redis' as const;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     this.redis = redis;
     redis.defineCommand('latchkeyIncrement', { numberOfKeys: 1, lua: INCREMENT_WITH_WINDOW });
     redis.defineCommand('latchkeyDecrement', { numberOfKeys: 1, lua: DECREMENT_IN_WINDOW });
@@ -82,7 +116,10 @@ export class RedisCache implements Cache {
   }
 
   async delete(...keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.redis.del(...keys);
+    if (keys.length === 0) return;
+    // A cluster refuses one DEL over keys in different slots; each key alone is deleted where it lives.
+    if (this.redis instanceof Cluster) await Promise.all(keys.map((key) => this.redis.del(key)));
+    else await this.redis.del(...keys);
   }
 
   async increment(key: string, ttlSeconds: number): Promise<number> {

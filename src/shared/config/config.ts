@@ -1,3 +1,4 @@
+import { parseRedisUrl } from '../cache/redis-topology.ts';
 import { readFileSync } from 'node:fs';
 import { withPortFollowingUrls } from './port-urls.ts';
 import path from 'node:path';
@@ -37,10 +38,10 @@ const postgresUrl = z
   .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// or postgresql:// URL')
   .refine((value) => URL.canParse(value), 'is not a valid URL');
 
-const redisUrl = z
-  .string()
-  .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// or rediss:// URL')
-  .refine((value) => URL.canParse(value), 'is not a valid URL');
+const redisUrl = z.string().superRefine((value, ctx) => {
+  const topology = parseRedisUrl(value);
+  if (typeof topology === 'string') ctx.addIssue({ code: 'custom', message: topology });
+});
 
 /** A public base URL: http(s), no query or fragment, no trailing slash (so identifiers compare exactly). */
 /** A public base URL; a trailing slash is dropped (`https://id.example.com/` is the same issuer). */

@@ -165,6 +165,7 @@ export async function startService<Client extends PrismaLike>(
           log,
         );
         log.info(`${definition.name} stopped`);
+        await new Promise<void>((resolve) => log.flush(() => resolve()));
         return clean;
       },
     };

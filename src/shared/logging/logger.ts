@@ -110,5 +110,8 @@ export function createLogger(settings: LoggerSettings, destination?: Destination
       },
     });
   }
-  return pino(options);
+  // Asynchronous writes: a log line no longer blocks the request that wrote it on stdout (a slow pipe
+  // or collector stalled the event loop). Lines are written as soon as the previous write finished,
+  // not held for a buffer to fill; pino flushes what is left when the process exits.
+  return pino(options, pino.destination({ dest: 1, sync: false }));
 }
