@@ -1,3 +1,4 @@
+import { cpSync, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,8 +26,24 @@ export async function temporaryDirectory(
  * The configuration a test process runs with: the real services when the suite was given them,
  * the embedded defaults in a throwaway data folder otherwise. `overrides` are environment variables.
  */
+/** Where the suite's global setup left migrated embedded databases (see database-template.ts). */
+export const DATABASE_TEMPLATE_VARIABLE = 'LATCHKEY_TEST_DATABASE_TEMPLATE';
+
+/**
+ * An embedded database folder that does not exist yet starts as a copy of the migrated template,
+ * when the suite made one; a folder already there (a restart in the same test) is left alone.
+ */
+function seedEmbeddedDatabases(config: Config): Config {
+  const template = process.env[DATABASE_TEMPLATE_VARIABLE];
+  if (!template || !existsSync(template)) return config;
+  for (const target of [config.issuer.database, config.taskApi.database])
+    if (target.kind === 'pglite' && !existsSync(target.dataDir))
+      cpSync(path.join(template, path.basename(target.dataDir)), target.dataDir, { recursive: true });
+  return config;
+}
+
 export function testConfig(dataDir: string, overrides: Record<string, string | undefined> = {}): Config {
-  return loadConfig({
+  return seedEmbeddedDatabases(loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     DATA_DIR: dataDir,
@@ -41,7 +58,7 @@ export function testConfig(dataDir: string, overrides: Record<string, string | u
     ISSUER_METRICS_PORT: '0',
     TASK_API_METRICS_PORT: '0',
     ...overrides,
-  });
+  }));
 }
 
 /** A new, empty PostgreSQL database on the server the suite was given, dropped afterwards. */
