@@ -43,22 +43,24 @@ function seedEmbeddedDatabases(config: Config): Config {
 }
 
 export function testConfig(dataDir: string, overrides: Record<string, string | undefined> = {}): Config {
-  return seedEmbeddedDatabases(loadConfig({
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
-    DATA_DIR: dataDir,
-    DATABASE_URL: REAL_POSTGRES_URL,
-    REDIS_URL: REAL_REDIS_URL,
-    REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:`,
-    KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY,
-    SHUTDOWN_TIMEOUT_MS: '5000',
-    // Tests stop many services; the drain tests set their own delay.
-    SHUTDOWN_READINESS_DELAY_MS: '0',
-    // Many services start in one test process: each metrics listener on a port of its own.
-    ISSUER_METRICS_PORT: '0',
-    TASK_API_METRICS_PORT: '0',
-    ...overrides,
-  }));
+  return seedEmbeddedDatabases(
+    loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      DATA_DIR: dataDir,
+      DATABASE_URL: REAL_POSTGRES_URL,
+      REDIS_URL: REAL_REDIS_URL,
+      REDIS_KEY_PREFIX: `latchkey-test:${process.pid}:`,
+      KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY,
+      SHUTDOWN_TIMEOUT_MS: '5000',
+      // Tests stop many services; the drain tests set their own delay.
+      SHUTDOWN_READINESS_DELAY_MS: '0',
+      // Many services start in one test process: each metrics listener on a port of its own.
+      ISSUER_METRICS_PORT: '0',
+      TASK_API_METRICS_PORT: '0',
+      ...overrides,
+    }),
+  );
 }
 
 /** A new, empty PostgreSQL database on the server the suite was given, dropped afterwards. */

@@ -1,9 +1,8 @@
 import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import pg from 'pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { DatabaseTarget } from '../config/config.ts';
 import type { Logger } from '../logging/logger.ts';
 import { acquireDirectoryLock } from './directory-lock.ts';
@@ -72,9 +71,14 @@ export async function openDatabase<Client extends PrismaLike>(
   await mkdir(target.dataDir, { recursive: true });
   // PGlite is one process's database: a second process opening the same folder would corrupt it.
   const lock = await acquireDirectoryLock(target.dataDir);
+  // Loaded only here: a process on PostgreSQL never holds the embedded database's WebAssembly.
+  const [{ PGlite: Embedded }, { PrismaPGlite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('pglite-prisma-adapter'),
+  ]);
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create(target.dataDir);
+    pglite = await Embedded.create(target.dataDir);
   } catch (error) {
     await lock.release();
     throw error;
