@@ -15,9 +15,16 @@ import { freePort } from '../support/processes.ts';
 import { UserAgent } from '../support/user-agent.ts';
 import { latencyAt, maxThroughput, type Latency, type Measured, type RequestSpec } from './load.ts';
 import { httpReady, outputReady, startProcess, type BenchProcess } from './processes.ts';
+import { explainHotQueries, scaled, seedAtScale } from './scale.ts';
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    // --scale fills PostgreSQL to production size first (see scale.ts); --scale-factor 0.1 for a tenth.
+    scale: { type: 'boolean', default: false },
+    'scale-factor': { type: 'string', default: '1' },
+  },
 });
 /** With --profile, the issuer and the task API write V8 CPU profiles to bench-results/profiles (read them with profile-summary.ts). */
 const profileArgs = args.profile
@@ -162,6 +169,27 @@ await latchkey(['role', 'create', 'bench-worker', '--description', 'Works on que
 await latchkey(['role', 'grant', 'bench-worker', apiUrl, 'tasks:work']);
 await latchkey(['client', 'roles', 'add', String(service.id), 'bench-worker']);
 await latchkey(['user', 'create', '--email', 'load-tester@example.com', '--verified'], `${PASSWORD}\n`);
+
+let scale:
+  | {
+      sizes: ReturnType<typeof scaled>;
+      seedSeconds: Record<string, number>;
+      plans: Awaited<ReturnType<typeof explainHotQueries>>;
+    }
+  | undefined;
+if (args.scale) {
+  if (!databaseUrl) throw new Error('--scale needs DATABASE_URL and REDIS_URL (it fills PostgreSQL)');
+  const sizes = scaled(Number(args['scale-factor']));
+  log(`scale: seeding ${JSON.stringify(sizes)}`);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  const seedSeconds = await seedAtScale(db, sizes);
+  log(`scale: seeded in ${JSON.stringify(seedSeconds)} s`);
+  const plans = await explainHotQueries(db);
+  await db.end();
+  for (const plan of plans) log(`scale: ${plan.indexed ? 'index' : 'NO INDEX'}: ${plan.name}`);
+  scale = { sizes, seedSeconds, plans };
+}
 const basic = (id: unknown, secret: unknown) =>
   `Basic ${Buffer.from(`${encodeURIComponent(String(id))}:${encodeURIComponent(String(secret))}`).toString('base64')}`;
 const webAuth = basic(web.id, web.clientSecret);
@@ -512,6 +540,7 @@ const results = {
   date: new Date().toISOString(),
   mode: postgres ? 'postgres+redis' : 'embedded',
   quick: args.quick,
+  scale: scale ? { sizes: scale.sizes, seedSeconds: scale.seedSeconds } : undefined,
   secondsPerRun: SECONDS,
   machine,
   idle,
@@ -530,7 +559,7 @@ const table = [
   `| 3 password sign-in | raw argon2id ceiling | ${signIns.ceilingPerSecond} | ${signIns.ceilingPerCpuSecond} | | | | | |`,
   `| 3 password sign-in | Latchkey (authorize, login, code, token) | ${signIns.perSecond} | ${signIns.perCpuSecond} | ${signIns.ratio} | ${signIns.p50AtHalf} / ${signIns.p99AtHalf} | ${signIns.errors} | ${signIns.rssMb} | |`,
 ].join('\n');
-const markdown = `Mode: ${results.mode}${args.quick ? ' (quick)' : ''}; ${SECONDS} s per run, 16 connections; ${machine.cpus} × ${machine.model}, ${machine.memoryGb} GB, Node ${machine.node}.
+const markdown = `Mode: ${results.mode}${args.quick ? ' (quick)' : ''}${scale ? ` at scale ${JSON.stringify(scale.sizes)}` : ''}; ${SECONDS} s per run, 16 connections; ${machine.cpus} × ${machine.model}, ${machine.memoryGb} GB, Node ${machine.node}.
 
 ${table}
 
@@ -539,6 +568,16 @@ Sign-in storm (16 concurrent sign-ins, ${storm.completed} completed) with client
 `;
 const outDir = path.join(projectRoot, 'bench-results');
 await mkdir(outDir, { recursive: true });
+if (scale)
+  await writeFile(
+    path.join(outDir, 'explain.md'),
+    [
+      `Plans at scale (${JSON.stringify(scale.sizes)}; seeded in ${JSON.stringify(scale.seedSeconds)} s):`,
+      ...scale.plans.map(
+        (plan) => `\n### ${plan.name} (${plan.indexed ? 'index' : 'NO INDEX'})\n\n\`\`\`\n${plan.plan}\n\`\`\``,
+      ),
+    ].join('\n') + '\n',
+  );
 await writeFile(path.join(outDir, 'benchmark.json'), `${JSON.stringify(results, null, 2)}\n`);
 await writeFile(path.join(outDir, 'benchmark.md'), markdown);
 process.stdout.write(`\n${markdown}`);

@@ -68,9 +68,31 @@ export function oidcRecordRepository(db: PrismaClient) {
       return rows.map((row) => row.payload as Record<string, unknown>);
     },
 
-    async deleteExpired(before: Date): Promise<number> {
-      const { count } = await db.oidcRecord.deleteMany({ where: { expiresAt: { lt: before } } });
-      return count;
+    /**
+     * Deletes records that expired before `before`, `batchSize` rows per statement and at most
+     * `maxBatches` statements, pausing between them: with millions expiring at once, one DELETE would
+     * hold locks and write WAL for minutes and slow every token request meanwhile; what is left goes
+     * at the next sweep. Raw SQL because Prisma's deleteMany has no LIMIT.
+     */
+    async deleteExpired(
+      before: Date,
+      {
+        batchSize = 5_000,
+        maxBatches = 200,
+        pauseMs = 50,
+      }: { batchSize?: number; maxBatches?: number; pauseMs?: number } = {},
+    ): Promise<number> {
+      let deleted = 0;
+      for (let batch = 0; batch < maxBatches; batch += 1) {
+        const count = await db.$executeRaw`
+          DELETE FROM oidc_records r
+          USING (SELECT kind, id_hash FROM oidc_records WHERE expires_at < ${before} LIMIT ${batchSize}) e
+          WHERE r.kind = e.kind AND r.id_hash = e.id_hash`;
+        deleted += count;
+        if (count < batchSize) break;
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+      return deleted;
     },
   };
 }
