@@ -39,7 +39,13 @@ async function startNode(dir: string, name: string, lines: string[], sentinel = 
   };
 }
 
-async function cli(port: number, ...args: string[]): Promise<string> {
+async function stopAll(nodes: Node[], dir: { remove(): Promise<void> }): Promise<void> {
+  await Promise.all(nodes.map((node) => node.kill()));
+  await dir.remove();
+}
+
+/** One command to one node over a connection that never retries; what the node answered. */
+async function call(port: number, ...args: string[]): Promise<unknown> {
   const client = new Redis({
     port,
     host: '127.0.0.1',
@@ -50,12 +56,19 @@ async function cli(port: number, ...args: string[]): Promise<string> {
   client.on('error', () => {});
   try {
     await client.connect();
-    const answer: unknown = await client.call(args[0]!, ...args.slice(1));
+    return await client.call(args[0]!, ...args.slice(1));
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** A command's answer as text ('' when the node does not answer). */
+async function cli(port: number, ...args: string[]): Promise<string> {
+  try {
+    const answer = await call(port, ...args);
     return Array.isArray(answer) ? answer.join(' ') : String(answer);
   } catch {
     return '';
-  } finally {
-    client.disconnect();
   }
 }
 
@@ -70,9 +83,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 
 export interface RedisTopology {
   url: string;
-  /** Kills the current primary (of the slot holding `key`, for a cluster) and resolves once another has taken over. */
-  failover(key?: string): Promise<{ killedPort: number; tookMs: number }>;
-  /** Kills the current primary and returns at once (the failover runs meanwhile). */
+  /** Kills the current primary (of the slot holding `key`, for a cluster) and returns at once; the failover runs meanwhile. */
   killPrimary(key?: string): Promise<number>;
   /** Resolves when a replica has become primary (after killPrimary). */
   promoted(killedPort: number, key?: string): Promise<void>;
@@ -134,21 +145,11 @@ export async function startRedisSentinel(name = 'latchkey'): Promise<RedisTopolo
           return port !== killedPort && (await cli(port, 'ROLE')).startsWith('master');
         }, 'the sentinels to promote the replica');
       },
-      async failover() {
-        const started = Date.now();
-        const killedPort = await topology.killPrimary();
-        await topology.promoted(killedPort);
-        return { killedPort, tookMs: Date.now() - started };
-      },
-      async stop() {
-        await Promise.all(nodes.map((node) => node.kill()));
-        await dir.remove();
-      },
+      stop: () => stopAll(nodes, dir),
     };
     return topology;
   } catch (error) {
-    await Promise.all(nodes.map((node) => node.kill()));
-    await dir.remove();
+    await stopAll(nodes, dir);
     throw error;
   }
 }
@@ -207,40 +208,17 @@ export async function startRedisCluster(): Promise<RedisTopology> {
           return port !== killedPort && (await clusterOk(port));
         }, 'the cluster to promote a replica');
       },
-      async failover(key = 'any') {
-        const started = Date.now();
-        const killedPort = await topology.killPrimary(key);
-        await topology.promoted(killedPort, key);
-        return { killedPort, tookMs: Date.now() - started };
-      },
-      async stop() {
-        await Promise.all(nodes.map((node) => node.kill()));
-        await dir.remove();
-      },
+      stop: () => stopAll(nodes, dir),
     };
     return topology;
   } catch (error) {
-    await Promise.all(nodes.map((node) => node.kill()));
-    await dir.remove();
+    await stopAll(nodes, dir);
     throw error;
   }
 }
 
 /** CLUSTER SLOTS as ranges and the port of each range's primary. */
 async function clusterSlots(port: number): Promise<Array<{ from: number; to: number; primaryPort: number }>> {
-  const client = new Redis({
-    port,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    const slots = (await client.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]]]>;
-    return slots.map(([from, to, primary]) => ({ from, to, primaryPort: Number(primary[1]) }));
-  } finally {
-    client.disconnect();
-  }
+  const slots = (await call(port, 'CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]]]>;
+  return slots.map(([from, to, primary]) => ({ from, to, primaryPort: Number(primary[1]) }));
 }
