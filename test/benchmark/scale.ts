@@ -3,7 +3,7 @@
  * scenarios run, and the plan of every query on a hot path. The rows are made inside PostgreSQL
  * (INSERT ... SELECT over generate_series: no bytes cross the wire, faster than COPY from a client),
  * with the shapes Latchkey writes: a million accounts holding the default role, a hundred thousand
- * service clients, ten million refresh tokens over a million grants (a tenth already expired, for
+ * service clients holding a role, ten million refresh tokens over a million grants (a tenth already expired, for
  * the sweeper), five million security events.
  */
 import type pg from 'pg';
@@ -57,6 +57,14 @@ export async function seedAtScale(db: pg.Client, sizes: ScaleSizes): Promise<Rec
             'client_secret_basic', md5(n::text), now()
      FROM generate_series(1, $1) AS n`,
     [sizes.clients],
+  );
+  await timed(
+    'client_roles',
+    `WITH role AS (
+       INSERT INTO roles (id, name, description, updated_at)
+       VALUES (gen_random_uuid(), 'scale-worker', 'Seeded services', now()) RETURNING id)
+     INSERT INTO client_roles (client_id, role_id)
+     SELECT c.id, role.id FROM clients c CROSS JOIN role WHERE c.id LIKE 'scale-client-%'`,
   );
   // Ten refresh tokens per grant; one grant record each; accounts spread over the seeded users.
   await timed(
