@@ -63,31 +63,21 @@ export function consoleIntegrationRoutes(parts: ConsoleParts): void {
     );
   });
 
-  router.post('/admin/integrations/providers/:slug', async (ctx) => {
-    const input = await consoleForm(ctx);
-    if (!input) return;
-    const enabled = input.form.get('enabled') === 'true';
-    await change(
-      ctx,
-      input.actor,
-      'patch /identity-providers/:slug',
-      { params: { slug: ctx.params.slug ?? '' }, body: { enabled } },
-      back,
-      enabled ? 'The provider is on.' : 'The provider is off.',
-    );
-  });
-
-  router.post('/admin/integrations/webhooks/:id', async (ctx) => {
-    const input = await consoleForm(ctx);
-    if (!input) return;
-    const enabled = input.form.get('enabled') === 'true';
-    await change(
-      ctx,
-      input.actor,
-      'put /webhooks/:id/enabled',
-      { params: { id: ctx.params.id ?? '' }, body: { enabled } },
-      back,
-      enabled ? 'The webhook is on.' : 'The webhook is off.',
-    );
-  });
+  /** A provider or a webhook turned on or off: the same form, one admin operation each. */
+  const toggle = (path: string, operation: string, param: 'slug' | 'id', noun: string) =>
+    router.post(path, async (ctx) => {
+      const input = await consoleForm(ctx);
+      if (!input) return;
+      const enabled = input.form.get('enabled') === 'true';
+      await change(
+        ctx,
+        input.actor,
+        operation,
+        { params: { [param]: ctx.params[param] ?? '' }, body: { enabled } },
+        back,
+        `The ${noun} is ${enabled ? 'on' : 'off'}.`,
+      );
+    });
+  toggle('/admin/integrations/providers/:slug', 'patch /identity-providers/:slug', 'slug', 'provider');
+  toggle('/admin/integrations/webhooks/:id', 'put /webhooks/:id/enabled', 'id', 'webhook');
 }
