@@ -1,4 +1,4 @@
-import type { PrismaClient, Role } from '../../shared/database/generated/issuer/client.ts';
+import { Prisma, type PrismaClient, type Role } from '../../shared/database/generated/issuer/client.ts';
 
 /** A permission as people write it: an API's identifier and one of its scopes. */
 export interface Permission {
@@ -87,18 +87,18 @@ export function roleRepository(db: PrismaClient) {
       // Raw SQL, on purpose: this runs for every token issued, and Prisma's nested select is two round
       // trips (the roles, then their permissions); one join answers it in one, with the same indexes.
       type Row = { name: string; apiId: string | null; scopeName: string | null };
-      const rows =
+      const holding =
         'userId' in holder
           ? UUID.test(holder.userId)
-            ? await db.$queryRaw<Row[]>`
-                SELECT r.name, p.api_id::text AS "apiId", p.scope_name AS "scopeName"
-                FROM user_roles h JOIN roles r ON r.id = h.role_id LEFT JOIN role_permissions p ON p.role_id = r.id
-                WHERE h.user_id = ${holder.userId}::uuid`
-            : []
-          : await db.$queryRaw<Row[]>`
-              SELECT r.name, p.api_id::text AS "apiId", p.scope_name AS "scopeName"
-              FROM client_roles h JOIN roles r ON r.id = h.role_id LEFT JOIN role_permissions p ON p.role_id = r.id
-              WHERE h.client_id = ${holder.clientId}`;
+            ? { table: Prisma.raw('user_roles'), match: Prisma.sql`h.user_id = ${holder.userId}::uuid` }
+            : undefined
+          : { table: Prisma.raw('client_roles'), match: Prisma.sql`h.client_id = ${holder.clientId}` };
+      const rows = holding
+        ? await db.$queryRaw<Row[]>`
+            SELECT r.name, p.api_id::text AS "apiId", p.scope_name AS "scopeName"
+            FROM ${holding.table} h JOIN roles r ON r.id = h.role_id LEFT JOIN role_permissions p ON p.role_id = r.id
+            WHERE ${holding.match}`
+        : [];
       const roles = new Set<string>();
       const scopesByApi = new Map<string, Set<string>>();
       for (const row of rows) {

@@ -34,6 +34,9 @@ export type RedisClient = Redis | Cluster;
  * primary is and follows a switch as soon as they announce it; with a cluster, it follows the slot
  * map (MOVED/ASK) and re-reads it when a primary fails.
  */
+/** Reconnection, sentinel and cluster-map retries alike: doubling from 100 ms, never above 2 s, never giving up. */
+const backoff = (attempt: number) => Math.min(100 * 2 ** attempt, 2_000);
+
 export function createRedisConnection({ url, keyPrefix, log }: RedisCacheOptions): RedisClient {
   const topology = parseRedisUrl(url);
   if (typeof topology === 'string') throw new Error(`REDIS_URL ${topology}`);
@@ -43,7 +46,7 @@ export function createRedisConnection({ url, keyPrefix, log }: RedisCacheOptions
     commandTimeout: 2_000,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
-    retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
+    retryStrategy: backoff,
     reconnectOnError: (error: Error) => error.message.startsWith('READONLY'),
     ...(topology.username ? { username: topology.username } : {}),
     ...(topology.password ? { password: topology.password } : {}),
@@ -58,7 +61,7 @@ export function createRedisConnection({ url, keyPrefix, log }: RedisCacheOptions
             sentinels: topology.sentinels,
             name: topology.name,
             db: topology.db,
-            sentinelRetryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
+            sentinelRetryStrategy: backoff,
             // Subscribes to the sentinels' +switch-master: the client moves before a command fails on the old primary.
             failoverDetector: true,
           })
@@ -67,7 +70,7 @@ export function createRedisConnection({ url, keyPrefix, log }: RedisCacheOptions
             keyPrefix,
             enableOfflineQueue: true,
             // Failing over takes the cluster about its node timeout; re-read the slot map meanwhile.
-            clusterRetryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
+            clusterRetryStrategy: backoff,
             retryDelayOnFailover: 200,
             retryDelayOnClusterDown: 200,
             slotsRefreshTimeout: 2_000,

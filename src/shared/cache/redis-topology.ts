@@ -77,14 +77,21 @@ function credentialsOf(username: string, password: string): { username?: string;
   };
 }
 
-/** Where the cache is, for logs and error messages: hosts and ports, never credentials. */
-export function describeRedis(topology: RedisTopology): string {
+/** The host:port of each node REDIS_URL names (the sentinels, for Sentinel), never credentials. */
+export function redisHosts(topology: RedisTopology): string {
   if (topology.kind === 'single') {
     const url = new URL(topology.url);
-    return `Redis at ${url.hostname}:${url.port || '6379'}`;
+    return `${url.hostname}:${url.port || '6379'}`;
   }
-  const list = (nodes: RedisNode[]) => nodes.map((node) => `${node.host}:${node.port}`).join(', ');
+  return (topology.kind === 'sentinel' ? topology.sentinels : topology.nodes)
+    .map((node) => `${node.host}:${node.port}`)
+    .join(', ');
+}
+
+/** Where the cache is, for logs and error messages: hosts and ports, never credentials. */
+export function describeRedis(topology: RedisTopology): string {
+  if (topology.kind === 'single') return `Redis at ${redisHosts(topology)}`;
   return topology.kind === 'sentinel'
-    ? `Redis primary "${topology.name}" through the sentinels ${list(topology.sentinels)}`
-    : `Redis Cluster seeded by ${list(topology.nodes)}`;
+    ? `Redis primary "${topology.name}" through the sentinels ${redisHosts(topology)}`
+    : `Redis Cluster seeded by ${redisHosts(topology)}`;
 }

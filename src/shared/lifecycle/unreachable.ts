@@ -1,4 +1,4 @@
-import { parseRedisUrl } from '../cache/redis-topology.ts';
+import { parseRedisUrl, redisHosts } from '../cache/redis-topology.ts';
 import type { CacheTarget, DatabaseTarget } from '../config/config.ts';
 
 /** What a person can act on, for the network and PostgreSQL errors a wrong or down server gives. */
@@ -39,15 +39,6 @@ function hostOf(url: string, defaultPort: string): string {
   return `${parsed.hostname}:${parsed.port || defaultPort}`;
 }
 
-/** The host:port list of REDIS_URL, whichever topology it names (never its credentials). */
-function redisHostsOf(url: string): string {
-  const topology = parseRedisUrl(url);
-  if (typeof topology === 'string' || topology.kind === 'single') return hostOf(url, '6379');
-  return (topology.kind === 'sentinel' ? topology.sentinels : topology.nodes)
-    .map((node) => `${node.host}:${node.port}`)
-    .join(', ');
-}
-
 /** One line naming the variable to fix, when a start-up error is the database being out of reach. */
 export function databaseUnreachable(error: unknown, target: DatabaseTarget): Error | undefined {
   if (target.kind !== 'postgres') return undefined;
@@ -58,9 +49,14 @@ export function databaseUnreachable(error: unknown, target: DatabaseTarget): Err
   );
 }
 
+const hostsOfRedisUrl = (url: string) => {
+  const topology = parseRedisUrl(url);
+  return typeof topology === 'string' ? hostOf(url, '6379') : redisHosts(topology);
+};
+
 /** The same for Redis, whose client reports only that its retries ran out; `reason` is the last socket error seen. */
 export function redisUnreachable(target: CacheTarget & { kind: 'redis' }, reason: string | undefined): Error {
   return new Error(
-    `Redis in REDIS_URL (${redisHostsOf(target.url)}) cannot be reached${reason ? ` (${reason})` : ''}: start it or correct REDIS_URL`,
+    `Redis in REDIS_URL (${hostsOfRedisUrl(target.url)}) cannot be reached${reason ? ` (${reason})` : ''}: start it or correct REDIS_URL`,
   );
 }
