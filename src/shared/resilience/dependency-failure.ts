@@ -27,9 +27,9 @@ const ADAPTER_UNAVAILABLE = new Set([
 ]);
 /** SQLSTATE classes 08 (connection) and 57P (operator intervention: shutdown, restart), and 53300 (too many connections). */
 const SQLSTATE_UNAVAILABLE = /^08\w{3}$|^57P0[1-4]$|^53300$/;
-/** ioredis: the connection is down, a command timed out, or it gave up retrying. */
+/** ioredis: the connection is down, a command timed out, or it gave up retrying; Redis itself: a cluster or primary mid-failover. */
 const REDIS_UNAVAILABLE =
-  /Connection is closed|Command timed out|enableOfflineQueue|MaxRetriesPerRequest|Reached the max retries|Socket closed unexpectedly|connect ETIMEDOUT/;
+  /Connection is closed|Command timed out|enableOfflineQueue|MaxRetriesPerRequest|Reached the max retries|Socket closed unexpectedly|connect ETIMEDOUT|CLUSTERDOWN|Too many Cluster redirections|TRYAGAIN|MASTERDOWN/;
 /** pg and PGlite: the connection went away under a query. */
 const DRIVER_UNAVAILABLE =
   /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|PGlite is closed/i;
