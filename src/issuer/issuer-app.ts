@@ -68,7 +68,7 @@ import { apiKeys, type ApiKeys } from './api-keys/api-keys.ts';
 import { federatedSignIn, type FederatedSignIn } from '../accounts/federation/federated-sign-in.ts';
 import { upstreamClient, type UpstreamClient } from './federation/upstream-client.ts';
 import { upstreamProviders, type UpstreamProviders } from './federation/upstream-providers.ts';
-import { FEDERATION_CALLBACK_PATH, federationRoutes } from './interactions/federation-routes.ts';
+import { FEDERATION_CALLBACK_PATH, federationRoutes, linkOnSignIn } from './interactions/federation-routes.ts';
 import { serverSecret } from './keys/server-secret.ts';
 import { jwtVerify } from 'jose';
 import { GRANT_TYPES } from '../shared/protocol.ts';
@@ -477,8 +477,10 @@ function pageRouters(parts: Parts, host: ProviderHost) {
     async () => (await providers.enabled()).map(({ slug, buttonLabel }) => ({ slug, buttonLabel })),
     config.issuer.clientCacheTtlSeconds,
   );
+  // An identity from another provider waiting for its account's owner is linked when they sign in.
+  const onSignedIn = linkOnSignIn({ cache, providers, users, federated });
   const steps = new InteractionPages({
-    ...{ provider, devices, forms, pages, signUpEnabled, passkeyOffer },
+    ...{ provider, devices, forms, pages, signUpEnabled, passkeyOffer, onSignedIn },
     accountEmail: async (id) => (await users.findById(id))?.email,
     secondFactorMethods: (signInId) => secondFactor.methods(signInId),
   });
@@ -523,6 +525,7 @@ function pageRouters(parts: Parts, host: ProviderHost) {
       ...{ provider, password, secondFactor, magicLink, passkey, devices, forms, pages, issuerUrl, signUpEnabled },
       apis: parts.apis,
       passkeyOffer,
+      onSignedIn,
       accountEmail: async (id) => (await users.findById(id))?.email,
       secondFactorMethods: (signInId) => secondFactor.methods(signInId),
       upstreams: async () => (await buttons('all')) ?? [],

@@ -52,6 +52,8 @@ describe('the issuer’s pages, for everyone', { skip: needsChromium }, () => {
         clientId: upstream.clientId,
         clientSecret: upstream.clientSecret,
         allowSignUp: true,
+        // Trusted with addresses, so the link page also offers the emailed link.
+        trustEmailVerified: true,
       },
     );
     browser = await launchBrowser();

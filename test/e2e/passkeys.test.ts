@@ -5,6 +5,10 @@ import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
 import { artifactPath, launchBrowser, needsChromium, signInOnPage } from '../support/browser.ts';
 import { APP_REDIRECT_URI, startIssuerWithMail, type IssuerHarness, type TestUser } from '../support/issuer-harness.ts';
 import type { SmtpPeer } from '../support/smtp-peer.ts';
+import { startUpstreamProvider } from '../support/upstream-provider.ts';
+import { upstreamProviders } from '../../src/issuer/federation/upstream-providers.ts';
+import { sealer } from '../../src/shared/crypto/sealing.ts';
+import { TEST_KEY_ENCRYPTION_KEY } from '../support/environment.ts';
 
 /**
  * Passkeys in Chromium, with the DevTools protocol's virtual authenticator (CTAP2, built in,
@@ -313,6 +317,47 @@ describe('passkeys', { skip: needsChromium }, () => {
     });
     return tokens.claims()!;
   }
+
+  it('links an identity from another provider once the owner of the account with its address signs in with the account’s passkey', async () => {
+    const upstream = await startUpstreamProvider(`${issuer.url}/federation/callback`);
+    const { context, page } = await browserWithAuthenticator();
+    try {
+      await upstreamProviders(
+        issuer.service.database.client,
+        sealer(Buffer.from(TEST_KEY_ENCRYPTION_KEY, 'hex')),
+      ).create({
+        slug: 'corp-passkey',
+        name: 'Passkey Corp',
+        issuer: upstream.issuer,
+        clientId: upstream.clientId,
+        clientSecret: upstream.clientSecret,
+      });
+      const user = await issuer.createUser();
+      await addPasskey(page, user, 'Laptop');
+      upstream.signInAs({ sub: `corp-${user.id}`, email: user.email, email_verified: true });
+      const { verifier, state } = await openSignIn(page);
+      await page.getByRole('button', { name: 'Sign in with Passkey Corp' }).click();
+      await page.getByRole('heading', { name: 'Link your account' }).waitFor();
+      assert.equal(
+        await page.getByRole('button', { name: /Email me a sign-in link/ }).count(),
+        0,
+        'no emailed link for a provider not trusted with addresses',
+      );
+      await page.screenshot({ path: await artifactPath('federation-link-passkey.png'), fullPage: true });
+      await page.getByRole('button', { name: 'Use this account’s passkey instead' }).click();
+      const claims = await redeem(page, { verifier, state });
+      assert.equal(claims.sub, user.id);
+      const links = await issuer.service.database.client.federatedIdentity.findMany({ where: { userId: user.id } });
+      assert.deepEqual(
+        links.map((link) => link.subject),
+        [`corp-${user.id}`],
+        'the passkey proved the account: linked',
+      );
+    } finally {
+      await context.close();
+      await upstream.close();
+    }
+  });
 
   it('signs in from the email field’s autofill as the page opens (conditional mediation): amr hwk and user', async () => {
     const { context, page } = await browserWithAuthenticator('platform', { autofill: true });

@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import Koa from 'koa';
 import * as client from 'openid-client';
 import { adminResource } from '../../src/issuer/admin/admin-api.ts';
-import { APP_REDIRECT_URI, startIssuerWithApp, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
+import { APP_REDIRECT_URI, startIssuerWithMail, TEST_PASSWORD, type IssuerHarness } from '../support/issuer-harness.ts';
+import { linkIn, type SmtpPeer } from '../support/smtp-peer.ts';
 import {
   startUpstreamProvider,
   type UpstreamAccount,
@@ -60,9 +61,14 @@ describe('sign-in through another identity provider', () => {
   let config: client.Configuration;
   let upstream: UpstreamProviderFixture;
   let adminToken: string;
+  let smtp: SmtpPeer;
+  let stop: () => Promise<void>;
 
   before(async () => {
-    ({ issuer, config } = await startIssuerWithApp({ CLIENT_CACHE_TTL_SECONDS: '0', LOCKOUT_IP_MAX_FAILURES: '1000' }));
+    ({ issuer, config, smtp, stop } = await startIssuerWithMail({
+      CLIENT_CACHE_TTL_SECONDS: '0',
+      LOCKOUT_IP_MAX_FAILURES: '1000',
+    }));
     upstream = await startUpstreamProvider(`${issuer.url}/federation/callback`);
     const audience = adminResource(issuer.url).audience;
     const admin = await issuer.createClient({
@@ -79,8 +85,8 @@ describe('sign-in through another identity provider', () => {
     await issuer.roles.create({ name: 'staff', description: 'Staff' });
   });
   after(async () => {
-    await upstream.close();
-    await issuer.stop();
+    await upstream?.close();
+    await stop?.();
   });
 
   async function admin(method: string, path: string, body?: unknown) {
@@ -283,6 +289,55 @@ describe('sign-in through another identity provider', () => {
     assert.equal(await identities(), 1);
     const again = await tokensFrom(await signInThrough(slug, person));
     assert.deepEqual(again.claims()!.amr, ['fed'], 'linked: the next sign-in goes straight through');
+  });
+
+  /** On the link page of `first`: asks for a sign-in link to `email`, opens it in the same browser and signs in with it. */
+  async function signInByMailedLink(first: Awaited<ReturnType<typeof signInThrough>>, email: string) {
+    const before = smtp.messages.length;
+    const sent = await first.agent.submitForm(
+      new URL(`${first.interaction}/magic-link`, issuer.url),
+      { csrf: first.agent.formToken(), email },
+      issuer.url,
+    );
+    assert.match(await sent.response.text(), /Check your email/);
+    const link = linkIn(
+      await smtp.waitFor((mail) => mail.to.includes(email) && smtp.messages.indexOf(mail) >= before),
+      /\/magic\//,
+    );
+    await (await first.agent.request(link)).text();
+    const signedIn = await first.agent.submitForm(link, { csrf: first.agent.formToken() }, issuer.url);
+    return { ...first, ...signedIn };
+  }
+
+  it('links through a link mailed to the address, for a provider trusted with addresses that says it is verified', async () => {
+    const slug = await register({ trustEmailVerified: true });
+    const local = await issuer.createUser();
+    const first = await signInThrough(slug, { sub: unique('sub'), email: local.email, email_verified: true });
+    assert.match(await first.response.text(), /Email me a sign-in link/, 'the link page offers the emailed link');
+    const tokens = await tokensFrom(await signInByMailedLink(first, local.email));
+    assert.equal(tokens.claims()!.sub, local.id);
+    const identities = await issuer.service.database.client.federatedIdentity.findMany({ where: { userId: local.id } });
+    assert.equal(identities.length, 1, 'the emailed link proved the address: linked');
+  });
+
+  it('attack: a sign-in by emailed link does not link an identity from a provider not trusted with addresses', async () => {
+    // Whoever registered the victim's address upstream must not get linked by the victim's own click.
+    const slug = await register({ trustEmailVerified: false });
+    const local = await issuer.createUser();
+    const first = await signInThrough(slug, { sub: unique('sub'), email: local.email, email_verified: true });
+    assert.doesNotMatch(await first.response.text(), /Email me a sign-in link/, 'not offered');
+    const tokens = await tokensFrom(await signInByMailedLink(first, local.email));
+    assert.equal(tokens.claims()!.sub, local.id, 'the owner is signed in');
+    assert.equal(await issuer.service.database.client.federatedIdentity.count({ where: { userId: local.id } }), 0);
+  });
+
+  it('does not link through an emailed link when the trusted provider says the address is not verified', async () => {
+    const slug = await register({ trustEmailVerified: true });
+    const local = await issuer.createUser();
+    const first = await signInThrough(slug, { sub: unique('sub'), email: local.email, email_verified: false });
+    assert.doesNotMatch(await first.response.text(), /Email me a sign-in link/);
+    await tokensFrom(await signInByMailedLink(first, local.email));
+    assert.equal(await issuer.service.database.client.federatedIdentity.count({ where: { userId: local.id } }), 0);
   });
 
   it('refuses a disabled local account through its linked provider', async () => {

@@ -6,6 +6,7 @@ import type {
   FederationRefusal,
 } from '../../accounts/federation/federated-sign-in.ts';
 import type { PasswordSignIn } from '../../accounts/sign-in/password-sign-in.ts';
+import type { CompletedSignIn } from '../../accounts/sign-in/sign-in.ts';
 import type { UserRepository } from '../../accounts/user-repository.ts';
 import type { Cache } from '../../shared/cache/cache.ts';
 import { AppError } from '../../shared/http/errors.ts';
@@ -15,7 +16,7 @@ import type { Logger } from '../../shared/logging/logger.ts';
 import type { RoundTrip, UpstreamClient } from '../federation/upstream-client.ts';
 import type { Upstream, UpstreamProviders } from '../federation/upstream-providers.ts';
 import { signInExpired } from '../http/page-errors.ts';
-import type { InteractionDetails, InteractionPages } from './interaction-pages.ts';
+import { PASSKEY_SIGN_IN, type InteractionDetails, type InteractionPages } from './interaction-pages.ts';
 
 /** Where every upstream sends people back: the one redirect URI an operator registers there. */
 export const FEDERATION_CALLBACK_PATH = '/federation/callback';
@@ -75,6 +76,52 @@ const tripKey = (state: string) => `federation-trip:${state}`;
 const resultKey = (id: string) => `federation-result:${id}`;
 const linkKey = (uid: string) => `federation-link:${uid}`;
 
+/** An upstream identity whose address an account here already has, waiting for that account's owner to prove it. */
+interface PendingLink {
+  providerId: string;
+  person: FederatedPerson;
+  email: string;
+}
+
+/**
+ * The emailed link proves the address, not the upstream account: it counts only for a provider
+ * trusted for verified addresses that said this one is verified. Otherwise whoever registered the
+ * victim's address upstream could have the victim's own click link the attacker's identity.
+ */
+const emailProves = (provider: Upstream, person: FederatedPerson) =>
+  provider.trustEmailVerified && person.emailVerified;
+
+/** The first factors that prove a local account's owner before a link: its password, its passkey, or (see emailProves) its address. */
+const PROOFS = new Set(['pwd', 'hwk', 'email']);
+
+/**
+ * Links a pending upstream identity when the sign-in of its interaction finishes as the account
+ * that has its address, by a way that proves the owner (a passkey or an emailed link, offered on
+ * the link page; the password links at once on its own form). A sign-in as any other account, or
+ * by an emailed link for a provider not trusted with addresses, links nothing.
+ */
+export function linkOnSignIn({
+  cache,
+  providers,
+  users,
+  federated,
+}: Pick<FederationRouteOptions, 'cache' | 'providers' | 'users' | 'federated'>) {
+  return async (signInId: string, signIn: CompletedSignIn, ip: string): Promise<void> => {
+    const stored = await cache.get(linkKey(signInId));
+    if (!stored) return;
+    const pending = JSON.parse(stored) as PendingLink;
+    const [provider, owner] = await Promise.all([
+      providers.forSignIn({ id: pending.providerId }),
+      users.findByEmail(pending.email),
+    ]);
+    const proof = signIn.amr[0] ?? '';
+    if (!provider || owner?.id !== signIn.accountId || !PROOFS.has(proof)) return;
+    if (proof === 'email' && !emailProves(provider, pending.person)) return;
+    await cache.delete(linkKey(signInId));
+    await federated.linkProven(owner.id, provider, pending.person, ip);
+  };
+}
+
 /** Reads and forgets a cached JSON value: each trip, result and pending link is used once. */
 export async function take<T>(cache: Cache, key: string): Promise<T | undefined> {
   // The cache's own atomic take: two callbacks racing with one state cannot both get it.
@@ -125,7 +172,8 @@ export function federationRoutes(options: FederationRouteOptions): Router<Reques
   const linkPage = (
     ctx: Context,
     details: InteractionDetails,
-    pending: { email: string; providerName: string },
+    provider: Upstream,
+    pending: PendingLink,
     error?: string,
     status = 200,
   ) =>
@@ -133,7 +181,14 @@ export function federationRoutes(options: FederationRouteOptions): Router<Reques
       ctx,
       'federation-link',
       details,
-      { title: 'Link your account', ...pending, ...(error ? { error } : {}) },
+      {
+        title: 'Link your account',
+        email: pending.email,
+        providerName: provider.name,
+        emailProof: emailProves(provider, pending.person),
+        ...PASSKEY_SIGN_IN,
+        ...(error ? { error } : {}),
+      },
       status,
     );
 
@@ -213,13 +268,11 @@ export function federationRoutes(options: FederationRouteOptions): Router<Reques
     if ('failure' in result) return federationProblem(ctx, steps, result.failure, provider.name);
     const outcome = await federated.signIn(details.uid, provider, result.person, ctx.ip);
     switch (outcome.outcome) {
-      case 'link-required':
-        await cache.set(
-          linkKey(details.uid),
-          JSON.stringify({ providerId: provider.id, person: result.person, email: outcome.email }),
-          TRIP_SECONDS,
-        );
-        return linkPage(ctx, details, { email: outcome.email, providerName: provider.name });
+      case 'link-required': {
+        const pending: PendingLink = { providerId: provider.id, person: result.person, email: outcome.email };
+        await cache.set(linkKey(details.uid), JSON.stringify(pending), TRIP_SECONDS);
+        return linkPage(ctx, details, provider, pending);
+      }
       case 'federation-refused':
         return federationProblem(ctx, steps, outcome.reason, provider.name);
       default:
@@ -232,10 +285,9 @@ export function federationRoutes(options: FederationRouteOptions): Router<Reques
     const form = await steps.readForm(ctx, details);
     const stored = await cache.get(linkKey(details.uid));
     if (!stored) throw signInExpired(details.uid);
-    const pending = JSON.parse(stored) as { providerId: string; person: FederatedPerson; email: string };
+    const pending = JSON.parse(stored) as PendingLink;
     const provider = await providers.forSignIn({ id: pending.providerId });
     if (!provider) throw signInExpired(details.uid);
-    const page = { email: pending.email, providerName: provider.name };
     // The password goes through the sign-in's own check (lockout, security log); a wrong one links nothing.
     const result = await password.checkPassword(
       details.uid,
@@ -250,7 +302,7 @@ export function federationRoutes(options: FederationRouteOptions): Router<Reques
       await cache.delete(linkKey(details.uid));
     }
     return steps.answer(ctx, details, result, (status, error = 'That password is not this account’s.') =>
-      linkPage(ctx, details, page, error, status),
+      linkPage(ctx, details, provider, pending, error, status),
     );
   });
 

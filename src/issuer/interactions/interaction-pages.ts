@@ -26,6 +26,11 @@ export interface InteractionPagesOptions {
   passkeyOffer: Pick<PasskeyOffer, 'hold'>;
   /** The other identity providers the sign-in page offers a button for. */
   upstreams?: () => Promise<Array<{ slug: string; buttonLabel: string }>>;
+  /**
+   * Runs as a sign-in finishes, before the browser goes back into the provider: an identity from
+   * another provider waiting for this account's owner to prove the account is linked here.
+   */
+  onSignedIn?: (signInId: string, signIn: CompletedSignIn, ip: string) => Promise<void>;
 }
 
 /** The prompts at which a sign-in step may be submitted: the login itself, or "Not you?" at the consent that follows it. */
@@ -36,7 +41,7 @@ const SIGN_IN_PROMPTS = ['login', 'consent'];
  * the passkey buttons, the passkeys in the email field's autofill, and the form field telling the
  * issuer whether this browser could make a passkey (for the offer after a password sign-in).
  */
-const PASSKEY_SIGN_IN = { script: 'passkey-sign-in', scriptAssets: [WEBAUTHN_BROWSER_ASSET] };
+export const PASSKEY_SIGN_IN = { script: 'passkey-sign-in', scriptAssets: [WEBAUTHN_BROWSER_ASSET] };
 
 /** Nothing was checked (too soon after a failure, or too many checks at once): no verdict on the secret. */
 const TRY_AGAIN_SHORTLY = 'Too many attempts just now. Wait a few seconds, then try again.';
@@ -180,7 +185,7 @@ export class InteractionPages {
         const browserCanMakeOne = form?.get('passkey_capable') === 'platform';
         if (await this.#options.passkeyOffer.hold(details.uid, result.signIn, browserCanMakeOne))
           return this.passkeyOfferPage(ctx, details);
-        return this.finish(ctx, result.signIn);
+        return this.finish(ctx, details, result.signIn);
       }
       case 'second-factor-needed':
         return this.secondFactorPage(ctx, details);
@@ -193,7 +198,8 @@ export class InteractionPages {
   }
 
   /** The sign-in is complete: the browser is remembered for this account and goes back into the provider. */
-  async finish(ctx: Context, signIn: CompletedSignIn): Promise<void> {
+  async finish(ctx: Context, details: InteractionDetails, signIn: CompletedSignIn): Promise<void> {
+    await this.#options.onSignedIn?.(details.uid, signIn, ctx.ip);
     this.#options.devices.remember(ctx, signIn.accountId);
     const result = { login: { ...signIn } };
     seeOther(

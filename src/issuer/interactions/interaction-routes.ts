@@ -247,7 +247,7 @@ function passkeyOfferRoutes({ router, steps, passkeyOffer }: Parts): void {
     const answer = response
       ? await passkeyOffer.accept(details.uid, response, ctx.ip)
       : { outcome: 'not-added' as const };
-    if (answer.outcome === 'added') return steps.finish(ctx, answer.signIn);
+    if (answer.outcome === 'added') return steps.finish(ctx, details, answer.signIn);
     if (answer.outcome === 'expired') throw signInExpired(details.uid);
     await steps.passkeyOfferPage(ctx, details, PASSKEY_NOT_MADE, 400);
   });
@@ -257,7 +257,7 @@ function passkeyOfferRoutes({ router, steps, passkeyOffer }: Parts): void {
     await steps.readForm(ctx, details);
     const signIn = await passkeyOffer.decline(details.uid);
     if (!signIn) throw signInExpired(details.uid);
-    await steps.finish(ctx, signIn);
+    await steps.finish(ctx, details, signIn);
   });
 }
 
