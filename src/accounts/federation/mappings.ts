@@ -23,6 +23,24 @@ export const RoleMapping = z.strictObject({
 export type ClaimMapping = z.infer<typeof ClaimMapping>;
 export type RoleMapping = z.infer<typeof RoleMapping>;
 
+/**
+ * The one-line forms people type (the CLI's `--claim-map` and `--role-map`, a console textarea's
+ * lines): `claim=field[:force]` and `claim:value=role[:force]`. Undefined when the line is not one.
+ * The schemas above still judge the parts (a field that is not a profile field, say).
+ */
+export function parseClaimMapping(text: string) {
+  const match = /^([^=]+)=([a-z_]+)(?::(import|force))?$/.exec(text.trim());
+  return match ? { claim: match[1]!, field: match[2]!, sync: match[3] ?? 'import' } : undefined;
+}
+export function parseRoleMapping(text: string) {
+  const match = /^([^:=]+):([^=]+)=([^:]+)(?::(import|force))?$/.exec(text.trim());
+  return match ? { claim: match[1]!, value: match[2]!, role: match[3]!, sync: match[4] ?? 'import' } : undefined;
+}
+export const claimMappingLine = ({ claim, field, sync }: ClaimMapping) =>
+  `${claim}=${field}${sync === 'force' ? ':force' : ''}`;
+export const roleMappingLine = ({ claim, value, role, sync }: RoleMapping) =>
+  `${claim}:${value}=${role}${sync === 'force' ? ':force' : ''}`;
+
 /** What a sign-in through a provider changes on the account. */
 export interface MappedChanges {
   profile: Partial<Record<keyof ProfileFields, string>>;

@@ -1,22 +1,23 @@
 import { CliError, EXIT, type AdminConnection } from '../admin-connection.ts';
 import { fields, table, type CommandInput, type Output } from '../cli-options.ts';
 import { readPassword } from '../password-input.ts';
+import { parseClaimMapping, parseRoleMapping } from '../../accounts/federation/mappings.ts';
 
 const COLUMNS = ['slug', 'kind', 'name', 'issuer', 'enabled', 'allowSignUp', 'trustEmailVerified'];
 const usage = (message: string) => new CliError(EXIT.invalid, message);
 
 /** `claim=field[:force]` into a claim mapping. */
 function claimMapping(text: string) {
-  const match = /^([^=]+)=([a-z_]+)(?::(import|force))?$/.exec(text);
-  if (!match) throw usage(`--claim-map is claim=field[:force], not ${text}`);
-  return { claim: match[1]!, field: match[2]!, sync: match[3] ?? 'import' };
+  const mapping = parseClaimMapping(text);
+  if (!mapping) throw usage(`--claim-map is claim=field[:force], not ${text}`);
+  return mapping;
 }
 
 /** `claim:value=role[:force]` into a role mapping (`groups:admins=admin:force`). */
 function roleMapping(text: string) {
-  const match = /^([^:=]+):([^=]+)=([^:]+)(?::(import|force))?$/.exec(text);
-  if (!match) throw usage(`--role-map is claim:value=role[:force], not ${text}`);
-  return { claim: match[1]!, value: match[2]!, role: match[3]!, sync: match[4] ?? 'import' };
+  const mapping = parseRoleMapping(text);
+  if (!mapping) throw usage(`--role-map is claim:value=role[:force], not ${text}`);
+  return mapping;
 }
 
 /** What `idp create|update` was told; only the options given. */

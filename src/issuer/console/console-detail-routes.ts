@@ -23,6 +23,8 @@ export interface ConsoleParts {
     input: OperationInput,
     back: string,
     notice: string,
+    /** Answers a change that went through, in place of going back with the notice. */
+    shown?: (result: unknown) => Promise<void>,
   ) => Promise<void>;
   /** A change made of several operations (see console-routes.ts). */
   changeWith: (
@@ -35,7 +37,7 @@ export interface ConsoleParts {
   feedback: (ctx: Context) => { notice?: string | undefined; error?: string | undefined };
 }
 
-const lines = (text: string | null) =>
+export const lines = (text: string | null) =>
   (text ?? '')
     .split(/\r?\n/)
     .map((line) => line.trim())
