@@ -94,7 +94,7 @@ export function buildTaskApiApp(
   });
   app.use(open.routes());
 
-  const tasks = taskRepository(database.client);
+  const tasks = taskRepository(database.client, database.pool);
   const api = taskRoutes({
     tasks,
     resource,

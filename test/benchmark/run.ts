@@ -230,6 +230,8 @@ const koa = await startProcess({
     AUDIENCE: apiUrl,
     DISCOVERY_BODY: discoveryBody,
     JWKS_BODY: jwksBody,
+    // The task API's tables, for the verify-and-read baseline (PostgreSQL only: PGlite is one process's).
+    ...(databaseUrl ? { TASKS_DATABASE_URL: databaseUrl, TASKS_SCHEMA: 'tasks' } : {}),
   },
   ready: outputReady(/ready/),
 });
@@ -341,6 +343,8 @@ interface Row {
   max: Measured;
   latency: Latency;
   ratio?: number;
+  /** The task API against its second baseline: the same verification and SQL with nothing of ours. */
+  ratioToRead?: number;
   writesPerOp?: number;
 }
 const rows: Row[] = [];
@@ -350,14 +354,16 @@ async function measure(
   server: BenchProcess,
   target: string,
   spec: RequestSpec,
-  options: { baseline?: Measured; countWrites?: boolean } = {},
+  options: { baseline?: Measured; readBaseline?: Measured; countWrites?: boolean } = {},
 ): Promise<Measured> {
   const writesBefore = options.countWrites ? await rowWrites() : undefined;
   const max = await maxThroughput(server, spec, SECONDS);
   const writesAfter = options.countWrites ? await rowWrites() : undefined;
   const latency = await latencyAt(server, spec, max.perSecond / 2, SECONDS);
   const row: Row = { scenario, target, max, latency };
-  if (options.baseline) row.ratio = Math.round((max.perCpuSecond / options.baseline.perCpuSecond) * 100) / 100;
+  const ratio = (baseline: Measured) => Math.round((max.perCpuSecond / baseline.perCpuSecond) * 100) / 100;
+  if (options.baseline) row.ratio = ratio(options.baseline);
+  if (options.readBaseline) row.ratioToRead = ratio(options.readBaseline);
   if (writesBefore !== undefined && writesAfter !== undefined && max.requests > 0)
     row.writesPerOp = Math.round(((writesAfter - writesBefore) / max.requests) * 100) / 100;
   rows.push(row);
@@ -491,12 +497,18 @@ const verifyOnly = await measure('4 GET /tasks/mine', koa, 'bare koa + jose veri
   path: '/verify-only',
   headers: bearer,
 });
+const verifyAndRead = databaseUrl
+  ? await measure('4 GET /tasks/mine', koa, 'bare koa + jose verify + pg read', {
+      path: '/verify-and-read',
+      headers: bearer,
+    })
+  : undefined;
 await measure(
   '4 GET /tasks/mine',
   api,
   'Latchkey task API',
   { path: '/tasks/mine', headers: bearer },
-  { baseline: verifyOnly },
+  { baseline: verifyOnly, ...(verifyAndRead ? { readBaseline: verifyAndRead } : {}) },
 );
 
 // 5. discovery and JWKS
@@ -554,7 +566,7 @@ const table = [
   '|---|---|---:|---:|---:|---|---:|---:|---:|',
   ...rows.map(
     (row) =>
-      `| ${row.scenario} | ${row.target} | ${row.max.perSecond} | ${row.max.perCpuSecond} | ${row.ratio ?? ''} | ${row.latency.p50} / ${row.latency.p99} (at ${row.latency.rate}/s) | ${row.max.errors + row.latency.errors} | ${row.max.rssMb} | ${row.writesPerOp ?? ''} |`,
+      `| ${row.scenario} | ${row.target} | ${row.max.perSecond} | ${row.max.perCpuSecond} | ${row.ratio ?? ''}${row.ratioToRead === undefined ? '' : ` (${row.ratioToRead} of verify + pg read)`} | ${row.latency.p50} / ${row.latency.p99} (at ${row.latency.rate}/s) | ${row.max.errors + row.latency.errors} | ${row.max.rssMb} | ${row.writesPerOp ?? ''} |`,
   ),
   `| 3 password sign-in | raw argon2id ceiling | ${signIns.ceilingPerSecond} | ${signIns.ceilingPerCpuSecond} | | | | | |`,
   `| 3 password sign-in | Latchkey (authorize, login, code, token) | ${signIns.perSecond} | ${signIns.perCpuSecond} | ${signIns.ratio} | ${signIns.p50AtHalf} / ${signIns.p99AtHalf} | ${signIns.errors} | ${signIns.rssMb} | |`,

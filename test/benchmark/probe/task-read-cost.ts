@@ -1,6 +1,7 @@
 /**
- * What one `/tasks/mine` read costs in CPU through each data layer, on PostgreSQL: the repository's
- * Prisma `findMany`, the same query as Prisma `$queryRaw`, and `pg` alone. It tells how much of the
+ * What one `/tasks/mine` read costs in CPU through each data layer, on PostgreSQL: Prisma's
+ * `findMany`, the repository's read (a named prepared statement on the pool), the same query as
+ * Prisma `$queryRaw`, and `pg` alone. It tells how much of the
  * task API's gap to the verify-only route the data layer explains.
  *
  *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/latchkey_bench node test/benchmark/probe/task-read-cost.ts
@@ -23,7 +24,7 @@ const IN_FLIGHT = 8;
 
 const pool = new pg.Pool({ connectionString: url, max: 4, options: `-c search_path=${SCHEMA}` });
 const db = new PrismaClient({ adapter: new PrismaPg(pool, { schema: SCHEMA }) });
-const tasks = taskRepository(db);
+const tasks = taskRepository(db, pool);
 const sub = '00000000-0000-4000-8000-000000000000';
 const SQL = 'SELECT * FROM tasks WHERE owner_sub = $1 OR assignee_sub = $1 ORDER BY created_at DESC, id DESC LIMIT 21';
 
@@ -39,7 +40,14 @@ async function measure(name: string, read: () => Promise<unknown>): Promise<void
   );
 }
 
-await measure('Prisma findMany', () => tasks.listFor(sub, 20, undefined));
+await measure('Prisma findMany', () =>
+  db.task.findMany({
+    where: { OR: [{ ownerSub: sub }, { assigneeSub: sub }] },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: 21,
+  }),
+);
+await measure('repository listFor', () => tasks.listFor(sub, 20, undefined));
 await measure('Prisma $queryRaw', () => db.$queryRawUnsafe(SQL, sub));
 await measure('pg', () => pool.query(SQL, [sub]));
 await db.$disconnect();
