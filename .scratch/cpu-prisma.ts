@@ -1,0 +1,12 @@
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+const { PrismaClient } = await import('../src/shared/database/generated/issuer/client.ts');
+const pool = new pg.Pool({ connectionString: 'postgresql://postgres@127.0.0.1:5432/latchkey_micro' });
+const db = new PrismaClient({ adapter: new PrismaPg(pool) });
+const run = () => db.client.findUnique({ where: { id: 'nope' }, include: { roles: true } });
+for (let i = 0; i < 500; i++) await run();
+const cpu0 = process.cpuUsage(); const N = 4000;
+for (let d = 0; d < N; d += 8) await Promise.all(Array.from({ length: 8 }, run));
+const c = process.cpuUsage(cpu0);
+console.log(`findUnique+include ${Math.round((c.user + c.system) / N)} µs CPU; rss ${Math.round(process.memoryUsage().rss / 1048576)} MB`);
+await db.$disconnect(); await pool.end();

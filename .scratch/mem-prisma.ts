@@ -1,0 +1,16 @@
+import pg from 'pg';
+const rss = () => Math.round(process.memoryUsage().rss / 1048576);
+const steps: string[] = [`node ${rss()}`];
+const { PrismaPg } = await import('@prisma/adapter-pg');
+steps.push(`adapter ${rss()}`);
+const { PrismaClient } = await import('../src/shared/database/generated/issuer/client.ts');
+steps.push(`client module ${rss()}`);
+const pool = new pg.Pool({ connectionString: 'postgresql://postgres@127.0.0.1:5432/latchkey_micro' });
+const db = new PrismaClient({ adapter: new PrismaPg(pool) });
+await db.user.findFirst();
+steps.push(`first query ${rss()}`);
+globalThis.gc?.();
+await new Promise((r) => setTimeout(r, 2000));
+steps.push(`after gc ${rss()} heapUsed ${Math.round(process.memoryUsage().heapUsed / 1048576)} external ${Math.round(process.memoryUsage().external / 1048576)} ab ${Math.round(process.memoryUsage().arrayBuffers / 1048576)}`);
+console.log(steps.join(' | '));
+await db.$disconnect(); await pool.end();
