@@ -24,8 +24,15 @@ const { values: args } = parseArgs({
     // --scale fills PostgreSQL to production size first (see scale.ts); --scale-factor 0.1 for a tenth.
     scale: { type: 'boolean', default: false },
     'scale-factor': { type: 'string', default: '1' },
+    // --only refresh,tasks runs those scenarios alone (cc, refresh, sign-in, tasks, documents, storm), to profile one.
+    only: { type: 'string' },
   },
 });
+const SCENARIOS = ['cc', 'refresh', 'sign-in', 'tasks', 'documents', 'storm'] as const;
+const only = args.only?.split(',').map((name) => name.trim());
+const unknownScenario = only?.find((name) => !(SCENARIOS as readonly string[]).includes(name));
+if (unknownScenario) throw new Error(`--only takes ${SCENARIOS.join(', ')}; not ${unknownScenario}`);
+const runs = (scenario: (typeof SCENARIOS)[number]) => !only || only.includes(scenario);
 /** With --profile, the issuer and the task API write V8 CPU profiles to bench-results/profiles (read them with profile-summary.ts). */
 const profileArgs = args.profile
   ? ['--cpu-prof', `--cpu-prof-dir=${path.join(projectRoot, 'bench-results', 'profiles')}`]
@@ -383,14 +390,16 @@ const ccSpec: RequestSpec = {
   headers: formHeaders(serviceAuth),
   body: form({ grant_type: 'client_credentials', scope: 'tasks:work' }),
 };
-const bareCc = await measure('1 client credentials (JWT)', provider, 'bare oidc-provider', {
-  path: '/token',
-  method: 'POST',
-  headers: formHeaders(basic('bench', 'bench-secret-bench-secret-bench-secret')),
-  body: form({ grant_type: 'client_credentials', scope: 'tasks:work' }),
-});
-await measure('1 client credentials (JWT)', koa, 'bare koa hello', { path: '/hello' });
-await measure('1 client credentials (JWT)', issuer, 'Latchkey', ccSpec, { baseline: bareCc, countWrites: true });
+if (runs('cc')) {
+  const bareCc = await measure('1 client credentials (JWT)', provider, 'bare oidc-provider', {
+    path: '/token',
+    method: 'POST',
+    headers: formHeaders(basic('bench', 'bench-secret-bench-secret-bench-secret')),
+    body: form({ grant_type: 'client_credentials', scope: 'tasks:work' }),
+  });
+  await measure('1 client credentials (JWT)', koa, 'bare koa hello', { path: '/hello' });
+  await measure('1 client credentials (JWT)', issuer, 'Latchkey', ccSpec, { baseline: bareCc, countWrites: true });
+}
 
 // 2. refresh-token rotation. autocannon clears a connection's context after each pass through its
 // requests, so the chains live in one queue: each request takes a ready token, each answer puts its
@@ -414,128 +423,161 @@ function chainSpec(pool: string[], authorization: string): RequestSpec {
     ],
   };
 }
-const mint = async () =>
-  (await (await fetch(`${provider.url}/bench/refresh-tokens?n=${CHAINS * 2}`)).json()) as string[];
-const bareRefresh = await maxThroughput(
-  provider,
-  chainSpec(await mint(), basic('bench', 'bench-secret-bench-secret-bench-secret')),
-  SECONDS,
-);
-const bareRefreshLatency = await latencyAt(
-  provider,
-  chainSpec(await mint(), basic('bench', 'bench-secret-bench-secret-bench-secret')),
-  bareRefresh.perSecond / 2,
-  SECONDS,
-);
-rows.push({
-  scenario: '2 refresh rotation',
-  target: 'bare oidc-provider',
-  max: bareRefresh,
-  latency: bareRefreshLatency,
-});
-const ourChains = async () =>
-  Promise.all(Array.from({ length: CHAINS * 2 }, async () => (await signIn()).refreshToken));
-const writesBefore = await rowWrites();
-const ourRefresh = await maxThroughput(issuer, chainSpec(await ourChains(), webAuth), SECONDS);
-const writesAfter = await rowWrites();
-const ourRefreshLatency = await latencyAt(
-  issuer,
-  chainSpec(await ourChains(), webAuth),
-  ourRefresh.perSecond / 2,
-  SECONDS,
-);
-rows.push({
-  scenario: '2 refresh rotation',
-  target: 'Latchkey',
-  max: ourRefresh,
-  latency: ourRefreshLatency,
-  ratio: Math.round((ourRefresh.perCpuSecond / bareRefresh.perCpuSecond) * 100) / 100,
-  // The sign-ins that made the chains wrote too; they ran before `writesBefore`... except the latency run's, which came after.
-  ...(writesBefore !== undefined && writesAfter !== undefined
-    ? { writesPerOp: Math.round(((writesAfter - writesBefore) / ourRefresh.requests) * 100) / 100 }
-    : {}),
-});
-log(`2 refresh rotation / Latchkey: ${ourRefresh.perSecond}/s (bare ${bareRefresh.perSecond}/s)`);
+if (runs('refresh')) {
+  const mint = async () =>
+    (await (await fetch(`${provider.url}/bench/refresh-tokens?n=${CHAINS * 2}`)).json()) as string[];
+  const bareRefresh = await maxThroughput(
+    provider,
+    chainSpec(await mint(), basic('bench', 'bench-secret-bench-secret-bench-secret')),
+    SECONDS,
+  );
+  const bareRefreshLatency = await latencyAt(
+    provider,
+    chainSpec(await mint(), basic('bench', 'bench-secret-bench-secret-bench-secret')),
+    bareRefresh.perSecond / 2,
+    SECONDS,
+  );
+  rows.push({
+    scenario: '2 refresh rotation',
+    target: 'bare oidc-provider',
+    max: bareRefresh,
+    latency: bareRefreshLatency,
+  });
+  const ourChains = async () =>
+    Promise.all(Array.from({ length: CHAINS * 2 }, async () => (await signIn()).refreshToken));
+  const writesBefore = await rowWrites();
+  const ourRefresh = await maxThroughput(issuer, chainSpec(await ourChains(), webAuth), SECONDS);
+  const writesAfter = await rowWrites();
+  const ourRefreshLatency = await latencyAt(
+    issuer,
+    chainSpec(await ourChains(), webAuth),
+    ourRefresh.perSecond / 2,
+    SECONDS,
+  );
+  rows.push({
+    scenario: '2 refresh rotation',
+    target: 'Latchkey',
+    max: ourRefresh,
+    latency: ourRefreshLatency,
+    ratio: Math.round((ourRefresh.perCpuSecond / bareRefresh.perCpuSecond) * 100) / 100,
+    // The sign-ins that made the chains wrote too; they ran before `writesBefore`... except the latency run's, which came after.
+    ...(writesBefore !== undefined && writesAfter !== undefined
+      ? { writesPerOp: Math.round(((writesAfter - writesBefore) / ourRefresh.requests) * 100) / 100 }
+      : {}),
+  });
+  log(`2 refresh rotation / Latchkey: ${ourRefresh.perSecond}/s (bare ${bareRefresh.perSecond}/s)`);
+}
 
 // 3. password sign-in vs the argon2 ceiling
-const ceiling = await new Promise<{ perSecond: number; cpuSeconds: number; verifications: number }>(
-  (resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'test/benchmark/baselines/argon2-ceiling.ts')], {
-      env: { PATH: process.env.PATH, SECONDS: String(SECONDS) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out) as { perSecond: number; cpuSeconds: number; verifications: number })
-        : reject(new Error('argon2 ceiling failed')),
-    );
-  },
-);
-const signInMax = await signInLoad(SECONDS, { concurrency: 8 });
-const signInRate = signInMax.completed / signInMax.seconds;
-const signInFixed = await signInLoad(SECONDS, { rate: signInRate / 2 });
-const signIns = {
-  ceilingPerSecond: Math.round(ceiling.perSecond * 10) / 10,
-  ceilingPerCpuSecond: Math.round((ceiling.verifications / ceiling.cpuSeconds) * 10) / 10,
-  perSecond: Math.round(signInRate * 10) / 10,
-  perCpuSecond: Math.round((signInMax.completed / signInMax.cpuSeconds) * 10) / 10,
-  ratio: Math.round((signInRate / ceiling.perSecond) * 100) / 100,
-  errors: signInMax.errors + signInFixed.errors,
-  p50AtHalf: signInFixed.p50,
-  p99AtHalf: signInFixed.p99,
-  rssMb: issuer.rssMb(),
-};
-log(`3 sign-in: ${signIns.perSecond}/s vs argon2 ceiling ${signIns.ceilingPerSecond}/s`);
+interface SignIns {
+  ceilingPerSecond: number;
+  ceilingPerCpuSecond: number;
+  perSecond: number;
+  perCpuSecond: number;
+  ratio: number;
+  errors: number;
+  p50AtHalf: number;
+  p99AtHalf: number;
+  rssMb: number;
+}
+let signIns: SignIns | undefined;
+if (runs('sign-in')) {
+  const ceiling = await new Promise<{ perSecond: number; cpuSeconds: number; verifications: number }>(
+    (resolve, reject) => {
+      const child = spawn(process.execPath, [path.join(projectRoot, 'test/benchmark/baselines/argon2-ceiling.ts')], {
+        env: { PATH: process.env.PATH, SECONDS: String(SECONDS) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.on('exit', (code) =>
+        code === 0
+          ? resolve(JSON.parse(out) as { perSecond: number; cpuSeconds: number; verifications: number })
+          : reject(new Error('argon2 ceiling failed')),
+      );
+    },
+  );
+  const signInMax = await signInLoad(SECONDS, { concurrency: 8 });
+  const signInRate = signInMax.completed / signInMax.seconds;
+  const signInFixed = await signInLoad(SECONDS, { rate: signInRate / 2 });
+  signIns = {
+    ceilingPerSecond: Math.round(ceiling.perSecond * 10) / 10,
+    ceilingPerCpuSecond: Math.round((ceiling.verifications / ceiling.cpuSeconds) * 10) / 10,
+    perSecond: Math.round(signInRate * 10) / 10,
+    perCpuSecond: Math.round((signInMax.completed / signInMax.cpuSeconds) * 10) / 10,
+    ratio: Math.round((signInRate / ceiling.perSecond) * 100) / 100,
+    errors: signInMax.errors + signInFixed.errors,
+    p50AtHalf: signInFixed.p50,
+    p99AtHalf: signInFixed.p99,
+    rssMb: issuer.rssMb(),
+  };
+  log(`3 sign-in: ${signIns.perSecond}/s vs argon2 ceiling ${signIns.ceilingPerSecond}/s`);
+}
 
 // 4. task API reads
-const { accessToken } = await signIn();
-const bearer = { authorization: `Bearer ${accessToken}` };
-await measure('4 GET /tasks/mine', koa, 'bare koa, no verification', { path: '/hello', headers: bearer });
-const verifyOnly = await measure('4 GET /tasks/mine', koa, 'bare koa + jose verify', {
-  path: '/verify-only',
-  headers: bearer,
-});
-const verifyAndRead = databaseUrl
-  ? await measure('4 GET /tasks/mine', koa, 'bare koa + jose verify + pg read', {
-      path: '/verify-and-read',
-      headers: bearer,
-    })
-  : undefined;
-await measure(
-  '4 GET /tasks/mine',
-  api,
-  'Latchkey task API',
-  { path: '/tasks/mine', headers: bearer },
-  { baseline: verifyOnly, ...(verifyAndRead ? { readBaseline: verifyAndRead } : {}) },
-);
+if (runs('tasks')) {
+  const { accessToken } = await signIn();
+  const bearer = { authorization: `Bearer ${accessToken}` };
+  await measure('4 GET /tasks/mine', koa, 'bare koa, no verification', { path: '/hello', headers: bearer });
+  const verifyOnly = await measure('4 GET /tasks/mine', koa, 'bare koa + jose verify', {
+    path: '/verify-only',
+    headers: bearer,
+  });
+  const verifyAndRead = databaseUrl
+    ? await measure('4 GET /tasks/mine', koa, 'bare koa + jose verify + pg read', {
+        path: '/verify-and-read',
+        headers: bearer,
+      })
+    : undefined;
+  await measure(
+    '4 GET /tasks/mine',
+    api,
+    'Latchkey task API',
+    { path: '/tasks/mine', headers: bearer },
+    { baseline: verifyOnly, ...(verifyAndRead ? { readBaseline: verifyAndRead } : {}) },
+  );
+}
 
 // 5. discovery and JWKS
-const koaDiscovery = await measure('5 discovery', koa, 'bare koa', { path: '/discovery' });
-await measure(
-  '5 discovery',
-  issuer,
-  'Latchkey',
-  { path: '/.well-known/openid-configuration' },
-  { baseline: koaDiscovery },
-);
-const koaJwks = await measure('5 JWKS', koa, 'bare koa', { path: '/jwks' });
-await measure('5 JWKS', issuer, 'Latchkey', { path: '/jwks' }, { baseline: koaJwks });
+if (runs('documents')) {
+  const koaDiscovery = await measure('5 discovery', koa, 'bare koa', { path: '/discovery' });
+  await measure(
+    '5 discovery',
+    issuer,
+    'Latchkey',
+    { path: '/.well-known/openid-configuration' },
+    { baseline: koaDiscovery },
+  );
+  const koaJwks = await measure('5 JWKS', koa, 'bare koa', { path: '/jwks' });
+  await measure('5 JWKS', issuer, 'Latchkey', { path: '/jwks' }, { baseline: koaJwks });
+}
 
 // Event-loop delay during a sign-in storm while client credentials continue at a fixed rate.
-const ccMax = rows.find((row) => row.target === 'Latchkey' && row.scenario.startsWith('1'))!.max.perSecond;
-issuer.child.kill('SIGUSR2');
-const [stormCc, storm] = await Promise.all([
-  latencyAt(issuer, ccSpec, ccMax / 4, SECONDS),
-  signInLoad(SECONDS, { concurrency: 16 }),
-]);
-issuer.child.kill('SIGUSR2');
-await new Promise((resolve) => setTimeout(resolve, 300));
-const loopDelay = JSON.parse(await readFile(loopDelayFile, 'utf8')) as { p50: number; p99: number; max: number };
-log(
-  `storm: event-loop delay p99 ${loopDelay.p99} ms; client credentials p99 ${stormCc.p99} ms at ${stormCc.rate}/s; ${storm.completed} sign-ins`,
-);
+type LoopDelay = { p50: number; p99: number; max: number };
+let storm:
+  { loopDelay: LoopDelay; clientCredentials: Latency; signInsCompleted: number; signInErrors: number } | undefined;
+if (runs('storm')) {
+  const ccMax =
+    rows.find((row) => row.target === 'Latchkey' && row.scenario.startsWith('1'))?.max.perSecond ??
+    (await maxThroughput(issuer, ccSpec, SECONDS)).perSecond;
+  issuer.child.kill('SIGUSR2');
+  const [stormCc, stormRun] = await Promise.all([
+    latencyAt(issuer, ccSpec, ccMax / 4, SECONDS),
+    signInLoad(SECONDS, { concurrency: 16 }),
+  ]);
+  issuer.child.kill('SIGUSR2');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const loopDelay = JSON.parse(await readFile(loopDelayFile, 'utf8')) as LoopDelay;
+  storm = {
+    loopDelay,
+    clientCredentials: stormCc,
+    signInsCompleted: stormRun.completed,
+    signInErrors: stormRun.errors,
+  };
+  log(
+    `storm: event-loop delay p99 ${loopDelay.p99} ms; client credentials p99 ${stormCc.p99} ms at ${stormCc.rate}/s; ${stormRun.completed} sign-ins`,
+  );
+}
 
 // --- the report ----------------------------------------------------------------------------------
 for (const server of [koa, provider, api, issuer]) await server.stop();
@@ -558,7 +600,7 @@ const results = {
   idle,
   rows,
   signIns,
-  storm: { loopDelay, clientCredentials: stormCc, signInsCompleted: storm.completed, signInErrors: storm.errors },
+  storm,
 };
 
 const table = [
@@ -568,16 +610,23 @@ const table = [
     (row) =>
       `| ${row.scenario} | ${row.target} | ${row.max.perSecond} | ${row.max.perCpuSecond} | ${row.ratio ?? ''}${row.ratioToRead === undefined ? '' : ` (${row.ratioToRead} of verify + pg read)`} | ${row.latency.p50} / ${row.latency.p99} (at ${row.latency.rate}/s) | ${row.max.errors + row.latency.errors} | ${row.max.rssMb} | ${row.writesPerOp ?? ''} |`,
   ),
-  `| 3 password sign-in | raw argon2id ceiling | ${signIns.ceilingPerSecond} | ${signIns.ceilingPerCpuSecond} | | | | | |`,
-  `| 3 password sign-in | Latchkey (authorize, login, code, token) | ${signIns.perSecond} | ${signIns.perCpuSecond} | ${signIns.ratio} | ${signIns.p50AtHalf} / ${signIns.p99AtHalf} | ${signIns.errors} | ${signIns.rssMb} | |`,
+  ...(signIns
+    ? [
+        `| 3 password sign-in | raw argon2id ceiling | ${signIns.ceilingPerSecond} | ${signIns.ceilingPerCpuSecond} | | | | | |`,
+        `| 3 password sign-in | Latchkey (authorize, login, code, token) | ${signIns.perSecond} | ${signIns.perCpuSecond} | ${signIns.ratio} | ${signIns.p50AtHalf} / ${signIns.p99AtHalf} | ${signIns.errors} | ${signIns.rssMb} | |`,
+      ]
+    : []),
 ].join('\n');
 const markdown = `Mode: ${results.mode}${args.quick ? ' (quick)' : ''}${scale ? ` at scale ${JSON.stringify(scale.sizes)}` : ''}; ${SECONDS} s per run, 16 connections; ${machine.cpus} × ${machine.model}, ${machine.memoryGb} GB, Node ${machine.node}.
 
 ${table}
 
 Idle RSS after start-up: issuer ${idle.issuerRssMb} MB, task API ${idle.apiRssMb} MB. Start-up to ready: issuer ${idle.issuerStartupMs} ms, task API ${idle.apiStartupMs} ms.
-Sign-in storm (16 concurrent sign-ins, ${storm.completed} completed) with client credentials at ${stormCc.rate}/s: issuer event-loop delay p50 ${loopDelay.p50} ms, p99 ${loopDelay.p99} ms, max ${loopDelay.max} ms; client-credentials p50 ${stormCc.p50} ms, p99 ${stormCc.p99} ms.
-`;
+${
+  storm
+    ? `Sign-in storm (16 concurrent sign-ins, ${storm.signInsCompleted} completed) with client credentials at ${storm.clientCredentials.rate}/s: issuer event-loop delay p50 ${storm.loopDelay.p50} ms, p99 ${storm.loopDelay.p99} ms, max ${storm.loopDelay.max} ms; client-credentials p50 ${storm.clientCredentials.p50} ms, p99 ${storm.clientCredentials.p99} ms.\n`
+    : ''
+}`;
 const outDir = path.join(projectRoot, 'bench-results');
 await mkdir(outDir, { recursive: true });
 if (scale)
