@@ -120,7 +120,7 @@ export interface IssuerOptions {
 export async function buildIssuerApp(dependencies: Dependencies, options: IssuerOptions = {}): Promise<IssuerApp> {
   const { config, log, database, cache } = dependencies;
   const db = database.client;
-  const records = oidcRecordRepository(db);
+  const records = oidcRecordRepository(db, database.pool);
   const observed = issuerMetrics(dependencies.metrics, { clientIdLabel: config.metrics.clientIdLabel });
   const keyEncryptionKey = await resolveKeyEncryptionKey(config.issuer.keyEncryptionKey, config.dataDir, log);
   const logged = observed.countEvents(securityEvents(db, log));
@@ -135,7 +135,7 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
   const apis = apiService(apiRepository(db));
   const parts: Parts = {
     ...dependencies,
-    users: userRepository(db),
+    users: userRepository(db, database.pool),
     records,
     events,
     mailer: createMailer(config.mail, log, {
@@ -147,7 +147,7 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
     revokeGrant,
     grace: refreshGraceOf({ ...dependencies, events }, revokeGrant, observed),
     apis,
-    roles: roleService(roleRepository(db), apis),
+    roles: roleService(roleRepository(db, database.pool), apis),
     services: undefined as unknown as AccountServices,
     localOperator: localOperator(config.dataDir),
     observed,
@@ -235,7 +235,7 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
       adapter,
       findAccount: (id) => findActiveAccount(users, id),
       findApi,
-      grantsOf: (subject) => roleRepository(database.client).grantsOf(subject),
+      grantsOf: (subject) => roleRepository(database.client, database.pool).grantsOf(subject),
       deviceFlowPages: deviceFlowPages(
         userCodeGuessLimit(cache),
         pages,
@@ -287,7 +287,7 @@ function apiKeysOf(parts: Parts): ApiKeys {
     hashKey: serverSecret(db, sealer(parts.keyEncryptionKey), 'api_key_hash'),
     apis: async () =>
       (await parts.apis.list()).map((api) => ({ ...api, scopes: api.scopes.map((scope) => scope.name) })),
-    grantsOf: (owner) => roleRepository(db).grantsOf(owner),
+    grantsOf: (owner) => roleRepository(db, parts.database.pool).grantsOf(owner),
     async clientScopes(clientId) {
       const client = await clients.find(clientId);
       return client?.type === 'service' ? { resources: client.resources, scopes: client.scopes } : undefined;
@@ -447,7 +447,7 @@ function consoleRouterOf(parts: Parts, account: AccountPages, forms: FormGuard) 
     async adminScopesOf(userId) {
       const [api, grants] = await Promise.all([
         apis.find(adminApiIdentifier),
-        roleRepository(database.client).grantsOf({ userId }),
+        roleRepository(database.client, database.pool).grantsOf({ userId }),
       ]);
       const held = api ? grants.scopesByApi.get(api.id) : undefined;
       return new Set([...(held ?? [])].filter((scope) => Object.values(ADMIN_SCOPES).includes(scope as never)));

@@ -1,13 +1,28 @@
+import type pg from 'pg';
 import type { PrismaClient } from '../../shared/database/generated/issuer/client.ts';
-import { Prisma } from '../../shared/database/generated/issuer/client.ts';
+import { hotStatements } from '../../shared/database/hot-statements.ts';
 
 export interface StoredRecord {
   payload: Record<string, unknown>;
   consumedAt: Date | null;
 }
 
+/**
+ * The three statements every token request makes (a refresh: two finds, the consume, the
+ * successor's save), as SQL (see hotStatements); the rest through Prisma.
+ */
+const RECORD = {
+  upsert: `INSERT INTO oidc_records (kind, id_hash, grant_id, account_id, payload, expires_at)
+    VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+    ON CONFLICT (kind, id_hash) DO UPDATE SET grant_id = EXCLUDED.grant_id, account_id = EXCLUDED.account_id,
+      payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at`,
+  find: 'SELECT payload, consumed_at FROM oidc_records WHERE kind = $1 AND id_hash = $2',
+  consume: 'UPDATE oidc_records SET consumed_at = $3 WHERE kind = $1 AND id_hash = $2 AND consumed_at IS NULL',
+};
+
 /** oidc-provider's durable records in PostgreSQL. Ids arrive already hashed. */
-export function oidcRecordRepository(db: PrismaClient) {
+export function oidcRecordRepository(db: PrismaClient, pool?: pg.Pool) {
+  const hot = hotStatements(db, pool);
   return {
     async upsert(
       kind: string,
@@ -18,29 +33,32 @@ export function oidcRecordRepository(db: PrismaClient) {
       const grantId =
         typeof payload.grantId === 'string' ? payload.grantId : kind === 'Grant' ? (payload.jti as string) : null;
       const accountId = typeof payload.accountId === 'string' ? payload.accountId : null;
-      const data = { payload: payload as Prisma.InputJsonObject, expiresAt, grantId, accountId };
-      await db.oidcRecord.upsert({
-        where: { kind_idHash: { kind, idHash } },
-        create: { kind, idHash, ...data },
-        update: data,
-      });
+      await hot.changed('oidc-record-upsert', RECORD.upsert, [
+        kind,
+        idHash,
+        grantId,
+        accountId,
+        JSON.stringify(payload),
+        expiresAt,
+      ]);
     },
 
     async find(kind: string, idHash: string): Promise<StoredRecord | undefined> {
-      const row = await db.oidcRecord.findUnique({
-        where: { kind_idHash: { kind, idHash } },
-        select: { payload: true, consumedAt: true },
-      });
-      return row ? { payload: row.payload as Record<string, unknown>, consumedAt: row.consumedAt } : undefined;
+      const [row] = await hot.rows<{ payload: Record<string, unknown> | string; consumed_at: Date | null }>(
+        'oidc-record-find',
+        RECORD.find,
+        [kind, idHash],
+      );
+      if (!row) return undefined;
+      // pg parses jsonb; a driver that hands back its text gets it parsed here.
+      const payload =
+        typeof row.payload === 'string' ? (JSON.parse(row.payload) as Record<string, unknown>) : row.payload;
+      return { payload, consumedAt: row.consumed_at };
     },
 
     /** Marks the record used only if it was unused; false when another request got there first. */
     async consume(kind: string, idHash: string): Promise<boolean> {
-      const { count } = await db.oidcRecord.updateMany({
-        where: { kind, idHash, consumedAt: null },
-        data: { consumedAt: new Date() },
-      });
-      return count === 1;
+      return (await hot.changed('oidc-record-consume', RECORD.consume, [kind, idHash, new Date()])) === 1;
     },
 
     async destroy(kind: string, idHash: string): Promise<void> {

@@ -1,4 +1,6 @@
-import { Prisma, type PrismaClient, type Role } from '../../shared/database/generated/issuer/client.ts';
+import type pg from 'pg';
+import type { PrismaClient, Role } from '../../shared/database/generated/issuer/client.ts';
+import { hotStatements } from '../../shared/database/hot-statements.ts';
 
 /** A permission as people write it: an API's identifier and one of its scopes. */
 export interface Permission {
@@ -36,7 +38,18 @@ function toRow({ permissions, _count, ...role }: RoleWithDetail): RoleRow {
 }
 
 /** The only module that reads or writes `roles`, `role_permissions`, `user_roles` and `client_roles`. */
-export function roleRepository(db: PrismaClient) {
+type GrantRow = { name: string; apiId: string | null; scopeName: string | null };
+const grantsThrough = (table: 'user_roles' | 'client_roles', match: string) =>
+  `SELECT r.name, p.api_id::text AS "apiId", p.scope_name AS "scopeName"
+   FROM ${table} h JOIN roles r ON r.id = h.role_id LEFT JOIN role_permissions p ON p.role_id = r.id
+   WHERE ${match}`;
+const GRANTS = {
+  user: grantsThrough('user_roles', 'h.user_id = $1::uuid'),
+  client: grantsThrough('client_roles', 'h.client_id = $1'),
+};
+
+export function roleRepository(db: PrismaClient, pool?: pg.Pool) {
+  const hot = hotStatements(db, pool);
   return {
     findByName: async (name: string): Promise<RoleRow | null> => {
       const role = await db.role.findUnique({ where: { name }, include: roleDetail });
@@ -84,21 +97,14 @@ export function roleRepository(db: PrismaClient) {
      * carry. Read afresh for every token (never cached), so a role removed is gone from the next one.
      */
     grantsOf: async (holder: RoleHolder): Promise<{ roles: string[]; scopesByApi: Map<string, Set<string>> }> => {
-      // Raw SQL, on purpose: this runs for every token issued, and Prisma's nested select is two round
-      // trips (the roles, then their permissions); one join answers it in one, with the same indexes.
-      type Row = { name: string; apiId: string | null; scopeName: string | null };
-      const holding =
+      // SQL, on purpose: this runs for every token issued, and Prisma's nested select is two round
+      // trips (the roles, then their permissions); one join answers it in one (see hotStatements).
+      const rows =
         'userId' in holder
           ? UUID.test(holder.userId)
-            ? { table: Prisma.raw('user_roles'), match: Prisma.sql`h.user_id = ${holder.userId}::uuid` }
-            : undefined
-          : { table: Prisma.raw('client_roles'), match: Prisma.sql`h.client_id = ${holder.clientId}` };
-      const rows = holding
-        ? await db.$queryRaw<Row[]>`
-            SELECT r.name, p.api_id::text AS "apiId", p.scope_name AS "scopeName"
-            FROM ${holding.table} h JOIN roles r ON r.id = h.role_id LEFT JOIN role_permissions p ON p.role_id = r.id
-            WHERE ${holding.match}`
-        : [];
+            ? await hot.rows<GrantRow>('role-grants-user', GRANTS.user, [holder.userId])
+            : []
+          : await hot.rows<GrantRow>('role-grants-client', GRANTS.client, [holder.clientId]);
       const roles = new Set<string>();
       const scopesByApi = new Map<string, Set<string>>();
       for (const row of rows) {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { PrismaClient, Task, TaskStatus } from '../../shared/database/generated/tasks/client.ts';
+import { hotStatements } from '../../shared/database/hot-statements.ts';
 import type { PageCursor as Cursor } from '../../shared/database/page-cursor.ts';
 
 export type TaskRow = Task;
@@ -7,12 +8,9 @@ export type TaskRow = Task;
 export { decodeCursor, encodeCursor } from '../../shared/database/page-cursor.ts';
 
 /**
- * `GET /tasks/mine`, the API's hot read, is SQL written here rather than Prisma's `findMany`: on
- * PostgreSQL it runs as a named prepared statement on the pool Prisma shares (parsed and planned
- * once per connection), which costs about a third of the CPU of `findMany` per read
- * (test/benchmark/probe/task-read-cost.ts); embedded, the same text goes through Prisma's raw
- * query. The owner and assignee indexes on (…, created_at) serve it; the cursor is the last row's
- * (created_at, id), as in every other list.
+ * `GET /tasks/mine`, the API's hot read, is SQL written here rather than Prisma's `findMany` (see
+ * hotStatements for why and how it runs). The owner and assignee indexes on (…, created_at) serve
+ * it; the cursor is the last row's (created_at, id), as in every other list.
  */
 const MINE_COLUMNS = `id, title, description, status, owner_sub, assignee_sub, due_at, claimed_by, claimed_at,
   completed_at, created_at, updated_at`;
@@ -55,10 +53,9 @@ const taskOf = (row: TaskColumns): TaskRow => ({
 
 /** The task API's only door to its tables; `pool` is PostgreSQL's (absent on the embedded database). */
 export function taskRepository(db: PrismaClient, pool?: pg.Pool) {
-  async function select(name: keyof typeof MINE, values: unknown[]): Promise<TaskColumns[]> {
-    if (pool) return (await pool.query<TaskColumns>({ name: `tasks-mine-${name}`, text: MINE[name], values })).rows;
-    return db.$queryRawUnsafe<TaskColumns[]>(MINE[name], ...values);
-  }
+  const hot = hotStatements(db, pool);
+  const select = (name: keyof typeof MINE, values: unknown[]) =>
+    hot.rows<TaskColumns>(`tasks-mine-${name}`, MINE[name], values);
 
   return {
     create: (data: { title: string; description: string | null; dueAt: Date | null; ownerSub: string }) =>
