@@ -153,13 +153,20 @@ describe('graceful shutdown', () => {
       await load;
       assert.deepEqual(exit, { code: 0, signal: null });
       assert.ok(exitedAfter < 2_000, `exited ${Math.round(exitedAfter)} ms after SIGTERM`);
-      const during = seen.filter((entry) => entry.at > signalled + 50);
-      assert.ok(during.length > 0, 'requests were answered during the drain');
+      // The drain begins when the process handles the signal, which a busy machine may deliver late:
+      // from the first 503 on, every answer is a 503 that closes its connection.
+      const drainBegan = seen.findIndex((entry) => entry.status === 503);
+      assert.ok(drainBegan >= 0, 'requests were answered during the drain');
+      assert.ok(
+        seen[drainBegan]!.at - signalled < 500,
+        `the drain began ${Math.round(seen[drainBegan]!.at - signalled)} ms after SIGTERM`,
+      );
+      const during = seen.slice(drainBegan);
       assert.ok(
         during.every((entry) => entry.status === 503 && entry.connection === 'close'),
         JSON.stringify(during.slice(0, 3)),
       );
-      assert.ok(seen.filter((entry) => entry.at < signalled).every((entry) => entry.status === 200));
+      assert.ok(seen.slice(0, drainBegan).every((entry) => entry.status === 200));
     } finally {
       issuer.child.kill('SIGKILL');
       await dir.remove();
