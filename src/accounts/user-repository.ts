@@ -2,12 +2,12 @@ import type pg from 'pg';
 import type { PrismaClient, User } from '../shared/database/generated/issuer/client.ts';
 import { hotStatements } from '../shared/database/hot-statements.ts';
 import { after, type PageCursor } from '../shared/database/page-cursor.ts';
+import { isUuid } from '../shared/database/uuid.ts';
 import { normalizeEmail } from './email-address.ts';
 import type { ProfileFields } from './profile.ts';
 
 export type UserRow = User;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROLE_NAMES = 'SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1::uuid';
 
 const roleNamesOnly = { roles: { select: { role: { select: { name: true } } } } } as const;
@@ -75,14 +75,14 @@ export function userRepository(db: PrismaClient, pool?: pg.Pool) {
         },
       });
     },
-    /** The account with the names of its roles (what tokens carry as `roles`). */
     /**
-     * Every token reads its subject afresh (a disabled account or a role taken away counts at once):
+     * The account with the names of its roles (what tokens carry as `roles`). Every token reads its
+     * subject afresh (a disabled account or a role taken away counts at once):
      * the account and its role names in parallel, the names in one join (see hotStatements), where
      * Prisma's include made three statements one after another.
      */
     findWithRoles: async (id: string) => {
-      if (!UUID.test(id)) return null;
+      if (!isUuid(id)) return null;
       const [user, roles] = await Promise.all([
         db.user.findUnique({ where: { id } }),
         hot.rows<{ name: string }>('user-role-names', ROLE_NAMES, [id]),

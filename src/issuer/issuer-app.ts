@@ -54,7 +54,7 @@ import { localOperator, type LocalOperator } from './admin/local-operator.ts';
 import { offerFirstAdministrator, setupRoutes } from './admin/first-administrator.ts';
 import { apiRepository } from './apis/api-repository.ts';
 import { apiService, type ApiService } from './apis/api-service.ts';
-import { roleRepository } from './roles/role-repository.ts';
+import { roleRepository, type RoleRepository } from './roles/role-repository.ts';
 import { roleService, type RoleService } from './roles/role-service.ts';
 import { ttlLookup } from '../shared/cache/ttl-lookup.ts';
 import { browserContext } from './oidc/browser-context.ts';
@@ -97,6 +97,8 @@ interface Parts extends Dependencies {
   grace: RefreshGrace;
   apis: ApiService;
   roles: RoleService;
+  /** The role tables, one per process: every token reads its subject's grants through them. */
+  roleRecords: RoleRepository;
   services: AccountServices;
   localOperator: LocalOperator;
   observed: IssuerMetrics;
@@ -133,6 +135,7 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
   const events = feedingWebhooks(logged, outbound.webhooks, log);
   const revokeGrant = grantRevoker({ records, cache });
   const apis = apiService(apiRepository(db));
+  const roleRecords = roleRepository(db, database.pool);
   const parts: Parts = {
     ...dependencies,
     users: userRepository(db, database.pool),
@@ -147,7 +150,8 @@ export async function buildIssuerApp(dependencies: Dependencies, options: Issuer
     revokeGrant,
     grace: refreshGraceOf({ ...dependencies, events }, revokeGrant, observed),
     apis,
-    roles: roleService(roleRepository(db, database.pool), apis),
+    roles: roleService(roleRecords, apis),
+    roleRecords,
     services: undefined as unknown as AccountServices,
     localOperator: localOperator(config.dataDir),
     observed,
@@ -235,7 +239,7 @@ async function startProvider(parts: Parts): Promise<ProviderHost> {
       adapter,
       findAccount: (id) => findActiveAccount(users, id),
       findApi,
-      grantsOf: (subject) => roleRepository(database.client, database.pool).grantsOf(subject),
+      grantsOf: (subject) => parts.roleRecords.grantsOf(subject),
       deviceFlowPages: deviceFlowPages(
         userCodeGuessLimit(cache),
         pages,
@@ -287,7 +291,7 @@ function apiKeysOf(parts: Parts): ApiKeys {
     hashKey: serverSecret(db, sealer(parts.keyEncryptionKey), 'api_key_hash'),
     apis: async () =>
       (await parts.apis.list()).map((api) => ({ ...api, scopes: api.scopes.map((scope) => scope.name) })),
-    grantsOf: (owner) => roleRepository(db, parts.database.pool).grantsOf(owner),
+    grantsOf: (owner) => parts.roleRecords.grantsOf(owner),
     async clientScopes(clientId) {
       const client = await clients.find(clientId);
       return client?.type === 'service' ? { resources: client.resources, scopes: client.scopes } : undefined;
@@ -445,10 +449,7 @@ function consoleRouterOf(parts: Parts, account: AccountPages, forms: FormGuard) 
     forms,
     issuerUrl: config.issuer.url,
     async adminScopesOf(userId) {
-      const [api, grants] = await Promise.all([
-        apis.find(adminApiIdentifier),
-        roleRepository(database.client, database.pool).grantsOf({ userId }),
-      ]);
+      const [api, grants] = await Promise.all([apis.find(adminApiIdentifier), parts.roleRecords.grantsOf({ userId })]);
       const held = api ? grants.scopesByApi.get(api.id) : undefined;
       return new Set([...(held ?? [])].filter((scope) => Object.values(ADMIN_SCOPES).includes(scope as never)));
     },

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { PrismaClient, Role } from '../../shared/database/generated/issuer/client.ts';
 import { hotStatements } from '../../shared/database/hot-statements.ts';
+import { isUuid } from '../../shared/database/uuid.ts';
 
 /** A permission as people write it: an API's identifier and one of its scopes. */
 export interface Permission {
@@ -12,9 +13,6 @@ export type RoleRow = Role & { permissions: Permission[]; users: number; clients
 
 /** Whose roles: a person (by account id) or a service client (by client id). */
 export type RoleHolder = { userId: string } | { clientId: string };
-
-/** Account ids are UUIDs; anything else holds no role (and must not reach a ::uuid cast as an error). */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const roleDetail = {
   permissions: { select: { scopeName: true, scope: { select: { api: { select: { identifier: true } } } } } },
@@ -101,7 +99,7 @@ export function roleRepository(db: PrismaClient, pool?: pg.Pool) {
       // trips (the roles, then their permissions); one join answers it in one (see hotStatements).
       const rows =
         'userId' in holder
-          ? UUID.test(holder.userId)
+          ? isUuid(holder.userId) // account ids are UUIDs; anything else holds no role
             ? await hot.rows<GrantRow>('role-grants-user', GRANTS.user, [holder.userId])
             : []
           : await hot.rows<GrantRow>('role-grants-client', GRANTS.client, [holder.clientId]);

@@ -1,3 +1,5 @@
+import { isUuid } from './uuid.ts';
+
 /**
  * Keyset pagination over (createdAt, id), newest first: a cursor is the last row's position,
  * opaque to callers (base64url). A cursor we did not issue decodes to undefined and never reaches
@@ -8,8 +10,6 @@ export interface PageCursor {
   id: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function encodeCursor(row: PageCursor): string {
   return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
 }
@@ -17,7 +17,7 @@ export function encodeCursor(row: PageCursor): string {
 export function decodeCursor(cursor: string): PageCursor | undefined {
   const [createdAt, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const date = new Date(createdAt ?? '');
-  if (rest.length || !id || !UUID.test(id) || Number.isNaN(date.getTime()) || date.toISOString() !== createdAt)
+  if (rest.length || !id || !isUuid(id) || Number.isNaN(date.getTime()) || date.toISOString() !== createdAt)
     return undefined;
   return { createdAt: date, id };
 }
