@@ -170,8 +170,13 @@ describe('mailer', () => {
       createLogger({ name: 'test', level: 'info', format: 'json' }, log.stream),
     );
     const before = smtp.messages.length;
+    const written = async () =>
+      (await database.client.$queryRawUnsafe<Array<{ n: bigint }>>('SELECT last_value AS n FROM mail_queue_id_seq'))[0]!
+        .n;
+    const rowsBefore = await written();
     mailer.pretendToSend(message('nobody@example.com'));
     await mailer.idle();
+    assert.equal(await written(), rowsBefore + 1n, 'as much written as for a real message');
     // A real message sent afterwards arrives, so the pretended one would have arrived first had it been sent.
     mailer.send(message('marker@example.com'));
     await mailer.idle();
@@ -181,12 +186,17 @@ describe('mailer', () => {
       [['marker@example.com']],
     );
     assert.ok(!log.text().includes('nobody@example.com'));
-    const rows = JSON.stringify(
-      await database.client.$queryRawUnsafe<unknown[]>('SELECT kind, sealed FROM mail_queue'),
-    );
-    assert.match(rows, /decoy/, 'as much written as for a real message');
-    assert.doesNotMatch(rows, /nobody@example\.com/);
+    const left = await database.client.$queryRawUnsafe<unknown[]>("SELECT id FROM mail_queue WHERE kind = 'decoy'");
+    assert.deepEqual(left, [], 'the decoy is claimed and removed like a delivered message');
     assert.equal(log.entries().filter((entry) => entry.msg === 'mail sent').length, 1);
+  });
+
+  it('keeps neither the address nor the link in a decoy, even opened, and lets a delivery round claim it', async () => {
+    await database.queue.addDecoy(message('nobody@example.com'), 'transport');
+    const [claimed] = await database.queue.claim(10, 60, 'transport');
+    assert.equal(claimed?.decoy, true);
+    assert.equal(claimed.message.to.length, 'nobody@example.com'.length, 'as long as the address');
+    assert.doesNotMatch(JSON.stringify(claimed.message), /nobody|a-token-that-must-not-be-logged/);
   });
 
   it('writes no outbox file for a pretended message in the embedded mode', async () => {

@@ -15,6 +15,8 @@ export interface ClaimedMail {
   message: QueuedMessage;
   /** Delivery attempts including this one. */
   attempts: number;
+  /** A decoy (see `addDecoy`): composed like a delivery, then removed, never sent. */
+  decoy: boolean;
 }
 
 /** The key-encryption subkey the queued bodies are sealed under. */
@@ -23,9 +25,8 @@ export const MAIL_QUEUE_KEY_PURPOSE = 'latchkey mail queue';
 /** After this long, a message is anyone's to deliver, whatever transport it was queued for. */
 const ANY_TRANSPORT_AFTER_SECONDS = 600;
 
-/** A decoy's kind; with its `next_attempt_at` in the far future, no claim ever takes it. */
+/** A decoy's kind: claimed like any message, composed, and removed unsent. */
 const DECOY_KIND = 'decoy';
-const NEVER = new Date('9999-01-01T00:00:00Z');
 
 /** Binds each sealed row to this table: a ciphertext from another table does not open here. */
 const ASSOCIATED_DATA = 'mail_queue';
@@ -65,28 +66,24 @@ export function mailQueue(db: PrismaClient, sealer: Sealer) {
         RETURNING id, kind, sealed, attempts`;
       return rows.map((row) => {
         const opened = JSON.parse(sealer.open(row.sealed, ASSOCIATED_DATA)) as Omit<QueuedMessage, 'kind'>;
-        return { id: row.id, attempts: row.attempts, message: { ...opened, kind: row.kind } };
+        const decoy = row.kind === DECOY_KIND;
+        return { id: row.id, attempts: row.attempts, decoy, message: { ...opened, kind: row.kind } };
       });
     },
 
     /**
-     * A row as costly to write as `message`'s, never delivered: for an address without an account,
-     * so answering it leaves the server exactly as busy as answering a known one (see pretendToSend).
-     * It holds a filler of the same length, not the address typed; `sweepDecoys` removes it.
+     * A row as costly to write as `message`'s, for an address without an account: it is claimed,
+     * opened and composed in a delivery round like a real message, then removed unsent, so the
+     * server does the same work, at the same moments, for a known and an unknown address (see
+     * pretendToSend). It holds fillers of the same lengths, never the address typed or the link.
      */
-    async addDecoy(message: QueuedMessage, transport: string): Promise<void> {
+    async addDecoy(message: QueuedMessage, transport: string): Promise<bigint> {
       const { to, subject, text } = message;
-      const filler = 'x'.repeat(JSON.stringify({ to, subject, text }).length);
-      const sealed = sealer.seal(filler, ASSOCIATED_DATA);
-      await db.queuedMail.create({
-        data: { kind: DECOY_KIND, transport, sealed, nextAttemptAt: NEVER },
-        select: { id: true },
-      });
-    },
-
-    /** Removes decoys older than a minute. */
-    async sweepDecoys(): Promise<void> {
-      await db.queuedMail.deleteMany({ where: { kind: DECOY_KIND, createdAt: { lt: new Date(Date.now() - 60_000) } } });
+      // Still shaped like an address, so composing it does what composing a real one does.
+      const filler = { to: to.replace(/[^@.]/g, 'x'), subject, text: 'x'.repeat(text.length) };
+      const sealed = sealer.seal(JSON.stringify(filler), ASSOCIATED_DATA);
+      const row = await db.queuedMail.create({ data: { kind: DECOY_KIND, transport, sealed }, select: { id: true } });
+      return row.id;
     },
 
     /** Delivered, or given up on: the row (and its sealed body) is gone. */

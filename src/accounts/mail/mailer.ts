@@ -131,7 +131,6 @@ class DurableMailer implements Mailer {
   #timer: NodeJS.Timeout | undefined;
   #failing = false;
   #stopped = false;
-  #sweptAt = 0;
   #queueUnreadable = false;
 
   constructor(settings: MailSettings, log: Logger, options: MailerOptions) {
@@ -148,9 +147,20 @@ class DurableMailer implements Mailer {
 
   send(message: MailMessage): void {
     this.#onOutcome(message.kind, 'queued');
+    this.#enqueue(message.kind, (transport) => this.#queue.add(message, transport));
+  }
+
+  pretendToSend(message: MailMessage): void {
+    // The same work as a real message at the same moments: a sealed row written right after the
+    // response, then claimed, opened and composed in a delivery round, and removed unsent.
+    this.#enqueue(message.kind, (transport) => this.#queue.addDecoy(message, transport));
+  }
+
+  /** Writes a row to the queue right after the response, and starts a delivery round a moment later. */
+  #enqueue(kind: string, write: (transport: string) => Promise<bigint>): void {
     this.#afterResponse(async () => {
-      const id = await this.#queue.add(message, this.#transport).catch((error: unknown) => {
-        this.#log.error({ mailKind: message.kind, errMessage: (error as Error).message }, 'could not queue mail');
+      const id = await write(this.#transport).catch((error: unknown) => {
+        this.#log.error({ mailKind: kind, errMessage: (error as Error).message }, 'could not queue mail');
         return undefined;
       });
       if (id === undefined) return;
@@ -159,15 +169,6 @@ class DurableMailer implements Mailer {
       // finished by then, so no client (nor a test timing both kinds of address) waits on it.
       if (this.#round) this.#again = true;
       else this.#schedule(DELIVERY_DELAY_MS);
-    });
-  }
-
-  pretendToSend(message: MailMessage): void {
-    // The same work as a real message, right after the response: a sealed row written (a decoy,
-    // never sent) and the message composed (as its delivery will), then thrown away.
-    this.#afterResponse(async () => {
-      await this.#queue.addDecoy(message, this.#transport).catch(() => undefined);
-      await this.#compose(message).catch(() => undefined);
     });
   }
 
@@ -261,16 +262,13 @@ class DurableMailer implements Mailer {
   }
 
   async #deliverDue(): Promise<number> {
-    if (Date.now() - this.#sweptAt > 60_000) {
-      this.#sweptAt = Date.now();
-      await this.#queue.sweepDecoys();
-    }
     const claimed = await this.#queue.claim(BATCH, LEASE_SECONDS, this.#transport);
     await Promise.all(claimed.map((mail) => this.#attempt(mail)));
     return claimed.length;
   }
 
-  async #attempt({ id, message, attempts }: ClaimedMail): Promise<void> {
+  async #attempt({ id, message, attempts, decoy }: ClaimedMail): Promise<void> {
+    if (decoy) return this.#discard(id, message);
     this.#inHand.set(id, message.kind);
     try {
       const where = await this.#deliver(message);
@@ -285,6 +283,13 @@ class DurableMailer implements Mailer {
     } finally {
       this.#inHand.delete(id);
     }
+  }
+
+  /** A decoy: composed as its delivery would compose it, then removed; nothing is sent or logged. */
+  async #discard(id: bigint, message: MailMessage): Promise<void> {
+    await this.#compose(message).catch(() => undefined);
+    await this.#queue.remove(id);
+    this.#queued.delete(id);
   }
 
   /** After a failed try: due again after its back-off, or (the last try) given up on. */
