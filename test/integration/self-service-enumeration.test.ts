@@ -65,13 +65,16 @@ describe('mail-sending forms, timing', () => {
       if (i % 2 === 0) await askKnown().then(askUnknown);
       else await askUnknown().then(askKnown);
     }
-    const [a, b] = [median(known), median(unknown)];
-    const medians = `known ${a.toFixed(2)} ms vs unknown ${b.toFixed(2)} ms`;
-    assert.ok(Math.abs(a - b) / Math.max(a, b) < 0.2, medians);
+    // Compared pair by pair: the two requests of a pair run back to back, so a burst of load from
+    // elsewhere on the machine (other test files, a browser) lands on both, not on one side's median.
+    const gap = median(known.map((ms, i) => unknown[i]! - ms));
+    const typical = median([...known, ...unknown]);
+    const medians = `known ${median(known).toFixed(2)} ms vs unknown ${median(unknown).toFixed(2)} ms, median gap in a pair ${gap.toFixed(2)} ms`;
+    assert.ok(Math.abs(gap) / typical < 0.2, medians);
     return medians;
   }
 
-  it('takes as long to ask a sign-in link for an unknown address as for a known one (medians within 20% over 30 tries)', async (t) => {
+  it('takes as long to ask a sign-in link for an unknown address as for a known one (median gap within a pair under 20%, over 30 pairs)', async (t) => {
     const { agent, response, interaction } = await openSignIn(issuer, config);
     const csrf = csrfIn(await response.text());
     t.diagnostic(
@@ -81,7 +84,7 @@ describe('mail-sending forms, timing', () => {
     );
   });
 
-  it('takes as long to ask a password reset for an unknown address as for a known one (medians within 20% over 30 tries)', async (t) => {
+  it('takes as long to ask a password reset for an unknown address as for a known one (median gap within a pair under 20%, over 30 pairs)', async (t) => {
     const agent = new UserAgent();
     const csrf = csrfIn(await (await agent.request(new URL('/reset', issuer.url))).text());
     t.diagnostic(
