@@ -10,9 +10,8 @@ import {
 } from '../support/issuer-harness.ts';
 import { captureLog } from '../support/log-capture.ts';
 import { linkIn, mailText, startSmtpPeer } from '../support/smtp-peer.ts';
+import { pairedGap } from '../support/timing.ts';
 import { UserAgent } from '../support/user-agent.ts';
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Posts a form as a browser behind the trusted proxy at `ip` would, with the page's form token. */
 async function timedPost(
@@ -65,13 +64,9 @@ describe('mail-sending forms, timing', () => {
       if (i % 2 === 0) await askKnown().then(askUnknown);
       else await askUnknown().then(askKnown);
     }
-    // Compared pair by pair: the two requests of a pair run back to back, so a burst of load from
-    // elsewhere on the machine (other test files, a browser) lands on both, not on one side's median.
-    const gap = median(known.map((ms, i) => unknown[i]! - ms));
-    const typical = median([...known, ...unknown]);
-    const medians = `known ${median(known).toFixed(2)} ms vs unknown ${median(unknown).toFixed(2)} ms, median gap in a pair ${gap.toFixed(2)} ms`;
-    assert.ok(Math.abs(gap) / typical < 0.2, medians);
-    return medians;
+    const { share, text } = pairedGap(known, unknown);
+    assert.ok(share < 0.2, text);
+    return text;
   }
 
   it('takes as long to ask a sign-in link for an unknown address as for a known one (median gap within a pair under 20%, over 30 pairs)', async (t) => {
