@@ -29,7 +29,8 @@ import { cachedClientSource } from './clients/client-cache.ts';
 import { clientRepository } from './clients/client-repository.ts';
 import { clientService } from './clients/client-service.ts';
 import { ensureDemoClients } from '../demo/demo-setup.ts';
-import { canonicalHost } from './http/canonical-host.ts';
+import { canonicalHost, issuerHosts } from './http/canonical-host.ts';
+import { documentsAhead } from './http/documents-ahead.ts';
 import { errorPages } from './http/error-pages.ts';
 import { pageAssets } from './pages/page-assets.ts';
 import { deviceCookies } from './interactions/device-cookie.ts';
@@ -362,13 +363,15 @@ function buildHttp(parts: Parts, host: ProviderHost): Koa<RequestState> {
   const { config, log, database, cache, isAcceptingTraffic, mailer, pages, users } = parts;
   // Mail is not a readiness gate (sign-in works without it), but a failing SMTP server shows in /readyz.
   const details = { mail: () => mailer.state() };
+  const isIssuerHost = issuerHosts(config.issuer.url, config.taskApi.issuerInternalUrl);
   const app = createBaseApp({
     ...{ config, log, database, cache, isAcceptingTraffic, details },
     metrics: parts.metrics,
     routeOf: providerRouteOf,
+    ahead: [documentsAhead(host.published, isIssuerHost, log)],
   });
   app.use(errorPages(pages));
-  app.use(canonicalHost(config.issuer.url, pages, config.taskApi.issuerInternalUrl));
+  app.use(canonicalHost(config.issuer.url, isIssuerHost, pages));
   app.use(host.published.serve);
   app.use(browserContext());
   for (const router of [...pageRouters(parts, host), adminRouterOf(parts, host)])

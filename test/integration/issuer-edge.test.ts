@@ -31,6 +31,18 @@ describe('issuer edge: hosts, forwarded headers and page headers', () => {
     assert.equal(device.status, 421);
   });
 
+  it('attack: another Host is refused with 421 also once discovery and the JWKS are answered from memory', async () => {
+    for (const path of [DISCOVERY, '/jwks']) {
+      await (await fetch(`${issuer.url}${path}`)).arrayBuffer();
+      const stored = await fetch(`${issuer.url}${path}`);
+      await stored.arrayBuffer();
+      assert.equal(stored.status, 200);
+      assert.match(stored.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, 'a request id on the stored answer');
+      const response = await rawRequest(`${issuer.url}${path}`, { headers: { host: 'evil.example' } });
+      assert.equal(response.status, 421, path);
+    }
+  });
+
   it('attack: X-Forwarded-Host and X-Forwarded-Proto from a client are ignored without a trusted proxy; discovery names ISSUER_URL only', async () => {
     const response = await rawRequest(`${issuer.url}${DISCOVERY}`, {
       headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },

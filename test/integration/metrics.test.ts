@@ -80,6 +80,20 @@ describe('metrics', () => {
     }
   });
 
+  it('counts discovery and the JWKS by their routes, also once they are answered from memory', async () => {
+    const count = (text: string, route: string) =>
+      valueOf(text, 'latchkey_http_requests_total', { route, method: 'GET', status: '200' });
+    const before = await scrape(stack.issuer.service.metricsPort);
+    for (let i = 0; i < 3; i += 1) {
+      assert.equal((await fetch(`${stack.issuer.url}/jwks`)).status, 200);
+      assert.equal((await fetch(`${stack.issuer.url}/.well-known/openid-configuration`)).status, 200);
+    }
+    const after = await scrape(stack.issuer.service.metricsPort);
+    assert.equal(count(after, '/jwks') - count(before, '/jwks'), 3);
+    const discovery = '/.well-known/openid-configuration';
+    assert.equal(count(after, discovery) - count(before, discovery), 3);
+  });
+
   it('labels a scan of made-up paths as one unmatched route, not one series per path', async () => {
     for (let i = 0; i < 5; i += 1) await fetch(`${stack.issuer.url}/scan-${i}-${Math.random()}`);
     const text = await scrape(stack.issuer.service.metricsPort);

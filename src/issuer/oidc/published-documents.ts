@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { RequestState } from '../../shared/http/request-context.ts';
 import { DISCOVERY_PATHS, PROVIDER_ROUTES } from './provider-configuration.ts';
@@ -13,7 +13,12 @@ import { DISCOVERY_PATHS, PROVIDER_ROUTES } from './provider-configuration.ts';
  * 304 when they already hold them.
  */
 export interface PublishedDocuments {
-  /** The issuer-side fast path: answers GET/HEAD of a stored document, else lets the request through. */
+  /**
+   * Answers a GET/HEAD of a document already built for the current keys from memory (true), or
+   * leaves the request alone (false). Runs ahead of the request context (see issuer-app).
+   */
+  answerFromMemory(ctx: Context): Promise<boolean>;
+  /** The issuer-side path: the stored document, or else the provider builds it (and `capture` keeps it). */
   serve: Middleware<RequestState>;
   /** Installed first in oidc-provider: stores what it built (and marks the answer with the same ETag). */
   capture: (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>;
@@ -76,25 +81,32 @@ export function publishedDocuments(options: PublishedDocumentsOptions): Publishe
       ? options.keysVersion()
       : `${options.keysVersion()}:${await options.exchangeAdvertised().catch(() => true)}`;
 
+  const documentAsked = (ctx: Context) =>
+    ctx.method === 'GET' || ctx.method === 'HEAD' ? documentOf(ctx.path) : undefined;
+
+  async function answerFromMemory(ctx: Context): Promise<boolean> {
+    const document = documentAsked(ctx);
+    const known = document && stored.get(ctx.path);
+    if (!known || known.version !== (await versionOf(document))) return false;
+    ctx.status = 200;
+    for (const [name, value] of Object.entries(known.headers)) ctx.set(name, value);
+    ctx.set('ETag', known.etag);
+    ctx.set('Cache-Control', cacheControl[document]!);
+    if (matchesIfNoneMatch(ctx.get('if-none-match'), known.etag)) ctx.status = 304;
+    else ctx.body = known.body;
+    return true;
+  }
+
   return {
+    answerFromMemory,
     async serve(ctx, next) {
-      const document = documentOf(ctx.path);
-      if (!document || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) {
+      const document = documentAsked(ctx);
+      if (!document) {
         await next();
         return;
       }
-      const version = await versionOf(document);
-      const known = stored.get(ctx.path);
-      if (known?.version === version) {
-        ctx.status = 200;
-        for (const [name, value] of Object.entries(known.headers)) ctx.set(name, value);
-        ctx.set('ETag', known.etag);
-        ctx.set('Cache-Control', cacheControl[document]!);
-        if (matchesIfNoneMatch(ctx.get('if-none-match'), known.etag)) ctx.status = 304;
-        else ctx.body = known.body;
-        return;
-      }
-      const pending: Pending = { version };
+      if (await answerFromMemory(ctx)) return;
+      const pending: Pending = { version: await versionOf(document) };
       (ctx.req as Tagged)[PENDING] = pending;
       await next();
       if (pending.stored) stored.set(ctx.path, pending.stored);

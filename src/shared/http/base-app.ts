@@ -1,4 +1,4 @@
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -16,6 +16,11 @@ export interface BaseAppOptions {
   metrics: Metrics;
   /** The metrics' route label of a path no router matched (the issuer's provider endpoints). */
   routeOf?: (path: string) => string | undefined;
+  /**
+   * Answers given inside the metrics but before the request context: fixed bytes that need no
+   * request logger or error envelope (they must not throw), on paths many clients poll.
+   */
+  ahead?: Middleware<RequestState>[];
 }
 
 /**
@@ -31,6 +36,7 @@ export function createBaseApp({
   details,
   metrics,
   routeOf,
+  ahead = [],
 }: BaseAppOptions): Koa<RequestState> {
   const probes: ReadinessProbe[] = [
     { name: 'database', check: () => database.ping() },
@@ -43,6 +49,7 @@ export function createBaseApp({
   app.silent = true;
   // Outermost, so it sees the status the error envelope settled on.
   app.use(metrics.httpMiddleware(routeOf));
+  for (const middleware of ahead) app.use(middleware);
   app.use(requestContext(log));
   const health = healthRoutes({
     probes,

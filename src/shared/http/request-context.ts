@@ -30,7 +30,15 @@ export function requestContext(log: Logger): Middleware<RequestState> {
     const started = process.hrtime.bigint();
     const requestId = requestIdFrom(ctx.get('x-request-id') || undefined);
     ctx.state.requestId = requestId;
-    ctx.state.log = log.child({ requestId });
+    // The request's own logger is made when something asks for it: most requests log nothing but the
+    // access line, which names the request id itself.
+    let requestLog: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', {
+      get: () => (requestLog ??= log.child({ requestId })),
+      set: (value: Logger) => (requestLog = value),
+      enumerable: true,
+      configurable: true,
+    });
     ctx.set('X-Request-Id', requestId);
     try {
       await next();
@@ -50,8 +58,9 @@ export function requestContext(log: Logger): Middleware<RequestState> {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       // Probes hit these every few seconds; at info level they would drown the log.
       const level = ctx.path === '/healthz' || ctx.path === '/readyz' ? 'debug' : 'info';
-      ctx.state.log[level](
+      (requestLog ?? log)[level](
         {
+          ...(requestLog ? {} : { requestId }),
           method: ctx.method,
           path: loggablePath(ctx.path),
           status: ctx.status,
