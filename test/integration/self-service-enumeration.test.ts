@@ -44,7 +44,8 @@ describe('mail-sending forms, timing', () => {
   after(() => issuer.stop());
 
   async function compare(send: (email: string, ip: string) => Promise<number>) {
-    const users = await Promise.all(Array.from({ length: 30 }, () => issuer.createUser()));
+    // Fifty pairs: with thirty, CI's load moved the median gap to 16% of the typical time once, with no leak behind it.
+    const users = await Promise.all(Array.from({ length: 50 }, () => issuer.createUser()));
     // Warm-up, so the first requests' compilation lands on neither side.
     for (let i = 0; i < 3; i += 1) await send(`warm-${i}@example.com`, `10.9.0.${i + 1}`);
     const known: number[] = [];
@@ -69,7 +70,7 @@ describe('mail-sending forms, timing', () => {
     return text;
   }
 
-  it('takes as long to ask a sign-in link for an unknown address as for a known one (median gap within a pair under 20%, over 30 pairs)', async (t) => {
+  it('takes as long to ask a sign-in link for an unknown address as for a known one (median gap within a pair under 20%, over 50 pairs)', async (t) => {
     const { agent, response, interaction } = await openSignIn(issuer, config);
     const csrf = csrfIn(await response.text());
     t.diagnostic(
@@ -79,7 +80,7 @@ describe('mail-sending forms, timing', () => {
     );
   });
 
-  it('takes as long to ask a password reset for an unknown address as for a known one (median gap within a pair under 20%, over 30 pairs)', async (t) => {
+  it('takes as long to ask a password reset for an unknown address as for a known one (median gap within a pair under 20%, over 50 pairs)', async (t) => {
     const agent = new UserAgent();
     const csrf = csrfIn(await (await agent.request(new URL('/reset', issuer.url))).text());
     t.diagnostic(
