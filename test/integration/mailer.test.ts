@@ -195,7 +195,7 @@ describe('mailer', () => {
     await database.queue.addDecoy(message('nobody@example.com'), 'transport');
     const [claimed] = await database.queue.claim(10, 60, 'transport');
     assert.equal(claimed?.decoy, true);
-    assert.equal(claimed.message.to.length, 'nobody@example.com'.length, 'as long as the address');
+    assert.equal(claimed.message.to, 'xxxxxx@xxxxxxx.invalid', 'shaped like the address, never deliverable');
     assert.doesNotMatch(JSON.stringify(claimed.message), /nobody|a-token-that-must-not-be-logged/);
   });
 

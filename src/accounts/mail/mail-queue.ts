@@ -79,8 +79,11 @@ export function mailQueue(db: PrismaClient, sealer: Sealer) {
      */
     async addDecoy(message: QueuedMessage, transport: string): Promise<bigint> {
       const { to, subject, text } = message;
-      // Still shaped like an address, so composing it does what composing a real one does.
-      const filler = { to: to.replace(/[^@.]/g, 'x'), subject, text: 'x'.repeat(text.length) };
+      // Still shaped like an address, so composing it does what composing a real one does, under the
+      // reserved top-level domain `.invalid`: should an instance of an older version claim it during
+      // a rolling upgrade and try to send it, no mail server accepts it.
+      const address = to.replace(/[^@.]/g, 'x').replace(/\.[^.@]*$/, '.invalid');
+      const filler = { to: address, subject, text: 'x'.repeat(text.length) };
       const sealed = sealer.seal(JSON.stringify(filler), ASSOCIATED_DATA);
       const row = await db.queuedMail.create({ data: { kind: DECOY_KIND, transport, sealed }, select: { id: true } });
       return row.id;
