@@ -81,7 +81,7 @@ export function mailQueue(db: PrismaClient, sealer: Sealer) {
       const { to, subject, text } = message;
       // Still shaped like an address, so composing it does what composing a real one does, under the
       // reserved top-level domain `.invalid`: should an instance of an older version claim it during
-      // a rolling upgrade and try to send it, no mail server accepts it.
+      // a rolling upgrade and try to send it, nothing is delivered (RFC 6761).
       const address = to.replace(/[^@.]/g, 'x').replace(/\.[^.@]*$/, '.invalid');
       const filler = { to: address, subject, text: 'x'.repeat(text.length) };
       const sealed = sealer.seal(JSON.stringify(filler), ASSOCIATED_DATA);
