@@ -372,7 +372,7 @@ function buildHttp(parts: Parts, host: ProviderHost): Koa<RequestState> {
   });
   app.use(errorPages(pages));
   app.use(canonicalHost(config.issuer.url, isIssuerHost, pages));
-  app.use(host.published.serve);
+  app.use(host.published.build);
   app.use(browserContext());
   for (const router of [...pageRouters(parts, host), adminRouterOf(parts, host)])
     app.use(router.routes() as unknown as Koa.Middleware<RequestState>);

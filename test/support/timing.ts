@@ -1,6 +1,6 @@
 /** Timing comparisons for the user-enumeration tests. */
 
-export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
  * How far apart two kinds of request are, compared pair by pair: `known[i]` and `unknown[i]` ran

@@ -18,8 +18,11 @@ export interface PublishedDocuments {
    * leaves the request alone (false). Runs ahead of the request context (see issuer-app).
    */
   answerFromMemory(ctx: Context): Promise<boolean>;
-  /** The issuer-side path: the stored document, or else the provider builds it (and `capture` keeps it). */
-  serve: Middleware<RequestState>;
+  /**
+   * Where `answerFromMemory` could not answer (nothing built yet, or the keys changed): marks the
+   * request so that the provider's answer is kept (by `capture`) for the current version.
+   */
+  build: Middleware<RequestState>;
   /** Installed first in oidc-provider: stores what it built (and marks the answer with the same ETag). */
   capture: (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>;
 }
@@ -31,7 +34,7 @@ interface Stored {
   headers: Record<string, string>;
 }
 
-/** Where the fast path asks the provider to leave a document it built for this request. */
+/** Where `build` asks the provider to leave a document it built for this request. */
 const PENDING = Symbol('latchkey.publishedDocument');
 type Pending = { version: string; stored?: Stored };
 type Tagged = IncomingMessage & { [PENDING]?: Pending };
@@ -99,13 +102,12 @@ export function publishedDocuments(options: PublishedDocumentsOptions): Publishe
 
   return {
     answerFromMemory,
-    async serve(ctx, next) {
+    async build(ctx, next) {
       const document = documentAsked(ctx);
       if (!document) {
         await next();
         return;
       }
-      if (await answerFromMemory(ctx)) return;
       const pending: Pending = { version: await versionOf(document) };
       (ctx.req as Tagged)[PENDING] = pending;
       await next();
