@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -52,14 +54,40 @@ export function spawnEntry(entry: string, env: Record<string, string | undefined
   };
 }
 
-/** A port the OS says is free now (for child processes, which must be told their port up front). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Where the kernel takes the local ports of outgoing connections from (Linux's default otherwise).
+ * A port given out from that range can be taken by any process's next connection between being
+ * chosen and being listened on, which a busy machine made happen (EADDRINUSE at a service's start).
+ */
+function ephemeralPortsStart(): number {
+  try {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
+    const start = Number(low);
+    return Number.isInteger(start) && start > 21_000 ? start : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+const FIRST_PORT = 20_000; // above every default port the suite or the README uses (3000-9465)
+const EPHEMERAL_START = ephemeralPortsStart();
+
+/** Whether 127.0.0.1:`port` can be listened on now. */
+const bindable = (port: number) =>
+  new Promise<boolean>((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+
+/**
+ * A port free now (for services and child processes, which must be told their port up front),
+ * drawn at random below the ephemeral range, so that no outgoing connection takes it before it is
+ * listened on.
+ */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 100; tries += 1) {
+    const port = FIRST_PORT + randomInt(EPHEMERAL_START - FIRST_PORT);
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free port between ${FIRST_PORT} and ${EPHEMERAL_START} after 100 tries`);
 }
