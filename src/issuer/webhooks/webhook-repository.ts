@@ -22,7 +22,18 @@ export function webhookRepository(db: PrismaClient) {
     list: () => db.webhook.findMany({ orderBy: { createdAt: 'asc' } }),
     find: (id: string) => db.webhook.findUnique({ where: { id } }),
     listEnabled: () => db.webhook.findMany({ where: { enabled: true } }),
-    delete: async (id: string) => (await db.webhook.deleteMany({ where: { id } })).count === 1,
+    /**
+     * The deliveries first, then the webhook: the order the sender's transactions lock them in (a
+     * delivery, then its webhook's failure count). The cascade alone locked the webhook first, and a
+     * delete during a delivery deadlocked against it (PostgreSQL aborted one side: seen in CI).
+     */
+    delete: async (id: string) => {
+      const [, removed] = await db.$transaction([
+        db.webhookDelivery.deleteMany({ where: { webhookId: id } }),
+        db.webhook.deleteMany({ where: { id } }),
+      ]);
+      return removed.count === 1;
+    },
     rotateSecret: (id: string, secretSealed: string, previousSecretSealed: string, previousSecretUntil: Date) =>
       db.webhook.update({ where: { id }, data: { secretSealed, previousSecretSealed, previousSecretUntil } }),
     setEnabled: (id: string, enabled: boolean, disabledReason: string | null) =>
